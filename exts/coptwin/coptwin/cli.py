@@ -1,0 +1,79 @@
+"""The ``coptwin`` command line: one sub-command per module in :mod:`coptwin.commands`.
+
+Each command module exposes ``register(subparsers)`` which adds its parser and
+sets ``func`` to a callable ``(args) -> int``.  Configuration errors and other
+expected failures become a one-line message and a non-zero exit code, never a
+bare traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from coptwin import __version__
+from coptwin.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Command modules below coptwin.commands, in the order ``--help`` lists them.
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "run",
+    "simulate",
+    "place",
+    "doctor",
+    "annotate",
+    "maintain",
+    "bench",
+)
+
+
+class CommandError(RuntimeError):
+    """An expected failure a command reports as one line (exit code 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coptwin",
+        description="Live Common Operating Picture: Delta Lake sensor tables -> USD overlay.",
+    )
+    parser.add_argument("--version", action="version", version=f"coptwin {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"coptwin.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"coptwin.commands.{name}":
+                continue  # command not built yet in this checkout
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, CommandError) as exc:
+        print(f"coptwin {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"coptwin {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

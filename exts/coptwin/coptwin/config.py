@@ -1,0 +1,404 @@
+"""One typed configuration for coptwin, loaded from a TOML file.
+
+Everything the engine, the CLI and the Kit extension need is described here so
+that the three read the same file the same way.  Validation happens once, at
+load time, and every error names the file, the key and what was expected.
+
+Credentials are *never* read from the file: the file only names the
+environment variables (or the AWS profile) that hold them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+
+#: Statuses a sensor can have, in order of severity (used for sorting and legends).
+STATUSES: tuple[str, ...] = ("alarm", "warn", "offline", "stale", "ok", "unknown")
+
+#: Canonical column names per table; a config maps them onto a user's own names.
+CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "readings": ("sensor_id", "ts", "value", "quantity", "unit", "lon", "lat", "alt", "date"),
+    "sensors": (
+        "sensor_id",
+        "name",
+        "kind",
+        "layer",
+        "lon",
+        "lat",
+        "alt",
+        "mount",
+        "object_id",
+        "prim_path",
+        "unit",
+        "mount_height_m",
+        "warn_low",
+        "warn_high",
+        "alarm_low",
+        "alarm_high",
+    ),
+    "annotations": (
+        "annotation_id",
+        "event_id",
+        "event",
+        "created_at",
+        "author",
+        "target",
+        "text",
+        "status",
+        "parent_id",
+    ),
+}
+
+#: Keys that look like secrets; refused with a pointed message.
+_SECRET_KEYS = {
+    "access_key",
+    "access_key_id",
+    "secret_key",
+    "secret_access_key",
+    "session_token",
+    "token",
+    "password",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "auth_token",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file could not be read or is invalid.
+
+    The message always starts with the file name so a user can find the problem.
+    """
+
+
+class _Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    pass
+
+
+class StorageConfig(_Base):
+    """Where the Delta tables live and how to reach them."""
+
+    #: A local folder or an ``s3://bucket/prefix`` URI; table paths are relative to it.
+    uri: str
+    #: S3 endpoint URL for MinIO, Ceph RGW, SeaweedFS; empty means AWS S3.
+    endpoint: str | None = None
+    region: str = "us-east-1"
+    allow_http: bool = False
+    #: Named AWS profile (``~/.aws/credentials``) used when the env variables are unset.
+    profile: str | None = None
+    access_key_id_env: str = "AWS_ACCESS_KEY_ID"
+    secret_access_key_env: str = "AWS_SECRET_ACCESS_KEY"
+    session_token_env: str = "AWS_SESSION_TOKEN"
+    #: PEM bundle for corporate TLS interception / private CAs.
+    ca_bundle: str | None = None
+    #: Conditional put flavour for safe concurrent Delta commits ("etag" works on
+    #: MinIO, Ceph RGW, SeaweedFS and AWS S3); None disables it.
+    conditional_put: Literal["etag"] | None = "etag"
+    virtual_hosted_style: bool = False
+
+    @property
+    def is_s3(self) -> bool:
+        return self.uri.startswith("s3://") or self.uri.startswith("s3a://")
+
+
+class TableConfig(_Base):
+    """One Delta table: its path below the storage URI and its column mapping."""
+
+    path: str
+    #: canonical column name -> the column's name in the user's table
+    columns: dict[str, str] = {}
+
+    def column(self, canonical: str) -> str:
+        """The user's name for a canonical column."""
+        return self.columns.get(canonical, canonical)
+
+
+class TablesConfig(_Base):
+    readings: TableConfig
+    sensors: TableConfig
+    annotations: TableConfig | None = None
+
+
+class LayerConfig(_Base):
+    """A sensor layer operators can toggle, e.g. "environment" or "security"."""
+
+    name: str
+    title: str = ""
+    kinds: list[str] = []
+    visible: bool = True
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name.replace("_", " ").title()
+
+
+class RuleConfig(_Base):
+    """Status rule for one sensor kind; sensors may override thresholds."""
+
+    #: Only readings of this quantity drive the status (None: any quantity).
+    quantity: str | None = None
+    warn_low: float | None = None
+    warn_high: float | None = None
+    alarm_low: float | None = None
+    alarm_high: float | None = None
+    #: Categorical readings: value (as text, e.g. "1", "0") -> status.
+    states: dict[str, str] = {}
+    #: Event sensors (motion): a reading is "active" for this long after its ts.
+    active_for_s: float | None = None
+    #: Status while no event is active (with active_for_s).
+    idle_status: str = "ok"
+    #: No reading for this long -> "stale"; longer than offline_after_s -> "offline".
+    stale_after_s: float | None = None
+    offline_after_s: float | None = None
+    marker: str = "sphere"
+
+
+class EnuOrigin(_Base):
+    lat: float
+    lon: float
+    height: float = 0.0
+
+
+class SceneConfig(_Base):
+    """The base scene and how sensor coordinates map into it."""
+
+    path: str | None = None
+    #: Projected CRS of the CityEngine scene, e.g. "EPSG:32618".
+    crs: str | None = None
+    #: CityEngine global offset (x, y, z) in the CityEngine frame (USD = CE + offset).
+    global_offset: list[float] = msgspec.field(default_factory=lambda: [0.0, 0.0, 0.0])
+    #: Explicit ENU origin instead of crs + offset.
+    enu_origin: EnuOrigin | None = None
+    #: Added to sensor heights (geoid vs ellipsoid, site datum corrections), metres.
+    vertical_offset_m: float = 0.0
+    #: Used when the scene has no terrain geometry, metres in the CRS vertical datum.
+    ground_elevation_m: float | None = None
+    object_id_attribute: str = "CityEngine:Rule:User:OBJECTID"
+    marker_size_m: float = 3.0
+    #: Root prim path of everything coptwin authors in the overlay.
+    overlay_root: str = "/COP"
+
+
+class PollingConfig(_Base):
+    enabled: bool = True
+    interval_s: float = 1.0
+    jitter: float = 0.1
+
+
+class WebhookConfig(_Base):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8765
+    path: str = "/events"
+    #: Environment variable holding the expected bearer token (MinIO ``auth_token``).
+    auth_token_env: str | None = None
+    max_body_bytes: int = 1_048_576
+
+
+class MqttConfig(_Base):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 1883
+    topic: str = "coptwin/events"
+    client_id: str = ""
+    username_env: str | None = None
+    password_env: str | None = None
+    tls: bool = False
+    ca_bundle: str | None = None
+
+
+class EventsConfig(_Base):
+    polling: PollingConfig = PollingConfig()
+    webhook: WebhookConfig = WebhookConfig()
+    mqtt: MqttConfig = MqttConfig()
+    #: Bursts of hints for one table within this window coalesce into one check.
+    coalesce_s: float = 0.2
+    #: Only events for this bucket count (default: the storage URI's bucket).
+    bucket: str | None = None
+
+
+class EngineConfig(_Base):
+    #: Rows with ts further than this in the future are skipped as bad.
+    max_future_skew_s: float = 300.0
+    overlay_path: str = "out/overlay.usda"
+    #: Recent values kept per sensor for the panel's plot.
+    history_per_sensor: int = 120
+
+
+class AnnotationsConfig(_Base):
+    max_text_length: int = 2000
+
+
+class Config(_Base):
+    storage: StorageConfig
+    tables: TablesConfig
+    layers: list[LayerConfig] = []
+    rules: dict[str, RuleConfig] = {}
+    scene: SceneConfig = SceneConfig()
+    events: EventsConfig = EventsConfig()
+    engine: EngineConfig = EngineConfig()
+    annotations: AnnotationsConfig = AnnotationsConfig()
+    #: Folder that relative paths were resolved against (the config file's folder).
+    base_dir: str = "."
+
+    def layer_for_kind(self, kind: str) -> str:
+        """The layer a sensor kind belongs to when the sensors table names none."""
+        for layer in self.layers:
+            if kind in layer.kinds:
+                return layer.name
+        return kind
+
+    def rule_for(self, kind: str) -> RuleConfig:
+        return self.rules.get(kind, RuleConfig())
+
+    def resolve_path(self, value: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def table_uri(self, table: str) -> str:
+        """Full URI (or absolute local path) of a configured table."""
+        tc: TableConfig | None = getattr(self.tables, table)
+        if tc is None:
+            raise ConfigError(f"no table {table!r} is configured (tables.{table})")
+        return join_uri(self.storage.uri, tc.path, self.base_dir)
+
+
+def join_uri(base: str, path: str, base_dir: str = ".") -> str:
+    """Join a table path onto the storage URI; absolute URIs/paths win."""
+    if "://" in path:
+        return path
+    if "://" in base:
+        return base.rstrip("/") + "/" + path.strip("/")
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return str(p)
+    b = Path(base).expanduser()
+    if not b.is_absolute():
+        b = Path(base_dir) / b
+    return str((b / p).resolve())
+
+
+def _dotted(msgspec_path: str) -> str:
+    return msgspec_path.removeprefix("$").lstrip(".") or "(top level)"
+
+
+def _check_secrets(data: Any, where: str, source: str) -> None:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = f"{where}.{key}" if where else str(key)
+            if str(key).lower() in _SECRET_KEYS:
+                raise ConfigError(
+                    f"{source}: {here}: credentials are never read from the config file; "
+                    f"put them in environment variables and name those variables "
+                    f"(e.g. storage.access_key_id_env, events.webhook.auth_token_env) "
+                    f"or use storage.profile"
+                )
+            _check_secrets(value, here, source)
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            _check_secrets(item, f"{where}[{i}]", source)
+
+
+def _validate(cfg: Config, source: str) -> None:
+    def fail(key: str, msg: str) -> None:
+        raise ConfigError(f"{source}: {key}: {msg}")
+
+    for table in ("readings", "sensors", "annotations"):
+        tc = getattr(cfg.tables, table)
+        if tc is None:
+            continue
+        for canonical in tc.columns:
+            if canonical not in CANONICAL_COLUMNS[table]:
+                fail(
+                    f"tables.{table}.columns.{canonical}",
+                    f"unknown column; expected one of {', '.join(CANONICAL_COLUMNS[table])}",
+                )
+    names = [layer.name for layer in cfg.layers]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        fail("layers", f"duplicate layer names: {', '.join(sorted(dupes))}")
+    for kind, rule in cfg.rules.items():
+        for status in [*rule.states.values(), rule.idle_status]:
+            if status not in STATUSES:
+                fail(f"rules.{kind}.states", f"{status!r} is not one of {', '.join(STATUSES)}")
+        for name in ("warn_low", "warn_high", "alarm_low", "alarm_high"):
+            v = getattr(rule, name)
+            if v is not None and not math.isfinite(v):
+                fail(f"rules.{kind}.{name}", "expected a finite number")
+        stale, offline = rule.stale_after_s, rule.offline_after_s
+        if stale is not None and offline is not None and offline < stale:
+            fail(f"rules.{kind}.offline_after_s", "must be >= stale_after_s")
+    if len(cfg.scene.global_offset) != 3:
+        fail("scene.global_offset", "expected three numbers [x, y, z]")
+    if cfg.scene.marker_size_m <= 0:
+        fail("scene.marker_size_m", "expected a positive number of metres")
+    if cfg.scene.crs is not None and not cfg.scene.crs.upper().startswith("EPSG:"):
+        fail("scene.crs", "expected an EPSG code such as 'EPSG:32618'")
+    if cfg.events.polling.interval_s <= 0:
+        fail("events.polling.interval_s", "expected a positive number of seconds")
+    if not cfg.storage.uri:
+        fail("storage.uri", "expected a local folder or an s3://bucket/prefix URI")
+    if cfg.storage.uri.startswith("s3://") and len(cfg.storage.uri) <= len("s3://"):
+        fail("storage.uri", "missing bucket name")
+
+
+def _convert(data: Any, typ: type, source: str, prefix: str = "") -> Any:
+    """msgspec.convert with errors rewritten as ``<file>: <dotted.key>: <problem>``."""
+    try:
+        return msgspec.convert(data, typ, strict=False)
+    except msgspec.ValidationError as exc:
+        msg, _, where = str(exc).partition(" - at `")
+        parts = [p for p in (prefix, _dotted(where.rstrip("`")) if where else "") if p]
+        if ("missing required field" in msg or "unknown field" in msg) and "`" in msg:
+            parts.append(msg.split("`")[1])
+            msg = "required key is missing" if "missing" in msg else "unknown key"
+        key = ".".join(p for p in parts if p != "(top level)") or "(top level)"
+        raise ConfigError(f"{source}: {key}: {msg}") from None
+
+
+def config_from_dict(
+    data: dict[str, Any], source: str = "<config>", base_dir: str | Path = "."
+) -> Config:
+    """Validate a parsed TOML document into a :class:`Config`."""
+    _check_secrets(data, "", source)
+    data = dict(data)
+    data.pop("base_dir", None)
+    # Dict-valued sections are checked entry by entry so errors name the entry.
+    rules = data.get("rules")
+    if isinstance(rules, dict):
+        for kind, rule in rules.items():
+            _convert(rule, RuleConfig, source, f"rules.{kind}")
+    cfg = _convert(data, Config, source)
+    cfg = msgspec.structs.replace(cfg, base_dir=str(Path(base_dir).resolve()))
+    _validate(cfg, source)
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file; raises :class:`ConfigError`."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    cfg = config_from_dict(data, source=str(p), base_dir=p.parent)
+    log.debug("loaded config %s", p)
+    return cfg
