@@ -1,0 +1,1 @@
+"""Benchmarks behind `coptwin bench`: each module measures one thing beside a baseline from the same run."""
