@@ -1,0 +1,1 @@
+"""Sensor simulator: realistic readings appended to Delta tables (demo, tests, benchmarks)."""
