@@ -1,0 +1,253 @@
+"""Incremental reader of one Delta table: only what was appended since last time.
+
+The Delta log version is the truth.  ``poll()`` lists ``_delta_log/`` from the
+applied version on, reads the commit files of the new versions and fetches
+just the data files they added with ``dataChange=true``.  Anything that is not
+a pure append (overwrite, RESTORE, DELETE/UPDATE/MERGE, deletion vectors,
+partitioning changes, expired commit files, vacuumed data files, a table
+recreated with lower versions) makes the next batch a full reload of the
+table at the new version: readings are append-only in coptwin's data
+contract, so a reload is rare and always correct.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from coptwin.delta.batch import DeltaBatch
+from coptwin.delta.errors import DeltaStorageError, DeltaWatchError, TableNotFoundError
+from coptwin.delta.files import AbsolutePathError, read_added_files
+from coptwin.delta.log import Commit, LogListing, list_log, read_commits
+from coptwin.delta.schema import UnsupportedSchemaError, schema_from_json
+from coptwin.delta.snapshot import open_table, read_snapshot
+from coptwin.delta.store import (
+    NOT_FOUND,
+    STORE_ERRORS,
+    is_local,
+    local_path,
+    safe_message,
+    table_store,
+)
+
+log = logging.getLogger(__name__)
+
+
+class _Reload(Exception):
+    """Internal: the pending versions cannot be applied incrementally."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TableWatcher:
+    """Remembers the applied version of one table and reads what is new.
+
+    ``columns`` optionally restricts what is read (unknown names are ignored);
+    ``store`` lets a caller pass a ready obstore store rooted at the table
+    (e.g. :func:`coptwin.storage.object_store`, which also knows the CA bundle).
+    Methods are thread-safe, so the engine may poll from a worker thread.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        storage_options: dict[str, str] | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        store: Any | None = None,
+    ) -> None:
+        self.uri = uri
+        self._options = dict(storage_options or {})
+        self._columns = list(columns) if columns is not None else None
+        self._store = store
+        self._applied: int | None = None
+        self._schema: pl.Schema | None = None
+        self._partitions: list[str] = []
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:  # no storage options: they may hold credentials
+        return f"TableWatcher({self.uri!r}, applied_version={self._applied})"
+
+    @property
+    def applied_version(self) -> int | None:
+        return self._applied
+
+    # -- version discovery ---------------------------------------------------------------
+
+    def _get_store(self) -> Any | None:
+        """The table's store, or None while a local table folder does not exist yet."""
+        if self._store is None:
+            if is_local(self.uri) and not local_path(self.uri).is_dir():
+                return None
+            try:
+                self._store = table_store(self.uri, self._options)
+            except (*STORE_ERRORS, ValueError) as exc:
+                raise DeltaStorageError(
+                    self.uri, f"cannot open storage: {safe_message(exc, self._options)}"
+                ) from None
+        return self._store
+
+    def _listing(self) -> LogListing:
+        store = self._get_store()
+        if store is None:
+            return LogListing((), ())
+        try:
+            listing = list_log(store, self._applied)
+            if listing.empty and self._applied is not None:
+                # Nothing at or after the applied version: the table was deleted or recreated.
+                listing = list_log(store, None)
+        except STORE_ERRORS as exc:
+            raise DeltaStorageError(
+                self.uri, f"cannot list _delta_log: {safe_message(exc, self._options)}"
+            ) from None
+        return listing
+
+    def latest_version(self) -> int | None:
+        """Newest committed version, from one listing of ``_delta_log/``; None if no table yet.
+
+        The listing starts at the applied version, so its cost does not grow with history.
+        """
+        with self._lock:
+            return self._listing().latest
+
+    # -- reading -------------------------------------------------------------------------
+
+    def poll(self) -> DeltaBatch | None:
+        """Rows added since the applied version; None when no new version exists.
+
+        The first call (and any call after :meth:`reset`) is a full load.  A batch may
+        be empty when the new versions changed no data (OPTIMIZE, checkpoints).
+        Raises :class:`TableNotFoundError`, :class:`DeltaLogError` (malformed commit; the
+        applied version is kept) or :class:`DeltaStorageError`.
+        """
+        with self._lock:
+            listing = self._listing()
+            latest = listing.latest
+            if latest is None:
+                raise TableNotFoundError(self.uri)
+            applied = self._applied
+            if applied is None:
+                return self._full_reload(latest, "first load")
+            if latest == applied:
+                return None
+            if latest < applied:
+                return self._full_reload(
+                    latest, f"table went back from version {applied} to {latest} (recreated)"
+                )
+            try:
+                return self._incremental(applied, latest, listing)
+            except _Reload as reload:
+                return self._full_reload(latest, reload.reason)
+
+    def _incremental(self, applied: int, latest: int, listing: LogListing) -> DeltaBatch:
+        pending = list(range(applied + 1, latest + 1))
+        listed = set(listing.commits)
+        missing = [v for v in pending if v not in listed]
+        if missing:
+            raise _Reload(f"commit files from version {missing[0]} on are gone (log cleanup)")
+        store = self._get_store()
+        try:
+            commits = read_commits(store, self.uri, pending)
+        except STORE_ERRORS as exc:
+            raise DeltaStorageError(
+                self.uri, f"cannot read commits: {safe_message(exc, self._options)}"
+            ) from None
+        schema = self._check_commits(commits)
+        adds = [a for c in commits if c is not None for a in c.adds if a.data_change]
+        try:
+            data = read_added_files(store, adds, schema, self._partitions, self._columns)
+        except NOT_FOUND:
+            raise _Reload("a new data file is gone (VACUUM)") from None
+        except AbsolutePathError as exc:
+            raise _Reload(f"data file outside the table folder: {exc}") from None
+        except STORE_ERRORS as exc:
+            raise DeltaStorageError(
+                self.uri, f"cannot read new data files: {safe_message(exc, self._options)}"
+            ) from None
+        except (pl.exceptions.PolarsError, ValueError) as exc:
+            raise DeltaWatchError(
+                self.uri,
+                f"versions {applied + 1}..{latest}: cannot decode new data files: "
+                f"{safe_message(exc, self._options)}",
+            ) from None
+        self._applied = latest
+        self._schema = schema
+        log.debug(
+            "%s: versions %d..%d: %d files, %d rows",
+            self.uri,
+            applied + 1,
+            latest,
+            len(adds),
+            data.height,
+        )
+        return DeltaBatch(self.uri, applied, latest, data, False, len(adds))
+
+    def _check_commits(self, commits: list[Commit | None]) -> pl.Schema:
+        """Raise _Reload unless all commits are appends; return the schema to read with."""
+        assert self._schema is not None
+        schema = self._schema
+        for commit in commits:
+            if commit is None:
+                raise _Reload("a commit file vanished while reading (log cleanup)")
+            what = f"{commit.operation or 'commit'} at version {commit.version}"
+            if commit.data_removes:
+                raise _Reload(f"{what} removed or rewrote data")
+            if any(a.data_change and a.has_deletion_vector for a in commit.adds):
+                raise _Reload(f"{what} added files with deletion vectors")
+            if commit.protocol is not None:
+                raise _Reload(f"{what} changed the table protocol")
+            if commit.metadata is not None:
+                schema = self._schema_from_metadata(commit.metadata, what)
+        return schema
+
+    def _schema_from_metadata(self, metadata: dict[str, Any], what: str) -> pl.Schema:
+        if list(metadata.get("partitionColumns") or []) != self._partitions:
+            raise _Reload(f"{what} changed the partition columns")
+        config = metadata.get("configuration") or {}
+        if str(config.get("delta.columnMapping.mode", "none")).lower() != "none":
+            raise _Reload(f"{what} enabled column mapping")
+        try:
+            schema = schema_from_json(str(metadata.get("schemaString", "")))
+        except (UnsupportedSchemaError, ValueError) as exc:
+            raise _Reload(f"{what} changed the schema ({exc})") from None
+        log.info("%s: %s changed the schema: %s", self.uri, what, list(schema.names()))
+        return schema
+
+    def _full_reload(self, version: int, reason: str) -> DeltaBatch:
+        previous = self._applied
+        if previous is not None:
+            log.info("%s: full reload at version %d: %s", self.uri, version, reason)
+        table = open_table(self.uri, self._options, version=version)
+        snap = read_snapshot(table, self.uri, self._options, self._columns)
+        self._applied = snap.version
+        self._schema = snap.schema
+        self._partitions = snap.partition_columns
+        return DeltaBatch(self.uri, previous, snap.version, snap.data, True, snap.files, reason)
+
+    # -- time travel & state -------------------------------------------------------------
+
+    def snapshot(
+        self, version: int | None = None, timestamp: dt.datetime | None = None
+    ) -> DeltaBatch:
+        """The full table as of a version or a (timezone-aware) timestamp.
+
+        A pure read: the watcher's applied version is not changed.
+        """
+        table = open_table(self.uri, self._options, version=version, timestamp=timestamp)
+        snap = read_snapshot(table, self.uri, self._options, self._columns)
+        reason = "snapshot" if version is None and timestamp is None else "time travel"
+        return DeltaBatch(self.uri, None, snap.version, snap.data, True, snap.files, reason)
+
+    def reset(self) -> None:
+        """Forget the applied version; the next poll is a full load."""
+        with self._lock:
+            self._applied = None
+            self._schema = None
+            self._partitions = []
