@@ -165,7 +165,10 @@ def _apply_action(uri: str, commit: Commit, lineno: int, action: dict[str, Any])
             commit.rearranging_removes += 1
     elif (info := action.get("commitInfo")) is not None:
         if isinstance(info, dict):
-            commit.operation = info.get("operation")
+            operation = info.get("operation")
+            params = info.get("operationParameters")
+            mode = params.get("mode") if isinstance(params, dict) else None
+            commit.operation = f"{operation} ({mode})" if operation and mode else operation
     elif "metaData" in action:
         commit.metadata = action["metaData"]
     elif "protocol" in action:
