@@ -1,0 +1,98 @@
+"""Live vs. "as of" mode: parse what the user typed and drive the engine.
+
+The core can show the COP at an older Delta version or timestamp (time
+travel).  Users type either a version number or a date/time; this module turns
+that text into what ``Engine.set_as_of`` takes and turns failures into a
+message the panel shows — a typo must never raise into Kit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+log = logging.getLogger(__name__)
+
+AsOf = int | datetime | None
+
+_VERSION = re.compile(r"^v?(\d+)$", re.IGNORECASE)
+_LIVE_WORDS = {"", "live", "now"}
+
+
+class AsOfError(ValueError):
+    """The text is neither a Delta version nor a date/time."""
+
+
+def parse_as_of(text: str, now: datetime | None = None) -> AsOf:
+    """'' / 'live' -> None, '12' / 'v12' -> 12, ISO date/time -> aware UTC datetime.
+
+    Naive times are read as UTC, because the tables store UTC.  Times in the
+    future are refused: they would silently mean "live" in the core.
+    """
+    raw = text.strip()
+    if raw.lower() in _LIVE_WORDS:
+        return None
+    match = _VERSION.match(raw)
+    if match:
+        return int(match.group(1))
+    iso = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        raise AsOfError(
+            f"{raw!r} is neither a table version (e.g. 12 or v12) "
+            "nor a UTC date/time (e.g. 2024-05-01 13:30)"
+        ) from None
+    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+    when = when.astimezone(timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    if when > now:
+        raise AsOfError(f"{raw!r} is in the future; pick a past time or go Live")
+    return when
+
+
+class TimeVM:
+    """Holds the as-of input field's text and the last error for the panel."""
+
+    def __init__(self, set_as_of: Callable[[AsOf], None] | None = None) -> None:
+        self._set_as_of = set_as_of
+        self.text = ""
+        self.error = ""
+        self.requested: AsOf = None
+
+    def bind(self, set_as_of: Callable[[AsOf], None] | None) -> None:
+        """Point at a new engine (stage reopened); the new engine starts live."""
+        self._set_as_of = set_as_of
+        self.requested = None
+        self.error = ""
+
+    def apply(self, text: str, now: datetime | None = None) -> bool:
+        """Parse ``text`` and ask the engine to show that moment; False on error."""
+        self.text = text
+        try:
+            when = parse_as_of(text, now)
+        except AsOfError as exc:
+            self.error = str(exc)
+            return False
+        return self._send(when)
+
+    def go_live(self) -> bool:
+        """Return to the live COP."""
+        self.text = ""
+        return self._send(None)
+
+    def _send(self, when: AsOf) -> bool:
+        if self._set_as_of is None:
+            self.error = "the COP is not running (no stage or no configuration)"
+            return False
+        try:
+            self._set_as_of(when)
+        except Exception as exc:  # the engine's refusal is shown, never raised into Kit
+            log.warning("time travel to %r failed: %s", when, exc)
+            self.error = f"cannot show {when if when is not None else 'live'}: {exc}"
+            return False
+        self.requested = when
+        self.error = ""
+        return True
