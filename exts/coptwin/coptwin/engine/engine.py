@@ -1,0 +1,617 @@
+"""The engine: hint → read only what is new → latest state → status → overlay.
+
+One tick has two halves so Kit's viewport never stalls:
+
+* :meth:`Engine.prepare` does everything that may block (Delta log, parquet
+  decode, state merge, rules, placement of moving sensors) and is safe to run
+  in a worker thread;
+* :meth:`Engine.commit` writes the resulting marker updates into the USD
+  overlay and must run on the thread that owns the stage.
+
+:meth:`Engine.tick` does both in the caller's thread (CLI, tests); :meth:`Engine.run`
+is the asyncio loop Kit and ``coptwin run`` use, with event hints, polling and
+exponential backoff while storage is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from coptwin.config import Config
+from coptwin.delta import TableWatcher
+from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
+from coptwin.engine.stats import RunningStats, TickStats
+from coptwin.model.columns import to_canonical
+from coptwin.model.palette import PALETTE
+from coptwin.model.registry import SensorRegistry
+from coptwin.model.rules import evaluate
+from coptwin.model.state import LatestState
+from coptwin.storage import apply_ca_bundle, delta_storage_options, redact, resolve_credentials
+
+log = logging.getLogger(__name__)
+
+#: Severity order used when several sensors report on one building.
+_SEVERITY = {"alarm": 0, "warn": 1, "offline": 2, "stale": 3, "ok": 4, "unknown": 5}
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class PendingUpdate:
+    """Result of :meth:`Engine.prepare`, handed to :meth:`Engine.commit`."""
+
+    updates: list[Any] = field(default_factory=list)
+    stats: TickStats = field(default_factory=TickStats)
+    versions_advanced: int = 0
+    annotations_changed: bool = False
+
+
+class Engine:
+    """Kit-free COP engine over one config and one USD stage.
+
+    ``stage`` is the stage to decorate (Kit passes its own); when None the
+    engine opens ``config.scene.path`` itself.  The base scene is never saved.
+    """
+
+    def __init__(self, config: Config, stage: Any = None, *, clock: Clock = utcnow) -> None:
+        self.config = config
+        self.clock = clock
+        self._stage = stage
+        self._owns_stage = stage is None
+        self._lock = threading.RLock()
+        self._storage_options: dict[str, str] = {}
+        self._secrets: Any = None
+        self.registry: SensorRegistry | None = None
+        self.state: LatestState | None = None
+        self.overlay: Any = None
+        self.placer: Any = None
+        self.watchers: dict[str, TableWatcher] = {}
+        self.statuses: dict[str, str] = {}
+        self.positions: dict[str, tuple[float, float, float]] = {}
+        self.bindings: dict[str, str] = {}
+        self.placement: dict[str, str] = {}
+        self.layer_visible: dict[str, bool] = {}
+        self.running = RunningStats()
+        self.last_tick: TickStats | None = None
+        self.last_update: datetime | None = None
+        self.as_of: int | datetime | None = None
+        self.connection = "connecting"
+        self.reason = ""
+        self.event_sources: tuple[str, ...] = ()
+        self._last_sweep = 0.0
+        self._hint = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self.hub: Any = None
+        self._opened = False
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def stage(self) -> Any:
+        return self._stage
+
+    def open(self) -> None:
+        """Load sensors, open the scene, place markers and attach the overlay."""
+        if self._opened:
+            return
+        cfg = self.config
+        apply_ca_bundle(cfg.storage)
+        self._secrets = resolve_credentials(cfg.storage)
+        self._storage_options = delta_storage_options(cfg.storage, self._secrets)
+        self.watchers["readings"] = TableWatcher(cfg.table_uri("readings"), self._storage_options)
+        self.watchers["sensors"] = TableWatcher(cfg.table_uri("sensors"), self._storage_options)
+        if self._stage is None:
+            self._stage = self._open_base_stage()
+        self._init_scene()
+        self._load_sensors(self.watchers["sensors"].poll())
+        self._opened = True
+
+    def _open_base_stage(self) -> Any:
+        from pxr import Usd
+
+        if not self.config.scene.path:
+            raise ValueError("scene.path is not configured and no stage was given")
+        path = self.config.resolve_path(self.config.scene.path)
+        stage = Usd.Stage.Open(str(path))
+        if stage is None:
+            raise ValueError(f"cannot open scene {path}")
+        return stage
+
+    def _init_scene(self) -> None:
+        from coptwin.geo.frame import SceneFrame
+        from coptwin.geo.index import SceneIndex
+        from coptwin.geo.placement import Placer
+        from coptwin.scene.overlay import Overlay
+
+        scfg = self.config.scene
+        frame = SceneFrame.from_stage(self._stage, scfg)
+        index = SceneIndex.build(self._stage, scfg)
+        self.placer = Placer(frame, index, scfg)
+        self.overlay = Overlay.attach(self._stage, root=scfg.overlay_root)
+
+    def _load_sensors(self, batch: Any) -> None:
+        """(Re)build the registry from the sensors table and place every sensor."""
+        cfg = self.config
+        frame = to_canonical(batch.data, cfg.tables.sensors, "sensors")
+        registry = SensorRegistry.from_frame(frame, cfg)
+        placed = self.placer.place(registry.frame)
+        with self._lock:
+            self.registry = registry
+            old = self.state
+            self.state = LatestState(
+                registry,
+                max_future_skew_s=cfg.engine.max_future_skew_s,
+                history_per_sensor=cfg.engine.history_per_sensor,
+            )
+            if old is not None:
+                self.watchers["readings"].reset()
+            for row in placed.iter_rows(named=True):
+                sid = row["sensor_id"]
+                self.positions[sid] = (row["x"], row["y"], row["z"])
+                self.bindings[sid] = row["prim_path"] or ""
+                self.placement[sid] = row["placement"]
+            layers = self._layer_rows_config()
+            for name, _label, visible in layers:
+                self.layer_visible.setdefault(name, visible)
+        self.overlay.define_layers([(n, lbl, self.layer_visible.get(n, v)) for n, lbl, v in layers])
+        self.statuses = {}
+        self.overlay.apply(self._updates_for(registry.ids, initial=True))
+        fallbacks = sum(1 for p in self.placement.values() if p != "exact")
+        log.info(
+            "loaded %d sensors in %d layers (%d placed by fallback)",
+            len(registry),
+            len(layers),
+            fallbacks,
+        )
+
+    def _layer_rows_config(self) -> list[tuple[str, str, bool]]:
+        rows: list[tuple[str, str, bool]] = [
+            (layer.name, layer.label, layer.visible) for layer in self.config.layers
+        ]
+        known = {r[0] for r in rows}
+        assert self.registry is not None
+        for sensor in self.registry:
+            if sensor.layer not in known:
+                known.add(sensor.layer)
+                rows.append((sensor.layer, sensor.layer.replace("_", " ").title(), True))
+        return rows
+
+    # ------------------------------------------------------------------ ticks
+    def tick(self, tables: Iterable[str] | None = None) -> TickStats:
+        """Read what is new and update the overlay, all in the caller's thread."""
+        return self.commit(self.prepare(tables))
+
+    def prepare(self, tables: Iterable[str] | None = None) -> PendingUpdate:
+        """Blocking half of a tick (worker-thread safe): read, merge, evaluate."""
+        if not self._opened:
+            self.open()
+        t0 = time.perf_counter()
+        wanted = set(tables) if tables is not None else {"sensors", "readings"}
+        pending = PendingUpdate()
+        stats = pending.stats
+        if self.as_of is not None:
+            return pending  # pinned to a point in time: live data waits
+        now = self.clock()
+        if "sensors" in wanted:
+            sbatch = self.watchers["sensors"].poll()
+            if sbatch is not None:
+                # Sensors are few; a changed sensors table is reloaded whole.
+                self._pending_sensor_reload = sbatch
+        changed: list[str] = []
+        if "readings" in wanted:
+            watcher = self.watchers["readings"]
+            before = watcher.applied_version
+            batch = watcher.poll()
+            if batch is not None:
+                rows = to_canonical(batch.data, self.config.tables.readings, "readings")
+                with self._lock:
+                    assert self.state is not None
+                    if batch.full_reload:
+                        self.state.reset()
+                        stats.full_reload = True
+                    result = self.state.apply(rows, now)
+                changed = list(result.changed)
+                stats.rows_read = batch.rows
+                stats.rows_applied = result.rows_applied
+                stats.skipped = dict(result.skipped)
+                pending.versions_advanced = batch.to_version - (
+                    before if before is not None else batch.to_version
+                )
+        stats.versions = {
+            name: w.applied_version
+            for name, w in self.watchers.items()
+            if w.applied_version is not None
+        }
+        sweep = time.monotonic() - self._last_sweep >= 1.0
+        pending.updates = self._updates_for(changed, now=now, sweep=sweep)
+        if sweep:
+            self._last_sweep = time.monotonic()
+        stats.changed = len(pending.updates)
+        stats.read_ms = (time.perf_counter() - t0) * 1000.0
+        return pending
+
+    def commit(self, pending: PendingUpdate) -> TickStats:
+        """Stage-thread half of a tick: write the marker updates to the overlay."""
+        t0 = time.perf_counter()
+        reload = getattr(self, "_pending_sensor_reload", None)
+        if reload is not None:
+            self._pending_sensor_reload = None
+            self._load_sensors(reload)
+        if pending.updates:
+            self.overlay.apply(pending.updates)
+        stats = pending.stats
+        stats.scene_ms = (time.perf_counter() - t0) * 1000.0
+        self.last_tick = stats
+        self.running.add(stats, pending.versions_advanced)
+        if not stats.idle:
+            self.last_update = self.clock()
+        self.connection, self.reason = "connected", ""
+        return stats
+
+    # ------------------------------------------------------------------ state → markers
+    def _updates_for(
+        self,
+        sensor_ids: Iterable[str],
+        *,
+        now: datetime | None = None,
+        sweep: bool = False,
+        initial: bool = False,
+    ) -> list[Any]:
+        """MarkerUpdates for the given sensors plus any whose status aged."""
+        from coptwin.scene.overlay import MarkerUpdate
+
+        now = now or self.clock()
+        with self._lock:
+            registry, state = self.registry, self.state
+            assert registry is not None and state is not None
+            ids = list(dict.fromkeys(sensor_ids))
+            latest = state.latest
+            if sweep:
+                statuses = evaluate(latest, registry, self.config, now)
+                aged = [s for s, st in statuses.items() if self.statuses.get(s) != st]
+                ids = list(dict.fromkeys([*ids, *aged]))
+            elif ids:
+                statuses = evaluate(
+                    latest.filter(pl.col("sensor_id").is_in(ids)), registry, self.config, now
+                )
+            else:
+                statuses = {}
+            if not ids:
+                return []
+            rows = {
+                r["sensor_id"]: r
+                for r in latest.filter(pl.col("sensor_id").is_in(ids)).iter_rows(named=True)
+            }
+            moved = self._move_sensors(rows)
+            updates = []
+            for sid in ids:
+                sensor = registry.get(sid)
+                if sensor is None:
+                    continue
+                status = statuses.get(sid, "unknown")
+                self.statuses[sid] = status
+                row = rows.get(sid) or {}
+                position = moved.get(sid) or (self.positions.get(sid) if initial else None)
+                if sid in moved:
+                    self.positions[sid] = moved[sid]
+                bound = self.bindings.get(sid, "")
+                ts = row.get("ts")
+                value = row.get("value")
+                quantity = row.get("quantity") or ""
+                building_attrs: dict[str, Any] = {}
+                if bound and row:
+                    if quantity and value is not None:
+                        building_attrs[f"coptwin:{_attr_name(quantity)}"] = float(value)
+                    building_attrs["coptwin:status"] = self._building_status(bound)
+                    if ts is not None:
+                        building_attrs["coptwin:ts"] = ts.isoformat()
+                updates.append(
+                    MarkerUpdate(
+                        sensor_id=sid,
+                        layer=sensor.layer,
+                        kind=sensor.kind,
+                        position=position,
+                        color=PALETTE[status],
+                        status=status,
+                        value=None if value is None else float(value),
+                        unit=row.get("unit") or sensor.unit or "",
+                        ts=ts,
+                        quantity=quantity,
+                        placement=self.placement.get(sid, "exact"),
+                        bound_prim=bound,
+                        building_attrs=building_attrs,
+                    )
+                )
+            return updates
+
+    def _building_status(self, prim: str) -> str:
+        """Worst status among the sensors bound to one building."""
+        worst = "unknown"
+        for sid, bound in self.bindings.items():
+            if bound == prim:
+                st = self.statuses.get(sid, "unknown")
+                if _SEVERITY.get(st, 9) < _SEVERITY.get(worst, 9):
+                    worst = st
+        return worst
+
+    def _move_sensors(
+        self, rows: dict[str, dict[str, Any]]
+    ) -> dict[str, tuple[float, float, float]]:
+        """Re-place sensors whose latest reading carries a position (GPS trackers)."""
+        movers = [
+            (sid, r["lon"], r["lat"])
+            for sid, r in rows.items()
+            if r.get("lon") is not None and r.get("lat") is not None
+        ]
+        if not movers:
+            return {}
+        import numpy as np
+
+        lon = np.array([m[1] for m in movers], dtype=float)
+        lat = np.array([m[2] for m in movers], dtype=float)
+        pts = self.placer.place_points(lon, lat, mount="ground")
+        return {
+            m[0]: (float(p[0]), float(p[1]), float(p[2])) for m, p in zip(movers, pts, strict=False)
+        }
+
+    # ------------------------------------------------------------------ UI surface
+    def snapshot(self) -> EngineSnapshot:
+        """An immutable picture of the COP for the panel, CLI summary and tests."""
+        now = self.clock()
+        with self._lock:
+            registry = self.registry
+            status = EngineStatus(
+                connection=self.connection,  # type: ignore[arg-type]
+                reason=self.reason,
+                event_sources=self.event_sources,
+                last_update=self.last_update,
+                versions={
+                    n: w.applied_version
+                    for n, w in self.watchers.items()
+                    if w.applied_version is not None
+                },
+                last_tick_ms=self.last_tick.total_ms if self.last_tick else None,
+                as_of=self.as_of,
+                rows_read=self.running.rows_read,
+                rows_skipped=dict(self.running.skipped),
+            )
+            if registry is None or self.state is None:
+                return EngineSnapshot(status=status, now=now)
+            latest = {r["sensor_id"]: r for r in self.state.latest.iter_rows(named=True)}
+            sensors = []
+            counts: dict[str, dict[str, int]] = {}
+            for sensor in registry:
+                st = self.statuses.get(sensor.sensor_id, "unknown")
+                counts.setdefault(sensor.layer, {}).setdefault(st, 0)
+                counts[sensor.layer][st] += 1
+                row = latest.get(sensor.sensor_id, {})
+                sensors.append(
+                    SensorRow(
+                        sensor_id=sensor.sensor_id,
+                        name=sensor.name or sensor.sensor_id,
+                        kind=sensor.kind,
+                        layer=sensor.layer,
+                        status=st,
+                        value=row.get("value"),
+                        unit=row.get("unit") or sensor.unit or "",
+                        quantity=row.get("quantity") or "",
+                        ts=row.get("ts"),
+                        marker_path=str(self.overlay.marker_path(sensor.sensor_id)),
+                        bound_prim=self.bindings.get(sensor.sensor_id, ""),
+                        placement=self.placement.get(sensor.sensor_id, "exact"),
+                        position=self.positions.get(sensor.sensor_id),
+                    )
+                )
+            layers = tuple(
+                LayerRow(
+                    name=name,
+                    label=label,
+                    visible=self.layer_visible.get(name, visible),
+                    counts=counts.get(name, {}),
+                )
+                for name, label, visible in self._layer_rows_config()
+            )
+        return EngineSnapshot(status=status, layers=layers, sensors=tuple(sensors), now=now)
+
+    def set_layer_visible(self, layer: str, visible: bool) -> None:
+        """Operators toggle a sensor layer; the overlay's visibility follows."""
+        self.layer_visible[layer] = visible
+        if self.overlay is not None:
+            self.overlay.set_layer_visible(layer, visible)
+
+    def history(self, sensor_id: str) -> list[tuple[datetime, float]]:
+        """Recent (ts, value) pairs of one sensor for the panel's plot."""
+        with self._lock:
+            return [] if self.state is None else list(self.state.history(sensor_id))
+
+    def set_as_of(self, as_of: int | datetime | None) -> TickStats:
+        """Show the COP as of a Delta version or a time; None returns to live."""
+        if not self._opened:
+            self.open()
+        watcher = self.watchers["readings"]
+        with self._lock:
+            assert self.state is not None
+            self.state.reset()
+            self.statuses = {}
+        if as_of is None:
+            self.as_of = None
+            watcher.reset()
+            return self.tick(["readings"])
+        if isinstance(as_of, datetime):
+            batch = watcher.snapshot(timestamp=as_of)
+            when = as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
+        else:
+            batch = watcher.snapshot(version=int(as_of))
+            when = None
+        self.as_of = as_of
+        rows = to_canonical(batch.data, self.config.tables.readings, "readings")
+        t0 = time.perf_counter()
+        with self._lock:
+            if when is None and rows.height:
+                when = rows["ts"].max()
+            when = when or self.clock()
+            result = self.state.apply(rows, when)
+        pending = PendingUpdate()
+        assert self.registry is not None
+        pending.updates = self._updates_for(self.registry.ids, now=when, sweep=True)
+        pending.stats = TickStats(
+            versions={"readings": batch.to_version},
+            rows_read=batch.rows,
+            rows_applied=result.rows_applied,
+            skipped=dict(result.skipped),
+            changed=len(pending.updates),
+            full_reload=True,
+            read_ms=(time.perf_counter() - t0) * 1000.0,
+        )
+        return self.commit(pending)
+
+    # ------------------------------------------------------------------ export
+    def export(self, overlay_path: str | Path, cop_path: str | Path | None = None) -> None:
+        """Write the overlay (and optionally a COP root stage) next to the base scene."""
+        from coptwin.scene.overlay import write_cop_root
+
+        overlay_path = Path(overlay_path)
+        overlay_path.parent.mkdir(parents=True, exist_ok=True)
+        self.overlay.export(overlay_path)
+        if cop_path is not None:
+            base = self._stage.GetRootLayer().realPath
+            write_cop_root(Path(cop_path), Path(base), overlay_path)
+
+    def close(self) -> None:
+        """Detach the overlay; the base scene is left as it was."""
+        if self.hub is not None:
+            self.hub = None
+        if self.overlay is not None:
+            self.overlay.detach()
+            self.overlay = None
+        self._opened = False
+
+    # ------------------------------------------------------------------ live loop
+    def request_check(self, table: str = "readings") -> None:
+        """Thread-safe hint that a table may have changed (events, UI, tests)."""
+        self._hint.set()
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set: wake on hints or polls, tick, back off on errors."""
+        stop = stop or asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        hub_task = self._start_hub(stop)
+        backoff = 0.0
+        poll = self.config.events.polling
+        try:
+            if not self._opened:
+                await self._guard(asyncio.to_thread(self._open_io_part))
+            while not stop.is_set():
+                try:
+                    if not self._opened:
+                        await asyncio.to_thread(self._open_io_part)
+                    pending = await asyncio.to_thread(self.prepare)
+                    self.commit(pending)
+                    backoff = 0.0
+                except Exception as exc:  # storage down, credentials rejected, bad log ...
+                    backoff = min(max(backoff * 2, 0.5), 30.0)
+                    self.connection = "disconnected"
+                    self.reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)[:300]
+                    log.warning("engine disconnected (%s); retry in %.1fs", self.reason, backoff)
+                wait = backoff or (
+                    poll.interval_s * (1 + poll.jitter * (2 * random.random() - 1))
+                    if poll.enabled
+                    else 3600.0
+                )
+                self._wake.clear()
+                if self._hint.is_set():
+                    self._hint.clear()
+                    if not backoff:
+                        await asyncio.sleep(self.config.events.coalesce_s)
+                        continue
+                stop_task = asyncio.ensure_future(stop.wait())
+                wake_task = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait(
+                    {stop_task, wake_task}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+                for t in (stop_task, wake_task):
+                    t.cancel()
+                if self._wake.is_set() and not backoff:
+                    self._hint.clear()
+                    await asyncio.sleep(self.config.events.coalesce_s)
+        finally:
+            if hub_task is not None:
+                hub_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await hub_task
+            self._loop = None
+
+    async def _guard(self, coro: Any) -> None:
+        try:
+            await coro
+        except Exception as exc:
+            self.connection = "disconnected"
+            self.reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)[:300]
+            log.warning("engine could not open (%s); will retry", self.reason)
+
+    def _open_io_part(self) -> None:
+        self.open()
+
+    def _start_hub(self, stop: asyncio.Event) -> asyncio.Task | None:
+        """Start bucket-event sources when the events module is available."""
+        cfg = self.config.events
+        sources = []
+        if cfg.webhook.enabled:
+            sources.append("webhook")
+        if cfg.mqtt.enabled:
+            sources.append("mqtt")
+        if cfg.polling.enabled or not sources:
+            sources.append("polling")
+        self.event_sources = tuple(sources)
+        if not (cfg.webhook.enabled or cfg.mqtt.enabled):
+            return None  # polling is the engine's own wait loop
+        from coptwin.events import EventHub
+
+        prefixes = table_key_prefixes(self.config)
+        self.hub = EventHub(self.config, prefixes, lambda hint: self.request_check(hint.table))
+        return asyncio.ensure_future(self.hub.run(stop))
+
+
+def table_key_prefixes(config: Config) -> dict[str, str]:
+    """Object-key prefix (inside the bucket) of each configured table."""
+    from coptwin.storage import split_s3_uri
+
+    out = {}
+    for name in ("readings", "sensors", "annotations"):
+        if getattr(config.tables, name) is None:
+            continue
+        uri = config.table_uri(name)
+        if "://" in uri:
+            _bucket, key = split_s3_uri(uri)
+            out[name] = key.rstrip("/") + "/"
+        else:
+            out[name] = Path(uri).name + "/"
+    return out
+
+
+def _attr_name(quantity: str) -> str:
+    """A quantity name as a valid USD attribute name component."""
+    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in quantity)
+    return cleaned if cleaned and not cleaned[0].isdigit() else f"q_{cleaned}"
+
+
+__all__ = ["Engine", "PendingUpdate", "TickStats", "table_key_prefixes"]
