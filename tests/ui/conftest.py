@@ -1,0 +1,112 @@
+"""Shared builders for the view-model tests: real EngineSnapshot objects."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
+
+NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def sensor(
+    sensor_id: str,
+    *,
+    name: str = "",
+    kind: str = "temperature",
+    layer: str = "environment",
+    status: str = "ok",
+    value: float | None = 20.0,
+    unit: str = "°C",
+    age_s: float | None = 10.0,
+    marker: bool = True,
+    bound_prim: str = "",
+) -> SensorRow:
+    return SensorRow(
+        sensor_id=sensor_id,
+        name=name or sensor_id.upper(),
+        kind=kind,
+        layer=layer,
+        status=status,
+        value=value,
+        unit=unit,
+        quantity="temperature" if kind == "temperature" else kind,
+        ts=None if age_s is None else NOW - timedelta(seconds=age_s),
+        marker_path=f"/COP/Markers/{sensor_id}" if marker else "",
+        bound_prim=bound_prim,
+    )
+
+
+@pytest.fixture
+def city_rows() -> tuple[SensorRow, ...]:
+    """Six sensors over two layers, with every awkward case the table must handle."""
+    return (
+        sensor("t1", name="Tower roof", status="ok", value=21.5, age_s=5),
+        sensor("t2", name="Harbour", status="alarm", value=41.0, age_s=30),
+        sensor("t3", name="park", status="warn", value=None, age_s=None),
+        sensor(
+            "m1",
+            name="Gate motion",
+            kind="motion",
+            layer="security",
+            status="alarm",
+            value=1.0,
+            unit="",
+            age_s=2,
+            bound_prim="/World/Buildings/B7",
+        ),
+        sensor(
+            "m2",
+            name="Lobby motion",
+            kind="motion",
+            layer="security",
+            status="ok",
+            value=0.0,
+            unit="",
+            age_s=3600,
+            bound_prim="/World/Buildings/B7",
+        ),
+        sensor(
+            "w1",
+            name="Water level",
+            kind="water_level",
+            status="stale",
+            value=float("nan"),
+            unit="m",
+            age_s=7200,
+            marker=False,
+            bound_prim="/World/Buildings/B9",
+        ),
+    )
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def make_sensor():
+    return sensor
+
+
+@pytest.fixture
+def make_snapshot():
+    return snapshot_of
+
+
+def snapshot_of(rows, *, status: EngineStatus | None = None, hidden=()) -> EngineSnapshot:
+    layers: dict[str, dict[str, int]] = {}
+    for r in rows:
+        layers.setdefault(r.layer, {}).setdefault(r.status, 0)
+        layers[r.layer][r.status] += 1
+    return EngineSnapshot(
+        status=status or EngineStatus(connection="connected", last_update=NOW),
+        layers=tuple(
+            LayerRow(name, name.title(), name not in hidden, counts)
+            for name, counts in sorted(layers.items())
+        ),
+        sensors=tuple(rows),
+        now=NOW,
+    )
