@@ -1,0 +1,69 @@
+"""Shared pieces of the benchmarks: peak memory, timing statistics, child processes.
+
+Each variant of a benchmark runs in its own Python process so that its peak
+memory is its own; the parent collects one JSON document per child.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process in MiB (Linux, macOS, Windows)."""
+    try:
+        import resource  # POSIX only
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 1024.0 if sys.platform != "darwin" else peak / (1024.0 * 1024.0)
+    except ImportError:  # Windows
+        try:
+            import psutil
+
+            return psutil.Process().memory_info().peak_wset / (1024.0 * 1024.0)
+        except Exception:  # pragma: no cover - no way to tell
+            return None
+
+
+def summarise(samples_ms: Sequence[float]) -> dict[str, float]:
+    """Median, p95, min and count of a list of timings in milliseconds."""
+    data = sorted(samples_ms)
+    if not data:
+        return {"n": 0}
+    p95 = data[min(len(data) - 1, int(round(0.95 * (len(data) - 1))))]
+    return {
+        "median_ms": round(statistics.median(data), 3),
+        "p95_ms": round(p95, 3),
+        "min_ms": round(data[0], 3),
+        "n": len(data),
+    }
+
+
+def run_child(module: str, args: Sequence[str], timeout: float = 1800) -> dict[str, Any]:
+    """Run ``python -m module args...`` and parse the JSON document it prints last."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"benchmark child {module} {' '.join(args)} failed ({proc.returncode}):\n"
+            + proc.stderr[-4000:]
+        )
+    last = proc.stdout.strip().splitlines()[-1]
+    return json.loads(last)
+
+
+def ratio(baseline: float | None, ours: float | None) -> float | None:
+    """How many times faster (or smaller) ours is than the baseline."""
+    if not baseline or not ours:
+        return None
+    return round(baseline / ours, 2)

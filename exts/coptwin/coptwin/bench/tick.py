@@ -1,0 +1,321 @@
+"""Tick benchmark: apply one new Delta version touching N sensors on a large table.
+
+Variants, each in its own process (so peak memory is its own):
+
+* ``engine``   — coptwin: read only the files the new version added, merge into
+  the latest-state frame, evaluate rules for the changed sensors, write the
+  overlay with the Sdf API in one ``Sdf.ChangeBlock``;
+* ``baseline`` — what a first prototype does: scan the whole table with pandas,
+  take the latest row per sensor, and write every sensor's prim attributes with
+  the ``Usd`` API;
+* ``polars``   — a full scan with polars (the fast way to do the wrong thing),
+  same overlay writes as the engine.
+
+``python -m coptwin.bench.tick --variant engine --workdir W`` runs one variant and
+prints one JSON line; :func:`bench_tick` builds the fixture once and runs all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from coptwin.bench.common import peak_rss_mb, ratio, run_child, summarise
+
+log = logging.getLogger(__name__)
+
+FIXTURE_VERSION = 2
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _config_text(tables: Path, scene: Path, offset: list[float]) -> str:
+    return f"""
+[storage]
+uri = {json.dumps(tables.as_posix())}
+[tables.readings]
+path = "readings"
+[tables.sensors]
+path = "sensors"
+[scene]
+path = {json.dumps(scene.as_posix())}
+crs = "EPSG:32618"
+global_offset = {json.dumps(offset)}
+[engine]
+max_future_skew_s = 1e9
+[[layers]]
+name = "environment"
+kinds = ["temperature"]
+[rules.temperature]
+warn_high = 28.0
+alarm_high = 35.0
+"""
+
+
+def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> Path:
+    """Sample city, N ground sensors and a readings table of n_rows; returns the config path.
+
+    Reused when a fixture with the same parameters exists in ``workdir``.
+    """
+    from pyproj import Transformer
+
+    from coptwin.scene.citygen import ensure_city
+    from coptwin.sim.writer import READINGS_SCHEMA, append_batch
+
+    workdir = Path(workdir)
+    stamp = workdir / "fixture.json"
+    want = {"v": FIXTURE_VERSION, "sensors": n_sensors, "rows": n_rows, "commits": commits}
+    cfg_path = workdir / "bench.toml"
+    if stamp.exists() and json.loads(stamp.read_text()) == want and cfg_path.exists():
+        return cfg_path
+    import shutil
+
+    shutil.rmtree(workdir / "tables", ignore_errors=True)
+    info = ensure_city(workdir / "data")
+    rng = np.random.default_rng(5)
+    e0, n0, e1, n1 = info.bounds_en
+    e = rng.uniform(e0, e1, n_sensors)
+    n = rng.uniform(n0, n1, n_sensors)
+    lon, lat = Transformer.from_crs(info.crs, "EPSG:4326", always_xy=True).transform(e, n)
+    ids = [f"S{i:06d}" for i in range(n_sensors)]
+    tables = workdir / "tables"
+    sensors = pl.DataFrame(
+        {
+            "sensor_id": ids,
+            "name": ids,
+            "kind": ["temperature"] * n_sensors,
+            "layer": ["environment"] * n_sensors,
+            "lon": lon,
+            "lat": lat,
+            "mount": ["ground"] * n_sensors,
+            "unit": ["degC"] * n_sensors,
+        }
+    )
+    append_batch(str(tables / "sensors"), sensors, mode="overwrite")
+    per_commit = math.ceil(n_rows / commits)
+    ids_arr = np.array(ids)
+    for c in range(commits):
+        k = min(per_commit, n_rows - c * per_commit)
+        if k <= 0:
+            break
+        sid = ids_arr[rng.integers(0, n_sensors, k)]
+        ts0 = T0 + timedelta(minutes=c)
+        frame = pl.DataFrame(
+            {
+                "sensor_id": sid,
+                "ts": pl.Series([ts0] * k, dtype=pl.Datetime("us", "UTC"))
+                + pl.Series(rng.integers(0, 59_000_000, k), dtype=pl.Duration("us")),
+                "value": rng.normal(20, 5, k),
+                "quantity": ["temperature"] * k,
+                "unit": ["degC"] * k,
+                "lon": [None] * k,
+                "lat": [None] * k,
+                "alt": [None] * k,
+                "date": [ts0.strftime("%Y-%m-%d")] * k,
+            },
+            schema=READINGS_SCHEMA,
+        )
+        append_batch(str(tables / "readings"), frame, partition_by=["date"])
+    cfg_path.write_text(
+        _config_text(tables, info.root_layer, list(info.global_offset)), encoding="utf-8"
+    )
+    stamp.write_text(json.dumps(want))
+    return cfg_path
+
+
+def _new_version(cfg_path: Path, n_sensors: int, tick: int) -> None:
+    """One new Delta version with one fresh reading for every sensor."""
+    from coptwin.config import load_config
+    from coptwin.sim.writer import READINGS_SCHEMA, append_batch
+
+    cfg = load_config(cfg_path)
+    rng = np.random.default_rng(1000 + tick)
+    ts = T0 + timedelta(days=30, minutes=tick)
+    frame = pl.DataFrame(
+        {
+            "sensor_id": [f"S{i:06d}" for i in range(n_sensors)],
+            "ts": pl.Series([ts] * n_sensors, dtype=pl.Datetime("us", "UTC")),
+            "value": rng.normal(25, 6, n_sensors),
+            "quantity": ["temperature"] * n_sensors,
+            "unit": ["degC"] * n_sensors,
+            "lon": [None] * n_sensors,
+            "lat": [None] * n_sensors,
+            "alt": [None] * n_sensors,
+            "date": [ts.strftime("%Y-%m-%d")] * n_sensors,
+        },
+        schema=READINGS_SCHEMA,
+    )
+    append_batch(cfg.table_uri("readings"), frame, partition_by=["date"])
+
+
+def _variant_engine(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any]:
+    from coptwin.config import load_config
+    from coptwin.engine.engine import Engine
+
+    cfg = load_config(cfg_path)
+    engine = Engine(cfg, clock=lambda: T0 + timedelta(days=30, hours=12))
+    t = time.perf_counter()
+    engine.open()
+    engine.tick()
+    cold_ms = (time.perf_counter() - t) * 1000
+    total, read, scene, changed = [], [], [], []
+    for i in range(ticks):
+        _new_version(cfg_path, n_sensors, i)
+        t = time.perf_counter()
+        stats = engine.tick()
+        total.append((time.perf_counter() - t) * 1000)
+        read.append(stats.read_ms)
+        scene.append(stats.scene_ms)
+        changed.append(stats.changed)
+    return {
+        "tick": summarise(total),
+        "read_part": summarise(read),
+        "main_thread_part": summarise(scene),
+        "changed_per_tick": int(np.median(changed)),
+        "cold_start_ms": round(cold_ms, 1),
+    }
+
+
+def _latest_pandas(uri: str):  # noqa: ANN202 - pandas types only in the bench extra
+    from deltalake import DeltaTable
+
+    df = DeltaTable(uri).to_pandas()
+    idx = df.groupby("sensor_id")["ts"].idxmax()
+    return df.loc[idx]
+
+
+def _variant_baseline(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any]:
+    """The prototype: full pandas scan, then Usd API writes per sensor prim."""
+    from pxr import Sdf, Usd, UsdGeom, Vt
+
+    from coptwin.config import load_config
+
+    cfg = load_config(cfg_path)
+    uri = cfg.table_uri("readings")
+    stage = Usd.Stage.Open(str(cfg.resolve_path(cfg.scene.path or "")))
+    overlay = Sdf.Layer.CreateAnonymous("baseline")
+    stage.GetSessionLayer().subLayerPaths.append(overlay.identifier)
+    stage.SetEditTarget(Usd.EditTarget(overlay))
+    prims = {}
+    for i in range(n_sensors):
+        sid = f"S{i:06d}"
+        sphere = UsdGeom.Sphere.Define(stage, f"/COP/Sensors/{sid}")
+        prims[sid] = sphere
+    total = []
+    for i in range(ticks):
+        _new_version(cfg_path, n_sensors, i)
+        t = time.perf_counter()
+        latest = _latest_pandas(uri)
+        for row in latest.itertuples(index=False):
+            prim = prims.get(row.sensor_id)
+            if prim is None:
+                continue
+            p = prim.GetPrim()
+            value = float(row.value)
+            status = "alarm" if value > 35 else "warn" if value > 28 else "ok"
+            p.CreateAttribute("coptwin:value", Sdf.ValueTypeNames.Double).Set(value)
+            p.CreateAttribute("coptwin:status", Sdf.ValueTypeNames.String).Set(status)
+            p.CreateAttribute("coptwin:ts", Sdf.ValueTypeNames.String).Set(str(row.ts))
+            prim.CreateDisplayColorAttr().Set(
+                Vt.Vec3fArray([(0.9, 0.2, 0.1) if status != "ok" else (0.1, 0.6, 0.4)])
+            )
+        total.append((time.perf_counter() - t) * 1000)
+    return {"tick": summarise(total), "rows_scanned": int(len(latest))}
+
+
+def _variant_polars(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any]:
+    """Full scan with polars each tick, then the engine's own overlay writes."""
+    from coptwin.config import load_config
+    from coptwin.engine.engine import Engine
+
+    cfg = load_config(cfg_path)
+    engine = Engine(cfg, clock=lambda: T0 + timedelta(days=30, hours=12))
+    engine.open()
+    uri = cfg.table_uri("readings")
+    total = []
+    for i in range(ticks):
+        _new_version(cfg_path, n_sensors, i)
+        t = time.perf_counter()
+        full = pl.read_delta(uri)
+        assert engine.state is not None
+        engine.state.reset()
+        result = engine.state.apply(full, engine.clock())
+        engine.overlay.apply(engine._updates_for(result.changed))
+        total.append((time.perf_counter() - t) * 1000)
+    return {"tick": summarise(total)}
+
+
+VARIANTS = {"engine": _variant_engine, "baseline": _variant_baseline, "polars": _variant_polars}
+
+
+def bench_tick(
+    workdir: Path,
+    *,
+    n_sensors: int = 10_000,
+    n_rows: int = 5_000_000,
+    commits: int = 50,
+    ticks: int = 5,
+    baseline_ticks: int = 2,
+    variants: tuple[str, ...] = ("engine", "baseline", "polars"),
+) -> dict[str, Any]:
+    """Build the fixture, run every variant in its own process, report with ratios."""
+    t = time.perf_counter()
+    cfg_path = build_fixture(workdir, n_sensors, n_rows, commits)
+    setup_s = time.perf_counter() - t
+    out: dict[str, Any] = {
+        "what": "apply one new Delta version touching every sensor",
+        "sensors": n_sensors,
+        "table_rows": n_rows,
+        "fixture_build_s": round(setup_s, 1),
+    }
+    for name in variants:
+        n = ticks if name == "engine" else baseline_ticks
+        out[name] = run_child(
+            "coptwin.bench.tick",
+            [
+                "--variant",
+                name,
+                "--config",
+                str(cfg_path),
+                "--sensors",
+                str(n_sensors),
+                "--ticks",
+                str(n),
+            ],
+        )
+    eng = out.get("engine", {})
+    for name in ("baseline", "polars"):
+        if name in out and eng:
+            out[f"speedup_vs_{name}"] = ratio(
+                out[name]["tick"].get("median_ms"), eng["tick"].get("median_ms")
+            )
+            out[f"memory_ratio_vs_{name}"] = ratio(
+                out[name].get("peak_rss_mb"), eng.get("peak_rss_mb")
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m coptwin.bench.tick")
+    p.add_argument("--variant", choices=sorted(VARIANTS), required=True)
+    p.add_argument("--config", type=Path, required=True)
+    p.add_argument("--sensors", type=int, required=True)
+    p.add_argument("--ticks", type=int, default=5)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    result = VARIANTS[args.variant](args.config, args.sensors, args.ticks)
+    result["peak_rss_mb"] = round(peak_rss_mb() or 0.0, 1)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
