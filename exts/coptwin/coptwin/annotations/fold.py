@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import polars as pl
+
 from coptwin.annotations.model import (
     EVENTS,
     STATUS_OPEN,

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Iterator
 
 import polars as pl
+
 from coptwin.annotations.model import AnnotationEvent
 from coptwin.config import CANONICAL_COLUMNS, TableConfig
 

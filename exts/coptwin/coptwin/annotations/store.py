@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import polars as pl
+from deltalake import CommitProperties, DeltaTable, Field, Schema, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.schema import PrimitiveType
+
 from coptwin.annotations.fold import AnnotationBook
 from coptwin.annotations.model import (
     STATUS_OPEN,
@@ -44,9 +49,6 @@ from coptwin.annotations.schema import (
 from coptwin.annotations.targets import TargetCheck
 from coptwin.config import Config, TableConfig
 from coptwin.storage import Credentials, delta_storage_options, redact
-from deltalake import CommitProperties, DeltaTable, Field, Schema, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
-from deltalake.schema import PrimitiveType
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,8 @@ class AnnotationStore:
         self._book_version: int | None = None
         #: Commits that had to be retried (for stats and tests).
         self.retries = 0
+        self._dt: DeltaTable | None = None
+        self._lock = threading.RLock()
 
     @classmethod
     def from_config(cls, config: Config, **kwargs) -> AnnotationStore:
@@ -106,18 +110,33 @@ class AnnotationStore:
 
     # ---- reading ---------------------------------------------------------
     def exists(self) -> bool:
-        return DeltaTable.is_deltatable(self.uri, storage_options=self._opts or None)
+        return self._dt is not None or DeltaTable.is_deltatable(
+            self.uri, storage_options=self._opts or None
+        )
+
+    def _table_handle(self) -> DeltaTable | None:
+        """The cached table handle brought up to date (None: no table yet).
+
+        Keeping one handle makes each refresh read only new log entries.
+        """
+        with self._lock:
+            try:
+                if self._dt is None:
+                    self._dt = DeltaTable(self.uri, storage_options=self._opts or None)
+                else:
+                    self._dt.update_incremental()
+            except TableNotFoundError:
+                return None
+            except (DeltaError, OSError) as exc:
+                raise AnnotationStoreError(
+                    f"cannot read {self.uri}: {_safe(exc, self._opts)}"
+                ) from None
+            return self._dt
 
     def version(self) -> int | None:
         """Latest committed version, None when the table does not exist yet."""
-        try:
-            return DeltaTable(self.uri, storage_options=self._opts or None).version()
-        except TableNotFoundError:
-            return None
-        except (DeltaError, OSError) as exc:
-            raise AnnotationStoreError(
-                f"cannot read {self.uri}: {_safe(exc, self._opts)}"
-            ) from None
+        handle = self._table_handle()
+        return handle.version() if handle is not None else None
 
     def read(self, version: int | None = None, as_of: datetime | None = None) -> pl.DataFrame:
         """All events (canonical columns), optionally as of a version or time."""
@@ -286,18 +305,23 @@ class AnnotationStore:
         frame = to_user(events_frame(events), self._table)
         if frame.is_empty():
             raise AnnotationError("nothing to append")
+        with self._lock:
+            return self._append(frame)
+
+    def _append(self, frame: pl.DataFrame) -> int:
         self.ensure_table()
         last: BaseException | None = None
         for attempt in range(1, self.max_attempts + 1):
             try:
+                handle = self._table_handle()
                 write_deltalake(
-                    self.uri,
+                    handle if handle is not None else self.uri,
                     frame,
                     mode="append",
                     storage_options=self._opts or None,
                     commit_properties=CommitProperties(max_commit_retries=25),
                 )
-                version = self.version()
+                version = handle.version() if handle is not None else self.version()
                 log.debug("appended %d annotation events -> v%s", frame.height, version)
                 return version if version is not None else 0
             except (CommitFailedError, OSError) as exc:
