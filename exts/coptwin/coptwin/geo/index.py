@@ -1,0 +1,531 @@
+"""Spatial index of a city stage: which meshes are buildings, which are terrain.
+
+Built once per scene (it reads every mesh, through instance proxies, with world
+transforms in double precision) and cached by the identity and file stamps of the
+layers it was built from, so the engine, the CLI and the Kit panel share one build.
+
+Buildings are, in order of evidence:
+
+1. prims carrying the object-id attribute (``scene.object_id_attribute``, CityEngine's
+   ``CityEngine:Rule:User:OBJECTID``); every mesh below one belongs to it;
+2. for meshes under no such prim, connector-style names ``<ShapeName>_<OID>``: the
+   ancestor whose name ends in ``_<digits>`` and whose parent has the most children
+   named that way (buildings come as many siblings under a layer prim, while
+   CityEngine's ``ReportNext_<k>`` leaves are only children and a ``Layer_1`` has few).
+
+Every other mesh is terrain (ground, streets). The overlay root and PointInstancer
+prototypes are skipped: markers must never become ground for other markers.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from coptwin.config import SceneConfig
+from coptwin.geo.errors import SceneError
+from coptwin.geo.frame import read_axes
+from coptwin.geo.raycast import VerticalGrid, closest_points_on_triangles
+from coptwin.geo.triangulate import TriangulationStats, triangulate
+
+log = logging.getLogger(__name__)
+
+TERRAIN = -1
+#: Triangles whose normal is this close to horizontal count as walls (cos of ~78 deg).
+_WALL_MAX_UP = 0.2
+_CONNECTOR_NAME = re.compile(r"^(?P<shape>.+?)_(?P<oid>\d+)$")
+_CACHE_SIZE = 4
+_cache: collections.OrderedDict[tuple, SceneIndex] = collections.OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def normalize_object_id(value: object) -> str | None:
+    """One spelling per id: 101, 101.0, "101" and " 101.0 " all become "101"."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            num = float(text)
+        except ValueError:
+            return text
+        value = num
+    try:
+        num = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    if num != num or num in (float("inf"), float("-inf")):
+        return None
+    return str(int(num)) if num.is_integer() else repr(num)
+
+
+@dataclass
+class Building:
+    """One building: its prim, id and extent (local metric frame)."""
+
+    index: int
+    path: str
+    object_id: str | None
+    #: "attribute" (object-id attribute) or "name" (connector-style prim name)
+    source: str
+    bbox_min: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    bbox_max: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    tri_start: int = 0
+    tri_end: int = 0
+
+    @property
+    def has_geometry(self) -> bool:
+        return self.tri_end > self.tri_start
+
+    @property
+    def base(self) -> float:
+        return float(self.bbox_min[2])
+
+    @property
+    def top(self) -> float:
+        return float(self.bbox_max[2])
+
+
+@dataclass
+class IndexStats:
+    meshes: int = 0
+    skipped_meshes: int = 0
+    triangles: int = 0
+    terrain_triangles: int = 0
+    degenerate_faces: int = 0
+    fan_fallbacks: int = 0
+    build_seconds: float = 0.0
+
+
+class SceneIndex:
+    """Buildings, terrain and ray queries over one stage, in the local metric frame."""
+
+    def __init__(
+        self,
+        tris: np.ndarray,
+        owner: np.ndarray,
+        buildings: list[Building],
+        up_axis: str,
+        meters_per_unit: float,
+        stats: IndexStats,
+        identifier: str = "",
+    ) -> None:
+        order = np.argsort(owner, kind="stable")
+        self.tris = np.ascontiguousarray(tris[order])
+        self.owner = owner[order].astype(np.int64)
+        self.buildings = buildings
+        self.up_axis = up_axis
+        self.meters_per_unit = meters_per_unit
+        self.stats = stats
+        self.identifier = identifier
+        self.by_path = {b.path: b for b in buildings}
+        self.by_object_id: dict[str, Building] = {}
+        for b in buildings:  # attribute ids first: they win over names
+            if b.object_id is not None and b.source == "attribute":
+                self.by_object_id.setdefault(b.object_id, b)
+        for b in buildings:
+            if b.object_id is not None:
+                self.by_object_id.setdefault(b.object_id, b)
+        starts = np.searchsorted(self.owner, np.arange(len(buildings)), side="left")
+        ends = np.searchsorted(self.owner, np.arange(len(buildings)), side="right")
+        for b, s, e in zip(buildings, starts, ends, strict=True):
+            b.tri_start, b.tri_end = int(s), int(e)
+            if e > s:
+                v = self.tris[s:e].reshape(-1, 3)
+                b.bbox_min, b.bbox_max = v.min(axis=0), v.max(axis=0)
+        self.terrain_triangles = int((self.owner == TERRAIN).sum())
+        stats.triangles = int(self.tris.shape[0])
+        stats.terrain_triangles = self.terrain_triangles
+        flat = self.tris.reshape(-1, 3)
+        self.bbox_min = flat.min(axis=0)
+        self.bbox_max = flat.max(axis=0)
+        self.grid = VerticalGrid(self.tris)
+        self._build_wall_lists()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def build(cls, stage: object, scene_cfg: SceneConfig, *, use_cache: bool = True) -> SceneIndex:
+        """Index an open ``Usd.Stage`` (cached per root layer + layer file stamps)."""
+        key = _cache_key(stage, scene_cfg) if use_cache else None
+        if key is not None:
+            with _cache_lock:
+                hit = _cache.get(key)
+                if hit is not None:
+                    _cache.move_to_end(key)
+                    log.debug("scene index cache hit for %s", key[0])
+                    return hit
+        index = _build(stage, scene_cfg)
+        if key is not None:
+            with _cache_lock:
+                _cache[key] = index
+                while len(_cache) > _CACHE_SIZE:
+                    _cache.popitem(last=False)
+        return index
+
+    @staticmethod
+    def clear_cache() -> None:
+        with _cache_lock:
+            _cache.clear()
+
+    def _build_wall_lists(self) -> None:
+        """Per building, the triangles a facade marker may snap to (walls, else all)."""
+        t = self.tris
+        n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+        length = np.linalg.norm(n, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wall = (np.abs(n[:, 2]) <= _WALL_MAX_UP * length) & (length > 0)
+        lists: list[np.ndarray] = []
+        starts = [0]
+        for b in self.buildings:
+            ids = np.arange(b.tri_start, b.tri_end)
+            walls = ids[wall[b.tri_start : b.tri_end]]
+            chosen = walls if walls.size else ids
+            lists.append(chosen)
+            starts.append(starts[-1] + chosen.size)
+        self._wall_tris = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+        self._wall_start = np.asarray(starts, dtype=np.int64)
+
+    # ------------------------------------------------------------------ lookups
+    @property
+    def has_terrain(self) -> bool:
+        return self.terrain_triangles > 0
+
+    def building_for_path(self, path: str) -> Building | None:
+        """The building at ``path`` or the building that contains it (leaf, mesh)."""
+        p = path.rstrip("/") or "/"
+        while p and p != "/":
+            b = self.by_path.get(p)
+            if b is not None:
+                return b
+            p = p.rsplit("/", 1)[0] or "/"
+        return None
+
+    def building_for_object_id(self, object_id: object) -> Building | None:
+        key = normalize_object_id(object_id)
+        return None if key is None else self.by_object_id.get(key)
+
+    # ------------------------------------------------------------------ ray queries
+    def surface_up(
+        self,
+        uv: np.ndarray,
+        *,
+        include: str = "all",
+        building: np.ndarray | None = None,
+        max_up: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Highest surface under each (u, v): ``(up, owner)``; NaN / -2 where nothing is hit.
+
+        ``include`` is "all", "terrain" (rays that ignore buildings) or "buildings";
+        ``building`` (per point, -1 = no constraint) restricts a point's hits to that
+        building's triangles. ``owner`` is the building index, or -1 for terrain.
+        """
+        if include not in ("all", "terrain", "buildings"):
+            raise ValueError(f"include must be all, terrain or buildings, not {include!r}")
+        owner = self.owner
+        want = None if building is None else np.asarray(building, dtype=np.int64)
+
+        def accept(pidx: np.ndarray, tri: np.ndarray) -> np.ndarray:
+            own = owner[tri]
+            if include == "terrain":
+                ok = own == TERRAIN
+            elif include == "buildings":
+                ok = own != TERRAIN
+            else:
+                ok = np.ones(own.shape[0], dtype=bool)
+            if want is not None:
+                wp = want[pidx]
+                ok &= (wp < 0) | (own == wp)
+            return ok
+
+        filt = None if include == "all" and want is None else accept
+        up, tri = self.grid.highest(uv, filt, max_up)
+        own = np.where(tri >= 0, owner[np.maximum(tri, 0)], -2)
+        return up, own
+
+    def buildings_at(self, uv: np.ndarray) -> np.ndarray:
+        """Index of the (tallest) building whose footprint contains each point, else -1."""
+        _, own = self.surface_up(uv, include="buildings")
+        return np.where(own >= 0, own, -1)
+
+    def nearest_wall_points(
+        self, building: np.ndarray, query: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Closest point on each query's building walls: ``(points (P,3), distance (P,))``.
+
+        A wall point at the query's height is where a horizontal ray along the wall
+        normal would hit; if the wall does not reach that height the answer is the
+        closest point on the wall's edge (callers compare heights to detect that).
+        Points whose building has no geometry get NaN.
+        """
+        bld = np.asarray(building, dtype=np.int64)
+        q = np.asarray(query, dtype=np.float64).reshape(-1, 3)
+        out = np.full_like(q, np.nan)
+        dist = np.full(q.shape[0], np.inf)
+        ok = (bld >= 0) & np.isfinite(q).all(axis=1)
+        pts = np.nonzero(ok)[0]
+        if pts.size == 0:
+            return out, dist
+        s = self._wall_start[bld[pts]]
+        cnt = self._wall_start[bld[pts] + 1] - s
+        pidx = np.repeat(pts, cnt)
+        first = np.repeat(np.cumsum(cnt) - cnt, cnt)
+        tri = self._wall_tris[np.repeat(s, cnt) + np.arange(int(cnt.sum())) - first]
+        t = self.tris[tri]
+        cp = closest_points_on_triangles(q[pidx], t[:, 0], t[:, 1], t[:, 2])
+        d = np.linalg.norm(cp - q[pidx], axis=1)
+        d = np.where(np.isfinite(d), d, np.inf)
+        order = np.lexsort((-d, pidx))  # per point, smallest distance last
+        pidx, d, cp = pidx[order], d[order], cp[order]
+        last = np.ones(pidx.shape[0], dtype=bool)
+        last[:-1] = pidx[1:] != pidx[:-1]
+        good = last & np.isfinite(d)
+        out[pidx[good]] = cp[good]
+        dist[pidx[good]] = d[good]
+        return out, dist
+
+
+# ---------------------------------------------------------------------- building the index
+def _cache_key(stage: object, scene_cfg: SceneConfig) -> tuple | None:
+    """Root layer + (identifier, mtime, size) of every used non-session layer, or None.
+
+    In-memory, unsaved or non-file layers cannot be stamped, so their stages are not
+    cached (building again is correct, a stale hit would not be).
+    """
+    try:
+        session = {
+            layer.identifier
+            for layer in stage.GetLayerStack(includeSessionLayers=True)  # type: ignore[attr-defined]
+        } - {
+            layer.identifier
+            for layer in stage.GetLayerStack(includeSessionLayers=False)  # type: ignore[attr-defined]
+        }
+        stamps = []
+        for layer in stage.GetUsedLayers():  # type: ignore[attr-defined]
+            if layer.identifier in session:
+                continue
+            if layer.anonymous or layer.dirty or not layer.realPath:
+                return None
+            st = Path(layer.realPath).stat()
+            stamps.append((layer.identifier, st.st_mtime_ns, st.st_size))
+        root = stage.GetRootLayer().identifier  # type: ignore[attr-defined]
+    except OSError:
+        return None
+    return (root, tuple(sorted(stamps)), scene_cfg.object_id_attribute, scene_cfg.overlay_root)
+
+
+@dataclass
+class _Collected:
+    points: list[np.ndarray] = field(default_factory=list)
+    counts: list[np.ndarray] = field(default_factory=list)
+    indices: list[np.ndarray] = field(default_factory=list)
+    mesh_paths: list[str] = field(default_factory=list)
+    mesh_owner: list[int] = field(default_factory=list)
+
+
+def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
+    from pxr import Usd, UsdGeom
+
+    t0 = time.perf_counter()
+    up_axis, mpu = read_axes(stage)
+    stats = IndexStats()
+    oid_attr = scene_cfg.object_id_attribute
+    skip_root = scene_cfg.overlay_root.rstrip("/")
+    xf = UsdGeom.XformCache(Usd.TimeCode.Default())
+    buildings: list[Building] = []
+    building_of_path: dict[str, int] = {}
+    col = _Collected()
+    n_prims = 0
+
+    it = iter(Usd.PrimRange(stage.GetPseudoRoot(), Usd.TraverseInstanceProxies()))  # type: ignore[attr-defined]
+    for prim in it:
+        n_prims += 1
+        path = str(prim.GetPath())
+        if skip_root and (path == skip_root or path.startswith(skip_root + "/")):
+            it.PruneChildren()
+            continue
+        if prim.IsA(UsdGeom.PointInstancer):
+            it.PruneChildren()  # prototypes are drawn where instanced, not where defined
+            continue
+        if prim.IsA(UsdGeom.Imageable):
+            img = UsdGeom.Imageable(prim)
+            vis = img.GetVisibilityAttr().Get()
+            purpose = img.GetPurposeAttr().Get()
+            if vis == UsdGeom.Tokens.invisible or purpose == UsdGeom.Tokens.guide:
+                it.PruneChildren()
+                continue
+        attr = prim.GetAttribute(oid_attr)
+        if attr and attr.HasAuthoredValue():
+            oid = normalize_object_id(attr.Get())
+            building_of_path[path] = len(buildings)
+            buildings.append(Building(len(buildings), path, oid, "attribute"))
+        if prim.IsA(UsdGeom.Mesh) and _collect_mesh(prim, path, xf, col, stats):
+            col.mesh_owner.append(_owner_of(path, building_of_path))
+
+    if not col.points:
+        raise SceneError(
+            f"{stage.GetRootLayer().identifier}: the scene has no mesh geometry "  # type: ignore[attr-defined]
+            f"({n_prims} prims traversed, {stats.skipped_meshes} unreadable meshes); "
+            f"coptwin needs building/terrain meshes to place markers"
+        )
+    _assign_connector_buildings(stage, col, buildings)
+
+    sizes = np.array([p.shape[0] for p in col.points], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    points = np.concatenate(col.points)
+    counts = np.concatenate(col.counts)
+    indices = np.concatenate([idx + off for idx, off in zip(col.indices, offsets, strict=True)])
+    tstats = TriangulationStats()
+    tri_idx = triangulate(counts, indices, points, tstats)
+    stats.degenerate_faces, stats.fan_fallbacks = tstats.degenerate_faces, tstats.fan_fallbacks
+    point_owner = np.repeat(np.asarray(col.mesh_owner, dtype=np.int64), sizes)
+    owner = point_owner[tri_idx[:, 0]] if tri_idx.size else np.zeros(0, dtype=np.int64)
+
+    local = _to_local(points, up_axis, mpu)
+    tris = local[tri_idx]
+    area2 = np.linalg.norm(np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]), axis=1)
+    keep = area2 > 1e-12
+    tris, owner = tris[keep], owner[keep]
+    if tris.shape[0] == 0:
+        raise SceneError(
+            f"{stage.GetRootLayer().identifier}: the scene's meshes have no usable faces"  # type: ignore[attr-defined]
+        )
+    if stats.degenerate_faces or stats.fan_fallbacks or stats.skipped_meshes:
+        log.warning(
+            "scene index: skipped %d unreadable meshes and %d degenerate faces; "
+            "%d faces were not simple polygons (fan-triangulated)",
+            stats.skipped_meshes,
+            stats.degenerate_faces,
+            stats.fan_fallbacks,
+        )
+    index = SceneIndex(
+        tris,
+        owner,
+        buildings,
+        up_axis,
+        mpu,
+        stats,
+        identifier=stage.GetRootLayer().identifier,  # type: ignore[attr-defined]
+    )
+    stats.build_seconds = time.perf_counter() - t0
+    log.info(
+        "scene index: %d meshes, %d buildings, %d triangles (%d terrain) in %.2f s",
+        stats.meshes,
+        len(buildings),
+        stats.triangles,
+        stats.terrain_triangles,
+        stats.build_seconds,
+    )
+    return index
+
+
+def _owner_of(path: str, building_of_path: dict[str, int]) -> int:
+    p = path
+    while p:
+        b = building_of_path.get(p)
+        if b is not None:
+            return b
+        cut = p.rfind("/")
+        if cut <= 0:
+            break
+        p = p[:cut]
+    return TERRAIN
+
+
+def _collect_mesh(prim: object, path: str, xf: object, col: _Collected, stats: IndexStats) -> bool:
+    """Read one mesh in world (stage) coordinates, float64; unreadable ones are counted."""
+    from pxr import Usd, UsdGeom
+
+    mesh = UsdGeom.Mesh(prim)
+    pts_attr = mesh.GetPointsAttr()
+    pts = pts_attr.Get()
+    if pts is None and pts_attr.GetNumTimeSamples():
+        pts = pts_attr.Get(Usd.TimeCode.EarliestTime())
+    counts = mesh.GetFaceVertexCountsAttr().Get()
+    indices = mesh.GetFaceVertexIndicesAttr().Get()
+    if pts is None or counts is None or indices is None or len(pts) == 0:
+        stats.skipped_meshes += 1
+        log.debug("mesh %s has no points/faces; skipped", path)
+        return False
+    p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
+    c = np.asarray(counts, dtype=np.int64)
+    i = np.asarray(indices, dtype=np.int64)
+    if int(c.sum()) != i.shape[0]:
+        stats.skipped_meshes += 1
+        log.warning("mesh %s: faceVertexCounts do not match faceVertexIndices; skipped", path)
+        return False
+    holes = mesh.GetHoleIndicesAttr().Get()
+    if holes is not None and len(holes):
+        keep = np.ones(c.shape[0], dtype=bool)
+        h = np.asarray(holes, dtype=np.int64)
+        keep[h[(h >= 0) & (h < c.shape[0])]] = False
+        i = i[np.repeat(keep, c)]
+        c = c[keep]
+    m = np.array(xf.GetLocalToWorldTransform(prim), dtype=np.float64)  # type: ignore[attr-defined]
+    world = p @ m[:3, :3] + m[3, :3]
+    col.points.append(world)
+    col.counts.append(c)
+    col.indices.append(i)
+    col.mesh_paths.append(path)
+    stats.meshes += 1
+    return True
+
+
+def _to_local(points: np.ndarray, up_axis: str, mpu: float) -> np.ndarray:
+    out = np.empty_like(points)
+    if up_axis == "Y":
+        out[:, 0], out[:, 1], out[:, 2] = points[:, 0], -points[:, 2], points[:, 1]
+    else:
+        out[:] = points
+    return out * mpu
+
+
+def _assign_connector_buildings(stage: object, col: _Collected, buildings: list[Building]) -> None:
+    """Meshes under no object-id prim: find ``<ShapeName>_<OID>`` ancestors (module doc)."""
+    from pxr import Usd
+
+    pred = Usd.TraverseInstanceProxies()
+    sibling_score: dict[str, int] = {}
+
+    def score(parent: str) -> int:
+        if parent not in sibling_score:
+            prim = stage.GetPrimAtPath(parent)  # type: ignore[attr-defined]
+            names = [c.GetName() for c in prim.GetFilteredChildren(pred)] if prim else []
+            sibling_score[parent] = sum(1 for n in names if _CONNECTOR_NAME.match(n))
+        return sibling_score[parent]
+
+    by_path: dict[str, int] = {}
+    for k, (path, own) in enumerate(zip(col.mesh_paths, col.mesh_owner, strict=True)):
+        if own != TERRAIN:
+            continue
+        parts = path.strip("/").split("/")
+        best: tuple[int, int, str, str] | None = None  # (score, -depth, path, oid)
+        for depth in range(len(parts)):
+            m = _CONNECTOR_NAME.match(parts[depth])
+            if not m:
+                continue
+            prefix = "/" + "/".join(parts[: depth + 1])
+            parent = "/" + "/".join(parts[:depth]) if depth else "/"
+            s = score(parent)
+            if s < 2:
+                continue
+            cand = (s, -depth, prefix, m.group("oid"))
+            if best is None or cand[:2] > best[:2]:
+                best = cand
+        if best is None:
+            continue
+        bpath, oid = best[2], best[3]
+        if bpath not in by_path:
+            by_path[bpath] = len(buildings)
+            buildings.append(Building(len(buildings), bpath, normalize_object_id(oid), "name"))
+        col.mesh_owner[k] = by_path[bpath]
