@@ -205,8 +205,11 @@ class SceneFrame:
         n = lon_a.shape[0]
         if lat_a.shape[0] != n:
             raise ValueError(f"lon and lat differ in length ({n} vs {lat_a.shape[0]})")
-        h_a = np.zeros(n) if h is None else _as_array(h, n).copy()
-        h_a = np.where(np.isfinite(h_a), h_a, 0.0)
+        # unknown heights: 0 in the CRS datum, or the ENU origin's height (so the
+        # horizontal position is that of a point near the scene, not on the ellipsoid)
+        default_h = 0.0 if self.georef.kind == "projected" else self.georef.origin[2]  # type: ignore[index]
+        h_a = np.full(n, default_h) if h is None else _as_array(h, n).copy()
+        h_a = np.where(np.isfinite(h_a), h_a, default_h)
         if apply_vertical_offset:
             h_a = h_a + self.vertical_offset_m
         bad = ~(np.isfinite(lon_a) & np.isfinite(lat_a) & (np.abs(lat_a) <= 90.0))

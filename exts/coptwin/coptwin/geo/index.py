@@ -258,6 +258,47 @@ class SceneIndex:
         _, own = self.surface_up(uv, include="buildings")
         return np.where(own >= 0, own, -1)
 
+    def nearest_building(self, uv: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+        """Building whose walls are nearest to each (u, v), within ``radius`` metres.
+
+        Footprint containment is ill-conditioned for a sensor *on* a wall (rounding puts
+        it either side), so facade sensors bind to the nearest wall instead. Returns
+        ``(building index or -1, horizontal distance or inf)``.
+        """
+        uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+        best = np.full(uv.shape[0], -1, dtype=np.int64)
+        best_d = np.full(uv.shape[0], np.inf)
+        if not self.buildings or uv.shape[0] == 0:
+            return best, best_d
+        bmin = np.array([b.bbox_min for b in self.buildings])
+        bmax = np.array([b.bbox_max for b in self.buildings])
+        lo2, hi2 = bmin[:, :2], bmax[:, :2]
+        step = max(1, 2_000_000 // len(self.buildings))
+        pi_l, bi_l = [], []
+        for s in range(0, uv.shape[0], step):
+            c = uv[s : s + step]
+            with np.errstate(invalid="ignore"):
+                gap = np.maximum(lo2[None] - c[:, None, :], c[:, None, :] - hi2[None])
+                near = np.hypot(*np.maximum(gap, 0.0).transpose(2, 0, 1)) <= radius
+            pi, bi = np.nonzero(near)
+            pi_l.append(pi + s)
+            bi_l.append(bi)
+        pi, bi = np.concatenate(pi_l), np.concatenate(bi_l)
+        if pi.size == 0:
+            return best, best_d
+        mid = (bmin[bi, 2] + bmax[bi, 2]) / 2.0
+        wall, _ = self.nearest_wall_points(bi, np.column_stack([uv[pi], mid]))
+        d = np.hypot(wall[:, 0] - uv[pi, 0], wall[:, 1] - uv[pi, 1])
+        d = np.where(np.isfinite(d), d, np.inf)
+        order = np.lexsort((-d, pi))
+        pi, bi, d = pi[order], bi[order], d[order]
+        last = np.ones(pi.shape[0], dtype=bool)
+        last[:-1] = pi[1:] != pi[:-1]
+        good = last & (d <= radius)
+        best[pi[good]] = bi[good]
+        best_d[pi[good]] = d[good]
+        return best, best_d
+
     def nearest_wall_points(
         self, building: np.ndarray, query: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -125,11 +125,11 @@ class Placer:
         flags.flag(np.nonzero(~valid)[0], "invalid lon/lat")
         uv = local[:, :2]
 
-        bld, out_path = self._bind(paths, oids, uv, valid, flags)
         mount = np.array([(m or "ground").strip().lower() for m in mounts], dtype=object)
         unknown = ~np.isin(mount, MOUNTS)
         flags.flag(np.nonzero(unknown)[0], "unknown mount (placed on the ground)")
         mount[unknown] = "ground"
+        bld, out_path = self._bind(paths, oids, uv, valid, mount == "facade", flags)
 
         pos = np.full((n, 3), np.nan)
         pos[:, :2] = uv
@@ -215,6 +215,7 @@ class Placer:
         oids: list[object],
         uv: np.ndarray,
         valid: np.ndarray,
+        facade: np.ndarray,
         flags: _Flags,
     ) -> tuple[np.ndarray, list[str | None]]:
         n = len(paths)
@@ -242,6 +243,11 @@ class Placer:
         rows = np.asarray([r for r in unkeyed if valid[r]], dtype=np.int64)
         if rows.size:
             found = self.index.buildings_at(uv[rows])
+            # a facade sensor sits on a wall line: bind it to the nearest wall instead
+            on_wall = np.nonzero(facade[rows] & (found < 0))[0]
+            if on_wall.size:
+                near, _ = self.index.nearest_building(uv[rows[on_wall]], FACADE_SNAP_MAX_M)
+                found[on_wall] = near
             for r, b in zip(rows.tolist(), found.tolist(), strict=True):
                 if b >= 0:
                     bld[r], out_path[r] = b, self.index.buildings[b].path
