@@ -1,0 +1,93 @@
+"""omni.ui item model and delegate for the sortable sensors table.
+
+The rows, their order and their texts come from
+:class:`coptwin.ui.sensors.SensorsTableVM`; this module only adapts them to
+``ui.TreeView``: header buttons sort, the status column is coloured by name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import omni.ui as ui
+
+from ..ui.sensors import COLUMNS, HEADERS, SensorItem, SensorsTableVM
+
+log = logging.getLogger(__name__)
+
+
+class SensorTreeItem(ui.AbstractItem):
+    """One row; keeps the view-model item for selection."""
+
+    def __init__(self, item: SensorItem) -> None:
+        super().__init__()
+        self.item = item
+        self.models = [ui.SimpleStringModel(item.cell(column)) for column in COLUMNS]
+
+    @property
+    def sensor_id(self) -> str:
+        return self.item.sensor_id
+
+
+class SensorsItemModel(ui.AbstractItemModel):
+    """Flat list model over the view-model's shown rows."""
+
+    def __init__(self, table: SensorsTableVM) -> None:
+        super().__init__()
+        self._table = table
+        self._items: list[SensorTreeItem] = []
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read the rows from the view-model and tell the TreeView."""
+        self._items = [SensorTreeItem(item) for item in self._table.items]
+        self._item_changed(None)
+
+    def find(self, sensor_id: str | None) -> SensorTreeItem | None:
+        return next((i for i in self._items if i.sensor_id == sensor_id), None)
+
+    def get_item_children(self, item: ui.AbstractItem | None = None) -> list[SensorTreeItem]:
+        return [] if item is not None else self._items
+
+    def get_item_value_model_count(self, item: ui.AbstractItem | None = None) -> int:
+        return len(COLUMNS)
+
+    def get_item_value_model(self, item: SensorTreeItem, column_id: int) -> ui.AbstractValueModel:
+        return item.models[column_id]
+
+
+class SensorsDelegate(ui.AbstractItemDelegate):
+    """Header buttons that sort; cells as labels, status coloured."""
+
+    def __init__(self, table: SensorsTableVM, on_sort: Callable[[str], None]) -> None:
+        super().__init__()
+        self._table = table
+        self._on_sort = on_sort
+
+    def build_branch(self, model, item, column_id, level, expanded):  # noqa: ANN001
+        """A flat table has no branches."""
+
+    def build_header(self, column_id: int) -> None:
+        column = COLUMNS[column_id]
+        arrow = ""
+        if column == self._table.sort_column:
+            arrow = " ▲" if self._table.ascending else " ▼"
+        ui.Button(
+            HEADERS[column] + arrow,
+            name="header",
+            height=0,
+            clicked_fn=lambda c=column: self._on_sort(c),
+        )
+
+    def build_widget(self, model, item, column_id, level, expanded):  # noqa: ANN001
+        if item is None:
+            return
+        column = COLUMNS[column_id]
+        name = f"status_{item.item.row.status}" if column == "status" else ""
+        ui.Label(
+            item.item.cell(column),
+            name=name,
+            elided_text=True,
+            tooltip=item.item.row.sensor_id,
+        )
