@@ -1,0 +1,492 @@
+"""``coptwin doctor``: check a config against the real storage and event sources.
+
+Most failed set-ups are one of a handful of causes - wrong endpoint, a
+corporate TLS proxy, rejected keys, a missing bucket or table, a column
+mapping that does not match the table, a port or broker that is not there.
+Each check names one cause and says in one line how to fix it, so a user does
+not have to read a stack trace.  Checks that depend on an earlier failure are
+reported as skipped rather than failing with a misleading message.  Every
+detail passes through :func:`coptwin.storage.redact`; secrets are never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import msgspec
+
+from coptwin.config import Config
+from coptwin.storage import (
+    Credentials,
+    apply_ca_bundle,
+    delta_storage_options,
+    object_store,
+    redact,
+    resolve_credentials,
+    split_s3_uri,
+)
+
+log = logging.getLogger(__name__)
+
+TABLES = ("readings", "sensors", "annotations")
+#: Canonical columns a table must have (under the user's names) to be usable.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "readings": ("sensor_id", "ts", "value"),
+    "sensors": ("sensor_id", "kind", "lon", "lat"),
+    "annotations": ("annotation_id",),
+}
+_CONNECT_TIMEOUT_S = 5.0
+_S3_CODE = re.compile(r"<Code>([^<]+)</Code>")
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+    "ExpiredToken",
+    "InvalidToken",
+    "AuthorizationHeaderMalformed",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the checklist."""
+
+    name: str
+    status: str  # "PASS" | "FAIL" | "SKIP"
+    detail: str = ""
+    remedy: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "FAIL"
+
+
+def _s3_code(exc: BaseException) -> str:
+    """The S3 error code in an obstore/deltalake error (``NoSuchBucket`` ...), or ""."""
+    m = _S3_CODE.search(str(exc))
+    if m:
+        return m.group(1)
+    text = str(exc)
+    for code in ("NoSuchBucket", *_CREDENTIAL_CODES):
+        if code in text:
+            return code
+    if "403 Forbidden" in text:
+        return "AccessDenied"
+    if "404 Not Found" in text:
+        return "NotFound"
+    return ""
+
+
+def _short(exc: BaseException, creds: Credentials | None) -> str:
+    code = _s3_code(exc)
+    text = code or str(exc).splitlines()[0][:200]
+    return redact(f"{type(exc).__name__}: {text}", creds)
+
+
+class Doctor:
+    """Runs the checks for one config; :meth:`run` returns them in display order."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.checks: list[Check] = []
+        self.creds: Credentials | None = None
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+    def _add(self, name: str, ok: bool, detail: str = "", remedy: str = "") -> bool:
+        self.checks.append(
+            Check(name, "PASS" if ok else "FAIL", redact(detail, self.creds), "" if ok else remedy)
+        )
+        return ok
+
+    def _skip(self, name: str, why: str) -> None:
+        self.checks.append(Check(name, "SKIP", why))
+
+    def _table_names(self) -> list[str]:
+        return [t for t in TABLES if getattr(self.config.tables, t) is not None]
+
+    # -- entry ----------------------------------------------------------------------------------
+    def run(self) -> list[Check]:
+        s3 = self.config.storage.is_s3
+        reachable = self._s3_connection() if s3 else self._local_folder()
+        for table in self._table_names():
+            self._table(table, reachable)
+        self._annotations_write(reachable)
+        self._event_sources()
+        return self.checks
+
+    # -- storage: S3 ----------------------------------------------------------------------------
+    def _endpoint(self) -> tuple[str, str, int]:
+        scfg = self.config.storage
+        url = scfg.endpoint or f"https://s3.{scfg.region}.amazonaws.com"
+        parsed = urlparse(url)
+        scheme = parsed.scheme or "https"
+        port = parsed.port or (443 if scheme == "https" else 80)
+        return scheme, parsed.hostname or "", port
+
+    def _s3_connection(self) -> bool:
+        scfg = self.config.storage
+        self.creds = resolve_credentials(scfg)
+        scheme, host, port = self._endpoint()
+        try:
+            with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S):
+                pass
+        except OSError as exc:
+            self._add(
+                "endpoint reachable",
+                False,
+                f"{host}:{port}: {exc.strerror or exc}",
+                "check storage.endpoint (host and port), VPN/proxy and that the server is running",
+            )
+            for name in ("TLS verifies", "credentials accepted", "bucket exists"):
+                self._skip(name, "endpoint unreachable")
+            return False
+        self._add("endpoint reachable", True, f"{host}:{port}")
+        if not self._tls(scheme, host, port):
+            self._skip("credentials accepted", "TLS failed")
+            self._skip("bucket exists", "TLS failed")
+            return False
+        return self._credentials_and_bucket()
+
+    def _tls(self, scheme: str, host: str, port: int) -> bool:
+        scfg = self.config.storage
+        if scheme != "https":
+            if not scfg.allow_http:
+                return self._add(
+                    "TLS verifies",
+                    False,
+                    f"endpoint is plain http ({host}:{port}) but storage.allow_http is false",
+                    "use an https endpoint, or set storage.allow_http = true for a trusted network",
+                )
+            self._add("TLS verifies", True, "plain http (storage.allow_http = true)")
+            return True
+        cafile = str(self.config.resolve_path(scfg.ca_bundle)) if scfg.ca_bundle else None
+        try:
+            ctx = ssl.create_default_context(cafile=cafile)
+            with (
+                socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S) as raw,
+                ctx.wrap_socket(raw, server_hostname=host),
+            ):
+                pass
+        except (ssl.SSLError, OSError) as exc:
+            return self._add(
+                "TLS verifies",
+                False,
+                f"{host}:{port}: {getattr(exc, 'reason', None) or exc}",
+                "set storage.ca_bundle to your organisation's CA bundle (PEM)"
+                if not cafile
+                else f"storage.ca_bundle ({cafile}) does not contain the CA that signed the server",
+            )
+        return self._add(
+            "TLS verifies", True, f"with {'ca_bundle ' + cafile if cafile else 'system CAs'}"
+        )
+
+    def _credentials_and_bucket(self) -> bool:
+        import obstore
+
+        scfg = self.config.storage
+        bucket, _ = split_s3_uri(scfg.uri)
+        creds = self.creds
+        if creds is None or not creds.present:
+            self._add(
+                "credentials accepted",
+                False,
+                f"no credentials in ${scfg.access_key_id_env} / ${scfg.secret_access_key_env}"
+                + (f" or profile {scfg.profile!r}" if scfg.profile else ""),
+                f"export {scfg.access_key_id_env} and {scfg.secret_access_key_env} "
+                "(or set storage.profile)",
+            )
+            self._skip("bucket exists", "no credentials")
+            return False
+        try:
+            next(iter(obstore.list(object_store(self.config), chunk_size=1)), None)
+        except Exception as exc:
+            code = _s3_code(exc)
+            if code in _CREDENTIAL_CODES:
+                self._add(
+                    "credentials accepted",
+                    False,
+                    f"{code} for key from {creds.source}",
+                    f"check the key pair in ${scfg.access_key_id_env} / "
+                    f"${scfg.secret_access_key_env} and its permissions on bucket {bucket!r}",
+                )
+                self._skip("bucket exists", "credentials rejected")
+                return False
+            self._add("credentials accepted", True, f"key from {creds.source}")
+            if code == "NoSuchBucket":
+                return self._add(
+                    "bucket exists",
+                    False,
+                    f"bucket {bucket!r}: NoSuchBucket",
+                    "create the bucket or fix the bucket name in storage.uri",
+                )
+            return self._add(
+                "bucket exists",
+                False,
+                _short(exc, creds),
+                "check storage.endpoint, storage.region and storage.virtual_hosted_style",
+            )
+        self._add("credentials accepted", True, f"key from {creds.source}")
+        return self._add("bucket exists", True, bucket)
+
+    # -- storage: local -------------------------------------------------------------------------
+    def _local_folder(self) -> bool:
+        root = self.config.resolve_path(self.config.storage.uri)
+        return self._add(
+            "storage folder exists",
+            root.is_dir(),
+            str(root),
+            "create the folder or fix storage.uri (relative paths are relative to the config file)",
+        )
+
+    # -- tables ---------------------------------------------------------------------------------
+    def _table(self, table: str, storage_ok: bool) -> None:
+        list_name, col_name = f"{table}: list/read", f"{table}: columns"
+        if not storage_ok:
+            self._skip(list_name, "storage not reachable")
+            self._skip(col_name, "storage not reachable")
+            return
+        uri = self.config.table_uri(table)
+        if not self._table_listing(table, uri, list_name):
+            self._skip(col_name, "table not readable")
+            return
+        self._table_columns(table, uri, col_name)
+
+    def _table_listing(self, table: str, uri: str, name: str) -> bool:
+        if not self.config.storage.is_s3:
+            log_dir = Path(uri) / "_delta_log"
+            commits = sorted(log_dir.glob("*.json")) if log_dir.is_dir() else []
+            if not commits:
+                return self._add(
+                    name,
+                    False,
+                    f"no Delta table at {uri} (no _delta_log/*.json)",
+                    f"fix tables.{table}.path or create the table (e.g. `coptwin simulate`)",
+                )
+            commits[-1].read_bytes()
+            return self._add(name, True, f"{uri}: {len(commits)} commit file(s)")
+        import obstore
+
+        cfg = msgspec.structs.replace(
+            self.config, storage=msgspec.structs.replace(self.config.storage, uri=uri)
+        )
+        try:
+            store = object_store(cfg)
+            first = next(iter(obstore.list(store, prefix="_delta_log/", chunk_size=100)), [])
+            commits = [m["path"] for m in first if str(m["path"]).endswith(".json")]
+            if not commits:
+                return self._add(
+                    name,
+                    False,
+                    f"no Delta table at {uri} (nothing under _delta_log/)",
+                    f"fix tables.{table}.path or create the table (e.g. `coptwin simulate`)",
+                )
+            obstore.get(store, commits[0]).bytes()
+        except Exception as exc:
+            code = _s3_code(exc)
+            return self._add(
+                name,
+                False,
+                f"{uri}: {_short(exc, self.creds)}",
+                f"grant s3:ListBucket and s3:GetObject on prefix {split_s3_uri(uri)[1]}/*"
+                if code in _CREDENTIAL_CODES
+                else f"check tables.{table}.path",
+            )
+        return self._add(name, True, f"{uri}: list + read of _delta_log ok")
+
+    def _table_columns(self, table: str, uri: str, name: str) -> None:
+        from deltalake import DeltaTable
+
+        apply_ca_bundle(self.config.storage)
+        try:
+            dt = DeltaTable(uri, storage_options=delta_storage_options(self.config.storage))
+            columns = {f.name for f in dt.schema().fields}
+        except Exception as exc:
+            self._add(
+                name,
+                False,
+                f"{uri}: {_short(exc, self.creds)}",
+                "the Delta log cannot be read; check the table with `coptwin maintain`",
+            )
+            return
+        tc = getattr(self.config.tables, table)
+        missing = [c for c in REQUIRED_COLUMNS[table] if tc.column(c) not in columns]
+        if missing:
+            wanted = ", ".join(f"{c} -> {tc.column(c)!r}" for c in missing)
+            self._add(
+                name,
+                False,
+                f"missing {wanted}; table has {', '.join(sorted(columns))}",
+                f"map the table's own names in [tables.{table}.columns], e.g. "
+                f'{missing[0]} = "<column name>"',
+            )
+            return
+        mapped = ", ".join(f"{c}={tc.column(c)}" for c in REQUIRED_COLUMNS[table])
+        self._add(name, True, mapped)
+
+    def _annotations_write(self, storage_ok: bool) -> None:
+        name = "annotations: write permission"
+        if self.config.tables.annotations is None:
+            self._skip(name, "no annotations table configured")
+            return
+        if not storage_ok:
+            self._skip(name, "storage not reachable")
+            return
+        uri = self.config.table_uri("annotations")
+        probe = f"_coptwin_doctor_probe_{secrets.token_hex(6)}"
+        if not self.config.storage.is_s3:
+            folder = Path(uri)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / probe).write_bytes(b"probe")
+                (folder / probe).unlink()
+            except OSError as exc:
+                self._add(name, False, f"{folder}: {exc.strerror or exc}", "make it writable")
+                return
+            self._add(name, True, f"wrote and deleted a probe in {folder}")
+            return
+        import obstore
+
+        cfg = msgspec.structs.replace(
+            self.config, storage=msgspec.structs.replace(self.config.storage, uri=uri)
+        )
+        store = object_store(cfg)
+        try:
+            obstore.put(store, probe, b"coptwin doctor write probe")
+        except Exception as exc:
+            self._add(
+                name,
+                False,
+                f"put {uri}/{probe}: {_short(exc, self.creds)}",
+                f"grant s3:PutObject (and s3:DeleteObject) on {split_s3_uri(uri)[1]}/*",
+            )
+            return
+        try:
+            obstore.delete(store, probe)
+        except Exception as exc:
+            self._add(
+                name,
+                False,
+                f"delete {uri}/{probe}: {_short(exc, self.creds)} (probe object left behind)",
+                f"grant s3:DeleteObject on {split_s3_uri(uri)[1]}/* and delete the probe",
+            )
+            return
+        self._add(name, True, f"put + delete of a probe object in {uri}")
+
+    # -- event sources --------------------------------------------------------------------------
+    def _event_sources(self) -> None:
+        ev = self.config.events
+        if ev.webhook.enabled:
+            self._webhook(ev.webhook.host, ev.webhook.port)
+        if ev.mqtt.enabled:
+            self._mqtt()
+        if ev.polling.enabled:
+            self._add("events: polling", True, f"every {ev.polling.interval_s:g}s")
+
+    def _webhook(self, host: str, port: int) -> None:
+        name = "events: webhook port bindable"
+        try:
+            with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+                s.bind((host, port))
+        except OSError as exc:
+            self._add(
+                name,
+                False,
+                f"{host}:{port}: {exc.strerror or exc}",
+                "stop what holds the port (another coptwin?) or change events.webhook.port/host",
+            )
+            return
+        self._add(name, True, f"{host}:{port}")
+
+    def _mqtt(self) -> None:
+        name = "events: MQTT connect + subscribe"
+        cfg = self.config.events.mqtt
+        ok, detail = probe_mqtt(cfg.host, cfg.port, cfg.topic, self.config)
+        self._add(
+            name,
+            ok,
+            detail,
+            "check events.mqtt.host/port, the broker's ACL for the topic and the credentials "
+            "in events.mqtt.username_env / password_env",
+        )
+
+
+def probe_mqtt(
+    host: str, port: int, topic: str, config: Config, timeout: float = _CONNECT_TIMEOUT_S
+) -> tuple[bool, str]:
+    """Connect with a throw-away client id and subscribe once; (ok, detail)."""
+    import os
+
+    import paho.mqtt.client as mqtt
+
+    cfg = config.events.mqtt
+    done = threading.Event()
+    result: dict[str, str] = {}
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=f"coptwin-doctor-{secrets.token_hex(4)}",
+        protocol=mqtt.MQTTv5,
+    )
+    user = os.environ.get(cfg.username_env) if cfg.username_env else None
+    if user:
+        client.username_pw_set(user, os.environ.get(cfg.password_env or "") or None)
+    if cfg.tls:
+        client.tls_set(ca_certs=cfg.ca_bundle)
+
+    def finish(text: str) -> None:
+        result.setdefault("text", text)
+        done.set()
+
+    def on_connect(c, userdata, flags, rc, props) -> None:  # noqa: ANN001
+        if rc.is_failure:
+            finish(f"FAIL connect refused: {rc}")
+        else:
+            c.subscribe(topic, qos=1)
+
+    def on_subscribe(c, userdata, mid, rcs, props) -> None:  # noqa: ANN001
+        bad = [str(r) for r in rcs if r.is_failure]
+        finish(f"FAIL subscribe {topic}: {', '.join(bad)}" if bad else f"OK {host}:{port} {topic}")
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    try:
+        client.connect(host, port, keepalive=10)
+    except (OSError, ValueError) as exc:
+        return False, f"{host}:{port}: {getattr(exc, 'strerror', None) or exc}"
+    client.loop_start()
+    try:
+        if not done.wait(timeout):
+            return False, f"{host}:{port}: no CONNACK/SUBACK within {timeout:g}s"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    text = result["text"]
+    return text.startswith("OK"), text.split(" ", 1)[1]
+
+
+def run_checks(config: Config) -> list[Check]:
+    """All checks for ``config`` (never raises for an unreachable or misconfigured system)."""
+    return Doctor(config).run()
+
+
+def format_checks(checks: list[Check], color: Callable[[str], str] | None = None) -> str:
+    """The checklist as text: ``PASS name  detail`` with ``-> remedy`` under failures."""
+    width = max((len(c.name) for c in checks), default=0)
+    lines = []
+    for c in checks:
+        status = color(c.status) if color else c.status
+        lines.append(f"{status}  {c.name.ljust(width)}  {c.detail}".rstrip())
+        if c.failed and c.remedy:
+            lines.append(f"      {''.ljust(width)}  -> {c.remedy}")
+    failed = sum(c.failed for c in checks)
+    lines.append("")
+    lines.append(f"{failed} check(s) failed" if failed else "all checks passed")
+    return "\n".join(lines)
