@@ -68,3 +68,12 @@ def test_partition_columns_are_typed_literals():
     )
     assert frame.schema == schema
     assert frame.rows() == [(1.0, dt.date(2024, 2, 29), None), (2.0, dt.date(2024, 2, 29), None)]
+
+
+def test_timestamp_fallback_formats():
+    ts = pl.Datetime("us", "UTC")
+    assert parse_partition_value("2024-03-01 10:20:30.12", ts) == dt.datetime(
+        2024, 3, 1, 10, 20, 30, 120000, tzinfo=UTC
+    )
+    with pytest.raises(ValueError, match="not a timestamp"):
+        parse_partition_value("yesterday", ts)

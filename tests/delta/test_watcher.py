@@ -439,3 +439,44 @@ def test_deltatable_agrees_on_latest_version(table):
     for i in range(3):
         table.write([i])
     assert TableWatcher(table.uri).latest_version() == DeltaTable(table.uri).version()
+
+
+@pytest.mark.s3
+def test_s3_round_trip_with_coptwin_storage_options(s3_server, table):
+    """Same watcher on SeaweedFS S3 with the options coptwin.storage builds from a config."""
+    from coptwin.config import StorageConfig
+    from coptwin.storage import Credentials, delta_storage_options
+    from deltalake import write_deltalake
+
+    bucket = s3_server.new_bucket("delta-watch")
+    cfg = StorageConfig(
+        uri=f"s3://{bucket}/cop",
+        endpoint=s3_server.endpoint,
+        region=s3_server.region,
+        allow_http=True,
+    )
+    opts = delta_storage_options(
+        cfg, Credentials(s3_server.access_key, s3_server.secret_key, None, "test")
+    )
+    uri = f"s3://{bucket}/cop/readings"
+
+    def write(ids, mode="append"):
+        frame = table.rows(ids)
+        write_deltalake(uri, frame, mode=mode, partition_by=["date"], storage_options=opts)
+
+    w = TableWatcher(uri, opts)
+    assert w.latest_version() is None
+    write(range(0, 30))
+    first = w.poll()
+    assert first.full_reload and table.ids(first.data) == list(range(30))
+    write(range(30, 33))
+    write([33])
+    batch = w.poll()
+    assert not batch.full_reload and table.ids(batch.data) == [30, 31, 32, 33]
+    assert batch.data.schema == first.data.schema
+    DeltaTable(uri, storage_options=opts).optimize.compact()
+    assert w.poll().rows == 0
+    write([90, 91], mode="overwrite")
+    reload = w.poll()
+    assert reload.full_reload and table.ids(reload.data) == [90, 91]
+    assert table.ids(w.snapshot(version=1).data) == list(range(33))

@@ -16,8 +16,15 @@ import polars as pl
 
 def _parse_datetime(text: str, tz_aware: bool) -> dt.datetime:
     # Both "2024-01-01 10:00:00[.ffffff]" and ISO 8601 "2024-01-01T10:00:00Z" are allowed;
-    # fromisoformat accepts "Z" only from Python 3.11 on.
-    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    # fromisoformat accepts "Z" and odd fraction lengths only from Python 3.11 on.
+    cleaned = text.strip().replace("Z", "+00:00")
+    try:
+        value = dt.datetime.fromisoformat(cleaned)
+    except ValueError:
+        try:
+            value = pl.Series([cleaned]).str.to_datetime(time_unit="us")[0]
+        except pl.exceptions.PolarsError:
+            raise ValueError(f"not a timestamp: {text!r}") from None
     if tz_aware:
         if value.tzinfo is None:  # the protocol stores UTC timestamps without an offset
             return value.replace(tzinfo=dt.timezone.utc)
