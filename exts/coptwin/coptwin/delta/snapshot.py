@@ -38,11 +38,12 @@ def open_table(
     version: int | None = None,
     timestamp: dt.datetime | None = None,
 ) -> DeltaTable:
-    """A DeltaTable at a version or timestamp, with clean, credential-free errors."""
+    """A DeltaTable at a version or timestamp (naive = UTC), with credential-free errors."""
     if version is not None and timestamp is not None:
         raise ValueError("give a version or a timestamp, not both")
     if timestamp is not None and timestamp.tzinfo is None:
-        raise ValueError("timestamp must be timezone-aware (e.g. UTC)")
+        # Commit timestamps are UTC; a naive "as of" from a CLI or UI means UTC too.
+        timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
     try:
         table = DeltaTable(uri, version=version, storage_options=storage_options or None)
         if timestamp is not None:

@@ -236,7 +236,7 @@ class TableWatcher:
     def snapshot(
         self, version: int | None = None, timestamp: dt.datetime | None = None
     ) -> DeltaBatch:
-        """The full table as of a version or a (timezone-aware) timestamp.
+        """The full table as of a version or a timestamp (naive timestamps are UTC).
 
         A pure read: the watcher's applied version is not changed.
         """
