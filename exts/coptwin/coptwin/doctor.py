@@ -256,7 +256,7 @@ class Doctor:
             return
         uri = self.config.table_uri(table)
         if not self._table_listing(table, uri, list_name):
-            self._skip(col_name, "table not readable")
+            self._skip(col_name, "no table to read")
             return
         self._table_columns(table, uri, col_name)
 
@@ -265,6 +265,8 @@ class Doctor:
             log_dir = Path(uri) / "_delta_log"
             commits = sorted(log_dir.glob("*.json")) if log_dir.is_dir() else []
             if not commits:
+                if table == "annotations":
+                    return self._not_created_yet(name, uri)
                 return self._add(
                     name,
                     False,
@@ -283,6 +285,8 @@ class Doctor:
             first = next(iter(obstore.list(store, prefix="_delta_log/", chunk_size=100)), [])
             commits = [m["path"] for m in first if str(m["path"]).endswith(".json")]
             if not commits:
+                if table == "annotations":
+                    return self._not_created_yet(name, uri)
                 return self._add(
                     name,
                     False,
@@ -301,6 +305,11 @@ class Doctor:
                 else f"check tables.{table}.path",
             )
         return self._add(name, True, f"{uri}: list + read of _delta_log ok")
+
+    def _not_created_yet(self, name: str, uri: str) -> bool:
+        """The annotations table is created by the first annotation; absent is fine."""
+        self._add(name, True, f"{uri}: not created yet (the first annotation creates it)")
+        return False
 
     def _table_columns(self, table: str, uri: str, name: str) -> None:
         from deltalake import DeltaTable

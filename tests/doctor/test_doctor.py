@@ -1,0 +1,215 @@
+"""coptwin doctor against a real SeaweedFS: a good config passes, each mistake fails its check."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+from coptwin.cli import main
+from coptwin.config import load_config
+from coptwin.doctor import run_checks
+from deltalake import write_deltalake
+
+READINGS = pl.DataFrame(
+    {
+        "device": ["s1", "s2"],
+        "ts": [datetime(2024, 1, 1, tzinfo=timezone.utc)] * 2,
+        "value": [1.0, 2.0],
+    }
+)
+SENSORS = pl.DataFrame(
+    {"sensor_id": ["s1", "s2"], "kind": ["t", "t"], "lon": [0.0, 1.0], "lat": [0.0, 1.0]}
+)
+
+
+def config_text(
+    endpoint: str, bucket: str, *, readings_path="readings", sensor_col="device", extra=""
+):
+    return f"""
+[storage]
+uri = "s3://{bucket}/city"
+endpoint = "{endpoint}"
+allow_http = true
+
+[tables.readings]
+path = "{readings_path}"
+columns = {{ sensor_id = "{sensor_col}" }}
+
+[tables.sensors]
+path = "sensors"
+
+[tables.annotations]
+path = "annotations"
+{extra}
+"""
+
+
+@pytest.fixture(scope="module")
+def tables_bucket(s3_server):
+    bucket = s3_server.new_bucket("doctor")
+    opts = s3_server.storage_options()
+    write_deltalake(f"s3://{bucket}/city/readings", READINGS, storage_options=opts)
+    write_deltalake(f"s3://{bucket}/city/sensors", SENSORS, storage_options=opts)
+    return bucket
+
+
+@pytest.fixture()
+def env(s3_server, monkeypatch):
+    for k, v in s3_server.env().items():
+        monkeypatch.setenv(k, v)
+    return s3_server
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "coptwin.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def statuses(path: Path) -> dict[str, str]:
+    return {c.name: c.status for c in run_checks(load_config(path))}
+
+
+@pytest.mark.s3
+def test_good_config_passes_every_check_and_exits_zero(env, tables_bucket, tmp_path, capsys):
+    extra = "\n[events.webhook]\nenabled = true\nport = 0\n"
+    path = write_config(tmp_path, config_text(env.endpoint, tables_bucket, extra=extra))
+    assert main(["doctor", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL" not in out and "all checks passed" in out
+    for name in (
+        "endpoint reachable",
+        "credentials accepted",
+        "bucket exists",
+        "readings: list/read",
+        "readings: columns",
+        "sensors: columns",
+        "annotations: write permission",
+        "events: webhook port bindable",
+    ):
+        assert f"PASS  {name}" in out, name
+    assert env.secret_key not in out and env.access_key not in out
+
+
+@pytest.mark.s3
+def test_wrong_credentials_fail_the_credentials_check(
+    env, tables_bucket, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "definitely-wrong-secret")
+    path = write_config(tmp_path, config_text(env.endpoint, tables_bucket))
+    st = statuses(path)
+    assert st["endpoint reachable"] == "PASS"
+    assert st["credentials accepted"] == "FAIL"
+    assert st["bucket exists"] == "SKIP"
+    assert main(["doctor", "--config", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "definitely-wrong-secret" not in out and "-> check the key pair" in out
+
+
+@pytest.mark.s3
+def test_missing_bucket_fails_the_bucket_check(env, tmp_path):
+    st = statuses(write_config(tmp_path, config_text(env.endpoint, "no-such-bucket-here")))
+    assert st["credentials accepted"] == "PASS"
+    assert st["bucket exists"] == "FAIL"
+
+
+@pytest.mark.s3
+def test_missing_table_fails_its_list_read_check(env, tables_bucket, tmp_path):
+    path = write_config(tmp_path, config_text(env.endpoint, tables_bucket, readings_path="nope"))
+    st = statuses(path)
+    assert st["readings: list/read"] == "FAIL"
+    assert st["readings: columns"] == "SKIP"
+    assert st["sensors: list/read"] == "PASS"
+
+
+@pytest.mark.s3
+def test_wrong_column_mapping_fails_the_columns_check(env, tables_bucket, tmp_path):
+    path = write_config(tmp_path, config_text(env.endpoint, tables_bucket, sensor_col="sensor"))
+    checks = {c.name: c for c in run_checks(load_config(path))}
+    assert checks["readings: list/read"].status == "PASS"
+    assert checks["readings: columns"].status == "FAIL"
+    assert "sensor_id -> 'sensor'" in checks["readings: columns"].detail
+    assert "tables.readings.columns" in checks["readings: columns"].remedy
+
+
+def test_unreachable_endpoint_skips_what_depends_on_it(tmp_path, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    st = statuses(write_config(tmp_path, config_text(f"http://127.0.0.1:{port}", "b")))
+    assert st["endpoint reachable"] == "FAIL"
+    assert st["credentials accepted"] == "SKIP" and st["readings: columns"] == "SKIP"
+
+
+def test_plain_http_without_allow_http_fails_tls(tmp_path, monkeypatch):
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        text = config_text(f"http://127.0.0.1:{srv.getsockname()[1]}", "b")
+        text = text.replace("allow_http = true", "allow_http = false")
+        st = statuses(write_config(tmp_path, text))
+    assert st["endpoint reachable"] == "PASS" and st["TLS verifies"] == "FAIL"
+
+
+def test_local_tables_webhook_port_in_use_and_json_output(tmp_path, capsys):
+    tables = tmp_path / "tables"
+    write_deltalake(str(tables / "readings"), READINGS)
+    write_deltalake(str(tables / "sensors"), SENSORS.drop("kind"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        path = write_config(
+            tmp_path,
+            f"""
+[storage]
+uri = "tables"
+[tables.readings]
+path = "readings"
+columns = {{ sensor_id = "device" }}
+[tables.sensors]
+path = "sensors"
+[events.webhook]
+enabled = true
+port = {busy.getsockname()[1]}
+[events.mqtt]
+enabled = true
+port = 1
+""",
+        )
+        assert main(["doctor", "--config", str(path), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    st = {c["name"]: c["status"] for c in doc["checks"]}
+    assert st["storage folder exists"] == "PASS"
+    assert st["readings: columns"] == "PASS"
+    assert st["sensors: columns"] == "FAIL"  # no "kind" column
+    assert st["events: webhook port bindable"] == "FAIL"
+    assert st["events: MQTT connect + subscribe"] == "FAIL"
+    assert st["annotations: write permission"] == "SKIP"
+
+
+@pytest.mark.mqtt
+def test_reachable_broker_passes_the_mqtt_check(mqtt_broker, tmp_path):
+    (tmp_path / "tables").mkdir()
+    path = write_config(
+        tmp_path,
+        f"""
+[storage]
+uri = "tables"
+[tables.readings]
+path = "readings"
+[tables.sensors]
+path = "sensors"
+[events.mqtt]
+enabled = true
+host = "{mqtt_broker.host}"
+port = {mqtt_broker.port}
+topic = "cop/doctor"
+""",
+    )
+    assert statuses(path)["events: MQTT connect + subscribe"] == "PASS"
