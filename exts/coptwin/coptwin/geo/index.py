@@ -405,7 +405,7 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
             if vis == UsdGeom.Tokens.invisible or purpose == UsdGeom.Tokens.guide:
                 it.PruneChildren()
                 continue
-        attr = prim.GetAttribute(oid_attr)
+        attr = prim.GetAttribute(oid_attr) if path != "/" else None
         if attr and attr.HasAuthoredValue():
             oid = normalize_object_id(attr.Get())
             building_of_path[path] = len(buildings)
