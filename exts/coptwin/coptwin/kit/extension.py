@@ -195,6 +195,7 @@ class CoptwinExtension(omni.ext.IExt):
         if visible and self._window is None:
             self._window = CoptwinWindow(self._panel, self._palette)
             self._window.set_visibility_changed_fn(self._on_visibility_changed)
+            self._on_visibility_changed(True)  # the menu tick follows the new window
         if self._window is not None:
             self._window.visible = visible
             if visible:
