@@ -231,8 +231,8 @@ def evaluate_frame(
     cand = _candidates(latest, by_quantity)
     if ids is not None:
         wanted = pl.Series("sensor_id", list(ids), dtype=pl.Utf8)
-        rf = rf.filter(pl.col("sensor_id").is_in(wanted))
-        cand = cand.filter(pl.col("sensor_id").is_in(wanted))
+        rf = rf.filter(pl.col("sensor_id").is_in(wanted.implode()))
+        cand = cand.filter(pl.col("sensor_id").is_in(wanted.implode()))
     if by_quantity is None and frame["r_quantity"].null_count() == frame.height:
         driving = cand.select("sensor_id", "ts", "value")  # one row per sensor already
     else:
