@@ -1,0 +1,299 @@
+"""``coptwin annotate``: reviewers' notes from the command line.
+
+``add`` / ``reply`` / ``edit`` / ``resolve`` / ``reopen`` append events to the
+annotations table (validated first: nothing is written on bad input);
+``list`` shows the folded notes (``--as-of`` for time travel); ``export``
+writes GeoJSON (WGS84 points, scene coordinates as properties) or CSV.
+
+Targets are checked against the sensors table and, when ``scene.path`` is
+configured, against the scene.  Text is printed with control characters
+escaped so a note can never drive the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from coptwin.commands._common import add_config_arg, load, parse_as_of
+from coptwin.config import Config
+
+log = logging.getLogger(__name__)
+
+AUTHOR_ENV = "COPTWIN_AUTHOR"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("annotate", help="add, list, resolve and export reviewers' notes")
+    verbs = p.add_subparsers(dest="verb", metavar="ACTION", required=True)
+
+    def verb(name: str, help_: str) -> argparse.ArgumentParser:
+        v = verbs.add_parser(name, help=help_)
+        add_config_arg(v)
+        return v
+
+    def author(v: argparse.ArgumentParser) -> None:
+        v.add_argument(
+            "--author",
+            default=os.environ.get(AUTHOR_ENV, ""),
+            help=f"who writes (default ${AUTHOR_ENV})",
+        )
+
+    add = verb("add", "add a note to a sensor, a prim or a point")
+    where = add.add_mutually_exclusive_group(required=True)
+    where.add_argument("--sensor", help="sensor id")
+    where.add_argument("--prim", help="prim path, e.g. /World/Buildings/B12")
+    where.add_argument("--point", help="x,y,z in stage coordinates (--point=-1,2,3 for negatives)")
+    where.add_argument("--lonlat", help="lon,lat[,h] WGS84, e.g. --lonlat=-75.7,45.4 (needs scene)")
+    where.add_argument("--target", help="encoded target: /prim, sensor:<id> or point:x,y,z")
+    add.add_argument("text", help="the note (plain text)")
+    author(add)
+
+    reply = verb("reply", "reply to a note")
+    reply.add_argument("annotation_id")
+    reply.add_argument("text")
+    author(reply)
+
+    edit = verb("edit", "replace a note's text (history is kept)")
+    edit.add_argument("annotation_id")
+    edit.add_argument("text")
+    author(edit)
+
+    for name in ("resolve", "reopen"):
+        v = verb(name, f"{name} a note thread")
+        v.add_argument("annotation_id")
+        author(v)
+
+    ls = verb("list", "list notes")
+    ls.add_argument("--status", choices=("open", "resolved", "all"), default="open")
+    ls.add_argument("--target", help="only notes on this encoded target")
+    ls.add_argument("--as-of", type=parse_as_of, default=None, metavar="T", help="version or time")
+    ls.add_argument("--json", action="store_true", help="print JSON lines")
+
+    ex = verb("export", "export notes as GeoJSON or CSV")
+    ex.add_argument("--format", choices=("geojson", "csv"), required=True)
+    ex.add_argument("--output", "-o", type=Path, default=None, help="file (default stdout)")
+    ex.add_argument("--status", choices=("open", "resolved", "all"), default="all")
+    ex.add_argument("--as-of", type=parse_as_of, default=None, metavar="T", help="version or time")
+    ex.add_argument(
+        "--raw-csv", action="store_true", help="do not prefix formula-like CSV cells with '"
+    )
+    p.set_defaults(func=run)
+
+
+def _safe(text: str) -> str:
+    """Text for a terminal: control characters shown as escapes, not executed."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+def run(args: argparse.Namespace) -> int:
+    from coptwin.annotations import AnnotationError, AnnotationStoreError
+    from coptwin.cli import CommandError
+
+    cfg = load(args)
+    try:
+        return _VERBS[args.verb](cfg, args)
+    except (AnnotationError, AnnotationStoreError) as exc:
+        raise CommandError(str(exc)) from None
+
+
+# ---- context: store, sensors, scene ---------------------------------------------------
+def _store(cfg: Config):
+    from coptwin.annotations import AnnotationStore
+
+    return AnnotationStore.from_config(cfg)
+
+
+def _registry(cfg: Config):
+    """Sensors from the sensors table (ids for checks, lon/lat for export)."""
+    import polars as pl
+
+    from coptwin.cli import CommandError
+    from coptwin.model.columns import to_canonical
+    from coptwin.model.registry import SensorRegistry
+    from coptwin.storage import delta_storage_options, redact
+
+    uri = cfg.table_uri("sensors")
+    try:
+        raw = pl.read_delta(uri, storage_options=delta_storage_options(cfg.storage) or None)
+    except Exception as exc:  # polars / delta-rs raise several types for a missing table
+        raise CommandError(
+            f"cannot read the sensors table {uri} to check the target: "
+            f"{redact(f'{type(exc).__name__}: {exc}')}"
+        ) from None
+    try:
+        return SensorRegistry.from_frame(to_canonical(raw, cfg.tables.sensors, "sensors"), cfg)
+    except ValueError as exc:  # SchemaError: the table lacks required columns
+        raise CommandError(f"sensors table {uri}: {exc}") from None
+
+
+def _stage(cfg: Config) -> Any | None:
+    """The configured scene, or None when there is none (checks are syntax-only then)."""
+    from coptwin.cli import CommandError
+
+    if not cfg.scene.path:
+        return None
+    path = cfg.resolve_path(cfg.scene.path)
+    if not Path(path).is_file():
+        log.warning("scene %s not found; prim targets are checked for syntax only", path)
+        return None
+    from pxr import Usd
+
+    stage = Usd.Stage.Open(str(path))
+    if stage is None:
+        raise CommandError(f"cannot open the scene {path}")
+    return stage
+
+
+def _frame(cfg: Config, stage: Any | None):
+    if stage is None:
+        return None
+    from coptwin.geo.errors import SceneError
+    from coptwin.geo.frame import SceneFrame
+
+    try:
+        return SceneFrame.from_stage(stage, cfg.scene)
+    except SceneError as exc:
+        log.warning("no WGS84 positions for points and prims: %s", exc)
+        return None
+
+
+def _numbers(text: str, n: tuple[int, ...], what: str) -> list[float]:
+    from coptwin.cli import CommandError
+
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in n:
+        raise CommandError(f"{what}: expected {' or '.join(map(str, n))} comma-separated numbers")
+    return values
+
+
+# ---- verbs -------------------------------------------------------------------------------
+def _add(cfg: Config, args: argparse.Namespace) -> int:
+    from coptwin.annotations import Target, TargetCheck
+    from coptwin.cli import CommandError
+
+    needs_scene = args.prim or args.lonlat or (args.target or "").startswith("/")
+    stage = _stage(cfg) if needs_scene else None
+    if args.sensor is not None:
+        target = str(Target.sensor(args.sensor))
+    elif args.prim is not None:
+        target = str(Target.prim(args.prim))
+    elif args.point is not None:
+        target = str(Target.at_point(*_numbers(args.point, (3,), "--point")))
+    elif args.lonlat is not None:
+        lon, lat, *h = _numbers(args.lonlat, (2, 3), "--lonlat")
+        frame = _frame(cfg, stage)
+        if frame is None:
+            raise CommandError("--lonlat needs a georeferenced scene (scene.path, scene.crs)")
+        xyz = frame.lonlat_to_stage(lon, lat, h[0] if h else 0.0)[0]
+        target = str(Target.at_point(*xyz))
+    else:
+        target = args.target
+    sensor_ids = None
+    if target.startswith("sensor:"):
+        sensor_ids = _registry(cfg)
+    event = _store(cfg).add(target, args.text, args.author, check=TargetCheck(sensor_ids, stage))
+    print(event.annotation_id)
+    return 0
+
+
+def _follow_up(cfg: Config, args: argparse.Namespace) -> int:
+    store = _store(cfg)
+    if args.verb in ("reply", "edit"):
+        event = getattr(store, args.verb)(args.annotation_id, args.text, args.author)
+    else:
+        event = getattr(store, args.verb)(args.annotation_id, args.author)
+    print(event.annotation_id)
+    return 0
+
+
+def _book(cfg: Config, as_of):
+    store = _store(cfg)
+    if as_of is None:
+        return store.load()
+    if isinstance(as_of, int):
+        return store.load(version=as_of)
+    return store.load(as_of=as_of)
+
+
+def _list(cfg: Config, args: argparse.Namespace) -> int:
+    from coptwin.ui.format import format_time
+
+    book = _book(cfg, args.as_of)
+    status = None if args.status == "all" else args.status
+    roots = [r for r in book.roots(status) if args.target is None or r.target == args.target]
+    for root in roots:
+        for note in book.thread(root.annotation_id):
+            if args.json:
+                record = {
+                    "annotation_id": note.annotation_id,
+                    "parent_id": note.parent_id,
+                    "status": note.status,
+                    "author": note.author,
+                    "created_at": note.created_at.isoformat(),
+                    "target": note.target,
+                    "text": note.text,
+                }
+                print(json.dumps(record, ensure_ascii=True))
+                continue
+            indent = "    " if note.parent_id else ""
+            state = "" if note.parent_id else f"[{note.status}] "
+            edited = " (edited)" if note.edited else ""
+            print(
+                f"{indent}{state}{note.annotation_id}  {format_time(note.created_at)}  "
+                f"{_safe(note.author)}  {_safe(note.target)}{edited}"
+            )
+            for line in note.text.splitlines() or [""]:
+                print(f"{indent}    {_safe(line)}")
+    if not args.json:
+        print(f"{len(roots)} thread(s)", file=sys.stderr)
+    return 0
+
+
+def _export(cfg: Config, args: argparse.Namespace) -> int:
+    from coptwin.annotations.export import Locator, csv_text, geojson_text
+    from coptwin.cli import CommandError
+    from coptwin.scene.pins import TargetResolver
+
+    book = _book(cfg, args.as_of)
+    stage = _stage(cfg)
+    try:
+        registry = _registry(cfg)
+        sensors = {s.sensor_id: (s.lon, s.lat, s.alt) for s in registry}
+    except CommandError as exc:
+        log.warning("%s; sensor notes get no position", exc)
+        sensors = {}
+    locate = Locator(_frame(cfg, stage), TargetResolver(stage), sensors)
+    status = None if args.status == "all" else args.status
+    if args.format == "geojson":
+        text = geojson_text(book, locate, status)
+    else:
+        text = csv_text(book, locate, status, spreadsheet_safe=not args.raw_csv)
+    if args.output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.format} to {args.output}", file=sys.stderr)
+    return 0
+
+
+_VERBS = {
+    "add": _add,
+    "reply": _follow_up,
+    "edit": _follow_up,
+    "resolve": _follow_up,
+    "reopen": _follow_up,
+    "list": _list,
+    "export": _export,
+}
