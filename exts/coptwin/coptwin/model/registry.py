@@ -61,9 +61,12 @@ class SensorRegistry:
     def __init__(self, frame: pl.DataFrame, skipped: dict[str, int] | None = None) -> None:
         self._frame = frame
         self.skipped: dict[str, int] = dict(skipped or {})
-        self._sensors: dict[str, Sensor] = {
-            row["sensor_id"]: _sensor_from_row(row) for row in frame.iter_rows(named=True)
-        }
+        ids = frame["sensor_id"].to_list()
+        self._index: dict[str, int] = dict(zip(ids, range(len(ids)), strict=True))
+        # Sensor objects are made on first use: a 100k-sensor cold start should
+        # not pay for 100k dataclasses that a tick may never look at.
+        self._columns: dict[str, list] | None = None
+        self._sensors: dict[str, Sensor] = {}
 
     @classmethod
     def empty(cls) -> SensorRegistry:
@@ -159,33 +162,48 @@ class SensorRegistry:
 
     @property
     def ids(self) -> list[str]:
-        return list(self._sensors)
+        return list(self._index)
 
     def get(self, sensor_id: str) -> Sensor | None:
-        return self._sensors.get(sensor_id)
+        sensor = self._sensors.get(sensor_id)
+        if sensor is None:
+            idx = self._index.get(sensor_id)
+            if idx is None:
+                return None
+            sensor = self._sensors[sensor_id] = self._make(idx)
+        return sensor
 
     def __getitem__(self, sensor_id: str) -> Sensor:
-        return self._sensors[sensor_id]
+        sensor = self.get(sensor_id)
+        if sensor is None:
+            raise KeyError(sensor_id)
+        return sensor
 
     def __contains__(self, sensor_id: object) -> bool:
-        return sensor_id in self._sensors
+        return sensor_id in self._index
 
     def __len__(self) -> int:
-        return len(self._sensors)
+        return len(self._index)
 
     def __iter__(self) -> Iterator[Sensor]:
-        return iter(self._sensors.values())
+        for sensor_id in self._index:
+            yield self.get(sensor_id)  # type: ignore[misc]
 
     def by_layer(self) -> dict[str, list[Sensor]]:
         """Sensors grouped by layer name, layers in first-seen order."""
         out: dict[str, list[Sensor]] = {}
-        for sensor in self._sensors.values():
+        for sensor in self:
             out.setdefault(sensor.layer, []).append(sensor)
         return out
 
+    def _make(self, idx: int) -> Sensor:
+        if self._columns is None:
+            self._columns = {c: self._frame[c].to_list() for c in DTYPES["sensors"]}
+        return _sensor_from_row({c: values[idx] for c, values in self._columns.items()})
+
     @property
     def kinds(self) -> list[str]:
-        return sorted({s.kind for s in self._sensors.values()})
+        return sorted(self._frame["kind"].unique().to_list())
 
 
 def _with_row_index(df: pl.DataFrame) -> pl.DataFrame:
