@@ -1,12 +1,13 @@
-"""Latest reading per sensor, merged batch by batch with polars.
+"""Latest reading per sensor, merged batch by batch.
 
 A COP table grows for months; the state here grows only with the number of
 sensors: one row per sensor (overall latest, which drives the marker), one row
 per (sensor, quantity) (which drives ``coptwin:<quantity>`` attributes on bound
 buildings), one position per moving sensor, and a fixed-size ring of recent
-values per sensor for the panel's plot.  Every step of :meth:`LatestState.apply`
-is a vectorised polars/numpy operation on the batch, so a tick's cost follows
-the batch, not the table.
+values per sensor for the panel's plot.  A batch is validated with one polars
+query, then merged into numpy columns indexed by the registry's sensor ``idx``
+(sort + fancy indexing, no Python loop per row), so a tick's cost follows the
+batch, not the table; readers get polars frames.
 
 Bad rows are skipped, counted per reason (``SKIP_REASONS``) and logged in one
 line per batch; the rest of the batch applies.
@@ -458,7 +459,8 @@ class LatestState:
 
     @property
     def latest_by_quantity(self) -> pl.DataFrame:
-        """One row per (sensor, quantity): ``sensor_id, quantity, ts, value, unit``."""
+        """One row per (sensor, quantity): ``sensor_id, quantity, ts, value, unit``
+        (rows that carried no quantity share one row with a null quantity)."""
         bq = self._by_q
         return pl.DataFrame(
             [
