@@ -81,6 +81,7 @@ class AnnotationStore:
         max_text_length: int = 2000,
         max_attempts: int = 10,
         backoff_s: float = 0.05,
+        commit_retries: int = 25,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.uri = uri
@@ -89,6 +90,8 @@ class AnnotationStore:
         self.max_text_length = max_text_length
         self.max_attempts = max(1, max_attempts)
         self.backoff_s = backoff_s
+        #: delta-rs' own retries of a commit whose version was taken meanwhile.
+        self.commit_retries = commit_retries
         self._clock = clock
         self._book = AnnotationBook()
         self._book_version: int | None = None
@@ -313,13 +316,16 @@ class AnnotationStore:
         last: BaseException | None = None
         for attempt in range(1, self.max_attempts + 1):
             try:
-                handle = self._table_handle()
+                # The first attempt writes on the handle as it is (delta-rs checks
+                # newer commits itself); after a failure the handle is refreshed.
+                handle = self._dt if attempt == 1 and self._dt is not None else None
+                handle = handle or self._table_handle()
                 write_deltalake(
                     handle if handle is not None else self.uri,
                     frame,
                     mode="append",
                     storage_options=self._opts or None,
-                    commit_properties=CommitProperties(max_commit_retries=25),
+                    commit_properties=CommitProperties(max_commit_retries=self.commit_retries),
                 )
                 version = handle.version() if handle is not None else self.version()
                 log.debug("appended %d annotation events -> v%s", frame.height, version)
