@@ -14,7 +14,6 @@ import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -73,66 +72,25 @@ def kit(request) -> Iterator[Kit]:
         sys.modules.update(saved)
 
 
+def _kit_test_data() -> types.ModuleType:
+    """The Kit tests' data helper (pure pxr + polars), loaded by path: same data both ways."""
+    path = Path(__file__).resolve().parents[2] / "exts/coptwin/coptwin/kit/tests/_data.py"
+    spec = importlib.util.spec_from_file_location("coptwin_tests_kit_data", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def cop_tables(tmp_path: Path) -> Path:
-    """A coptwin config over real local Delta tables (sensors + readings) written by deltalake."""
-    import polars as pl
+    """A coptwin config over real local Delta tables (deltalake via polars) and a tiny city."""
+    return _kit_test_data().write_cop(tmp_path / "cop")
 
-    tables = tmp_path / "tables"
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    sensors = pl.DataFrame(
-        {
-            "sensor_id": ["t1", "t2", "m1"],
-            "name": ["Tower roof", "Harbour", "Gate motion"],
-            "kind": ["temperature", "temperature", "motion"],
-            "layer": ["environment", "environment", "security"],
-            "lon": [-74.0060, -74.0050, -74.0055],
-            "lat": [40.7128, 40.7130, 40.7125],
-            "mount": ["ground", "ground", "ground"],
-            "unit": ["°C", "°C", ""],
-        }
-    )
-    sensors.write_delta(str(tables / "sensors"))
-    readings = pl.DataFrame(
-        {
-            "sensor_id": ["t1", "t2", "m1"],
-            "ts": [now - timedelta(seconds=s) for s in (5, 10, 3)],
-            "value": [21.5, 41.0, 1.0],
-            "quantity": ["temperature", "temperature", "motion"],
-            "unit": ["°C", "°C", ""],
-        }
-    ).with_columns(
-        pl.col("ts").dt.cast_time_unit("us").dt.replace_time_zone("UTC"),
-        pl.col("ts").dt.date().cast(pl.Utf8).alias("date"),
-    )
-    readings.write_delta(str(tables / "readings"), delta_write_options={"partition_by": ["date"]})
-    config = tmp_path / "cop.toml"
-    config.write_text(
-        f"""
-[storage]
-uri = "{tables.as_posix()}"
 
-[tables.readings]
-path = "readings"
+@pytest.fixture
+def city_stage(cop_tables: Path):
+    """The tiny city of ``cop_tables`` opened as a real usd-core stage."""
+    from pxr import Usd
 
-[tables.sensors]
-path = "sensors"
-
-[[layers]]
-name = "environment"
-kinds = ["temperature"]
-
-[[layers]]
-name = "security"
-kinds = ["motion"]
-
-[scene]
-enu_origin = {{ lat = 40.7128, lon = -74.0060 }}
-ground_elevation_m = 0.0
-
-[events.polling]
-interval_s = 0.2
-""",
-        encoding="utf-8",
-    )
-    return config
+    return Usd.Stage.Open(str(cop_tables.parent / "city.usda"))

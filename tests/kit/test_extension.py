@@ -206,10 +206,11 @@ def test_auto_start_off_waits(kit, cop_tables):
 
 
 @pytest.mark.skipif(not engine_available(), reason="the core engine modules are not all in yet")
-def test_real_engine_cycles_leave_one_overlay_and_sync_selection(kit, cop_tables):
+def test_real_engine_cycles_leave_one_overlay_and_sync_selection(kit, cop_tables, city_stage):
     mod = kit.import_kit()
     kit.settings(config_path=str(cop_tables), refresh_interval_s=0.01)
-    stage = kit.context.new_stage()
+    kit.context.open_stage_object(city_stage)
+    stage = city_stage
     session_layer = stage.GetSessionLayer()
 
     async def scenario():

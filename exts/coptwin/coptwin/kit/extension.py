@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 MENU_PATH = "Window"
 ACTION_SHOW = "show_window"
 
+_instance: CoptwinExtension | None = None
+
+
+def get_instance() -> CoptwinExtension | None:
+    """The running extension (for Kit tests and scripts); None when disabled."""
+    return _instance
+
 
 def resolve_config_path(raw: str, ext_root: str | None) -> str:
     """Resolve Kit tokens (${app}, ${data} ...); relative paths are relative to the extension."""
@@ -89,9 +96,14 @@ class CoptwinExtension(omni.ext.IExt):
         else:
             self._rebind("no stage is open" if self._settings.auto_start else "auto-start is off")
         self._refresh_task: asyncio.Task | None = asyncio.ensure_future(self._refresh_loop())
+        global _instance
+        _instance = self
         log.info("coptwin extension started (config %s)", self._config_path or "not set")
 
     def on_shutdown(self) -> None:
+        global _instance
+        if _instance is self:
+            _instance = None
         if self._refresh_task is not None:
             self._refresh_task.cancel()
             self._refresh_task = None
