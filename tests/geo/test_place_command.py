@@ -156,3 +156,42 @@ def test_place_missing_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
         == 2
     )
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_place_writes_the_overlay(ottawa: Ottawa, tmp_path: Path) -> None:
+    from pxr import Sdf, UsdGeom
+
+    out, ov = tmp_path / "placed.csv", tmp_path / "ov" / "overlay.usda"
+    rc = main(
+        [
+            "place",
+            "--scene",
+            str(ottawa.root_layer),
+            "--sensors",
+            str(ottawa.dir / "sensors.csv"),
+            "--offset",
+            str(ottawa.dir / "global_offset.json"),
+            "--out",
+            str(out),
+            "--overlay",
+            str(ov),
+        ]
+    )
+    assert rc == 0 and ov.is_file()
+    placed = pl.read_csv(out, schema_overrides={"prim_path": pl.Utf8})
+    layer = Sdf.Layer.FindOrOpen(str(ov))
+    positions: list = []
+
+    def collect(path: Sdf.Path) -> None:
+        attr = layer.GetAttributeAtPath(path.AppendProperty(UsdGeom.Tokens.positions))
+        if path.IsPrimPath() and attr is not None:
+            positions.extend(attr.default)
+
+    layer.Traverse("/", collect)
+    got = np.sort(np.array(positions, dtype=float), axis=0)
+    want = np.sort(placed.select("x", "y", "z").to_numpy(), axis=0)
+    assert got.shape == (300, 3)
+    np.testing.assert_allclose(got, want, atol=1e-3)  # float32 positions
+    # bound buildings get attributes as overs in the overlay, the base scene is untouched
+    bound = set(placed["prim_path"].drop_nulls())
+    assert all(layer.GetPrimAtPath(p) is not None for p in bound)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from coptwin.cli import CommandError
-from coptwin.config import CANONICAL_COLUMNS, EnuOrigin, SceneConfig, load_config
+from coptwin.config import CANONICAL_COLUMNS, Config, EnuOrigin, SceneConfig, load_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--enu-origin", metavar="LAT,LON,H", help="ENU origin instead of --crs")
     p.add_argument("--vertical-offset", type=float, help="metres added to sensor heights")
     p.add_argument("--ground-elevation", type=float, help="ground height when there is no terrain")
+    p.add_argument(
+        "--overlay",
+        type=Path,
+        help="also write the COP overlay layer (markers, building bindings) to this .usda",
+    )
     p.set_defaults(func=run)
 
 
@@ -53,13 +58,16 @@ def _floats(text: str, n: int, flag: str) -> list[float]:
     return values
 
 
-def _scene_config(args: argparse.Namespace) -> tuple[SceneConfig, dict[str, str], Path | None]:
-    """SceneConfig from --config plus flag overrides; also the sensors column mapping."""
+def _scene_config(
+    args: argparse.Namespace,
+) -> tuple[SceneConfig, dict[str, str], Path | None, Config | None]:
+    """SceneConfig from --config plus flag overrides; the sensors column mapping; the config."""
     import msgspec
 
     scene = SceneConfig()
     columns: dict[str, str] = {}
     scene_path: Path | None = None
+    cfg: Config | None = None
     if args.config:
         cfg = load_config(args.config)
         scene = cfg.scene
@@ -90,7 +98,7 @@ def _scene_config(args: argparse.Namespace) -> tuple[SceneConfig, dict[str, str]
         changes["vertical_offset_m"] = args.vertical_offset
     if args.ground_elevation is not None:
         changes["ground_elevation_m"] = args.ground_elevation
-    return msgspec.structs.replace(scene, **changes), columns, scene_path
+    return msgspec.structs.replace(scene, **changes), columns, scene_path, cfg
 
 
 def _read_sensors(path: Path, columns: dict[str, str]) -> object:
@@ -119,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
 
     from coptwin.geo import Placer, SceneError, SceneFrame, SceneIndex
 
-    scene_cfg, columns, cfg_scene = _scene_config(args)
+    scene_cfg, columns, cfg_scene, cfg = _scene_config(args)
     scene = args.scene or cfg_scene
     if scene is None:
         raise CommandError("--scene is required (or set scene.path in --config)")
@@ -153,5 +161,64 @@ def run(args: argparse.Namespace) -> int:
     for reason, count in s.reasons.items():
         print(f"  fallback: {reason}: {count} (e.g. {', '.join(s.examples[reason])})")
     print(f"index {t1 - t0:.2f} s, placement {t2 - t1:.2f} s -> {args.out}")
+    if args.overlay:
+        target = _write_overlay(stage, scene_cfg, cfg, sensors, placed, args.overlay)
+        print(f"overlay: {len(placed)} markers -> {target}")
     sys.stdout.flush()
     return 0
+
+
+def _write_overlay(
+    stage: object,
+    scene_cfg: SceneConfig,
+    cfg: Config | None,
+    sensors: object,
+    placed: object,
+    out: Path,
+) -> Path:
+    """Markers (status "unknown": no readings yet) and building bindings, exported to ``out``."""
+    from coptwin.model.palette import PALETTE
+    from coptwin.scene.overlay import MarkerUpdate, Overlay
+
+    rows = sensors.to_dicts()  # type: ignore[attr-defined]
+    pos = placed.to_dicts()  # type: ignore[attr-defined]
+
+    def layer_of(row: dict) -> str:
+        if row.get("layer"):
+            return str(row["layer"])
+        kind = str(row.get("kind") or "")
+        if cfg is not None and kind:
+            return cfg.layer_for_kind(kind)
+        return kind or "sensors"
+
+    layers = {layer_of(r) for r in rows}
+    labels = {layer.name: (layer.label, layer.visible) for layer in (cfg.layers if cfg else [])}
+    overlay = Overlay.attach(
+        stage,  # type: ignore[arg-type]
+        root=scene_cfg.overlay_root,
+        marker_size_m=scene_cfg.marker_size_m,
+    )
+    overlay.define_layers(
+        [
+            (name, *labels.get(name, (name.replace("_", " ").title(), True)))
+            for name in sorted(layers)
+        ]
+    )
+    updates = [
+        MarkerUpdate(
+            sensor_id=str(p["sensor_id"]),
+            layer=layer_of(r),
+            kind=str(r.get("kind") or ""),
+            position=(float(p["x"]), float(p["y"]), float(p["z"])),
+            color=PALETTE["unknown"],
+            status="unknown",
+            placement=str(p["placement"]),
+            bound_prim=p["prim_path"] or "",
+        )
+        for r, p in zip(rows, pos, strict=True)
+        if p["sensor_id"] is not None
+    ]
+    stats = overlay.apply(updates)
+    if stats.skipped:
+        print(f"overlay: skipped {dict(stats.skipped)}")
+    return overlay.export(out)
