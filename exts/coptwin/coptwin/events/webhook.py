@@ -80,6 +80,7 @@ class WebhookReceiver:
         self._server: asyncio.AbstractServer | None = None
         self.port: int | None = None
         self.rejected: dict[int, int] = {}
+        self._conns: set[asyncio.StreamWriter] = set()
 
     @property
     def state(self) -> str:
@@ -103,10 +104,14 @@ class WebhookReceiver:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            # Senders keep connections alive; close them so shutdown does not wait for them.
+            for writer in list(self._conns):
+                writer.close()
             await self._server.wait_closed()
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._conns.add(writer)
         try:
             while True:
                 try:
@@ -120,11 +125,12 @@ class WebhookReceiver:
                     keep = False
                 if not keep:
                     break
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # client went away, or the receiver is shutting down
         except Exception:  # never let one bad connection take the receiver down
             log.exception("webhook: unexpected error while serving a request")
         finally:
+            self._conns.discard(writer)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
