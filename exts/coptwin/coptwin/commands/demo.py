@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     scene_path = cfg.resolve_path(cfg.scene.path or "")
     say = _Progress()
     say.line("city: building or reusing the sample scene ...")
-    info = ensure_city(scene_path.parents[1])
+    info = ensure_city(scene_path.parents[2])  # <data>/city/<name>/<name>.usdc
     if info.root_layer.resolve() != scene_path.resolve():
         raise SystemExit(f"coptwin demo: scene.path should be {info.root_layer}, not {scene_path}")
     fields = {f.name for f in dataclasses.fields(CityParams)}

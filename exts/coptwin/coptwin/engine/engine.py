@@ -27,8 +27,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from coptwin.config import Config
 from coptwin.delta import TableWatcher
 from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
@@ -85,6 +83,7 @@ class Engine:
         self.statuses: dict[str, str] = {}
         self.positions: dict[str, tuple[float, float, float]] = {}
         self.bindings: dict[str, str] = {}
+        self._by_building: dict[str, list[str]] = {}
         self.placement: dict[str, str] = {}
         self.layer_visible: dict[str, bool] = {}
         self.running = RunningStats()
@@ -161,11 +160,14 @@ class Engine:
             )
             if old is not None:
                 self.watchers["readings"].reset()
+            self._by_building = {}
             for row in placed.iter_rows(named=True):
                 sid = row["sensor_id"]
                 self.positions[sid] = (row["x"], row["y"], row["z"])
                 self.bindings[sid] = row["prim_path"] or ""
                 self.placement[sid] = row["placement"]
+                if row["prim_path"]:
+                    self._by_building.setdefault(row["prim_path"], []).append(sid)
             layers = self._layer_rows_config()
             for name, _label, visible in layers:
                 self.layer_visible.setdefault(name, visible)
@@ -281,23 +283,27 @@ class Engine:
             registry, state = self.registry, self.state
             assert registry is not None and state is not None
             ids = list(dict.fromkeys(sensor_ids))
-            latest = state.latest
+            by_quantity = state.latest_by_quantity
             if sweep:
-                statuses = evaluate(latest, registry, self.config, now)
+                statuses = evaluate(
+                    state.latest, registry, self.config, now, by_quantity=by_quantity
+                )
                 aged = [s for s, st in statuses.items() if self.statuses.get(s) != st]
                 ids = list(dict.fromkeys([*ids, *aged]))
             elif ids:
                 statuses = evaluate(
-                    latest.filter(pl.col("sensor_id").is_in(ids)), registry, self.config, now
+                    state.latest_for(ids),
+                    registry,
+                    self.config,
+                    now,
+                    ids=ids,
+                    by_quantity=by_quantity,
                 )
             else:
                 statuses = {}
             if not ids:
                 return []
-            rows = {
-                r["sensor_id"]: r
-                for r in latest.filter(pl.col("sensor_id").is_in(ids)).iter_rows(named=True)
-            }
+            rows = {r["sensor_id"]: r for r in state.latest_for(ids).iter_rows(named=True)}
             moved = self._move_sensors(rows)
             updates = []
             for sid in ids:
@@ -342,13 +348,8 @@ class Engine:
 
     def _building_status(self, prim: str) -> str:
         """Worst status among the sensors bound to one building."""
-        worst = "unknown"
-        for sid, bound in self.bindings.items():
-            if bound == prim:
-                st = self.statuses.get(sid, "unknown")
-                if _SEVERITY.get(st, 9) < _SEVERITY.get(worst, 9):
-                    worst = st
-        return worst
+        statuses = (self.statuses.get(sid, "unknown") for sid in self._by_building.get(prim, ()))
+        return min(statuses, key=lambda st: _SEVERITY.get(st, 9), default="unknown")
 
     def _move_sensors(
         self, rows: dict[str, dict[str, Any]]

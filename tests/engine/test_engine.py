@@ -1,0 +1,269 @@
+"""The engine end to end on real Delta tables and a real USD stage."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from coptwin.engine.engine import Engine
+from coptwin.model.palette import PALETTE
+from pxr import Usd, UsdGeom
+
+from .conftest import T0
+
+
+def clock_at(t):
+    return lambda: t
+
+
+def marker(engine: Engine, sensor_id: str) -> Usd.Prim:
+    prim = engine.stage.GetPrimAtPath(str(engine.overlay.marker_path(sensor_id)))
+    assert prim.IsValid(), sensor_id
+    return prim
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_first_tick_colours_markers_and_writes_attributes(cop):
+    temps = cop.ids("temperature")
+    cop.append(
+        [
+            {"sensor_id": temps[0], "ts": T0, "value": 21.0},
+            {"sensor_id": temps[1], "ts": T0, "value": 30.0},
+            {"sensor_id": temps[2], "ts": T0, "value": 40.0},
+        ]
+    )
+    engine = Engine(cop.config, clock=clock_at(T0 + timedelta(seconds=5)))
+    engine.open()
+    stats = engine.tick()
+    assert stats.rows_read == 3 and stats.rows_applied == 3
+    expected = {temps[0]: "ok", temps[1]: "warn", temps[2]: "alarm", temps[3]: "unknown"}
+    for sid, status in expected.items():
+        prim = marker(engine, sid)
+        assert prim.GetAttribute("coptwin:status").Get() == status
+        assert tuple(prim.GetAttribute("primvars:displayColor").Get()[0]) == pytest.approx(
+            PALETTE[status], abs=1e-6
+        )
+    assert marker(engine, temps[2]).GetAttribute("coptwin:value").Get() == 40.0
+    assert marker(engine, temps[2]).GetAttribute("coptwin:sensorId").Get() == temps[2]
+    snap = {s.sensor_id: s for s in engine.snapshot().sensors}
+    assert snap[temps[1]].status == "warn" and snap[temps[1]].value == 30.0
+    # The roof sensor's building carries the live value in the overlay.
+    bound = snap[temps[2]].bound_prim
+    assert bound, "roof sensors bind to their building"
+    building = engine.stage.GetPrimAtPath(bound)
+    assert building.GetAttribute("coptwin:temperature").Get() == 40.0
+    assert building.GetAttribute("coptwin:status").Get() == "alarm"
+    engine.close()
+
+
+def test_later_ticks_read_only_the_new_version(cop):
+    temps = cop.ids("temperature")
+    cop.append([{"sensor_id": s, "ts": T0, "value": 20.0} for s in temps])
+    engine = Engine(cop.config, clock=clock_at(T0 + timedelta(seconds=5)))
+    engine.open()
+    first = engine.tick()
+    assert first.rows_read == len(temps)
+    cop.append([{"sensor_id": temps[0], "ts": T0 + timedelta(seconds=1), "value": 36.0}])
+    second = engine.tick()
+    assert second.rows_read == 1
+    assert second.changed == 1
+    assert marker(engine, temps[0]).GetAttribute("coptwin:status").Get() == "alarm"
+    assert marker(engine, temps[1]).GetAttribute("coptwin:status").Get() == "ok"
+    idle = engine.tick()
+    assert idle.rows_read == 0 and idle.changed == 0
+    engine.close()
+
+
+def test_bad_rows_are_counted_and_the_rest_applies(cop):
+    temps = cop.ids("temperature")
+    cop.append(
+        [
+            {"sensor_id": temps[0], "ts": T0, "value": 22.0},
+            {"sensor_id": "NO-SUCH-SENSOR", "ts": T0, "value": 22.0},
+            {"sensor_id": None, "ts": T0, "value": 22.0},
+            {"sensor_id": temps[1], "ts": None, "value": 22.0},
+            {"sensor_id": temps[2], "ts": T0, "value": float("nan")},
+            {"sensor_id": temps[3], "ts": T0 + timedelta(days=3), "value": 22.0},
+        ]
+    )
+    engine = Engine(cop.config, clock=clock_at(T0 + timedelta(seconds=5)))
+    stats = engine.tick()
+    assert stats.rows_applied == 1
+    assert stats.skipped == {
+        "unknown_sensor": 1,
+        "null_sensor_id": 1,
+        "null_ts": 1,
+        "bad_value": 1,
+        "future_ts": 1,
+    }
+    assert engine.snapshot().status.rows_skipped == stats.skipped
+    assert marker(engine, temps[0]).GetAttribute("coptwin:value").Get() == 22.0
+    engine.close()
+
+
+def test_status_ages_to_stale_and_offline_without_new_data(cop):
+    temps = cop.ids("temperature")
+    cop.append([{"sensor_id": temps[0], "ts": T0, "value": 20.0}])
+    now = [T0 + timedelta(seconds=10)]
+    engine = Engine(cop.config, clock=lambda: now[0])
+    engine.tick()
+    assert marker(engine, temps[0]).GetAttribute("coptwin:status").Get() == "ok"
+    now[0] = T0 + timedelta(minutes=11)
+    engine._last_sweep = 0.0  # the sweep runs at most once a second
+    engine.tick()
+    assert marker(engine, temps[0]).GetAttribute("coptwin:status").Get() == "stale"
+    now[0] = T0 + timedelta(hours=2)
+    engine._last_sweep = 0.0
+    engine.tick()
+    assert marker(engine, temps[0]).GetAttribute("coptwin:status").Get() == "offline"
+    engine.close()
+
+
+def test_time_travel_by_version_and_back_to_live(cop):
+    s = cop.ids("temperature")[0]
+    cop.append([{"sensor_id": s, "ts": T0, "value": 10.0}])
+    cop.append([{"sensor_id": s, "ts": T0 + timedelta(minutes=1), "value": 40.0}])
+    engine = Engine(cop.config, clock=clock_at(T0 + timedelta(minutes=2)))
+    engine.tick()
+    assert marker(engine, s).GetAttribute("coptwin:value").Get() == 40.0
+    v_first = engine.watchers["readings"].applied_version - 1
+    engine.set_as_of(v_first)
+    assert marker(engine, s).GetAttribute("coptwin:value").Get() == 10.0
+    snap = engine.snapshot()
+    assert snap.status.as_of == v_first and not snap.status.live
+    # New data while pinned does not move the COP.
+    cop.append([{"sensor_id": s, "ts": T0 + timedelta(minutes=1, seconds=30), "value": 33.0}])
+    engine.tick()
+    assert marker(engine, s).GetAttribute("coptwin:value").Get() == 10.0
+    engine.set_as_of(None)
+    assert marker(engine, s).GetAttribute("coptwin:value").Get() == 33.0
+    assert engine.snapshot().status.live
+    engine.close()
+
+
+def test_time_travel_by_timestamp(cop):
+    s = cop.ids("temperature")[0]
+    cop.append([{"sensor_id": s, "ts": T0, "value": 10.0}])
+    engine = Engine(cop.config, clock=clock_at(T0 + timedelta(minutes=2)))
+    engine.tick()
+    from datetime import datetime, timezone
+
+    between = datetime.now(timezone.utc)
+    cop.append([{"sensor_id": s, "ts": T0 + timedelta(minutes=1), "value": 40.0}])
+    engine.tick()
+    engine.set_as_of(between)
+    assert marker(engine, s).GetAttribute("coptwin:value").Get() == 10.0
+    engine.close()
+
+
+def test_layer_toggle_reaches_the_stage(cop):
+    engine = Engine(cop.config, clock=clock_at(T0))
+    engine.open()
+    layer_prim = engine.stage.GetPrimAtPath(str(engine.overlay.layer_path("security")))
+    assert UsdGeom.Imageable(layer_prim).ComputeVisibility() == UsdGeom.Tokens.inherited
+    engine.set_layer_visible("security", False)
+    assert UsdGeom.Imageable(layer_prim).ComputeVisibility() == UsdGeom.Tokens.invisible
+    rows = {r.name: r for r in engine.snapshot().layers}
+    assert rows["security"].visible is False and rows["environment"].visible is True
+    engine.set_layer_visible("security", True)
+    assert UsdGeom.Imageable(layer_prim).ComputeVisibility() == UsdGeom.Tokens.inherited
+    engine.close()
+
+
+def test_base_scene_is_never_written_and_export_opens(cop, tmp_path):
+    city = tmp_path / "city-copy"
+    shutil.copytree(cop.city_dir, city)
+    before = digest(city)
+    from coptwin.scene.citygen import CityInfo
+
+    info = CityInfo.load(city)
+    engine = Engine(cop.config, stage=Usd.Stage.Open(str(info.root_layer)), clock=clock_at(T0))
+    cop.append([{"sensor_id": cop.ids("temperature")[0], "ts": T0, "value": 30.0}])
+    engine.tick()
+    engine.export(tmp_path / "out" / "overlay.usda", tmp_path / "out" / "cop.usda")
+    engine.stage.Save()  # even a careless save must not touch the base files
+    engine.close()
+    assert digest(city) == before
+    cop_stage = Usd.Stage.Open(str(tmp_path / "out" / "cop.usda"))
+    sid = cop.ids("temperature")[0]
+    markers = [p for p in cop_stage.Traverse() if p.GetAttribute("coptwin:sensorId").Get() == sid]
+    assert markers and markers[0].GetAttribute("coptwin:status").Get() == "warn"
+    assert cop_stage.GetPrimAtPath(f"/{info.name}/Buildings").IsValid()
+
+
+def test_moving_tracker_updates_its_position(cop):
+    tracker = cop.ids("gps_tracker")[0]
+    row = cop.sensors.filter(cop.sensors["sensor_id"] == tracker).row(0, named=True)
+    engine = Engine(cop.config, clock=clock_at(T0 + timedelta(seconds=5)))
+    engine.open()
+    start = engine.snapshot()
+    before = {s.sensor_id: s for s in start.sensors}[tracker].position
+    cop.append(
+        [
+            {
+                "sensor_id": tracker,
+                "ts": T0,
+                "value": 5.0,
+                "quantity": "speed",
+                "lon": row["lon"] + 0.0005,
+                "lat": row["lat"],
+            }
+        ]
+    )
+    engine.tick()
+    after = {s.sensor_id: s for s in engine.snapshot().sensors}[tracker].position
+    assert after is not None and before is not None
+    dx = after[0] - before[0]
+    assert 30.0 < dx < 50.0, (before, after)  # 0.0005° of longitude at 45°N is ~39 m east
+    engine.close()
+
+
+def test_run_loop_follows_hints_and_survives_a_storage_outage(cop):
+    s = cop.ids("temperature")[0]
+    cop.append([{"sensor_id": s, "ts": T0, "value": 20.0}])
+    engine = Engine(cop.config, clock=clock_at(T0 + timedelta(seconds=5)))
+    readings = Path(cop.config.table_uri("readings"))
+
+    async def scenario():
+        stop = asyncio.Event()
+        task = asyncio.create_task(engine.run(stop))
+
+        async def until(pred, timeout=20.0):
+            for _ in range(int(timeout / 0.05)):
+                if pred():
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError("condition not reached")
+
+        await until(lambda: engine.snapshot().status.connection == "connected")
+        await until(lambda: engine.running.rows_read >= 1)
+        # Storage goes away: the engine reports why and keeps running.
+        hidden = readings.with_name("readings-away")
+        readings.rename(hidden)
+        engine.request_check("readings")
+        await until(lambda: engine.snapshot().status.connection == "disconnected")
+        assert engine.snapshot().status.reason
+        hidden.rename(readings)
+        cop.append([{"sensor_id": s, "ts": T0 + timedelta(seconds=1), "value": 36.0}])
+        engine.request_check("readings")
+        await until(lambda: engine.snapshot().status.connection == "connected", timeout=40)
+        await until(
+            lambda: marker(engine, s).GetAttribute("coptwin:status").Get() == "alarm", timeout=40
+        )
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    assert engine.running.rows_read == 2
+    engine.close()
