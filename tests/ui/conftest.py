@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import types
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
@@ -110,3 +113,26 @@ def snapshot_of(rows, *, status: EngineStatus | None = None, hidden=()) -> Engin
         sensors=tuple(rows),
         now=NOW,
     )
+
+
+def _kit_test_data() -> types.ModuleType:
+    """The tiny city + Delta tables helper of the Kit tests (pure pxr + polars)."""
+    path = Path(__file__).resolve().parents[2] / "exts/coptwin/coptwin/kit/tests/_data.py"
+    spec = importlib.util.spec_from_file_location("coptwin_tests_ui_data", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def cop_config(tmp_path: Path) -> Path:
+    """A coptwin config over real local Delta tables and a tiny city (USDA)."""
+    return _kit_test_data().write_cop(tmp_path / "cop")
+
+
+@pytest.fixture
+def city(cop_config: Path):
+    from pxr import Usd
+
+    return Usd.Stage.Open(str(cop_config.parent / "city.usda"))
