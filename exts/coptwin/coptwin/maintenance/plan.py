@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,11 +68,20 @@ def target_size_of(table: Any, override: int | None = None) -> int:
         return DEFAULT_TARGET_SIZE
 
 
+_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})(?:$|[ T])")
+
+
 def parse_partition_date(value: str) -> dt.date | None:
-    """``2026-01-31`` (or a timestamp starting with it) as a date; None if it is not one."""
+    """``2026-01-31``, ``20260131`` or a timestamp starting with one; None if not a date.
+
+    Parsed by hand so Python 3.10 and 3.11+ (wider ``fromisoformat``) agree.
+    """
+    m = _DATE.match(value or "")
+    if m is None:
+        return None
     try:
-        return dt.date.fromisoformat(value[:10])
-    except (TypeError, ValueError):
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
         return None
 
 
