@@ -88,7 +88,7 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
     raise DevServerError(f"nothing listening on {LOCALHOST}:{port} after {timeout:.0f}s")
 
 
-def _stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
+def _stop_process(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
     """Terminate one process we started (by its handle, i.e. its PID), then kill if needed."""
     if proc is None or proc.poll() is not None:
         return
