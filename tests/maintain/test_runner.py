@@ -221,3 +221,62 @@ def test_why_the_lease_exists_delta_rs_commits_two_compactions_of_the_same_files
     a.optimize.compact()
     b.optimize.compact()
     assert len(readings.keys()) == 2 * len(readings.committed)
+
+
+def test_engine_sees_no_change_from_maintenance_and_reads_the_next_append(tmp_path):
+    from coptwin.config import config_from_dict
+    from coptwin.engine.engine import Engine
+    from coptwin.scene.citygen import generate_city
+    from coptwin.scene.citylayout import CityParams, make_layout
+    from coptwin.sim.readings import ReadingSimulator
+    from coptwin.sim.sensors import demo_sensors
+    from coptwin.sim.writer import append_batch
+
+    info = generate_city(tmp_path / "city", blocks_x=1, blocks_y=1)
+    sensors = demo_sensors(make_layout(CityParams(blocks_x=1, blocks_y=1)))
+    tables = tmp_path / "tables"
+    append_batch(str(tables / "sensors"), sensors, mode="overwrite")
+    sim = ReadingSimulator(sensors, seed=1, fraction=0.5)
+    today = dt.datetime.now(dt.timezone.utc).date()
+
+    def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(hour, minute), dt.timezone.utc)
+
+    for d in (3, 2, 1):
+        for k in range(3):
+            frame = sim.batch(at(today - dt.timedelta(days=d), 10, k))
+            append_batch(str(tables / "readings"), frame, partition_by=["date"])
+    cfg = config_from_dict(
+        {
+            "storage": {"uri": str(tables)},
+            "tables": {"readings": {"path": "readings"}, "sensors": {"path": "sensors"}},
+            "scene": {
+                "path": str(info.root_layer),
+                "crs": info.crs,
+                "global_offset": list(info.global_offset),
+            },
+            "engine": {"max_future_skew_s": 1e9},
+        }
+    )
+    engine = Engine(cfg, clock=lambda: at(today, 12))
+    engine.open()
+    first = engine.tick()
+    assert first.rows_read > 0 and first.changed == sensors.height
+    overlay_before = engine.overlay.layer.ExportToString()
+    statuses = {r.sensor_id: r.status for r in engine.snapshot().sensors}
+
+    report = maintain_table(cfg.table_uri("readings"))
+    assert report.ok and len(report.compacted) == 3
+
+    after = engine.tick()
+    assert after.versions["readings"] == report.version_after
+    assert after.rows_read == 0 and after.changed == 0 and not after.full_reload
+    assert engine.overlay.layer.ExportToString() == overlay_before  # no flicker
+    assert {r.sensor_id: r.status for r in engine.snapshot().sensors} == statuses
+
+    frame = sim.batch(at(today, 11))
+    append_batch(cfg.table_uri("readings"), frame, partition_by=["date"])
+    nxt = engine.tick()
+    assert nxt.rows_read == frame.height and not nxt.full_reload
+    assert nxt.changed == frame["sensor_id"].n_unique()
+    engine.close()
