@@ -24,6 +24,8 @@ uri = "tables"
 path = "readings"
 [tables.sensors]
 path = "sensors"
+[tables.annotations]
+path = "annotations"
 [scene]
 path = "{scene}"
 crs = "EPSG:32618"

@@ -267,3 +267,43 @@ def test_run_loop_follows_hints_and_survives_a_storage_outage(cop):
     asyncio.run(scenario())
     assert engine.running.rows_read == 2
     engine.close()
+
+
+def test_note_written_elsewhere_appears_as_a_pin(cop):
+    from coptwin.annotations.store import AnnotationStore
+    from coptwin.scene import pins
+
+    s = cop.ids("temperature")[0]
+    engine = Engine(cop.config, clock=clock_at(T0))
+    engine.tick()  # no annotations table yet: no pins, no error
+    event = AnnotationStore.from_config(cop.config).add(
+        f"sensor:{s}", "reads high since the roof work", "reviewer-a"
+    )
+    engine.tick()
+    pin = engine.stage.GetPrimAtPath(str(pins.pin_path(engine.overlay, event.annotation_id)))
+    assert pin.IsValid()
+    assert pin.GetAttribute("coptwin:text").Get() == "reads high since the roof work"
+    assert pin.GetAttribute("coptwin:author").Get() == "reviewer-a"
+    engine.set_annotations_visible(False)
+    scope = engine.stage.GetPrimAtPath(str(pins.scope_path(engine.overlay)))
+    assert UsdGeom.Imageable(scope).ComputeVisibility() == UsdGeom.Tokens.invisible
+    engine.close()
+
+
+def test_a_sensor_registered_later_is_placed_and_drawn(cop):
+    import polars as pl
+    from coptwin.sim.feed import write_sensors
+
+    engine = Engine(cop.config, clock=clock_at(T0))
+    engine.tick()
+    assert engine.overlay.marker_path("NEW-0001") is None
+    extra = cop.sensors.head(1).with_columns(
+        pl.lit("NEW-0001").alias("sensor_id"), pl.lit("new logger").alias("name")
+    )
+    write_sensors(cop.config, pl.concat([cop.sensors, extra]))
+    cop.append([{"sensor_id": "NEW-0001", "ts": T0, "value": 36.0}])
+    engine.tick()
+    engine.tick()
+    assert marker(engine, "NEW-0001").GetAttribute("coptwin:status").Get() == "alarm"
+    assert len(engine.snapshot().sensors) == cop.sensors.height + 1
+    engine.close()

@@ -27,6 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from coptwin.config import Config
 from coptwin.delta import TableWatcher
 from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
@@ -57,7 +59,26 @@ class PendingUpdate:
     updates: list[Any] = field(default_factory=list)
     stats: TickStats = field(default_factory=TickStats)
     versions_advanced: int = 0
-    annotations_changed: bool = False
+    #: A re-read sensors table to install (registry + placement), if it changed.
+    sensors: _Sensors | None = None
+    #: Changed annotation ids to redraw; None redraws every pin.
+    annotations: list[str] | None = field(default_factory=list)
+
+
+@dataclass
+class _Sensors:
+    registry: SensorRegistry
+    placed: pl.DataFrame
+
+
+@dataclass
+class _Opening:
+    """Result of :meth:`Engine.prepare_open`, handed to :meth:`Engine.commit_open`."""
+
+    stage: Any
+    placer: Any
+    watchers: dict[str, TableWatcher]
+    sensors: _Sensors
 
 
 class Engine:
@@ -99,6 +120,13 @@ class Engine:
         self._wake: asyncio.Event | None = None
         self.hub: Any = None
         self._opened = False
+        self._resolver: Any = None
+        self._closed = False
+        self._missing: set[str] = set()
+        from coptwin.annotations.fold import AnnotationBook
+
+        #: Reviewers' notes folded from the annotations table.
+        self.book = AnnotationBook()
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -106,20 +134,49 @@ class Engine:
         return self._stage
 
     def open(self) -> None:
-        """Load sensors, open the scene, place markers and attach the overlay."""
-        if self._opened:
-            return
+        """Load sensors, index the scene, place markers and attach the overlay.
+
+        Kit calls :meth:`prepare_open` in a worker thread and :meth:`commit_open`
+        on its main thread instead, so the viewport never waits for storage.
+        """
+        if not self._opened:
+            self.commit_open(self.prepare_open())
+
+    def prepare_open(self) -> _Opening:
+        """Blocking part of opening: storage, sensors table, scene index, placement.
+
+        Reads the stage (USD allows concurrent reads) but writes nothing to it.
+        """
+        from coptwin.geo.frame import SceneFrame
+        from coptwin.geo.index import SceneIndex
+        from coptwin.geo.placement import Placer
+
         cfg = self.config
         apply_ca_bundle(cfg.storage)
         self._secrets = resolve_credentials(cfg.storage)
         self._storage_options = delta_storage_options(cfg.storage, self._secrets)
-        self.watchers["readings"] = TableWatcher(cfg.table_uri("readings"), self._storage_options)
-        self.watchers["sensors"] = TableWatcher(cfg.table_uri("sensors"), self._storage_options)
-        if self._stage is None:
-            self._stage = self._open_base_stage()
-        self._init_scene()
-        self._load_sensors(self.watchers["sensors"].poll())
-        self._opened = True
+        watchers = {
+            name: TableWatcher(cfg.table_uri(name), self._storage_options)
+            for name in ("readings", "sensors", "annotations")
+            if getattr(cfg.tables, name) is not None
+        }
+        stage = self._stage if self._stage is not None else self._open_base_stage()
+        scfg = cfg.scene
+        placer = Placer(SceneFrame.from_stage(stage, scfg), SceneIndex.build(stage, scfg), scfg)
+        sensors = self._build_sensors(watchers["sensors"].poll(), placer)
+        return _Opening(stage, placer, watchers, sensors)
+
+    def commit_open(self, opening: _Opening) -> None:
+        """Stage-thread part of opening: attach the overlay and draw every sensor."""
+        from coptwin.scene.overlay import Overlay
+
+        with self._lock:
+            self._stage = opening.stage
+            self.placer = opening.placer
+            self.watchers = opening.watchers
+            self.overlay = Overlay.attach(self._stage, root=self.config.scene.overlay_root)
+            self._install_sensors(opening.sensors)
+            self._opened = True
 
     def _open_base_stage(self) -> Any:
         from pxr import Usd
@@ -132,34 +189,27 @@ class Engine:
             raise ValueError(f"cannot open scene {path}")
         return stage
 
-    def _init_scene(self) -> None:
-        from coptwin.geo.frame import SceneFrame
-        from coptwin.geo.index import SceneIndex
-        from coptwin.geo.placement import Placer
-        from coptwin.scene.overlay import Overlay
+    def _build_sensors(self, batch: Any, placer: Any) -> _Sensors:
+        """Registry and placement from a sensors-table batch (worker-thread safe)."""
+        frame = to_canonical(batch.data, self.config.tables.sensors, "sensors")
+        registry = SensorRegistry.from_frame(frame, self.config)
+        return _Sensors(registry, placer.place(registry.frame))
 
-        scfg = self.config.scene
-        frame = SceneFrame.from_stage(self._stage, scfg)
-        index = SceneIndex.build(self._stage, scfg)
-        self.placer = Placer(frame, index, scfg)
-        self.overlay = Overlay.attach(self._stage, root=scfg.overlay_root)
-
-    def _load_sensors(self, batch: Any) -> None:
-        """(Re)build the registry from the sensors table and place every sensor."""
+    def _install_sensors(self, sensors: _Sensors) -> None:
+        """Adopt a new registry and placement; draw every sensor (stage thread)."""
         cfg = self.config
-        frame = to_canonical(batch.data, cfg.tables.sensors, "sensors")
-        registry = SensorRegistry.from_frame(frame, cfg)
-        placed = self.placer.place(registry.frame)
+        registry, placed = sensors.registry, sensors.placed
         with self._lock:
             self.registry = registry
-            old = self.state
-            self.state = LatestState(
-                registry,
-                max_future_skew_s=cfg.engine.max_future_skew_s,
-                history_per_sensor=cfg.engine.history_per_sensor,
-            )
-            if old is not None:
-                self.watchers["readings"].reset()
+            if self.state is None:
+                self.state = LatestState(
+                    registry,
+                    max_future_skew_s=cfg.engine.max_future_skew_s,
+                    history_per_sensor=cfg.engine.history_per_sensor,
+                )
+            elif self.state.registry is not registry:
+                self.state.set_registry(registry)  # keeps readings of sensors that stay
+            self.positions, self.bindings, self.placement = {}, {}, {}
             self._by_building = {}
             for row in placed.iter_rows(named=True):
                 sid = row["sensor_id"]
@@ -171,9 +221,13 @@ class Engine:
             layers = self._layer_rows_config()
             for name, _label, visible in layers:
                 self.layer_visible.setdefault(name, visible)
-        self.overlay.define_layers([(n, lbl, self.layer_visible.get(n, v)) for n, lbl, v in layers])
-        self.statuses = {}
-        self.overlay.apply(self._updates_for(registry.ids, initial=True))
+            self.overlay.define_layers(
+                [(n, lbl, self.layer_visible.get(n, v)) for n, lbl, v in layers]
+            )
+            self.statuses = {}
+            self.overlay.apply(
+                self._updates_for(registry.ids, initial=True, sweep=True, now=self.clock())
+            )
         fallbacks = sum(1 for p in self.placement.values() if p != "exact")
         log.info(
             "loaded %d sensors in %d layers (%d placed by fallback)",
@@ -197,29 +251,35 @@ class Engine:
     # ------------------------------------------------------------------ ticks
     def tick(self, tables: Iterable[str] | None = None) -> TickStats:
         """Read what is new and update the overlay, all in the caller's thread."""
+        self.open()
         return self.commit(self.prepare(tables))
 
     def prepare(self, tables: Iterable[str] | None = None) -> PendingUpdate:
         """Blocking half of a tick (worker-thread safe): read, merge, evaluate."""
         if not self._opened:
-            self.open()
+            raise RuntimeError("Engine.prepare() before open()")
         t0 = time.perf_counter()
-        wanted = set(tables) if tables is not None else {"sensors", "readings"}
+        wanted = set(tables) if tables is not None else set(self.watchers)
         pending = PendingUpdate()
         stats = pending.stats
-        if self.as_of is not None:
-            return pending  # pinned to a point in time: live data waits
         now = self.clock()
         if "sensors" in wanted:
             sbatch = self.watchers["sensors"].poll()
-            if sbatch is not None:
-                # Sensors are few; a changed sensors table is reloaded whole.
-                self._pending_sensor_reload = sbatch
+            if sbatch is not None and (sbatch.rows or sbatch.full_reload):
+                # Sensors are few: a changed sensors table is re-read and re-placed whole.
+                full = self.watchers["sensors"].snapshot()
+                pending.sensors = self._build_sensors(full, self.placer)
+                with self._lock:  # readings below are checked against the new registry
+                    assert self.state is not None
+                    self.registry = pending.sensors.registry
+                    self.state.set_registry(self.registry)
+        if "annotations" in wanted and "annotations" in self.watchers:
+            pending.annotations = self._poll_annotations()
         changed: list[str] = []
-        if "readings" in wanted:
+        if "readings" in wanted and self.as_of is None:  # pinned to a time: live data waits
             watcher = self.watchers["readings"]
             before = watcher.applied_version
-            batch = watcher.poll()
+            batch = self._poll_optional(watcher, "readings")
             if batch is not None:
                 rows = to_canonical(batch.data, self.config.tables.readings, "readings")
                 with self._lock:
@@ -235,12 +295,8 @@ class Engine:
                 pending.versions_advanced = batch.to_version - (
                     before if before is not None else batch.to_version
                 )
-        stats.versions = {
-            name: w.applied_version
-            for name, w in self.watchers.items()
-            if w.applied_version is not None
-        }
-        sweep = time.monotonic() - self._last_sweep >= 1.0
+        stats.versions = self._versions()
+        sweep = self.as_of is None and time.monotonic() - self._last_sweep >= 1.0
         pending.updates = self._updates_for(changed, now=now, sweep=sweep)
         if sweep:
             self._last_sweep = time.monotonic()
@@ -248,16 +304,54 @@ class Engine:
         stats.read_ms = (time.perf_counter() - t0) * 1000.0
         return pending
 
+    def _poll_annotations(self) -> list[str] | None:
+        """Fold new annotation events; returns changed note ids (None: redraw all)."""
+        from coptwin.annotations.live import apply_batch
+
+        # No note written yet: the table appears with the first one.
+        batch = self._poll_optional(self.watchers["annotations"], "annotations")
+        if batch is None:
+            return []
+        with self._lock:
+            result = apply_batch(self.book, batch, self.config.tables.annotations)
+        return None if batch.full_reload else list(result.changed)
+
+    def _poll_optional(self, watcher: TableWatcher, name: str) -> Any:
+        """Poll a table that may not exist yet (no sensor has reported): no data, no error."""
+        from coptwin.delta import TableNotFoundError
+
+        try:
+            batch = watcher.poll()
+        except TableNotFoundError:
+            if watcher.applied_version is not None:
+                raise  # it was there: storage trouble, not a fresh deployment
+            if name not in self._missing:
+                self._missing.add(name)
+                log.warning("table %s does not exist yet; waiting for its first commit", name)
+            return None
+        self._missing.discard(name)
+        return batch
+
+    def _versions(self) -> dict[str, int]:
+        return {
+            name: w.applied_version
+            for name, w in self.watchers.items()
+            if w.applied_version is not None
+        }
+
     def commit(self, pending: PendingUpdate) -> TickStats:
         """Stage-thread half of a tick: write the marker updates to the overlay."""
         t0 = time.perf_counter()
-        reload = getattr(self, "_pending_sensor_reload", None)
-        if reload is not None:
-            self._pending_sensor_reload = None
-            self._load_sensors(reload)
-        if pending.updates:
-            self.overlay.apply(pending.updates)
         stats = pending.stats
+        with self._lock:
+            if self.overlay is None:  # closed while a worker was preparing
+                return stats
+            if pending.sensors is not None:
+                self._install_sensors(pending.sensors)
+            if pending.updates:
+                self.overlay.apply(pending.updates)
+            if pending.annotations is None or pending.annotations:
+                self._draw_pins(pending.annotations)
         stats.scene_ms = (time.perf_counter() - t0) * 1000.0
         self.last_tick = stats
         self.running.add(stats, pending.versions_advanced)
@@ -265,6 +359,13 @@ class Engine:
             self.last_update = self.clock()
         self.connection, self.reason = "connected", ""
         return stats
+
+    def _draw_pins(self, changed: list[str] | None) -> None:
+        from coptwin.scene import pins
+
+        if self._resolver is None:
+            self._resolver = pins.TargetResolver(self._stage, self.positions.get)
+        pins.apply(self.overlay, self.book, self._resolver, changed=changed)
 
     # ------------------------------------------------------------------ state → markers
     def _updates_for(
@@ -413,7 +514,7 @@ class Engine:
                         unit=row.get("unit") or sensor.unit or "",
                         quantity=row.get("quantity") or "",
                         ts=row.get("ts"),
-                        marker_path=str(self.overlay.marker_path(sensor.sensor_id)),
+                        marker_path=self._marker_path(sensor.sensor_id),
                         bound_prim=self.bindings.get(sensor.sensor_id, ""),
                         placement=self.placement.get(sensor.sensor_id, "exact"),
                         position=self.positions.get(sensor.sensor_id),
@@ -430,6 +531,10 @@ class Engine:
             )
         return EngineSnapshot(status=status, layers=layers, sensors=tuple(sensors), now=now)
 
+    def _marker_path(self, sensor_id: str) -> str:
+        path = self.overlay.marker_path(sensor_id) if self.overlay is not None else None
+        return str(path) if path is not None else ""
+
     def set_layer_visible(self, layer: str, visible: bool) -> None:
         """Operators toggle a sensor layer; the overlay's visibility follows."""
         self.layer_visible[layer] = visible
@@ -443,34 +548,45 @@ class Engine:
 
     def set_as_of(self, as_of: int | datetime | None) -> TickStats:
         """Show the COP as of a Delta version or a time; None returns to live."""
+        self.open()
+        return self.commit(self.prepare_as_of(as_of))
+
+    async def set_as_of_async(self, as_of: int | datetime | None) -> TickStats:
+        """:meth:`set_as_of` with the reading in a worker thread (for Kit's UI)."""
+        return self.commit(await asyncio.to_thread(self.prepare_as_of, as_of))
+
+    def prepare_as_of(self, as_of: int | datetime | None) -> PendingUpdate:
+        """Blocking half of a time-travel jump (worker-thread safe)."""
         if not self._opened:
-            self.open()
+            raise RuntimeError("Engine.prepare_as_of() before open()")
         watcher = self.watchers["readings"]
-        with self._lock:
-            assert self.state is not None
-            self.state.reset()
-            self.statuses = {}
         if as_of is None:
-            self.as_of = None
-            watcher.reset()
-            return self.tick(["readings"])
+            with self._lock:
+                assert self.state is not None
+                self.state.reset()
+                self.as_of = None
+                watcher.reset()
+            pending = self.prepare(["readings"])
+            pending.stats.full_reload = True
+            return pending
+        t0 = time.perf_counter()
         if isinstance(as_of, datetime):
-            batch = watcher.snapshot(timestamp=as_of)
             when = as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
+            batch = watcher.snapshot(timestamp=when)
         else:
             batch = watcher.snapshot(version=int(as_of))
             when = None
-        self.as_of = as_of
         rows = to_canonical(batch.data, self.config.tables.readings, "readings")
-        t0 = time.perf_counter()
         with self._lock:
-            if when is None and rows.height:
-                when = rows["ts"].max()
-            when = when or self.clock()
+            assert self.state is not None and self.registry is not None
+            self.as_of = as_of
+            self.state.reset()
+            if when is None:
+                when = rows["ts"].max() if rows.height else None
+                when = when or self.clock()
             result = self.state.apply(rows, when)
-        pending = PendingUpdate()
-        assert self.registry is not None
-        pending.updates = self._updates_for(self.registry.ids, now=when, sweep=True)
+            pending = PendingUpdate()
+            pending.updates = self._updates_for(self.registry.ids, now=when, sweep=True)
         pending.stats = TickStats(
             versions={"readings": batch.to_version},
             rows_read=batch.rows,
@@ -480,7 +596,14 @@ class Engine:
             full_reload=True,
             read_ms=(time.perf_counter() - t0) * 1000.0,
         )
-        return self.commit(pending)
+        return pending
+
+    def set_annotations_visible(self, visible: bool) -> None:
+        """Reviewers' pins are their own layer, toggled like the sensor layers."""
+        from coptwin.scene import pins
+
+        if self.overlay is not None:
+            pins.set_visible(self.overlay, visible)
 
     # ------------------------------------------------------------------ export
     def export(self, overlay_path: str | Path, cop_path: str | Path | None = None) -> None:
@@ -495,13 +618,18 @@ class Engine:
             write_cop_root(Path(cop_path), Path(base), overlay_path)
 
     def close(self) -> None:
-        """Detach the overlay; the base scene is left as it was."""
-        if self.hub is not None:
+        """Detach the overlay; the base scene is left as it was.
+
+        Safe while a worker is still in :meth:`prepare`: its result is dropped.
+        """
+        with self._lock:
             self.hub = None
-        if self.overlay is not None:
-            self.overlay.detach()
-            self.overlay = None
-        self._opened = False
+            if self.overlay is not None:
+                self.overlay.detach()
+                self.overlay = None
+            self._resolver = None
+            self._opened = False
+            self._closed = True
 
     # ------------------------------------------------------------------ live loop
     def request_check(self, table: str = "readings") -> None:
@@ -511,49 +639,33 @@ class Engine:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Run until ``stop`` is set: wake on hints or polls, tick, back off on errors."""
+        """Run until ``stop`` is set or the engine is closed.
+
+        Wakes on event hints and the poll interval; reading happens in worker
+        threads, overlay writes on the loop's thread.  While storage is
+        unreachable the status says why and retries back off exponentially
+        (a hint still triggers an early retry); on recovery the watchers catch
+        up from the last applied version, so nothing committed is missed.
+        """
         stop = stop or asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._closed = False
         hub_task = self._start_hub(stop)
         backoff = 0.0
-        poll = self.config.events.polling
         try:
-            if not self._opened:
-                await self._guard(asyncio.to_thread(self._open_io_part))
-            while not stop.is_set():
+            while not stop.is_set() and not self._closed:
                 try:
                     if not self._opened:
-                        await asyncio.to_thread(self._open_io_part)
-                    pending = await asyncio.to_thread(self.prepare)
-                    self.commit(pending)
+                        self.commit_open(await asyncio.to_thread(self.prepare_open))
+                    self.commit(await asyncio.to_thread(self.prepare))
                     backoff = 0.0
                 except Exception as exc:  # storage down, credentials rejected, bad log ...
                     backoff = min(max(backoff * 2, 0.5), 30.0)
                     self.connection = "disconnected"
                     self.reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)[:300]
                     log.warning("engine disconnected (%s); retry in %.1fs", self.reason, backoff)
-                wait = backoff or (
-                    poll.interval_s * (1 + poll.jitter * (2 * random.random() - 1))
-                    if poll.enabled
-                    else 3600.0
-                )
-                self._wake.clear()
-                if self._hint.is_set():
-                    self._hint.clear()
-                    if not backoff:
-                        await asyncio.sleep(self.config.events.coalesce_s)
-                        continue
-                stop_task = asyncio.ensure_future(stop.wait())
-                wake_task = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait(
-                    {stop_task, wake_task}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
-                )
-                for t in (stop_task, wake_task):
-                    t.cancel()
-                if self._wake.is_set() and not backoff:
-                    self._hint.clear()
-                    await asyncio.sleep(self.config.events.coalesce_s)
+                await self._wait(stop, backoff or self._poll_interval())
         finally:
             if hub_task is not None:
                 hub_task.cancel()
@@ -561,16 +673,27 @@ class Engine:
                     await hub_task
             self._loop = None
 
-    async def _guard(self, coro: Any) -> None:
-        try:
-            await coro
-        except Exception as exc:
-            self.connection = "disconnected"
-            self.reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)[:300]
-            log.warning("engine could not open (%s); will retry", self.reason)
+    def _poll_interval(self) -> float:
+        poll = self.config.events.polling
+        if not poll.enabled:
+            return 3600.0  # event sources (or their polling fallback) wake us
+        return poll.interval_s * (1 + poll.jitter * (2 * random.random() - 1))
 
-    def _open_io_part(self) -> None:
-        self.open()
+    async def _wait(self, stop: asyncio.Event, timeout: float) -> None:
+        """Sleep until a hint, ``stop`` or the timeout; then let a burst settle."""
+        assert self._wake is not None
+        if not self._hint.is_set():
+            self._wake.clear()
+            waiters = {
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(self._wake.wait()),
+            }
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+        if self._hint.is_set() and not stop.is_set():
+            self._hint.clear()
+            await asyncio.sleep(self.config.events.coalesce_s)
 
     def _start_hub(self, stop: asyncio.Event) -> asyncio.Task | None:
         """Start bucket-event sources when the events module is available."""
