@@ -193,6 +193,8 @@ def test_s3_outage_and_recovery_loses_no_committed_row(s3_running, monkeypatch):
         for i in range(2, 5):
             last = await asyncio.to_thread(setup.append, float(i))
         await until(lambda: version(setup.engine) >= last, timeout=90)
+        # the version is recorded while reading; "connected" once the overlay is written
+        await until(lambda: setup.engine.snapshot().status.connection == "connected")
         return reason, setup.engine.snapshot().status.connection, setup.values()
 
     reason, connection, values = asyncio.run(running(setup, scenario))
