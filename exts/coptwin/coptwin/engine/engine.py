@@ -478,9 +478,10 @@ class Engine:
         now = self.clock()
         with self._lock:
             registry = self.registry
+            closed = self._closed and self.overlay is None
             status = EngineStatus(
-                connection=self.connection,  # type: ignore[arg-type]
-                reason=self.reason,
+                connection="disconnected" if closed else self.connection,  # type: ignore[arg-type]
+                reason="engine closed" if closed else self.reason,
                 event_sources=self.event_sources,
                 last_update=self.last_update,
                 versions={
