@@ -676,12 +676,16 @@ class Engine:
 
     def _poll_interval(self) -> float:
         poll = self.config.events.polling
-        if not poll.enabled:
-            return 3600.0  # event sources (or their polling fallback) wake us
+        if self.hub is not None or not poll.enabled:
+            return 3600.0  # the event hub polls (and falls back to polling) and wakes us
         return poll.interval_s * (1 + poll.jitter * (2 * random.random() - 1))
 
     async def _wait(self, stop: asyncio.Event, timeout: float) -> None:
-        """Sleep until a hint, ``stop`` or the timeout; then let a burst settle."""
+        """Sleep until a hint, ``stop`` or the timeout.
+
+        Hints are a flag, not a queue: any number arriving during a tick cause
+        exactly one more tick (the event hub already coalesces bursts).
+        """
         assert self._wake is not None
         if not self._hint.is_set():
             self._wake.clear()
@@ -692,9 +696,7 @@ class Engine:
             await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             for w in waiters:
                 w.cancel()
-        if self._hint.is_set() and not stop.is_set():
-            self._hint.clear()
-            await asyncio.sleep(self.config.events.coalesce_s)
+        self._hint.clear()
 
     def _start_hub(self, stop: asyncio.Event) -> asyncio.Task | None:
         """Start bucket-event sources when the events module is available."""
@@ -709,28 +711,12 @@ class Engine:
         self.event_sources = tuple(sources)
         if not (cfg.webhook.enabled or cfg.mqtt.enabled):
             return None  # polling is the engine's own wait loop
-        from coptwin.events import EventHub
+        from coptwin.events import EventHub, table_prefixes
 
-        prefixes = table_key_prefixes(self.config)
-        self.hub = EventHub(self.config, prefixes, lambda hint: self.request_check(hint.table))
+        self.hub = EventHub(
+            self.config, table_prefixes(self.config), lambda hint: self.request_check(hint.table)
+        )
         return asyncio.ensure_future(self.hub.run(stop))
-
-
-def table_key_prefixes(config: Config) -> dict[str, str]:
-    """Object-key prefix (inside the bucket) of each configured table."""
-    from coptwin.storage import split_s3_uri
-
-    out = {}
-    for name in ("readings", "sensors", "annotations"):
-        if getattr(config.tables, name) is None:
-            continue
-        uri = config.table_uri(name)
-        if "://" in uri:
-            _bucket, key = split_s3_uri(uri)
-            out[name] = key.rstrip("/") + "/"
-        else:
-            out[name] = Path(uri).name + "/"
-    return out
 
 
 def _attr_name(quantity: str) -> str:
@@ -739,4 +725,4 @@ def _attr_name(quantity: str) -> str:
     return cleaned if cleaned and not cleaned[0].isdigit() else f"q_{cleaned}"
 
 
-__all__ = ["Engine", "PendingUpdate", "TickStats", "table_key_prefixes"]
+__all__ = ["Engine", "PendingUpdate", "TickStats"]
