@@ -139,14 +139,15 @@ def build_size_fixture(workdir: Path, spec: SizeSpec) -> Path:
 
     from coptwin.sim.writer import append_batch
 
-    root = Path(workdir) / spec.name
+    workdir = Path(workdir).resolve()
+    root = workdir / spec.name
     stamp, cfg_path = root / "fixture.json", root / "bench.toml"
     want = {"v": FIXTURE_VERSION, **asdict(spec)}
     if stamp.exists() and cfg_path.exists() and json.loads(stamp.read_text()) == want:
         return cfg_path
     t = time.perf_counter()
     shutil.rmtree(root, ignore_errors=True)
-    info = _city(Path(workdir), spec.buildings)
+    info = _city(workdir, spec.buildings)
     tables = root / "tables"
     rng = np.random.default_rng(7)
     e0, n0, e1, n1 = info.bounds_en
@@ -503,7 +504,7 @@ def bench_scale(
     reduced sizes; a reduced size says so in its ``reduced`` field).
     ``appends`` is (commits, rows per commit) for the maintenance read figure.
     """
-    workdir = Path(workdir)
+    workdir = Path(workdir).resolve()  # configs written below name absolute paths
     workdir.mkdir(parents=True, exist_ok=True)
     opts = {
         "baselines": baselines,
