@@ -1,1 +1,4 @@
-"""Benchmarks behind `coptwin bench`: each module measures one thing beside a baseline from the same run."""
+"""Benchmarks behind `coptwin bench`.
+
+Each module measures one thing beside a baseline from the same run.
+"""

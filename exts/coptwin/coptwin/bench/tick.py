@@ -70,7 +70,7 @@ def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> P
     from coptwin.scene.citygen import ensure_city
     from coptwin.sim.writer import READINGS_SCHEMA, append_batch
 
-    workdir = Path(workdir)
+    workdir = Path(workdir).resolve()
     stamp = workdir / "fixture.json"
     want = {"v": FIXTURE_VERSION, "sensors": n_sensors, "rows": n_rows, "commits": commits}
     cfg_path = workdir / "bench.toml"

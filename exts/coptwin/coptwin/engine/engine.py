@@ -184,9 +184,14 @@ class Engine:
         if not self.config.scene.path:
             raise ValueError("scene.path is not configured and no stage was given")
         path = self.config.resolve_path(self.config.scene.path)
-        stage = Usd.Stage.Open(str(path))
+        if not path.is_file():
+            raise ValueError(f"scene.path: no such file {path}")
+        try:
+            stage = Usd.Stage.Open(str(path), Usd.Stage.LoadAll)
+        except Exception as exc:  # pxr.Tf.ErrorException: unreadable or not USD
+            raise ValueError(f"scene.path: cannot open {path} as USD ({exc})") from None
         if stage is None:
-            raise ValueError(f"cannot open scene {path}")
+            raise ValueError(f"scene.path: cannot open {path} as USD")
         return stage
 
     def _build_sensors(self, batch: Any, placer: Any) -> _Sensors:
