@@ -44,7 +44,8 @@ def _updates(n: int, info: CityInfo | None = None, t: int = 0, **kw) -> list[Mar
 
 def _attach(info: CityInfo, **kw) -> tuple[Usd.Stage, Overlay]:
     stage = Usd.Stage.Open(str(info.root_layer))
-    ov = Overlay.attach(stage, detail_budget=None, **kw)
+    kw.setdefault("detail_time_budget_s", None)
+    ov = Overlay.attach(stage, **kw)
     ov.define_layers([("environment", "Environment", True), ("security", "Security", True)])
     return stage, ov
 
@@ -407,3 +408,17 @@ def test_attach_validates(city_copy: CityInfo) -> None:
         Overlay.attach(stage, marker_size_m=0)
     ov = Overlay.attach(stage, root="/Live")
     assert ov.root_path == Sdf.Path("/Live") and stage.GetPrimAtPath("/Live/Sensors")
+
+
+def test_time_budget_defers_details_beyond_the_minimum(city_copy: CityInfo) -> None:
+    stage, ov = _attach(city_copy, detail_time_budget_s=0.0)
+    ov.detail_min = 1
+    stats = ov.apply(_updates(40))
+    assert 1 <= stats.details_written < 40
+    assert stats.details_pending == 40 - stats.details_written == ov.details_pending
+    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path("security")))
+    assert len(inst.GetPositionsAttr().Get()) == 20  # every marker is drawn at once
+    assert ov.flush_details().details_written == 40 - stats.details_written
+    assert all(stage.GetPrimAtPath(ov.marker_path(f"s-{i}")) for i in range(40))
+    ov.detail_min = 500
+    assert ov.apply(_updates(40, t=1)).details_pending == 0  # small ticks stay complete

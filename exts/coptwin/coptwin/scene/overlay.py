@@ -12,9 +12,12 @@ stage.  ``apply()`` therefore, inside one ``Sdf.ChangeBlock``,
    colours, prototype indices, ids) through a sensor -> index map and writes each
    PointInstancer array once — what the viewport shows is always current;
 2. *detail pass* (per-sensor data prims and bound buildings): writes only values that
-   changed, through cached AttributeSpecs.  ``detail_budget`` caps how many sensors get
-   their detail written per call; the rest wait in a queue (coalesced, latest wins,
-   oldest first) for the next call, :meth:`Overlay.flush_details` or :meth:`export`.
+   changed, through cached AttributeSpecs.  Two budgets cap this pass per call:
+   ``detail_time_budget_s`` (wall time, default 20 ms, applied only after ``detail_min``
+   = 500 units of work, a unit being one update and a new data prim ten, so small ticks
+   are always complete and deterministic) and ``detail_budget`` (a count).  The
+   rest wait in a queue (coalesced, latest wins, oldest first) for the next call,
+   :meth:`Overlay.flush_details` or :meth:`export`.
 
 Layout (``root`` defaults to ``/COP``)::
 
@@ -57,8 +60,12 @@ _UNIFORM = Sdf.VariabilityUniform
 _DEFAULT_COLOR = (0.6, 0.6, 0.6)
 _ARRAYS = ("positions", "colors", "proto", "ids", "hidden")
 _TEXT_ATTRS = ("coptwin:kind", "coptwin:unit", "coptwin:quantity", "coptwin:placement")
-#: Per-sensor detail writes per apply() by default; see the module docstring.
-DEFAULT_DETAIL_BUDGET = 2000
+#: Wall time the detail pass may take per apply() by default; see the module docstring.
+DEFAULT_DETAIL_TIME_BUDGET_S = 0.020
+#: Detail updates always written per apply(), whatever the time budget (a new data
+#: prim counts as ten).
+DEFAULT_DETAIL_MIN = 500
+_CREATE_UNITS = 10
 
 
 @dataclass(slots=True)
@@ -186,6 +193,7 @@ class Overlay:
         marker_size_m: float,
         marker_shapes: Mapping[str, str] | None,
         detail_budget: int | None,
+        detail_time_budget_s: float | None,
     ) -> None:
         self._stage = stage
         self._layer = layer
@@ -195,7 +203,12 @@ class Overlay:
         self._up = up_axis
         self._marker_size_m = float(marker_size_m)
         self._marker_shapes = dict(marker_shapes or {})
+        #: max sensors whose detail is written per apply() (None: no count limit)
         self.detail_budget = detail_budget
+        #: max seconds the detail pass may take per apply() (None: no time limit)
+        self.detail_time_budget_s = detail_time_budget_s
+        #: details always written per apply() before the time budget is looked at
+        self.detail_min = DEFAULT_DETAIL_MIN
         self._layers: dict[str, _Layer] = {}
         self._layer_names: set[str] = set()
         self._sensors: dict[str, _Sensor] = {}
@@ -221,14 +234,15 @@ class Overlay:
         layer_path: str | Path | None = None,
         marker_size_m: float = 3.0,
         marker_shapes: Mapping[str, str] | None = None,
-        detail_budget: int | None = DEFAULT_DETAIL_BUDGET,
+        detail_budget: int | None = None,
+        detail_time_budget_s: float | None = DEFAULT_DETAIL_TIME_BUDGET_S,
     ) -> Overlay:
         """Create the overlay layer and insert it as the strongest session sublayer.
 
         ``meters_per_unit``/``up_axis`` default to the stage's own metadata.
         ``layer_path`` makes the layer file-backed (the file is replaced); it must not be
-        a layer the stage already uses.  ``detail_budget=None`` writes every sensor's
-        detail in every apply().
+        a layer the stage already uses.  With both ``detail_budget`` and
+        ``detail_time_budget_s`` None every sensor's detail is written in every apply().
         """
         if not Sdf.Path.IsValidPathString(root) or not Sdf.Path(root).IsRootPrimPath():
             raise ValueError(f"overlay root {root!r} must be an absolute root prim path like /COP")
@@ -236,6 +250,8 @@ class Overlay:
             raise ValueError("marker_size_m must be a positive number of metres")
         if detail_budget is not None and detail_budget < 1:
             raise ValueError("detail_budget must be None or at least 1")
+        if detail_time_budget_s is not None and not detail_time_budget_s >= 0:
+            raise ValueError("detail_time_budget_s must be None or >= 0 seconds")
         if meters_per_unit is None:
             if not UsdGeom.StageHasAuthoredMetersPerUnit(stage):
                 log.info("stage has no metersPerUnit; using USD's fallback (centimetres)")
@@ -249,7 +265,15 @@ class Overlay:
         layer.pseudoRoot.SetInfo("upAxis", up)
         layer.pseudoRoot.SetInfo("metersPerUnit", float(meters_per_unit))
         overlay = cls(
-            stage, layer, root, meters_per_unit, up, marker_size_m, marker_shapes, detail_budget
+            stage,
+            layer,
+            root,
+            meters_per_unit,
+            up,
+            marker_size_m,
+            marker_shapes,
+            detail_budget,
+            detail_time_budget_s,
         )
         with Sdf.ChangeBlock():
             for path in (overlay._root, overlay._sensors_path):
@@ -540,7 +564,7 @@ class Overlay:
                     self._flush_layer(lay)
                     stats.layers_written += 1
             t1 = time.perf_counter()
-            self._detail_pass(stats, self.detail_budget)
+            self._detail_pass(stats, self.detail_budget, self.detail_time_budget_s)
             t2 = time.perf_counter()
         t3 = time.perf_counter()
         stats.seconds_markers, stats.seconds_details, stats.seconds_notify = (
@@ -560,7 +584,7 @@ class Overlay:
         """Write every queued sensor detail now, whatever the budget."""
         stats = ApplyStats()
         with Sdf.ChangeBlock():
-            self._detail_pass(stats, None)
+            self._detail_pass(stats, None, None)
         return stats
 
     def _patch_layer(
@@ -596,15 +620,28 @@ class Overlay:
 
     # ------------------------------------------------------------------ detail pass
 
-    def _detail_pass(self, stats: ApplyStats, budget: int | None) -> None:
+    def _detail_pass(self, stats: ApplyStats, budget: int | None, seconds: float | None) -> None:
         pending = self._pending
         count = len(pending) if budget is None else min(budget, len(pending))
-        writes = 0
+        deadline = None if seconds is None else time.perf_counter() + seconds
+        floor = self.detail_min
+        writes = done = units = 0
         sensors = self._sensors
-        for _ in range(count):
+        while done < count:
             sensor_id, u = pending.popitem(last=False)
-            writes += self._write_detail(sensors[sensor_id], u, stats.skipped)
-        stats.details_written += count
+            st = sensors[sensor_id]
+            # creating a data prim costs about ten updates: count it so in the floor
+            units += _CREATE_UNITS if st.prim is None else 1
+            writes += self._write_detail(st, u, stats.skipped)
+            done += 1
+            if (
+                deadline is not None
+                and units >= floor
+                and done & 15 == 0
+                and time.perf_counter() > deadline
+            ):
+                break
+        stats.details_written += done
         stats.details_pending = len(pending)
         stats.attribute_writes += writes
 
