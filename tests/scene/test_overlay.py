@@ -422,3 +422,15 @@ def test_time_budget_defers_details_beyond_the_minimum(city_copy: CityInfo) -> N
     assert all(stage.GetPrimAtPath(ov.marker_path(f"s-{i}")) for i in range(40))
     ov.detail_min = 500
     assert ov.apply(_updates(40, t=1)).details_pending == 0  # small ticks stay complete
+
+
+def test_kind_change_switches_prototype_and_empty_kind_keeps_it(city_copy: CityInfo) -> None:
+    stage, ov = _attach(city_copy)
+    ov.apply([MarkerUpdate("k", "environment", "temperature", (0.0, 0.0, 0.0))])
+    layer, index = ov.instance_index("k")
+    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path(layer)))
+    ov.apply([MarkerUpdate("k", "environment", "camera")])
+    assert inst.GetProtoIndicesAttr().Get()[index] == 1
+    ov.apply([MarkerUpdate("k", "environment", "")])
+    assert inst.GetProtoIndicesAttr().Get()[index] == 1
+    assert stage.GetPrimAtPath(ov.marker_path("k")).GetAttribute("coptwin:kind").Get() == "camera"

@@ -70,7 +70,11 @@ _CREATE_UNITS = 10
 
 @dataclass(slots=True)
 class MarkerUpdate:
-    """What one sensor looks like now; ``None`` fields keep the previous value."""
+    """What one sensor looks like now.
+
+    ``None`` fields (and an empty ``kind``) keep the previous value; the other fields
+    are the sensor's current state and are written as given.
+    """
 
     sensor_id: str
     layer: str
@@ -552,9 +556,12 @@ class Overlay:
                         stats.skipped["bad_color"] += 1
                         u = dataclasses.replace(u, color=None)
                 if u.kind != st.kind:
-                    st.kind = u.kind
-                    lay.proto[st.index] = self._proto_index(lay, u.kind)
-                    lay.dirty.add("proto")
+                    if u.kind or st.kind is None:
+                        st.kind = u.kind
+                        lay.proto[st.index] = self._proto_index(lay, u.kind)
+                        lay.dirty.add("proto")
+                    else:  # no kind given: keep the one it has
+                        u = dataclasses.replace(u, kind=st.kind)
                 old = pending_get(sensor_id)
                 pending[sensor_id] = u if old is None else _merge(old, u)
             for lay, (pi, pv, ci, cv) in touched.items():
