@@ -138,7 +138,8 @@ def _new_version(cfg_path: Path, n_sensors: int, tick: int) -> None:
 
     cfg = load_config(cfg_path)
     rng = np.random.default_rng(1000 + tick)
-    ts = T0 + timedelta(days=30, minutes=tick)
+    # Newer than anything already in the (reused) fixture, so every row changes a sensor.
+    ts = datetime.now(timezone.utc)
     frame = pl.DataFrame(
         {
             "sensor_id": [f"S{i:06d}" for i in range(n_sensors)],
@@ -161,7 +162,7 @@ def _variant_engine(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any
     from coptwin.engine.engine import Engine
 
     cfg = load_config(cfg_path)
-    engine = Engine(cfg, clock=lambda: T0 + timedelta(days=30, hours=12))
+    engine = Engine(cfg)
     t = time.perf_counter()
     engine.open()
     engine.tick()
@@ -237,7 +238,7 @@ def _variant_polars(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any
     from coptwin.engine.engine import Engine
 
     cfg = load_config(cfg_path)
-    engine = Engine(cfg, clock=lambda: T0 + timedelta(days=30, hours=12))
+    engine = Engine(cfg)
     engine.open()
     uri = cfg.table_uri("readings")
     total = []

@@ -42,8 +42,6 @@ from coptwin.storage import apply_ca_bundle, delta_storage_options, redact, reso
 
 log = logging.getLogger(__name__)
 
-#: Severity order used when several sensors report on one building.
-_SEVERITY = {"alarm": 0, "warn": 1, "offline": 2, "stale": 3, "ok": 4, "unknown": 5}
 
 Clock = Callable[[], datetime]
 
@@ -104,7 +102,6 @@ class Engine:
         self.statuses: dict[str, str] = {}
         self.positions: dict[str, tuple[float, float, float]] = {}
         self.bindings: dict[str, str] = {}
-        self._by_building: dict[str, list[str]] = {}
         self.placement: dict[str, str] = {}
         self.layer_visible: dict[str, bool] = {}
         self.running = RunningStats()
@@ -215,14 +212,11 @@ class Engine:
             elif self.state.registry is not registry:
                 self.state.set_registry(registry)  # keeps readings of sensors that stay
             self.positions, self.bindings, self.placement = {}, {}, {}
-            self._by_building = {}
             for row in placed.iter_rows(named=True):
                 sid = row["sensor_id"]
                 self.positions[sid] = (row["x"], row["y"], row["z"])
                 self.bindings[sid] = row["prim_path"] or ""
                 self.placement[sid] = row["placement"]
-                if row["prim_path"]:
-                    self._by_building.setdefault(row["prim_path"], []).append(sid)
             layers = self._layer_rows_config()
             for name, _label, visible in layers:
                 self.layer_visible.setdefault(name, visible)
@@ -390,6 +384,7 @@ class Engine:
             assert registry is not None and state is not None
             ids = list(dict.fromkeys(sensor_ids))
             by_quantity = state.latest_by_quantity
+            latest = None
             if sweep:
                 statuses = evaluate(
                     state.latest, registry, self.config, now, by_quantity=by_quantity
@@ -397,42 +392,37 @@ class Engine:
                 aged = [s for s, st in statuses.items() if self.statuses.get(s) != st]
                 ids = list(dict.fromkeys([*ids, *aged]))
             elif ids:
+                latest = state.latest_for(ids)
                 statuses = evaluate(
-                    state.latest_for(ids),
-                    registry,
-                    self.config,
-                    now,
-                    ids=ids,
-                    by_quantity=by_quantity,
+                    latest, registry, self.config, now, ids=ids, by_quantity=by_quantity
                 )
             else:
                 statuses = {}
             if not ids:
                 return []
-            rows = {r["sensor_id"]: r for r in state.latest_for(ids).iter_rows(named=True)}
-            moved = self._move_sensors(rows)
+            cols = (latest if latest is not None else state.latest_for(ids)).to_dict(
+                as_series=False
+            )
+            at = {sid: i for i, sid in enumerate(cols["sensor_id"])}
+            moved = self._move_sensors(cols)
+            bound_of = self.bindings
+            ts_col, val_col = cols["ts"], cols["value"]
+            qty_col, unit_col = cols["quantity"], cols["unit"]
             updates = []
             for sid in ids:
                 sensor = registry.get(sid)
                 if sensor is None:
                     continue
-                status = statuses.get(sid, "unknown")
-                self.statuses[sid] = status
-                row = rows.get(sid) or {}
+                status = self.statuses[sid] = statuses.get(sid, "unknown")
+                i = at.get(sid)
+                ts = value = None
+                quantity = unit = ""
+                if i is not None:
+                    ts, value = ts_col[i], val_col[i]
+                    quantity, unit = qty_col[i] or "", unit_col[i] or ""
                 position = moved.get(sid) or (self.positions.get(sid) if initial else None)
                 if sid in moved:
                     self.positions[sid] = moved[sid]
-                bound = self.bindings.get(sid, "")
-                ts = row.get("ts")
-                value = row.get("value")
-                quantity = row.get("quantity") or ""
-                building_attrs: dict[str, Any] = {}
-                if bound and row:
-                    if quantity and value is not None:
-                        building_attrs[f"coptwin:{_attr_name(quantity)}"] = float(value)
-                    building_attrs["coptwin:status"] = self._building_status(bound)
-                    if ts is not None:
-                        building_attrs["coptwin:ts"] = ts.isoformat()
                 updates.append(
                     MarkerUpdate(
                         sensor_id=sid,
@@ -442,29 +432,23 @@ class Engine:
                         color=PALETTE[status],
                         status=status,
                         value=None if value is None else float(value),
-                        unit=row.get("unit") or sensor.unit or "",
+                        unit=unit or sensor.unit or "",
                         ts=ts,
                         quantity=quantity,
                         placement=self.placement.get(sid, "exact"),
-                        bound_prim=bound,
-                        building_attrs=building_attrs,
+                        # The overlay writes coptwin:<quantity>, the building's worst
+                        # status and ts on the bound building.
+                        bound_prim=bound_of.get(sid, ""),
                     )
                 )
             return updates
 
-    def _building_status(self, prim: str) -> str:
-        """Worst status among the sensors bound to one building."""
-        statuses = (self.statuses.get(sid, "unknown") for sid in self._by_building.get(prim, ()))
-        return min(statuses, key=lambda st: _SEVERITY.get(st, 9), default="unknown")
-
-    def _move_sensors(
-        self, rows: dict[str, dict[str, Any]]
-    ) -> dict[str, tuple[float, float, float]]:
+    def _move_sensors(self, cols: dict[str, list[Any]]) -> dict[str, tuple[float, float, float]]:
         """Re-place sensors whose latest reading carries a position (GPS trackers)."""
         movers = [
-            (sid, r["lon"], r["lat"])
-            for sid, r in rows.items()
-            if r.get("lon") is not None and r.get("lat") is not None
+            (sid, lon, lat)
+            for sid, lon, lat in zip(cols["sensor_id"], cols["lon"], cols["lat"], strict=True)
+            if lon is not None and lat is not None
         ]
         if not movers:
             return {}
@@ -722,12 +706,6 @@ class Engine:
             self.config, table_prefixes(self.config), lambda hint: self.request_check(hint.table)
         )
         return asyncio.ensure_future(self.hub.run(stop))
-
-
-def _attr_name(quantity: str) -> str:
-    """A quantity name as a valid USD attribute name component."""
-    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in quantity)
-    return cleaned if cleaned and not cleaned[0].isdigit() else f"q_{cleaned}"
 
 
 __all__ = ["Engine", "PendingUpdate", "TickStats"]
