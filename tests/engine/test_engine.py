@@ -307,3 +307,25 @@ def test_a_sensor_registered_later_is_placed_and_drawn(cop):
     assert marker(engine, "NEW-0001").GetAttribute("coptwin:status").Get() == "alarm"
     assert len(engine.snapshot().sensors) == cop.sensors.height + 1
     engine.close()
+
+
+def test_cold_start_keeps_only_rows_the_state_can_use(cop):
+    s = cop.ids("temperature")[0]
+    rows = [
+        {"sensor_id": s, "ts": T0 + timedelta(seconds=i), "value": float(i)} for i in range(300)
+    ]
+    rows.append({"sensor_id": None, "ts": T0, "value": 1.0})  # still counted as bad
+    rows.append({"sensor_id": s, "ts": T0, "value": 5.0, "quantity": "humidity"})
+    cop.append(rows)
+    engine = Engine(cop.config, clock=clock_at(T0 + timedelta(minutes=10)))
+    stats = engine.tick()
+    assert stats.full_reload and stats.skipped == {"null_sensor_id": 1}
+    assert stats.rows_read == cop.config.engine.history_per_sensor + 2
+    assert marker(engine, s).GetAttribute("coptwin:value").Get() == 299.0
+    history = engine.history(s)
+    assert len(history) == cop.config.engine.history_per_sensor
+    assert history[-1][1] == 299.0
+    # The other quantity's latest reading survives the cut on the bound building.
+    building = engine.stage.GetPrimAtPath(engine.bindings[s])
+    assert building.GetAttribute("coptwin:humidity").Get() == 5.0
+    engine.close()

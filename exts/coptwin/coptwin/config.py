@@ -163,7 +163,8 @@ class RuleConfig(_Base):
     #: No reading for this long -> "stale"; longer than offline_after_s -> "offline".
     stale_after_s: float | None = None
     offline_after_s: float | None = None
-    marker: str = "sphere"
+    #: Marker shape for this kind (sphere, cube, cone, cylinder, capsule); None: per-kind default.
+    marker: Literal["sphere", "cube", "cone", "cylinder", "capsule"] | None = None
 
 
 class EnuOrigin(_Base):

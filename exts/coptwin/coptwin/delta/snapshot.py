@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -71,14 +71,24 @@ def read_snapshot(
     uri: str,
     storage_options: dict[str, str] | None = None,
     columns: Sequence[str] | None = None,
+    transform: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
 ) -> Snapshot:
-    """Read every row of ``table`` at its loaded version (deletion vectors applied)."""
+    """Read every row of ``table`` at its loaded version (deletion vectors applied).
+
+    ``transform`` narrows the lazy scan before anything is materialised (the
+    engine keeps only the newest rows per sensor of a large readings table, so a
+    cold start's memory follows sensors, not rows); it then runs on polars'
+    streaming engine.
+    """
     schema = table_schema(table)
     try:
         lazy = pl.scan_delta(table)
         if columns is not None:
             lazy = lazy.select([c for c in schema.names() if c in set(columns)])
-        data = lazy.collect()
+        if transform is not None:
+            data = transform(lazy).collect(engine="streaming")
+        else:
+            data = lazy.collect()
         files = len(table.file_uris())
     except Exception as exc:
         raise DeltaStorageError(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
@@ -52,6 +52,9 @@ class TableWatcher:
     ``columns`` optionally restricts what is read (unknown names are ignored);
     ``store`` lets a caller pass a ready obstore store rooted at the table
     (e.g. :func:`coptwin.storage.object_store`, which also knows the CA bundle).
+    ``full_load`` narrows full loads and snapshots lazily before they are read
+    (see :func:`coptwin.delta.snapshot.read_snapshot`); incremental reads are
+    never narrowed.
     Methods are thread-safe, so the engine may poll from a worker thread.
     """
 
@@ -62,8 +65,10 @@ class TableWatcher:
         *,
         columns: Sequence[str] | None = None,
         store: Any | None = None,
+        full_load: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
     ) -> None:
         self.uri = uri
+        self._full_load = full_load
         self._options = dict(storage_options or {})
         self._columns = list(columns) if columns is not None else None
         self._store = store
@@ -225,7 +230,7 @@ class TableWatcher:
         if previous is not None:
             log.info("%s: full reload at version %d: %s", self.uri, version, reason)
         table = open_table(self.uri, self._options, version=version)
-        snap = read_snapshot(table, self.uri, self._options, self._columns)
+        snap = read_snapshot(table, self.uri, self._options, self._columns, self._full_load)
         self._applied = snap.version
         self._schema = snap.schema
         self._partitions = snap.partition_columns
@@ -241,7 +246,7 @@ class TableWatcher:
         A pure read: the watcher's applied version is not changed.
         """
         table = open_table(self.uri, self._options, version=version, timestamp=timestamp)
-        snap = read_snapshot(table, self.uri, self._options, self._columns)
+        snap = read_snapshot(table, self.uri, self._options, self._columns, self._full_load)
         reason = "snapshot" if version is None and timestamp is None else "time travel"
         return DeltaBatch(self.uri, None, snap.version, snap.data, True, snap.files, reason)
 

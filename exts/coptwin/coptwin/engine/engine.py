@@ -153,7 +153,11 @@ class Engine:
         self._secrets = resolve_credentials(cfg.storage)
         self._storage_options = delta_storage_options(cfg.storage, self._secrets)
         watchers = {
-            name: TableWatcher(cfg.table_uri(name), self._storage_options)
+            name: TableWatcher(
+                cfg.table_uri(name),
+                self._storage_options,
+                full_load=newest_rows_per_sensor(cfg) if name == "readings" else None,
+            )
             for name in ("readings", "sensors", "annotations")
             if getattr(cfg.tables, name) is not None
         }
@@ -171,7 +175,12 @@ class Engine:
             self._stage = opening.stage
             self.placer = opening.placer
             self.watchers = opening.watchers
-            self.overlay = Overlay.attach(self._stage, root=self.config.scene.overlay_root)
+            self.overlay = Overlay.attach(
+                self._stage,
+                root=self.config.scene.overlay_root,
+                marker_size_m=self.config.scene.marker_size_m,
+                marker_shapes={k: r.marker for k, r in self.config.rules.items() if r.marker},
+            )
             self._install_sensors(opening.sensors)
             self._opened = True
 
@@ -406,6 +415,7 @@ class Engine:
             at = {sid: i for i, sid in enumerate(cols["sensor_id"])}
             moved = self._move_sensors(cols)
             bound_of = self.bindings
+            others = self._other_quantities(by_quantity, [i for i in ids if bound_of.get(i)])
             ts_col, val_col = cols["ts"], cols["value"]
             qty_col, unit_col = cols["quantity"], cols["unit"]
             updates = []
@@ -439,9 +449,35 @@ class Engine:
                         # The overlay writes coptwin:<quantity>, the building's worst
                         # status and ts on the bound building.
                         bound_prim=bound_of.get(sid, ""),
+                        building_attrs=others.get(sid, {}),
                     )
                 )
             return updates
+
+    @staticmethod
+    def _other_quantities(by_quantity: pl.DataFrame, ids: list[str]) -> dict[str, dict[str, float]]:
+        """Latest value of every quantity a bound sensor reports, for its building.
+
+        The marker shows the newest reading; the building carries one
+        ``coptwin:<quantity>`` per quantity (a logger reporting temperature and
+        humidity sets both).
+        """
+        if not ids or by_quantity.height == 0:
+            return {}
+        sub = by_quantity.filter(
+            pl.col("sensor_id").is_in(pl.Series(ids, dtype=pl.Utf8).implode())
+            & pl.col("value").is_not_null()
+        )
+        out: dict[str, dict[str, float]] = {}
+        for sid, qty, value in zip(
+            sub["sensor_id"].to_list(),
+            sub["quantity"].to_list(),
+            sub["value"].to_list(),
+            strict=True,
+        ):
+            if qty:
+                out.setdefault(sid, {})[qty] = value
+        return out
 
     def _move_sensors(self, cols: dict[str, list[Any]]) -> dict[str, tuple[float, float, float]]:
         """Re-place sensors whose latest reading carries a position (GPS trackers)."""
@@ -708,4 +744,28 @@ class Engine:
         return asyncio.ensure_future(self.hub.run(stop))
 
 
-__all__ = ["Engine", "PendingUpdate", "TickStats"]
+def newest_rows_per_sensor(config: Config) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+    """Full loads of the readings table keep only what the state can use.
+
+    The latest-state model keeps, per sensor and quantity, the newest reading and
+    at most ``history_per_sensor`` recent values: older rows cannot change it, so
+    a cold start (or a reload after OPTIMIZE/RESTORE, or time travel) reads them
+    lazily and drops them before materialising.  Rows without a sensor id or
+    timestamp are kept so they are still counted as bad rows.
+    """
+    tc = config.tables.readings
+    sid, ts, qty = tc.column("sensor_id"), tc.column("ts"), tc.column("quantity")
+    keep = max(1, config.engine.history_per_sensor)
+
+    def reduce(lazy: pl.LazyFrame) -> pl.LazyFrame:
+        names = lazy.collect_schema().names()
+        if sid not in names or ts not in names:
+            return lazy  # to_canonical reports the missing column clearly
+        group = [sid, qty] if qty in names else [sid]
+        rank = pl.col(ts).rank("ordinal", descending=True).over(group)
+        return lazy.filter((rank <= keep) | pl.col(ts).is_null() | pl.col(sid).is_null())
+
+    return reduce
+
+
+__all__ = ["Engine", "PendingUpdate", "TickStats", "newest_rows_per_sensor"]
