@@ -103,6 +103,7 @@ class Engine:
         self.positions: dict[str, tuple[float, float, float]] = {}
         self.bindings: dict[str, str] = {}
         self.placement: dict[str, str] = {}
+        self._meta: dict[str, tuple[str, str, str, str, str]] = {}
         self.layer_visible: dict[str, bool] = {}
         self.running = RunningStats()
         self.last_tick: TickStats | None = None
@@ -226,6 +227,17 @@ class Engine:
                 self.positions[sid] = (row["x"], row["y"], row["z"])
                 self.bindings[sid] = row["prim_path"] or ""
                 self.placement[sid] = row["placement"]
+            # What a marker update needs that does not change between ticks.
+            self._meta = {
+                s.sensor_id: (
+                    s.layer,
+                    s.kind,
+                    s.unit or "",
+                    self.placement.get(s.sensor_id, "exact"),
+                    self.bindings.get(s.sensor_id, ""),
+                )
+                for s in registry
+            }
             layers = self._layer_rows_config()
             for name, _label, visible in layers:
                 self.layer_visible.setdefault(name, visible)
@@ -419,37 +431,42 @@ class Engine:
             ts_col, val_col = cols["ts"], cols["value"]
             qty_col, unit_col = cols["quantity"], cols["unit"]
             updates = []
+            meta_get, status_get, at_get = self._meta.get, statuses.get, at.get
+            own_statuses, positions = self.statuses, self.positions
             for sid in ids:
-                sensor = registry.get(sid)
-                if sensor is None:
+                meta = meta_get(sid)
+                if meta is None:
                     continue
-                status = self.statuses[sid] = statuses.get(sid, "unknown")
-                i = at.get(sid)
+                layer, kind, sensor_unit, placement, bound = meta
+                status = own_statuses[sid] = status_get(sid, "unknown")
+                i = at_get(sid)
                 ts = value = None
                 quantity = unit = ""
                 if i is not None:
                     ts, value = ts_col[i], val_col[i]
                     quantity, unit = qty_col[i] or "", unit_col[i] or ""
-                position = moved.get(sid) or (self.positions.get(sid) if initial else None)
-                if sid in moved:
-                    self.positions[sid] = moved[sid]
+                position = None
+                if moved and sid in moved:
+                    position = positions[sid] = moved[sid]
+                elif initial:
+                    position = positions.get(sid)
+                # The overlay writes coptwin:<quantity>, the building's worst status
+                # and ts on the bound building.
                 updates.append(
                     MarkerUpdate(
-                        sensor_id=sid,
-                        layer=sensor.layer,
-                        kind=sensor.kind,
-                        position=position,
-                        color=PALETTE[status],
-                        status=status,
-                        value=None if value is None else float(value),
-                        unit=unit or sensor.unit or "",
-                        ts=ts,
-                        quantity=quantity,
-                        placement=self.placement.get(sid, "exact"),
-                        # The overlay writes coptwin:<quantity>, the building's worst
-                        # status and ts on the bound building.
-                        bound_prim=bound_of.get(sid, ""),
-                        building_attrs=others.get(sid, {}),
+                        sid,
+                        layer,
+                        kind,
+                        position,
+                        PALETTE[status],
+                        status,
+                        None if value is None else float(value),
+                        unit or sensor_unit,
+                        ts,
+                        quantity,
+                        placement,
+                        bound,
+                        others.get(sid) or {},
                     )
                 )
             return updates
