@@ -237,6 +237,10 @@ class EngineConfig(_Base):
     overlay_path: str = "out/overlay.usda"
     #: Recent values kept per sensor for the panel's plot.
     history_per_sensor: int = 120
+    #: Time per tick the stage thread (Kit's main thread) may spend writing
+    #: per-sensor detail attributes; markers and colours are always written in
+    #: full, details beyond the budget follow on later (idle) ticks.
+    main_thread_budget_ms: float = 4.0
 
 
 class AnnotationsConfig(_Base):
@@ -349,6 +353,8 @@ def _validate(cfg: Config, source: str) -> None:
         fail("scene.marker_size_m", "expected a positive number of metres")
     if cfg.scene.crs is not None and not cfg.scene.crs.upper().startswith("EPSG:"):
         fail("scene.crs", "expected an EPSG code such as 'EPSG:32618'")
+    if cfg.engine.main_thread_budget_ms < 0:
+        fail("engine.main_thread_budget_ms", "expected a number of milliseconds >= 0")
     if cfg.events.polling.interval_s <= 0:
         fail("events.polling.interval_s", "expected a positive number of seconds")
     if not cfg.storage.uri:

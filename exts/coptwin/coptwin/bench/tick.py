@@ -180,6 +180,9 @@ def _variant_engine(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any
         "tick": summarise(total),
         "read_part": summarise(read),
         "main_thread_part": summarise(scene),
+        "main_thread_budget_ms": cfg.engine.main_thread_budget_ms,
+        # per-sensor detail attributes still queued (markers/colours are always current)
+        "details_pending_after": engine.overlay.details_pending,
         "changed_per_tick": int(np.median(changed)),
         "cold_start_ms": round(cold_ms, 1),
     }

@@ -181,7 +181,10 @@ class Engine:
                 root=self.config.scene.overlay_root,
                 marker_size_m=self.config.scene.marker_size_m,
                 marker_shapes={k: r.marker for k, r in self.config.rules.items() if r.marker},
+                detail_time_budget_s=self.config.engine.main_thread_budget_ms / 1000.0,
             )
+            # Small ticks (up to ~200 sensors) always complete; the time budget bounds big ones.
+            self.overlay.detail_min = 200
             self._install_sensors(opening.sensors)
             self._opened = True
 
@@ -321,6 +324,10 @@ class Engine:
         if sweep:
             self._last_sweep = time.monotonic()
         stats.changed = len(pending.updates)
+        with self._lock:  # bookkeeping and array patches here, USD writes in commit()
+            if self.overlay is not None and pending.updates:
+                self.overlay.stage_updates(pending.updates)
+                pending.updates = []
         stats.read_ms = (time.perf_counter() - t0) * 1000.0
         return pending
 
@@ -369,7 +376,8 @@ class Engine:
             if pending.sensors is not None:
                 self._install_sensors(pending.sensors)
             if pending.updates:
-                self.overlay.apply(pending.updates)
+                self.overlay.stage_updates(pending.updates)
+            self.overlay.flush()
             if pending.annotations is None or pending.annotations:
                 self._draw_pins(pending.annotations)
         stats.scene_ms = (time.perf_counter() - t0) * 1000.0

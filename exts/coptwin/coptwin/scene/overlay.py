@@ -31,9 +31,9 @@ Layout (``root`` defaults to ``/COP``)::
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
+import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -219,6 +219,10 @@ class Overlay:
         self._by_path: dict[str, str] = {}
         self._sids: set[int] = set()
         self._pending: OrderedDict[str, MarkerUpdate] = OrderedDict()
+        #: staged updates that need new USD structure, written by flush()
+        self._needs_structure: list[MarkerUpdate] = []
+        #: stage() (worker thread) and flush() (stage thread) share the bookkeeping
+        self._lock = threading.RLock()
         self._buildings = BuildingAttrs(stage, layer)
         self._attached = False
         self._warned: set[tuple[str, str]] = set()
@@ -511,65 +515,56 @@ class Overlay:
         """Author the given sensors' current state; nothing else is touched.
 
         The updates are handed over: the overlay may complete them in place while
-        they wait for the detail pass.
+        they wait for the detail pass.  Same as :meth:`stage_updates` then :meth:`flush`.
         """
-        stats = ApplyStats(updates=len(updates))
-        pending = self._pending
-        touched: dict[_Layer, tuple[list[int], list[Any], list[int], list[Any]]] = {}
-        sensors_get = self._sensors.get
-        pending_get = pending.get
-        last_lay: _Layer | None = None
-        pi = pv = ci = cv = []  # type: list[Any]
+        stats = self.stage_updates(updates)
+        flushed = self.flush()
+        stats.created += flushed.created
+        stats.details_written = flushed.details_written
+        stats.details_pending = flushed.details_pending
+        stats.attribute_writes += flushed.attribute_writes
+        stats.layers_written = flushed.layers_written
+        stats.skipped.update(flushed.skipped)
+        stats.seconds_markers += flushed.seconds_markers
+        stats.seconds_details, stats.seconds_notify = (
+            flushed.seconds_details,
+            flushed.seconds_notify,
+        )
+        return stats
+
+    def stage_updates(self, updates: Sequence[MarkerUpdate]) -> ApplyStats:
+        """Worker-thread half of :meth:`apply`: bookkeeping and array patches, no USD.
+
+        Kit's engine calls this off the main thread so that the main thread only
+        pays for :meth:`flush`.  Updates that need new USD structure (a sensor,
+        layer or marker kind seen for the first time) wait for :meth:`flush`.
+        """
         t0 = time.perf_counter()
-        with Sdf.ChangeBlock():
-            # Hot loop (10k updates per tick in the benchmark): no Sdf calls, no numpy.
+        with self._lock:
+            stats = ApplyStats(updates=len(updates))
+            sensors_get = self._sensors.get
+            known: list[MarkerUpdate] = []
             for u in updates:
-                sensor_id = u.sensor_id
-                st = sensors_get(sensor_id)
-                if st is None:
-                    if not sensor_id or not isinstance(sensor_id, str):
-                        stats.skipped["empty_sensor_id"] += 1
-                        continue
-                    st = self._register(u)
-                    stats.created += 1
-                lay = st.layer
-                if lay is not last_lay:
-                    last_lay = lay
-                    cols = touched.get(lay)
-                    if cols is None:
-                        cols = touched[lay] = ([], [], [], [])
-                    pi, pv, ci, cv = cols
-                if u.layer != lay.name and u.layer:
-                    self._warn_once(
-                        "layer_changed", sensor_id, "keeps its first layer %r", lay.name
-                    )
-                pos = u.position
-                if pos is not None:
-                    if _finite3(pos):
-                        pi.append(st.index)
-                        pv.append(pos)
-                    else:
-                        stats.skipped["bad_position"] += 1
-                        u = dataclasses.replace(u, position=None)
-                color = u.color
-                if color is not None:
-                    if _finite3(color):
-                        ci.append(st.index)
-                        cv.append(color)
-                    else:
-                        stats.skipped["bad_color"] += 1
-                        u = dataclasses.replace(u, color=None)
-                if u.kind != st.kind:
-                    if u.kind or st.kind is None:
-                        st.kind = u.kind
-                        lay.proto[st.index] = self._proto_index(lay, u.kind)
-                        lay.dirty.add("proto")
-                    else:  # no kind given: keep the one it has
-                        u = dataclasses.replace(u, kind=st.kind)
-                old = pending_get(sensor_id)
-                pending[sensor_id] = u if old is None else _merge(old, u)
-            for lay, (pi, pv, ci, cv) in touched.items():
-                self._patch_layer(lay, pi, pv, ci, cv)
+                st = sensors_get(u.sensor_id)
+                if st is None or (u.kind and u.kind != st.kind and u.kind not in st.layer.kinds):
+                    self._needs_structure.append(u)
+                else:
+                    known.append(u)
+            self._mark(known, stats)
+        stats.seconds_markers = time.perf_counter() - t0
+        self._log_skips(stats, len(updates))
+        return stats
+
+    def flush(self) -> ApplyStats:
+        """Stage-thread half of :meth:`apply`: new structure, changed instancer arrays,
+        then the detail pass within its budget.  Cheap when nothing was staged."""
+        stats = ApplyStats()
+        t0 = time.perf_counter()
+        with self._lock, Sdf.ChangeBlock():
+            fresh, self._needs_structure = self._needs_structure, []
+            if fresh:
+                stats.updates = len(fresh)
+                self._mark(fresh, stats)
             for lay in self._layers.values():
                 if lay.dirty:
                     self._flush_layer(lay)
@@ -583,18 +578,77 @@ class Overlay:
             t2 - t1,
             t3 - t2,
         )
+        if fresh:
+            self._log_skips(stats, len(fresh))
+        return stats
+
+    def _log_skips(self, stats: ApplyStats, n: int) -> None:
         if stats.skipped:
             log.warning(
                 "overlay: skipped %s in %d updates",
-                ", ".join(f"{n} {r}" for r, n in sorted(stats.skipped.items())),
-                len(updates),
+                ", ".join(f"{k} {r}" for r, k in sorted(stats.skipped.items())),
+                n,
             )
-        return stats
+
+    def _mark(self, updates: Sequence[MarkerUpdate], stats: ApplyStats) -> None:
+        """The hot loop (10k updates per tick in the benchmark): no Sdf calls, no numpy
+        per update; registers new sensors (Sdf) only when called from :meth:`flush`."""
+        pending = self._pending
+        touched: dict[_Layer, tuple[list[int], list[Any], list[int], list[Any]]] = {}
+        sensors_get = self._sensors.get
+        pending_get = pending.get
+        last_lay: _Layer | None = None
+        pi = pv = ci = cv = []  # type: list[Any]
+        for u in updates:
+            sensor_id = u.sensor_id
+            st = sensors_get(sensor_id)
+            if st is None:
+                if not sensor_id or not isinstance(sensor_id, str):
+                    stats.skipped["empty_sensor_id"] += 1
+                    continue
+                st = self._register(u)
+                stats.created += 1
+            lay = st.layer
+            if lay is not last_lay:
+                last_lay = lay
+                cols = touched.get(lay)
+                if cols is None:
+                    cols = touched[lay] = ([], [], [], [])
+                pi, pv, ci, cv = cols
+            if u.layer != lay.name and u.layer:
+                self._warn_once("layer_changed", sensor_id, "keeps its first layer %r", lay.name)
+            pos = u.position
+            if pos is not None:
+                if _finite3(pos):
+                    pi.append(st.index)
+                    pv.append(pos)
+                else:
+                    stats.skipped["bad_position"] += 1
+                    u.position = None
+            color = u.color
+            if color is not None:
+                if _finite3(color):
+                    ci.append(st.index)
+                    cv.append(color)
+                else:
+                    stats.skipped["bad_color"] += 1
+                    u.color = None
+            if u.kind != st.kind:
+                if u.kind or st.kind is None:
+                    st.kind = u.kind
+                    lay.proto[st.index] = self._proto_index(lay, u.kind)
+                    lay.dirty.add("proto")
+                else:  # no kind given: keep the one it has
+                    u.kind = st.kind
+            old = pending_get(sensor_id)
+            pending[sensor_id] = u if old is None else _merge(old, u)
+        for lay, (pi, pv, ci, cv) in touched.items():
+            self._patch_layer(lay, pi, pv, ci, cv)
 
     def flush_details(self) -> ApplyStats:
         """Write every queued sensor detail now, whatever the budget."""
         stats = ApplyStats()
-        with Sdf.ChangeBlock():
+        with self._lock, Sdf.ChangeBlock():
             self._detail_pass(stats, None, None)
         return stats
 
