@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from coptwin.events.devserver import (
     DevServerError,
     LocalMosquitto,

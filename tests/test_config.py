@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from coptwin.config import ConfigError, load_config
 
 GOOD = """

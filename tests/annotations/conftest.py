@@ -6,6 +6,7 @@ import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from coptwin.annotations.model import AnnotationEvent
 from coptwin.annotations.store import AnnotationStore
 

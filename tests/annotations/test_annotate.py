@@ -7,10 +7,11 @@ import json
 
 import polars as pl
 import pytest
+from deltalake import write_deltalake
+
 from coptwin.annotations.store import AnnotationStore
 from coptwin.cli import main
 from coptwin.config import load_config
-from deltalake import write_deltalake
 
 
 @pytest.fixture()

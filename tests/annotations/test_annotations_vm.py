@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from coptwin.annotations.fold import AnnotationBook
 from coptwin.annotations.targets import TargetCheck
 from coptwin.scene.pins import pin_name

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+
 from coptwin.annotations.export import Locator, csv_text, geojson_text
 from coptwin.annotations.fold import AnnotationBook
 from coptwin.annotations.schema import events_frame

@@ -6,6 +6,7 @@ import itertools
 import random
 
 import polars as pl
+
 from coptwin.annotations.fold import AnnotationBook, fold_events
 from coptwin.annotations.schema import events_frame
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from pxr import Sdf
+
 from coptwin.annotations.live import AnnotationFeed
 from coptwin.annotations.store import AnnotationStore
 from coptwin.scene import pins
-from pxr import Sdf
 
 
 @dataclass

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from pxr import Sdf, Usd, UsdGeom
+
 from coptwin.annotations.fold import AnnotationBook
 from coptwin.annotations.schema import events_frame
 from coptwin.scene import pins
-from pxr import Sdf, Usd, UsdGeom
 
 from .conftest import ev
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import polars as pl
+
 from coptwin.annotations.schema import SCHEMA, to_canonical, to_user
 from coptwin.config import TableConfig
 

@@ -7,12 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
+
 from coptwin.annotations.model import AnnotationError
 from coptwin.annotations.store import AnnotationStore
 from coptwin.annotations.targets import TargetCheck
 from coptwin.config import config_from_dict
 from coptwin.storage import delta_storage_options
-from deltalake import DeltaTable
 
 
 def test_add_reply_edit_resolve_reopen_round_trip(store):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from coptwin.annotations.model import AnnotationError
 from coptwin.annotations.targets import TargetCheck
 

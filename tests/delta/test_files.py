@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from obstore.store import LocalStore
+
 from coptwin.delta.files import AbsolutePathError, align, read_added_files
 from coptwin.delta.log import AddFile
-from obstore.store import LocalStore
 
 
 def test_align_orders_casts_and_fills_missing_columns():

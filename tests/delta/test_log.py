@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from obstore.store import LocalStore
+
 from coptwin.delta.errors import DeltaLogError
 from coptwin.delta.log import list_log, parse_commit, read_commit, read_commits
-from obstore.store import LocalStore
 
 URI = "/data/readings"
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
+
 from coptwin.delta.partitions import parse_partition_value, partition_columns
 
 UTC = dt.timezone.utc

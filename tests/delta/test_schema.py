@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
-from coptwin.delta.schema import UnsupportedSchemaError, schema_from_json
 from deltalake import write_deltalake
+
+from coptwin.delta.schema import UnsupportedSchemaError, schema_from_json
 
 
 def test_schema_matches_deltalake_for_many_types(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from coptwin.delta import DeltaStorageError, TableNotFoundError, read_table
 from coptwin.delta.snapshot import open_table, read_snapshot
 

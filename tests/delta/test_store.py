@@ -6,10 +6,11 @@ from pathlib import Path
 
 import obstore
 import pytest
+from obstore.store import LocalStore, S3Store
+
 from coptwin.config import StorageConfig
 from coptwin.delta.store import is_local, local_path, safe_message, table_store
 from coptwin.storage import Credentials, delta_storage_options
-from obstore.store import LocalStore, S3Store
 
 
 def test_local_uris(tmp_path):

@@ -10,13 +10,14 @@ import socket
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
+
 from coptwin.delta import (
     DeltaLogError,
     DeltaStorageError,
     TableNotFoundError,
     TableWatcher,
 )
-from deltalake import DeltaTable
 
 
 def test_first_poll_is_full_load_then_nothing_new(table):
@@ -444,9 +445,10 @@ def test_deltatable_agrees_on_latest_version(table):
 @pytest.mark.s3
 def test_s3_round_trip_with_coptwin_storage_options(s3_server, table):
     """Same watcher on SeaweedFS S3 with the options coptwin.storage builds from a config."""
+    from deltalake import write_deltalake
+
     from coptwin.config import StorageConfig
     from coptwin.storage import Credentials, delta_storage_options
-    from deltalake import write_deltalake
 
     bucket = s3_server.new_bucket("delta-watch")
     cfg = StorageConfig(

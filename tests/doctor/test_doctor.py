@@ -9,10 +9,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import write_deltalake
+
 from coptwin.cli import main
 from coptwin.config import load_config
 from coptwin.doctor import run_checks
-from deltalake import write_deltalake
 
 READINGS = pl.DataFrame(
     {

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from coptwin.config import Config, load_config
 from coptwin.scene.citygen import generate_city
 from coptwin.scene.citylayout import CityParams, make_layout

@@ -9,9 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pxr import Usd, UsdGeom
+
 from coptwin.engine.engine import Engine
 from coptwin.model.palette import PALETTE
-from pxr import Usd, UsdGeom
 
 from .conftest import T0
 
@@ -292,6 +293,7 @@ def test_note_written_elsewhere_appears_as_a_pin(cop):
 
 def test_a_sensor_registered_later_is_placed_and_drawn(cop):
     import polars as pl
+
     from coptwin.sim.feed import write_sensors
 
     engine = Engine(cop.config, clock=clock_at(T0))

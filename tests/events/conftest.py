@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
+
 from coptwin.config import Config, config_from_dict
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"

@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 import paho.mqtt.client as mqtt
 import polars as pl
 import pytest
-from coptwin.events.devserver import sigv4_headers
 from deltalake import DeltaTable, write_deltalake
+
+from coptwin.events.devserver import sigv4_headers
 
 
 @pytest.mark.s3

@@ -17,11 +17,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import polars as pl
 import pytest
+from deltalake import DeltaTable, write_deltalake
+from pxr import Usd, UsdGeom
+
 from coptwin.config import config_from_dict
 from coptwin.engine.engine import Engine
 from coptwin.storage import delta_storage_options
-from deltalake import DeltaTable, write_deltalake
-from pxr import Usd, UsdGeom
 
 from .conftest import body, load_payload, retarget
 

@@ -7,6 +7,7 @@ import http.client
 import time
 
 import pytest
+
 from coptwin.events.hub import EventHub
 
 from .conftest import body, load_payload, make_config, retarget

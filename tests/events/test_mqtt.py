@@ -7,6 +7,7 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
+
 from coptwin.config import MqttConfig
 from coptwin.events.mqtt import MqttSource, default_client_id
 

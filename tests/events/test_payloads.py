@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from coptwin.events.payloads import MalformedEvent, parse_event_body
 
 from .conftest import body, load_payload, retarget

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from coptwin.config import ConfigError, config_from_dict
 from coptwin.events.routing import TableRouter, event_bucket, table_prefixes
 

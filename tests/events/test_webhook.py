@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+
 from coptwin.config import ConfigError, WebhookConfig
 from coptwin.events.webhook import WebhookReceiver, token_matches
 

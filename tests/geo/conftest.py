@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from coptwin.config import SceneConfig
 from pxr import Gf, Sdf, Usd, UsdGeom
+
+from coptwin.config import SceneConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / "shared"

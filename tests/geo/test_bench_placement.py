@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from pxr import Usd
+
 from coptwin.bench.placement import bench_placement
 from coptwin.config import SceneConfig
 from coptwin.geo import Placer, SceneFrame, SceneIndex
-from pxr import Usd
 
 
 def test_bench_placement_small(tmp_path: Path) -> None:

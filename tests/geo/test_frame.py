@@ -6,11 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from pxr import Gf, Sdf, Usd, UsdGeom
+from pyproj import Transformer
+
 from coptwin.config import EnuOrigin, SceneConfig
 from coptwin.geo import SceneError, SceneFrame
 from coptwin.geo.frame import Georeference
-from pxr import Gf, Sdf, Usd, UsdGeom
-from pyproj import Transformer
 
 from .conftest import Ottawa, open_stage
 

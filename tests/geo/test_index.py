@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pxr import Sdf, Usd, UsdGeom
+
 from coptwin.config import SceneConfig
 from coptwin.geo import SceneError, SceneIndex
 from coptwin.geo.index import normalize_object_id
-from pxr import Sdf, Usd, UsdGeom
 
 from .conftest import Ottawa, open_stage
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+
 from coptwin.cli import main
 
 from .conftest import Ottawa, assert_accuracy, placement_errors

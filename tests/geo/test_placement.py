@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from coptwin.config import EnuOrigin, SceneConfig
-from coptwin.geo import Placer, SceneFrame, SceneIndex
 from pxr import Gf, Sdf
 from pyproj import Transformer
+
+from coptwin.config import EnuOrigin, SceneConfig
+from coptwin.geo import Placer, SceneFrame, SceneIndex
 
 from .conftest import (
     Ottawa,

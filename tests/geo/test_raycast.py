@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from coptwin.geo.raycast import VerticalGrid, closest_points_on_triangles
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from coptwin.geo.triangulate import TriangulationStats, triangulate
 
 # CityEngine-style L-shaped roof: a non-convex 6-gon, counter-clockwise, at height 20.

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
+
 from coptwin.sim.readings import ReadingSimulator
 from coptwin.sim.writer import append_batch
-from deltalake import DeltaTable
 
 UTC = dt.timezone.utc
 

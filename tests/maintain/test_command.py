@@ -6,8 +6,9 @@ import datetime as dt
 import json
 
 import polars as pl
-from coptwin.cli import main
 from deltalake import DeltaTable, write_deltalake
+
+from coptwin.cli import main
 
 
 def _setup(tmp_path):

@@ -7,10 +7,11 @@ from collections import Counter
 
 import polars as pl
 import pytest
+from deltalake import write_deltalake
+
 from coptwin.config import ConfigError, config_from_dict
 from coptwin.maintenance import MaintenanceOptions, maintain_config
 from coptwin.storage import delta_storage_options
-from deltalake import write_deltalake
 
 
 def _config(uri: str, **storage) -> object:

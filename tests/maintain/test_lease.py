@@ -6,8 +6,9 @@ import datetime as dt
 import json
 
 import pytest
-from coptwin.maintenance.lease import LEASE_PATH, LeaseBusy, MaintenanceLease
 from obstore.store import LocalStore
+
+from coptwin.maintenance.lease import LEASE_PATH, LeaseBusy, MaintenanceLease
 
 
 class Clock:

@@ -6,8 +6,9 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from coptwin.maintenance.plan import DEFAULT_TARGET_SIZE, parse_partition_date, plan_compaction
 from deltalake import DeltaTable, write_deltalake
+
+from coptwin.maintenance.plan import DEFAULT_TARGET_SIZE, parse_partition_date, plan_compaction
 
 TODAY = dt.date(2026, 3, 10)
 

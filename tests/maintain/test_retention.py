@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable, write_deltalake
+
 from coptwin.maintenance.retention import (
     MIN_RETENTION_HOURS,
     parse_interval_hours,
     table_retention_hours,
     vacuum_retention,
 )
-from deltalake import DeltaTable, write_deltalake
 
 
 @pytest.mark.parametrize(

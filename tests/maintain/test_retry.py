@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from coptwin.maintenance.retry import RetriesExhausted, is_conflict, with_retry
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
+
+from coptwin.maintenance.retry import RetriesExhausted, is_conflict, with_retry
 
 
 def _table(tmp_path) -> str:

@@ -9,11 +9,12 @@ from collections import Counter
 from pathlib import Path
 
 import polars as pl
+from deltalake import write_deltalake
+
 from coptwin.delta import TableWatcher
 from coptwin.delta.store import table_store
 from coptwin.maintenance import MaintenanceOptions, maintain_table
 from coptwin.maintenance.lease import LEASE_PATH, MaintenanceLease
-from deltalake import write_deltalake
 
 
 def _yesterday(readings) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+
 from coptwin.config import Config, config_from_dict
 from coptwin.model.columns import to_canonical
 from coptwin.model.registry import SensorRegistry

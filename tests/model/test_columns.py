@@ -7,9 +7,10 @@ import math
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable, write_deltalake
+
 from coptwin.config import TableConfig
 from coptwin.model.columns import DTYPES, SchemaError, to_canonical
-from deltalake import DeltaTable, write_deltalake
 
 UTC = dt.timezone.utc
 READINGS = TableConfig(

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from coptwin.config import STATUSES
 from coptwin.model import palette
 

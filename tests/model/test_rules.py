@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import polars as pl
 import pytest
+
 from coptwin.config import STATUSES, config_from_dict
 from coptwin.model.rules import (
     DEFAULT_RULES,

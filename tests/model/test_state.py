@@ -8,6 +8,7 @@ import math
 
 import polars as pl
 import pytest
+
 from coptwin.model.columns import SchemaError
 from coptwin.model.state import LatestState
 

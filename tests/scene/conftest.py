@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from coptwin.scene.citygen import CityInfo, generate_city
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
+from pxr import Sdf, Usd
+
 from coptwin.scene.buildingattrs import BuildingAttrs, worst_status
 from coptwin.scene.citygen import CityInfo
-from pxr import Sdf, Usd
 
 
 @pytest.fixture()

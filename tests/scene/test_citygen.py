@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pxr import Sdf, Usd, UsdGeom, UsdShade
+
 from coptwin.scene.citygen import (
     GENERATOR_VERSION,
     OBJECTID_ATTR,
@@ -16,7 +18,6 @@ from coptwin.scene.citygen import (
     ensure_city,
     generate_city,
 )
-from pxr import Sdf, Usd, UsdGeom, UsdShade
 
 
 def _shapes(stage: Usd.Stage) -> list[Usd.Prim]:

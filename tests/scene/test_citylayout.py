@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from coptwin.scene.citylayout import CityParams, blocks_for, make_layout
 
 

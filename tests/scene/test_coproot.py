@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pxr import Sdf, Usd, UsdGeom
+
 from coptwin.scene.citygen import CityInfo
 from coptwin.scene.coproot import write_cop_root
-from pxr import Sdf, Usd, UsdGeom
 
 
 def _overlay(path: Path) -> Path:

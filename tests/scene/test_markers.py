@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from coptwin.scene.markers import SHAPES, author_prototype, shape_for
 from pxr import Sdf, Usd, UsdGeom
+
+from coptwin.scene.markers import SHAPES, author_prototype, shape_for
 
 
 def test_shape_for_kinds() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from coptwin.scene.naming import attr_name, iso_utc, prim_name, stable_id
 from pxr import Sdf
+
+from coptwin.scene.naming import attr_name, iso_utc, prim_name, stable_id
 
 
 def test_valid_ids_kept_and_others_hashed() -> None:

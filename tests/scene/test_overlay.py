@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from pxr import Sdf, Tf, Usd, UsdGeom
+
 from coptwin.scene.citygen import CityInfo
 from coptwin.scene.overlay import MarkerUpdate, Overlay, write_cop_root
-from pxr import Sdf, Tf, Usd, UsdGeom
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 GREEN, RED = (0.0, 0.6, 0.5), (0.84, 0.37, 0.0)
