@@ -8,9 +8,14 @@ Every failure — empty text, no target, an unknown note, storage down — becom
 to the view as plain strings (omni.ui labels do not interpret markup).
 
 Writes are synchronous Delta commits (tens of ms locally, ~100 ms on S3); the
-Kit glue should call the action methods off the main thread.  A successful
-write is echoed into the book at once (``echo``), so the author sees the note
-before the table watcher delivers it; the fold dedupes the later copy.
+Kit glue should call the action methods off the main thread.  The target
+check reads the USD stage, which must not happen in a worker while Kit's main
+thread authors the overlay, so the panel runs :meth:`AnnotationsVM.checked_target`
+on the main thread first and hands the checked target to :meth:`AnnotationsVM.add`.
+A successful write is handed to ``echo``: by default it is applied to the book
+at once (the author sees the note before the table watcher delivers it; the
+fold dedupes the later copy); the panel instead asks the engine to read the
+table now, so the engine's fold also redraws the note's pin.
 """
 
 from __future__ import annotations
@@ -211,6 +216,16 @@ class AnnotationsVM:
                 self.selection.append(focused.target)
         self._changed()
 
+    def select_targets(self, targets: Sequence[str]) -> None:
+        """Select encoded targets directly (a sensors-table row selects ``sensor:<id>``).
+
+        Used where the prim a row pushes to the stage would not say which
+        target was meant (a sensor without a marker selects its building).
+        """
+        self.selection = list(dict.fromkeys(t for t in targets if t))
+        self.focused = None
+        self._changed()
+
     def set_clicked_point(self, point: XYZ | None) -> None:
         """A point picked in the viewport (stage coordinates) to attach the next note to."""
         self.clicked_point = tuple(float(v) for v in point) if point is not None else None  # type: ignore[assignment]
@@ -273,6 +288,24 @@ class AnnotationsVM:
             return "Select a sensor or building, or click a point, to add a note"
         return f"Add a note to {target_label(target, self._sensor_name)}"
 
+    def checked_target(self) -> str | None:
+        """:meth:`add_target` verified by ``check`` (None, and ``error`` set, when not).
+
+        Reads the registry and the stage, so Kit calls it on the main thread
+        and then runs :meth:`add` with the result in a worker.
+        """
+        target = self.add_target()
+        if target is None:
+            self.error = "no target: select a sensor or building, or click a point"
+            self._changed()
+            return None
+        try:
+            return str(self._check(target)) if self._check is not None else target
+        except AnnotationError as exc:
+            self.error = str(exc)
+            self._changed()
+            return None
+
     # ---- actions -------------------------------------------------------------
     def _run(self, action: Callable[[], AnnotationEvent]) -> bool:
         if self._writer is None:
@@ -299,18 +332,26 @@ class AnnotationsVM:
         self._changed()
         return True
 
-    def add(self, text: str) -> bool:
-        """Add a note to :meth:`add_target`."""
-        target = self.add_target()
+    def add(self, text: str, target: str | None = None) -> bool:
+        """Add a note to :meth:`add_target`, or to ``target`` from :meth:`checked_target`.
+
+        A given ``target`` was checked already, so only its syntax is checked
+        again here (this may run in a worker thread, away from the stage).
+        """
+        point = self.clicked_point
+        checked = target is not None
+        if target is None:
+            target = self.add_target()
         if target is None:
             self.error = "no target: select a sensor or building, or click a point"
             self._changed()
             return False
+        check = None if checked else self._check
         ok = self._run(
-            lambda: self._writer.add(target, text, self.author, check=self._check)  # type: ignore[union-attr]
+            lambda: self._writer.add(target, text, self.author, check=check)  # type: ignore[union-attr]
         )
-        if ok:
-            self.clicked_point = None
+        if ok and point is not None and self.clicked_point == point:
+            self.clicked_point = None  # the point is used; a newer click stays
         return ok
 
     def reply(self, annotation_id: str, text: str) -> bool:

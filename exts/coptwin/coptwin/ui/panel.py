@@ -3,19 +3,32 @@
 ``PanelVM`` pulls an :class:`~coptwin.engine.snapshot.EngineSnapshot` from the
 engine, feeds the status, layers, sensors, selection, detail and time
 view-models, and reports which parts changed so the window repaints only
-those.  It never touches omni.ui, USD or threads; the Kit layer hands it
-plain callables (select prims, frame the viewport, read a prim's attributes).
+those.  It never touches omni.ui; the Kit layer hands it plain callables
+(select prims, frame the viewport, read a prim's attributes).
+
+The notes section (reviewers' annotations, :class:`AnnotationsVM`) is bound
+to the engine's own :class:`~coptwin.annotations.fold.AnnotationBook`, so the
+list, the pins and every other session show the same fold.  Writes are Delta
+commits: the ``*_note`` actions are coroutines that run the commit in a
+worker thread (Kit's main thread must not wait on storage) and then ask the
+engine to read the annotations table at once, which folds the new event and
+redraws its pin.  The book is mutated by the engine's workers under the
+engine's lock, so every read of it here holds that lock too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from ..engine.snapshot import EngineSnapshot, EngineStatus
+from .annotations_vm import AnnotationsVM, NoteRow
 from .detail import BuildingAttributes, DetailVM
 from .layers import LayersVM
 from .selection import Frame, SelectionSync, SelectPrims
@@ -47,15 +60,67 @@ class PanelChanges:
     sensors: bool = False
     selection: bool = False
     detail: bool = False
+    notes: bool = False
 
     @property
     def any(self) -> bool:
-        return self.status or self.layers or self.sensors or self.selection or self.detail
+        return (
+            self.status
+            or self.layers
+            or self.sensors
+            or self.selection
+            or self.detail
+            or self.notes
+        )
+
+    def __or__(self, other: PanelChanges) -> PanelChanges:
+        return PanelChanges(
+            self.status or other.status,
+            self.layers or other.layers,
+            self.sensors or other.sensors,
+            self.selection or other.selection,
+            self.detail or other.detail,
+            self.notes or other.notes,
+        )
+
+
+@dataclass(frozen=True)
+class NotesView:
+    """Everything the notes section shows, computed once per refresh or action."""
+
+    #: False: no notes here (no engine, or no annotations table); ``reason`` says why.
+    enabled: bool = False
+    reason: str = "the COP is not running"
+    rows: tuple[NoteRow, ...] = ()
+    counts: dict[str, int] = field(default_factory=lambda: {"open": 0, "resolved": 0, "all": 0})
+    scope: str = "selection"
+    status_filter: str = "open"
+    add_label: str = ""
+    can_add: bool = False
+    author: str = ""
+    error: str = ""
+    #: A write is running in a worker thread.
+    busy: bool = False
+    #: The thread whose pin was picked in the viewport.
+    focused: str | None = None
+    #: The clicked point notes attach to, as text ("" for none).
+    point: str = ""
 
 
 def _sensor_for_path(engine: Any) -> Callable[[str], str | None] | None:
     overlay = getattr(engine, "overlay", None)
     return getattr(overlay, "sensor_for_path", None)
+
+
+def parse_point(text: str) -> tuple[float, float, float]:
+    """'1.5, 2, 30' or '1.5 2 30' -> (x, y, z) in stage coordinates; ValueError when not."""
+    parts = text.replace(",", " ").split()
+    if len(parts) != 3:
+        raise ValueError(f"{text!r} is not a point: give x, y, z in stage coordinates")
+    try:
+        return (float(parts[0]), float(parts[1]), float(parts[2]))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a point: x, y and z must be numbers") from None
 
 
 class PanelVM:
@@ -67,8 +132,11 @@ class PanelVM:
         frame_selection: Frame | None = None,
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
         hide_rows_of_hidden_layers: bool = True,
+        author: str = "",
     ) -> None:
         self.stale_after_s = stale_after_s
+        #: Who the notes written from this panel are signed by.
+        self.author = author.strip()
         self.hide_rows_of_hidden_layers = hide_rows_of_hidden_layers
         self._select_prims = select_prims
         self._frame = frame_selection
@@ -80,6 +148,14 @@ class PanelVM:
         self.selection = SelectionSync(select_prims, frame_selection)
         self.detail = DetailVM()
         self.time = TimeVM()
+        #: The notes section's view-model (None: no engine or no annotations table).
+        self.notes: AnnotationsVM | None = None
+        self.notes_view = NotesView()
+        self._notes_reason = NotesView().reason
+        self._sensor_names: dict[str, str] = {}
+        self._markers: dict[str, str] = {}
+        self._pushed_for_notes: list[str] | None = None
+        self._writing = False
         self._now = datetime.now(timezone.utc)
 
     def bind(
@@ -98,16 +174,123 @@ class PanelVM:
         self.idle_reason = idle_reason if (idle_reason or engine is not None) else "not started"
         if same:
             return
+        self._pushed_for_notes = None
         if engine is None:
             self.layers.bind(None)
             self.time.bind(None)
             self.selection.bind(self._select_prims, self._frame, None)
             self.detail.bind(None, None)
+            self.notes, self._notes_reason = None, "the COP is not running"
         else:
-            self.layers.bind(engine.set_layer_visible)
+            self.notes, self._notes_reason = self._make_notes(engine)
+            notes_toggle = getattr(engine, "set_annotations_visible", None)
+            self.layers.bind(
+                engine.set_layer_visible, notes_toggle if self.notes is not None else None
+            )
             self.time.bind(engine.set_as_of)
             self.selection.bind(self._select_prims, self._frame, _sensor_for_path(engine))
             self.detail.bind(engine.history, building_attributes)
+        self._update_notes_view()
+
+    # --- notes wiring ---------------------------------------------------------------
+
+    def _make_notes(self, engine: Any) -> tuple[AnnotationsVM | None, str]:
+        """The notes view-model over ``engine``'s book, or None and why not."""
+        config = getattr(engine, "config", None)
+        tables = getattr(config, "tables", None)
+        if not hasattr(engine, "book") or tables is None:
+            return None, "this engine keeps no notes"
+        if getattr(tables, "annotations", None) is None:
+            return None, "no annotations table is configured (tables.annotations)"
+        from ..annotations.store import AnnotationStore
+        from ..annotations.targets import TargetCheck
+
+        try:
+            store: AnnotationStore | None = AnnotationStore.from_config(config)
+        except Exception as exc:  # a bad table config leaves the notes readable
+            log.warning("notes are read-only: %s", exc)
+            store = None
+
+        def known_sensor(sensor_id: str) -> bool:
+            registry = getattr(engine, "registry", None)
+            return registry is not None and sensor_id in registry
+
+        def check(target: str) -> Any:
+            # The engine's stage is read when checking (main thread), not captured:
+            # an engine that opened its own scene sets it only when it opens.
+            return TargetCheck(known_sensor, getattr(engine, "stage", None))(target)
+
+        def sensor_for_path(path: str) -> str | None:
+            if path in self._markers:
+                return self._markers[path]
+            lookup = _sensor_for_path(engine)
+            return lookup(path) if lookup is not None else None
+
+        def pins_scope() -> str | None:
+            overlay = getattr(engine, "overlay", None)
+            if overlay is None:
+                return None
+            from ..scene.pins import scope_path
+
+            return str(scope_path(overlay))
+
+        def echo(_event: Any) -> None:
+            # Thread-safe: the engine's next tick folds the event and draws its pin.
+            engine.request_check("annotations")
+
+        vm = AnnotationsVM(
+            lambda: engine.book,
+            store,
+            author=self.author,
+            check=check,
+            sensor_for_path=sensor_for_path,
+            sensor_name=self._sensor_names.get,
+            pins_scope=pins_scope() or _default_pins_scope(config),
+            echo=echo,
+        )
+        return vm, ""
+
+    def _book_lock(self) -> AbstractContextManager[Any]:
+        """The engine's lock: its workers fold new note events into the book under it."""
+        lock = getattr(self.engine, "_lock", None)
+        return lock if lock is not None else contextlib.nullcontext()
+
+    def _update_notes_view(self) -> bool:
+        """Recompute what the notes section shows; True when it changed."""
+        notes = self.notes
+        if notes is None:
+            view = NotesView(enabled=False, reason=self._notes_reason)
+        else:
+            with self._book_lock():
+                rows = tuple(notes.rows())
+                counts = notes.counts()
+            point = notes.clicked_point
+            view = NotesView(
+                enabled=True,
+                reason="",
+                rows=rows,
+                counts=counts,
+                scope=notes.scope,
+                status_filter=notes.status_filter,
+                add_label=notes.add_label(),
+                can_add=notes.add_target() is not None and not self._writing,
+                author=notes.author,
+                error=notes.error,
+                busy=self._writing,
+                focused=notes.focused,
+                point="{:g}, {:g}, {:g}".format(*point) if point is not None else "",
+            )
+        changed = view != self.notes_view
+        self.notes_view = view
+        return changed
+
+    def _refresh_notes(self) -> tuple[bool, bool]:
+        """(layers changed, notes changed) after the engine may have folded new notes."""
+        counts = None
+        if self.notes is not None:
+            with self._book_lock():
+                counts = self.notes.counts()
+        return self.layers.update_notes(counts), self._update_notes_view()
 
     def refresh(self, now: datetime | None = None) -> PanelChanges:
         """Pull a snapshot and update every part; returns what changed."""
@@ -138,8 +321,18 @@ class PanelVM:
         status_changed = status != self.status
         self.status = status
         detail_changed = self.detail.show(self.selection.selected_row(), now)
+        rows = snapshot.sensors if snapshot is not None else ()
+        self._sensor_names.clear()
+        self._sensor_names.update({r.sensor_id: r.name for r in rows if r.name})
+        self._markers = {r.marker_path: r.sensor_id for r in rows if r.marker_path}
+        notes_layer_changed, notes_changed = self._refresh_notes()
         return PanelChanges(
-            status_changed, layers_changed, sensors_changed, selection_changed, detail_changed
+            status_changed,
+            layers_changed or notes_layer_changed,
+            sensors_changed,
+            selection_changed,
+            detail_changed,
+            notes_changed,
         )
 
     def _snapshot(self) -> EngineSnapshot | None:
@@ -156,16 +349,27 @@ class PanelVM:
     # --- user actions -------------------------------------------------------------
 
     def select_row(self, sensor_id: str | None) -> PanelChanges:
-        """The user picked a row: select and frame its prim, show its detail."""
+        """The user picked a row: select and frame its prim, show its detail and notes."""
         before = self.selection.selected
+        # The stage echoes the prims we push (a marker-less sensor pushes its
+        # building); that echo must not re-target the notes to the building.
+        self._pushed_for_notes = self.selection.prim_paths_for(sensor_id) if sensor_id else []
         self.selection.select_row(sensor_id)
+        selected = self.selection.selected
+        if self.notes is not None:
+            self.notes.select_targets([f"sensor:{selected}"] if selected else [])
         detail_changed = self.detail.show(self.selection.selected_row(), self._now)
-        return PanelChanges(selection=before != self.selection.selected, detail=detail_changed)
+        return PanelChanges(
+            selection=before != self.selection.selected,
+            detail=detail_changed,
+            notes=self._update_notes_view(),
+        )
 
     def on_stage_selection(self, paths: Sequence[str]) -> PanelChanges:
-        """The viewport selection changed: select the matching row, if any."""
+        """The viewport selection changed: select the matching row and notes, if any."""
+        notes_changed = self._notes_follow_stage(paths)
         if not self.selection.on_stage_selection(paths):
-            return PanelChanges()
+            return PanelChanges(notes=notes_changed)
         if self.sensors.index_of(self.selection.selected) is None and self.selection.selected:
             # the picked sensor is filtered out: clear the filter so its row shows
             self.sensors.set_filter("")
@@ -173,7 +377,17 @@ class PanelVM:
         else:
             sensors_changed = False
         detail_changed = self.detail.show(self.selection.selected_row(), self._now)
-        return PanelChanges(sensors=sensors_changed, selection=True, detail=detail_changed)
+        return PanelChanges(
+            sensors=sensors_changed, selection=True, detail=detail_changed, notes=notes_changed
+        )
+
+    def _notes_follow_stage(self, paths: Sequence[str]) -> bool:
+        pushed, self._pushed_for_notes = self._pushed_for_notes, None
+        if self.notes is None or (pushed is not None and list(paths) == pushed):
+            return False
+        with self._book_lock():
+            self.notes.on_stage_selection([str(p) for p in paths])
+        return self._update_notes_view()
 
     def toggle_layer(self, name: str, visible: bool) -> PanelChanges:
         """Show or hide a layer, then refresh so the table follows."""
@@ -186,6 +400,7 @@ class PanelVM:
             sensors=True,
             selection=changes.selection,
             detail=changes.detail,
+            notes=changes.notes,
         )
 
     def set_filter(self, text: str) -> PanelChanges:
@@ -203,6 +418,106 @@ class PanelVM:
         self.time.go_live()
         return self._after_time_change()
 
+    # --- notes ----------------------------------------------------------------------
+
+    def toggle_notes_layer(self, visible: bool) -> PanelChanges:
+        """Show or hide every annotation pin (the Annotations layer row)."""
+        self.layers.toggle_notes(visible)
+        return PanelChanges(layers=True)
+
+    def set_notes_filter(self, status: str) -> PanelChanges:
+        """'open', 'resolved' or 'all' threads."""
+        if self.notes is not None:
+            self.notes.set_status_filter(status)  # type: ignore[arg-type]
+        return PanelChanges(notes=self._update_notes_view())
+
+    def set_notes_scope(self, scope: str) -> PanelChanges:
+        """Notes of the 'selection' or 'all' notes."""
+        if self.notes is not None:
+            self.notes.set_scope(scope)  # type: ignore[arg-type]
+        return PanelChanges(notes=self._update_notes_view())
+
+    def set_note_author(self, name: str) -> PanelChanges:
+        self.author = name.strip()
+        if self.notes is not None:
+            self.notes.set_author(name)
+        return PanelChanges(notes=self._update_notes_view())
+
+    def set_note_point(self, text: str) -> PanelChanges:
+        """Attach the next note to a point typed or picked as 'x, y, z' ('' clears it)."""
+        if self.notes is not None:
+            if not text.strip():
+                self.notes.set_clicked_point(None)
+            else:
+                try:
+                    self.notes.set_clicked_point(parse_point(text))
+                    self.notes.error = ""
+                except ValueError as exc:
+                    self.notes.error = str(exc)
+        return PanelChanges(notes=self._update_notes_view())
+
+    async def add_note(self, text: str) -> PanelChanges:
+        """Add a note to the selected sensor/building or the point (commit off the main thread)."""
+        notes = self.notes
+        if notes is None:
+            return PanelChanges(notes=self._update_notes_view())
+        if self._writing:
+            return self._refuse_busy(notes)
+        target = notes.checked_target()  # reads the stage: here, on the caller's thread
+        if target is None:
+            return PanelChanges(notes=self._update_notes_view())
+        return await self._write(lambda vm: vm.add(text, target=target))
+
+    async def reply_note(self, annotation_id: str, text: str) -> PanelChanges:
+        """Reply to a thread with ``text``."""
+        return await self._write(lambda notes: notes.reply(annotation_id, text))
+
+    async def edit_note(self, annotation_id: str, text: str) -> PanelChanges:
+        """Replace a note's text (the old text stays in the table's history)."""
+        return await self._write(lambda notes: notes.edit(annotation_id, text))
+
+    async def resolve_note(self, annotation_id: str) -> PanelChanges:
+        return await self._write(lambda notes: notes.resolve(annotation_id))
+
+    async def reopen_note(self, annotation_id: str) -> PanelChanges:
+        return await self._write(lambda notes: notes.reopen(annotation_id))
+
+    def _refuse_busy(self, notes: AnnotationsVM) -> PanelChanges:
+        notes.error = "still saving the previous note; try again in a moment"
+        return PanelChanges(notes=self._update_notes_view())
+
+    async def _write(self, action: Callable[[AnnotationsVM], bool]) -> PanelChanges:
+        """Run one note write in a worker thread; one at a time per panel.
+
+        The view-model hands the written event to the engine (``request_check``),
+        whose next tick folds it into the book and draws the pin.
+        """
+        notes = self.notes
+        if notes is None:
+            return PanelChanges()
+        if self._writing:
+            return self._refuse_busy(notes)
+        self._writing = True
+        self._update_notes_view()
+        try:
+            await asyncio.to_thread(action, notes)
+        finally:
+            self._writing = False
+        self._update_notes_view()
+        return PanelChanges(notes=True)
+
     def _after_time_change(self) -> PanelChanges:
         changes = self.refresh(self._now)
-        return PanelChanges(True, changes.layers, changes.sensors, changes.selection, True)
+        return PanelChanges(
+            True, changes.layers, changes.sensors, changes.selection, True, changes.notes
+        )
+
+
+def _default_pins_scope(config: Any) -> str | None:
+    """Where the pins will be before the overlay is attached (``<overlay_root>/Annotations``)."""
+    root = getattr(getattr(config, "scene", None), "overlay_root", None)
+    if not root:
+        return None
+    from ..scene.pins import SCOPE_NAME
+
+    return f"{str(root).rstrip('/')}/{SCOPE_NAME}"

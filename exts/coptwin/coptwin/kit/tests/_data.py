@@ -48,7 +48,11 @@ def write_city(path: Path) -> Path:
 
 
 def write_cop(folder: Path) -> Path:
-    """City, three sensors in two layers with one reading each; returns the config path."""
+    """City, three sensors in two layers with one reading each; returns the config path.
+
+    The annotations table is configured but not created: the first note
+    written (from the panel) creates it, as in a fresh deployment.
+    """
     import polars as pl
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,6 +94,10 @@ path = "readings"
 
 [tables.sensors]
 path = "sensors"
+
+# Reviewers' notes; the table is created by the first note written.
+[tables.annotations]
+path = "annotations"
 
 [[layers]]
 name = "environment"
