@@ -331,3 +331,31 @@ def test_cold_start_keeps_only_rows_the_state_can_use(cop):
     building = engine.stage.GetPrimAtPath(engine.bindings[s])
     assert building.GetAttribute("coptwin:humidity").Get() == 5.0
     engine.close()
+
+
+def test_run_once_and_as_of_from_the_command_line(cop, capsys):
+    from coptwin.cli import main
+
+    s = cop.ids("temperature")[0]
+    cop.append([{"sensor_id": s, "ts": T0, "value": 10.0}])
+    cop.append([{"sensor_id": s, "ts": T0 + timedelta(minutes=1), "value": 40.0}])
+    out = cop.root / "out" / "overlay.usda"
+    config = str(cop.root / "cop.toml")
+    assert main(["run", "--config", config, "--once", "--out", str(out)]) == 0
+    assert "rows read: 2" in capsys.readouterr().out
+    assert main(["run", "--config", config, "--as-of", "0", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "NOT LIVE: the COP as of version 0" in printed
+    stage = Usd.Stage.Open(str(out.with_name("cop.usda")))
+    values = [
+        p.GetAttribute("coptwin:value").Get()
+        for p in stage.Traverse()
+        if p.GetAttribute("coptwin:sensorId").Get() == s
+    ]
+    assert values == [10.0]
+    try:
+        code = main(["run", "--config", config, "--as-of", "yesterday"])
+    except SystemExit as exc:  # argparse's own exit
+        code = exc.code
+    assert code == 2
+    assert "neither a version number nor an ISO-8601 time" in capsys.readouterr().err

@@ -272,7 +272,7 @@ class Config(_Base):
     def resolve_path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
         p = Path(value).expanduser()
-        return p if p.is_absolute() else Path(self.base_dir) / p
+        return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
 
     def table_uri(self, table: str) -> str:
         """Full URI (or absolute local path) of a configured table."""

@@ -44,8 +44,14 @@ def format_summary(snapshot: EngineSnapshot, running: RunningStats) -> str:
         )
     p50, p95 = d["tick_ms_p50"], d["tick_ms_p95"]
     skipped = d["rows_skipped"] or {}
+    as_of = snapshot.status.as_of
     lines += [
         "",
+        *(
+            [f"NOT LIVE: the COP as of {'version ' if isinstance(as_of, int) else ''}{as_of}"]
+            if as_of is not None
+            else []
+        ),
         f"sensors: {d['sensors']} ({d['placement_fallback']} placed by fallback)",
         f"delta versions applied: {d['versions_applied']} (now at {d['versions']})",
         f"rows read: {d['rows_read']}, applied: {d['rows_applied']}, "
