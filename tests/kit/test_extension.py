@@ -126,6 +126,25 @@ def test_missing_and_broken_config_are_reported(kit, tmp_path):
     asyncio.run(scenario("credentials are never read from the config file"))
 
 
+def test_author_setting_signs_the_panel_notes(kit):
+    mod = kit.import_kit()
+
+    async def scenario() -> tuple[str, str]:
+        ext = mod.CoptwinExtension()
+        ext.on_startup(kit.ext_id)
+        try:
+            return ext.panel.author, ext.panel.notes_view.reason
+        finally:
+            ext.on_shutdown()
+
+    kit.settings(author="Ann Reviewer")
+    author, reason = asyncio.run(scenario())
+    assert author == "Ann Reviewer" and reason == "the COP is not running"
+    kit.settings(author="")
+    author, _ = asyncio.run(scenario())
+    assert author == mod.settings.os_user_name()
+
+
 def test_config_path_tokens_and_relative_paths(kit):
     mod = kit.import_kit()
     resolve = mod.extension.resolve_config_path
@@ -228,6 +247,8 @@ def test_real_engine_cycles_leave_one_overlay_and_sync_selection(kit, cop_tables
                 marker = ext.session.engine.overlay.marker_path("t2")
                 kit.context.get_selection().set_selected_prim_paths([str(marker)], True)
                 assert ext.panel.selection.selected == "t2"
+                assert ext.panel.notes_view.add_label == "Add a note to sensor Harbour"
+                assert "Add a note to sensor Harbour" in labels(ext.window)
                 ext.panel.select_row("t1")
                 assert kit.context.get_selection().get_selected_prim_paths() == [
                     str(ext.session.engine.overlay.marker_path("t1"))

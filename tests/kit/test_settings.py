@@ -50,3 +50,20 @@ def test_wrong_types_fall_back_with_a_warning(settings_mod, caplog):
     text = caplog.text
     assert "/exts/coptwin/auto_start='maybe' is not a bool" in text
     assert "/exts/coptwin/refresh_interval_s must be positive" in text
+
+
+def test_note_author_from_the_setting_else_the_os_user(settings_mod):
+    s = settings_mod.ExtensionSettings.read({"/exts/coptwin/author": "  Ann Reviewer "}.get)
+    assert s.author == "Ann Reviewer"
+    assert s.note_author(lambda: "os-user") == "Ann Reviewer"
+    unset = settings_mod.ExtensionSettings.read({}.get)
+    assert unset.author == "" and unset.note_author(lambda: "os-user") == "os-user"
+    assert settings_mod.AUTHOR in settings_mod.ALL_KEYS
+
+
+def test_os_user_name_never_raises(settings_mod, monkeypatch):
+    def no_user() -> str:
+        raise OSError("no username set in the environment")
+
+    monkeypatch.setattr(settings_mod.getpass, "getuser", no_user)
+    assert settings_mod.os_user_name() == ""

@@ -8,10 +8,12 @@ arguments and check that user input reaches the view-models and back.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -180,3 +182,136 @@ def test_as_of_shows_a_banner_and_live_clears_it(painted):
     next(b for b in widgets(window, "Button") if b.text == "Live").click()
     assert banner.visible is False and replay.snap.status.as_of is None
     assert as_of_field.model.get_value_as_string() == ""
+
+
+# ----------------------------------------------------------------------------- notes
+
+
+def buttons(window, text: str) -> list:
+    return [b for b in widgets(window, "Button") if b.text == text]
+
+
+def by_id(window, identifier: str):
+    (widget,) = [w for w in window.frame.walk() if w.kwargs.get("identifier") == identifier]
+    return widget
+
+
+def test_notes_section_says_why_it_is_off(painted):
+    window, panel, *_ = painted
+    assert "Notes are off: this engine keeps no notes." in label_texts(window)
+    assert by_id(window, "coptwin_note_text").model.get_value_as_string() == ""
+    controls = [
+        w for w in widgets(window, "VStack") if by_id(window, "coptwin_note_add") in w.walk()
+    ]
+    assert controls and controls[-1].visible is False
+    assert [
+        w for w in window.frame.walk() if w.kwargs.get("identifier") == "coptwin_notes_layer"
+    ] == []
+
+
+async def _running_panel(cop_tables, city_stage, author="ann"):
+    from coptwin.ui.panel import PanelVM
+    from coptwin.ui.session import EngineSession
+
+    session = EngineSession()
+    assert session.start(cop_tables, city_stage), session.error
+    panel = PanelVM(author=author)
+    panel.bind(session.engine)
+    for _ in range(300):
+        panel.refresh()
+        if panel.sensors.total == 3 and panel.status.state == "Connected":
+            return session, panel
+        await asyncio.sleep(0.02)
+    raise AssertionError(panel.status.text)
+
+
+async def _until(window, panel, ready, what: str) -> None:
+    """What Kit's refresh timer does: refresh the panel and repaint, until ``ready()``."""
+    for _ in range(300):
+        window.update(panel.refresh())
+        if ready():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}: {panel.notes_view}")
+
+
+async def _click(window, text: str, index: int = 0) -> None:
+    buttons(window, text)[index].click()
+    await asyncio.gather(*window.note_writes)
+
+
+def test_notes_buttons_reach_the_view_model_and_the_engine(kit, cop_tables, city_stage):
+    kit.import_kit()
+    from pxr import UsdGeom
+
+    from coptwin.kit.window import CoptwinWindow
+    from coptwin.scene import pins
+
+    async def scenario():
+        session, panel = await _running_panel(cop_tables, city_stage)
+        window = CoptwinWindow(panel, PALETTE)
+        engine = session.engine
+        try:
+            texts = label_texts(window)
+            assert "Annotations" in texts and "no notes" in texts
+            assert "Select a sensor or building, or click a point, to add a note" in texts
+            assert by_id(window, "coptwin_note_add").enabled is False
+            assert by_id(window, "coptwin_note_author").model.get_value_as_string() == "ann"
+            # Select the Harbour row: the notes follow it.
+            (tree,) = widgets(window, "TreeView")
+            tree.user_select([tree.model.find("t2")])
+            assert "Add a note to sensor Harbour" in label_texts(window)
+            assert by_id(window, "coptwin_note_add").enabled is True
+            # Empty text: an error, nothing written.
+            await _click(window, "Add")
+            assert any(t.startswith("empty text") for t in label_texts(window))
+            # Markup-looking text is kept and shown as it is.
+            raw = "reads <b>high</b> & {since} the roof work"
+            by_id(window, "coptwin_note_text").model.set_value(raw)
+            await _click(window, "Add")
+            assert by_id(window, "coptwin_note_text").model.get_value_as_string() == ""
+            await _until(window, panel, lambda: raw in label_texts(window), "the note's row")
+            texts = label_texts(window)
+            assert {"open", "ann", "sensor Harbour"} <= set(texts)
+            assert "Open (1)" in [b.text for b in widgets(window, "Button")]
+            (note,) = panel.notes_view.rows
+            prim = city_stage.GetPrimAtPath(str(pins.pin_path(engine.overlay, note.annotation_id)))
+            assert prim.GetAttribute(pins.ATTR_TEXT).Get() == raw
+            # Reply uses the text field.
+            by_id(window, "coptwin_note_text").model.set_value("it was the sun")
+            await _click(window, "Reply")
+            await _until(window, panel, lambda: "it was the sun" in label_texts(window), "reply")
+            # Resolve: the "open" filter hides it; "Resolved" shows it with Reopen.
+            await _click(window, "Resolve")
+            await _until(window, panel, lambda: panel.notes_view.rows == (), "the filter")
+            assert "No notes on the selection for this filter." in label_texts(window)
+            buttons(window, "Resolved (1)")[0].click()
+            assert raw in label_texts(window) and buttons(window, "Reopen")
+            await _click(window, "Reopen")
+            await _until(window, panel, lambda: panel.notes_view.rows == (), "the reopen")
+            assert buttons(window, "Open (1)")
+            # The Annotations layer checkbox hides every pin.
+            scope = city_stage.GetPrimAtPath(str(pins.scope_path(engine.overlay)))
+            by_id(window, "coptwin_notes_layer").model.set_value(False)
+            assert UsdGeom.Imageable(scope).ComputeVisibility() == UsdGeom.Tokens.invisible
+            by_id(window, "coptwin_notes_layer").model.set_value(True)
+            assert UsdGeom.Imageable(scope).ComputeVisibility() == UsdGeom.Tokens.inherited
+            # A typed point becomes the target; a bad one is an error.
+            by_id(window, "coptwin_note_point").model.set_value("1, 2")
+            buttons(window, "Use")[0].click()
+            assert any("is not a point" in t for t in label_texts(window))
+            by_id(window, "coptwin_note_point").model.set_value("3, 4, 5")
+            buttons(window, "Use")[0].click()
+            assert "Add a note to point (3.0, 4.0, 5.0)" in label_texts(window)
+            buttons(window, "Clear")[0].click()
+            assert "Add a note to sensor Harbour" in label_texts(window)
+            # The author field signs the next note.
+            by_id(window, "coptwin_note_author").model.set_value("")
+            by_id(window, "coptwin_note_text").model.set_value("who am I")
+            await _click(window, "Add")
+            assert any(t.startswith("missing author") for t in label_texts(window))
+        finally:
+            window.destroy()
+            session.stop()
+
+    asyncio.run(scenario())

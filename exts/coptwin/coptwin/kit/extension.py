@@ -1,11 +1,11 @@
 """The coptwin Kit extension: thin glue between Kit and the Kit-free core.
 
-on_startup reads the carb settings, follows stage open/close and selection
-events, adds a Window menu entry and — when a stage is open and auto-start is
-on — runs the engine on Kit's asyncio loop with the overlay as a session
-sublayer.  on_shutdown undoes every one of those, so disabling and
-re-enabling the extension leaves no duplicate subscription, task, window or
-layer behind.
+on_startup reads the carb settings (including who signs reviewers' notes),
+follows stage open/close and selection events, adds a Window menu entry and
+— when a stage is open and auto-start is on — runs the engine on Kit's
+asyncio loop with the overlay as a session sublayer.  on_shutdown undoes
+every one of those, so disabling and re-enabling the extension leaves no
+duplicate subscription, task, window or layer behind.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class CoptwinExtension(omni.ext.IExt):
             select_prims=self._select_prims,
             frame_selection=self._frame_selection,
             stale_after_s=self._settings.stale_after_s,
+            author=self._settings.note_author(),
         )
         self._palette = core_palette()
         self._window: CoptwinWindow | None = None

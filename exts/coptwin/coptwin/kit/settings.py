@@ -8,6 +8,7 @@ so a wrong type in a user's .kit file becomes a logged default, not a crash.
 
 from __future__ import annotations
 
+import getpass
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,13 +72,26 @@ REFRESH_INTERVAL_S: SettingKey[float] = SettingKey(f"{SETTINGS_ROOT}/refresh_int
 #: Connected but no new data for this long -> the status line says "Stale".
 STALE_AFTER_S: SettingKey[float] = SettingKey(f"{SETTINGS_ROOT}/stale_after_s", 120.0)
 
+#: Who the notes written in this session are signed by; empty: the OS user name.
+AUTHOR: SettingKey[str] = SettingKey(f"{SETTINGS_ROOT}/author", "")
+
 ALL_KEYS: tuple[SettingKey, ...] = (
     CONFIG_PATH,
     AUTO_START,
     SHOW_WINDOW,
     REFRESH_INTERVAL_S,
     STALE_AFTER_S,
+    AUTHOR,
 )
+
+
+def os_user_name() -> str:
+    """The logged-in user's name, "" when the OS cannot say (e.g. a container without one)."""
+    try:
+        return getpass.getuser().strip()
+    except Exception as exc:  # getpass raises OSError/KeyError when no name is known
+        log.info("no OS user name for note authors: %s", exc)
+        return ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,12 @@ class ExtensionSettings:
     show_window: bool = SHOW_WINDOW.default
     refresh_interval_s: float = REFRESH_INTERVAL_S.default
     stale_after_s: float = STALE_AFTER_S.default
+    #: As set; see :meth:`note_author` for the name notes are signed with.
+    author: str = AUTHOR.default
+
+    def note_author(self, fallback: Callable[[], str] = os_user_name) -> str:
+        """The configured author, else the OS user name ("" makes the panel ask for one)."""
+        return self.author or fallback()
 
     @classmethod
     def read(cls, get: Callable[[str], Any]) -> ExtensionSettings:
@@ -102,6 +122,7 @@ class ExtensionSettings:
             show_window=SHOW_WINDOW.read(get),
             refresh_interval_s=interval,
             stale_after_s=STALE_AFTER_S.read(get),
+            author=AUTHOR.read(get).strip(),
         )
 
 

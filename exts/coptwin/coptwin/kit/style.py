@@ -21,6 +21,11 @@ PLOT_HEIGHT = 80
 LEGEND_SWATCH = 12
 #: Sensors table column widths (name, kind, value, status, age); fractions are ui.Fraction.
 COLUMN_WIDTHS = (2.0, 1.2, 1.2, 0.9, 1.0)
+#: Notes section: list height, indent per reply level, note text field height, button width.
+NOTES_LIST_HEIGHT = 220
+NOTE_INDENT = 16
+NOTE_FIELD_HEIGHT = 44
+NOTE_BUTTON_WIDTH = 64
 
 #: Used when the core palette is unavailable.
 FALLBACK_STATUS_RGB: RGB = (0.6, 0.6, 0.6)
@@ -43,6 +48,11 @@ LEVEL_COLORS: dict[str, int] = {
 }
 BANNER_BACKGROUND = abgr((0.90, 0.62, 0.0), 0.9)
 BANNER_TEXT = 0xFF000000
+#: Note status colours, the same as the pins in the viewport (coptwin.scene.pins.PIN_COLOURS:
+#: Okabe-Ito vermillion for open, grey for resolved), repeated here to keep style import-light.
+NOTE_STATUS_RGB: dict[str, RGB] = {"open": (0.835, 0.369, 0.0), "resolved": (0.6, 0.6, 0.6)}
+#: Background of the filter/scope button that is switched on.
+TOGGLE_ON_BACKGROUND = abgr((0.34, 0.71, 0.91), 0.45)
 
 
 def window_style(palette: dict[str, RGB] | None = None) -> dict[str, dict[str, object]]:
@@ -57,7 +67,12 @@ def window_style(palette: dict[str, RGB] | None = None) -> dict[str, dict[str, o
         "Rectangle::banner": {"background_color": BANNER_BACKGROUND, "border_radius": 3},
         "Button::header": {"margin": 0, "padding": 2},
         "Plot": {"color": LEVEL_COLORS["info"], "background_color": 0xFF202020},
+        "Button::toggle_on": {"background_color": TOGGLE_ON_BACKGROUND},
+        "Label::note_text": {"color": TEXT},
+        "Rectangle::note_focused": {"background_color": TOGGLE_ON_BACKGROUND, "border_radius": 2},
     }
+    for status, rgb in NOTE_STATUS_RGB.items():
+        style[f"Label::note_{status}"] = {"color": abgr(rgb)}
     for level, colour in LEVEL_COLORS.items():
         style[f"Label::level_{level}"] = {"color": colour}
     for status in STATUSES:

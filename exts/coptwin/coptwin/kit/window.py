@@ -3,14 +3,24 @@
 All decisions (texts, order, filtering, selection) are made by the Kit-free
 view-models; this class lays widgets out and forwards user input.  Parts are
 repainted only when the view-model says they changed.
+
+Note writes are Delta commits: a button schedules the panel's coroutine on
+Kit's asyncio loop (the commit itself runs in a worker thread) and repaints
+when it is done.  The note text field and its buttons live outside the
+rebuilt notes list, so a note arriving from another session never takes the
+keyboard focus away from someone typing.  Note texts are shown with
+``ui.Label``, which draws plain text and interprets no markup.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 
 import omni.ui as ui
 
+from ..ui.annotations_vm import NoteRow
 from ..ui.layers import legend
 from ..ui.panel import PanelChanges, PanelVM
 from . import style
@@ -49,13 +59,35 @@ class CoptwinWindow(ui.Window):
         self._banner_label: ui.Label | None = None
         self._layers_frame: ui.Frame | None = None
         self._detail_frame: ui.Frame | None = None
+        self._note_model = ui.SimpleStringModel("")
+        self._point_model = ui.SimpleStringModel(panel.notes_view.point)
+        self._painted_point = panel.notes_view.point
+        self._author_model = ui.SimpleStringModel(panel.notes_view.author or panel.author)
+        self._author_model.add_value_changed_fn(self._on_author)
+        self._notes_filter_frame: ui.Frame | None = None
+        self._notes_list_frame: ui.Frame | None = None
+        self._notes_controls: ui.VStack | None = None
+        self._note_target_label: ui.Label | None = None
+        self._note_error: ui.Label | None = None
+        self._add_button: ui.Button | None = None
+        #: Note writes in flight (kept so they are not garbage-collected; cancelled on destroy).
+        self.note_writes: set[asyncio.Future] = set()
         self.frame.style = style.window_style(self._palette)
         self.frame.set_build_fn(self._build)
 
     def destroy(self) -> None:
+        for task in list(self.note_writes):
+            task.cancel()  # the commit still finishes in its thread; only the repaint is dropped
+        self.note_writes.clear()
         self._tree = None
         self._layers_frame = None
         self._detail_frame = None
+        self._notes_filter_frame = None
+        self._notes_list_frame = None
+        self._notes_controls = None
+        self._note_target_label = None
+        self._note_error = None
+        self._add_button = None
         super().destroy()
 
     # ------------------------------------------------------------------ build
@@ -72,7 +104,10 @@ class CoptwinWindow(ui.Window):
             with ui.CollapsableFrame("Selected sensor", name="group", height=0):
                 self._detail_frame = ui.Frame(height=0)
                 self._detail_frame.set_build_fn(self._build_detail)
+            with ui.CollapsableFrame("Notes", name="group", height=0):
+                self._build_notes()
         self._paint_status()
+        self._paint_notes()
 
     def _build_banner(self) -> None:
         self._banner = ui.ZStack(height=0, visible=False)
@@ -108,6 +143,16 @@ class CoptwinWindow(ui.Window):
                     ui.CheckBox(model=model, width=20)
                     ui.Label(item.label, width=style.LABEL_WIDTH)
                     ui.Label(item.counts_text, name="dim")
+            notes = self._panel.layers.notes
+            if notes is not None:
+                with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
+                    model = ui.SimpleBoolModel(notes.visible)
+                    model.add_value_changed_fn(
+                        lambda m: self._on_notes_layer(m.get_value_as_bool())
+                    )
+                    ui.CheckBox(model=model, width=20, identifier="coptwin_notes_layer")
+                    ui.Label(notes.label, width=style.LABEL_WIDTH)
+                    ui.Label(notes.counts_text, name="dim")
             if self._panel.layers.error:
                 ui.Label(self._panel.layers.error, name="error", word_wrap=True, height=0)
             with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
@@ -172,6 +217,133 @@ class CoptwinWindow(ui.Window):
                         ui.Label(key, name="dim", width=style.LABEL_WIDTH * 2, elided_text=True)
                         ui.Label(value, elided_text=True)
 
+    def _build_notes(self) -> None:
+        with ui.VStack(height=0, spacing=style.SPACING):
+            self._notes_filter_frame = ui.Frame(height=0)
+            self._notes_filter_frame.set_build_fn(self._build_notes_filter)
+            with ui.ScrollingFrame(height=style.NOTES_LIST_HEIGHT):
+                self._notes_list_frame = ui.Frame(height=0)
+                self._notes_list_frame.set_build_fn(self._build_notes_list)
+            self._notes_controls = ui.VStack(height=0, spacing=2)
+            with self._notes_controls:
+                self._note_target_label = ui.Label("", name="dim", word_wrap=True, height=0)
+                ui.StringField(
+                    model=self._note_model,
+                    multiline=True,
+                    height=style.NOTE_FIELD_HEIGHT,
+                    identifier="coptwin_note_text",
+                    tooltip="Plain text. Add attaches it to the selection or the point; "
+                    "Reply answers the thread whose Reply button you press.",
+                )
+                with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
+                    self._add_button = ui.Button(
+                        "Add",
+                        width=style.NOTE_BUTTON_WIDTH,
+                        clicked_fn=self._on_add_note,
+                        identifier="coptwin_note_add",
+                    )
+                    ui.Label("Point", width=0, name="dim")
+                    ui.StringField(
+                        model=self._point_model,
+                        identifier="coptwin_note_point",
+                        tooltip="x, y, z in stage coordinates (e.g. a position read in the "
+                        "viewport); Use attaches the next note there instead of the selection",
+                    )
+                    ui.Button("Use", width=40, clicked_fn=self._on_use_point)
+                    ui.Button("Clear", width=44, clicked_fn=self._on_clear_point)
+                with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
+                    ui.Label("Author", width=style.LABEL_WIDTH // 2, name="dim")
+                    ui.StringField(
+                        model=self._author_model,
+                        identifier="coptwin_note_author",
+                        tooltip="Signs the notes you write (setting /exts/coptwin/author)",
+                    )
+            self._note_error = ui.Label("", name="error", word_wrap=True, height=0)
+
+    def _build_notes_filter(self) -> None:
+        view = self._panel.notes_view
+        if not view.enabled:
+            return
+        with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
+            for scope, label in (("selection", "Selection"), ("all", "All notes")):
+                ui.Button(
+                    label,
+                    width=0,
+                    name="toggle_on" if view.scope == scope else "toggle",
+                    clicked_fn=lambda s=scope: self.update(self._panel.set_notes_scope(s)),
+                )
+            ui.Spacer(width=style.SPACING * 3)
+            for status, label in (("open", "Open"), ("resolved", "Resolved"), ("all", "All")):
+                ui.Button(
+                    f"{label} ({view.counts.get(status, 0)})",
+                    width=0,
+                    name="toggle_on" if view.status_filter == status else "toggle",
+                    clicked_fn=lambda s=status: self.update(self._panel.set_notes_filter(s)),
+                )
+
+    def _build_notes_list(self) -> None:
+        view = self._panel.notes_view
+        with ui.VStack(height=0, spacing=style.SPACING):
+            if not view.enabled:
+                ui.Label(f"Notes are off: {view.reason}.", name="dim", word_wrap=True, height=0)
+                return
+            if not view.rows:
+                empty = (
+                    "No notes on the selection for this filter."
+                    if view.scope == "selection"
+                    else "No notes for this filter."
+                )
+                ui.Label(empty, name="dim", word_wrap=True, height=0)
+            for row in view.rows:
+                self._build_note_row(row, focused=row.thread_id == view.focused, busy=view.busy)
+
+    def _build_note_row(self, row: NoteRow, focused: bool, busy: bool) -> None:
+        with ui.HStack(height=0):
+            ui.Spacer(width=style.NOTE_INDENT * row.depth)
+            with ui.ZStack(height=0):
+                if focused and row.depth == 0:
+                    ui.Rectangle(name="note_focused")
+                with ui.VStack(height=0, spacing=1):
+                    with ui.HStack(height=0, spacing=style.SPACING):
+                        if row.depth == 0:
+                            ui.Label(row.status, name=f"note_{row.status}", width=0)
+                        ui.Label(row.author, width=0)
+                        ui.Label(row.when, name="dim", width=0)
+                        if row.depth == 0:
+                            ui.Label(row.target_label, name="dim", elided_text=True)
+                        if row.edited:
+                            ui.Label("(edited)", name="dim", width=0)
+                    # Plain text: omni.ui labels draw the string as it is.
+                    ui.Label(row.text, name="note_text", word_wrap=True, height=0)
+                    if row.depth == 0:
+                        self._build_note_buttons(row, busy)
+
+    def _build_note_buttons(self, row: NoteRow, busy: bool) -> None:
+        note_id = row.annotation_id
+        with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
+            ui.Button(
+                "Reply",
+                width=style.NOTE_BUTTON_WIDTH,
+                enabled=not busy,
+                tooltip="Reply with the text in the note field below",
+                clicked_fn=lambda: self._on_reply(note_id),
+            )
+            if row.can_resolve:
+                ui.Button(
+                    "Resolve",
+                    width=style.NOTE_BUTTON_WIDTH,
+                    enabled=not busy,
+                    clicked_fn=lambda: self._spawn(self._panel.resolve_note(note_id)),
+                )
+            if row.can_reopen:
+                ui.Button(
+                    "Reopen",
+                    width=style.NOTE_BUTTON_WIDTH,
+                    enabled=not busy,
+                    clicked_fn=lambda: self._spawn(self._panel.reopen_note(note_id)),
+                )
+            ui.Spacer()
+
     # ------------------------------------------------------------------ repaint
     def update(self, changes: PanelChanges) -> None:
         """Repaint the parts ``changes`` names (called after every refresh and action)."""
@@ -186,6 +358,27 @@ class CoptwinWindow(ui.Window):
             self._sync_tree_selection()
         if changes.detail and self._detail_frame is not None:
             self._detail_frame.rebuild()
+        if changes.notes:
+            self._paint_notes()
+
+    def _paint_notes(self) -> None:
+        view = self._panel.notes_view
+        if self._notes_filter_frame is not None:
+            self._notes_filter_frame.rebuild()
+        if self._notes_list_frame is not None:
+            self._notes_list_frame.rebuild()
+        if self._notes_controls is not None:
+            self._notes_controls.visible = view.enabled
+        if self._note_target_label is not None:
+            busy = " (saving…)" if view.busy else ""
+            self._note_target_label.text = view.add_label + busy
+        if self._add_button is not None:
+            self._add_button.enabled = view.can_add
+        if self._note_error is not None:
+            self._note_error.text = view.error
+        if view.point != self._painted_point:  # used or set: show it; a half-typed point stays
+            self._painted_point = view.point
+            self._point_model.set_value(view.point)
 
     def _paint_status(self) -> None:
         status = self._panel.status
@@ -233,6 +426,45 @@ class CoptwinWindow(ui.Window):
     def _on_live(self) -> None:
         self._as_of_model.set_value("")
         self.update(self._panel.go_live())
+
+    def _on_notes_layer(self, visible: bool) -> None:
+        self.update(self._panel.toggle_notes_layer(visible))
+
+    def _on_author(self, model: ui.AbstractValueModel) -> None:
+        self.update(self._panel.set_note_author(model.get_value_as_string()))
+
+    def _on_use_point(self) -> None:
+        self.update(self._panel.set_note_point(self._point_model.get_value_as_string()))
+
+    def _on_clear_point(self) -> None:
+        self._point_model.set_value("")
+        self.update(self._panel.set_note_point(""))
+
+    def _on_add_note(self) -> None:
+        self._spawn(self._panel.add_note(self._note_model.get_value_as_string()), clear=True)
+
+    def _on_reply(self, annotation_id: str) -> None:
+        text = self._note_model.get_value_as_string()
+        self._spawn(self._panel.reply_note(annotation_id, text), clear=True)
+
+    def _spawn(self, action: Awaitable[PanelChanges], clear: bool = False) -> asyncio.Future:
+        """Run a note write on Kit's loop; repaint (and clear the text) when it is done."""
+
+        async def run() -> None:
+            changes = await action
+            if clear and not self._panel.notes_view.error:
+                self._note_model.set_value("")
+            self.update(changes)
+
+        task = asyncio.ensure_future(run())
+        self.note_writes.add(task)
+        task.add_done_callback(self._write_done)
+        return task
+
+    def _write_done(self, task: asyncio.Future) -> None:
+        self.note_writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("coptwin: a note write failed", exc_info=task.exception())
 
     def _on_tree_selection(self, items: list) -> None:
         if self._syncing_tree:
