@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from coptwin.config import STATUSES
 
 
@@ -30,3 +31,13 @@ def test_every_status_and_level_has_a_selector(style):
     assert sheet["Label::status_ok"]["color"] == style.abgr((0.0, 0.62, 0.45))
     assert sheet["Label::status_alarm"]["color"] == style.abgr(style.FALLBACK_STATUS_RGB)
     assert len(style.COLUMN_WIDTHS) == 5
+
+
+def test_note_colours_match_the_pins_in_the_viewport(style):
+    from coptwin.scene.pins import PIN_COLOURS
+
+    assert style.NOTE_STATUS_RGB == PIN_COLOURS
+    sheet = style.window_style({})
+    for status in PIN_COLOURS:
+        assert sheet[f"Label::note_{status}"]["color"] == style.abgr(PIN_COLOURS[status])
+    assert "Button::toggle_on" in sheet

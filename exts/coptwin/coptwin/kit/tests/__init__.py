@@ -6,4 +6,5 @@ Run them with Kit's test runner, e.g. from a kit-app-template build:
 """
 
 from .test_extension import *  # noqa: F403
+from .test_notes import *  # noqa: F403
 from .test_window import *  # noqa: F403
