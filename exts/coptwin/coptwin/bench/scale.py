@@ -259,8 +259,10 @@ def _child_engine(cfg_path: Path, n_sensors: int, fractions: list[float], ticks:
     cold_ms = (time.perf_counter() - t) * 1000
     rss_cold = _rss_mb()
     uri = cfg.table_uri("readings")
-    # Each run's ticks come after everything already in the table (fixtures are reused).
-    base = LIVE + timedelta(minutes=(engine.watchers["readings"].applied_version or 0))
+    # Each run's ticks come after everything already in the table: fixtures are reused and
+    # coptwin.bench.tick's variants append wall-clock-stamped versions to them.
+    newest = pl.scan_delta(uri).select(pl.col("ts").max()).collect().item()
+    base = max(newest or LIVE, datetime.now(timezone.utc)) + timedelta(minutes=1)
     rng = np.random.default_rng(3)
     ids = pl.Series(_sensor_ids(n_sensors))
     out: dict[str, Any] = {
