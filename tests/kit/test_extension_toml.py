@@ -112,21 +112,13 @@ def test_pipapi_matches_the_core_and_never_brings_usd(toml):
     assert core - {"usd-core", "numpy"} == names
 
 
-#: Typed keys whose ``[settings]`` line extension.toml does not have yet (the file has
-#: another owner). Reading an undeclared carb setting yields None, i.e. the typed
-#: default, so the extension behaves the same; the line only documents the key.
-NOT_YET_IN_TOML = {"author"}
-
-
 def test_settings_match_the_typed_keys(toml, kit):
     kit.import_kit()
     from coptwin.kit.settings import ALL_KEYS
 
     declared = toml["settings"]["exts"]["coptwin"]
     typed = {k.path.rsplit("/", 1)[1]: k.default for k in ALL_KEYS}
-    pending = {name for name in NOT_YET_IN_TOML if name not in declared}
-    assert {n: d for n, d in typed.items() if n not in pending} == declared
-    assert pending <= set(typed)  # an exemption only for a key the code really reads
+    assert typed == declared
 
 
 def test_provider_mapping():

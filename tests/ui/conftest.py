@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
 from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=timezone.utc)

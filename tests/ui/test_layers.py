@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from coptwin.engine.snapshot import LayerRow
 from coptwin.ui.layers import LayersVM, counts_text, legend
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from pxr import UsdGeom
+
 from coptwin.ui.panel import PanelVM
 from coptwin.ui.session import EngineSession
-from pxr import UsdGeom
 
 
 async def started(cop_config, city):

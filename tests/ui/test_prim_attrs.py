@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from coptwin.ui.prim_attrs import read_prim_attributes
 from pxr import Gf, Sdf, Usd, UsdGeom, Vt
+
+from coptwin.ui.prim_attrs import read_prim_attributes
 
 
 def building_stage() -> Usd.Stage:

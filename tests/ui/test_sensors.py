@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from coptwin.ui.format import MISSING
 from coptwin.ui.sensors import SensorsTableVM, parse_filter
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from coptwin.ui.time_travel import AsOfError, TimeVM, parse_as_of
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
