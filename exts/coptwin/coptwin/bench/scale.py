@@ -93,7 +93,7 @@ SIZES: dict[str, SizeSpec] = {
 
 def _config_text(tables: Path, scene: Path, offset: list[float]) -> str:
     # The same config coptwin.bench.tick's variants expect (one temperature layer).
-    from coptwin.bench.tick import _config_text as tick_config
+    from coptwin.bench.tick import config_text as tick_config
 
     return tick_config(tables, scene, offset)
 

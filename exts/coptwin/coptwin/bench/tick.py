@@ -37,7 +37,8 @@ FIXTURE_VERSION = 2
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def _config_text(tables: Path, scene: Path, offset: list[float]) -> str:
+def config_text(tables: Path, scene: Path, offset: list[float]) -> str:
+    """The benchmark COP's config: one temperature layer over the given tables and scene."""
     return f"""
 [storage]
 uri = {json.dumps(tables.as_posix())}
@@ -125,7 +126,7 @@ def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> P
         )
         append_batch(str(tables / "readings"), frame, partition_by=["date"])
     cfg_path.write_text(
-        _config_text(tables, info.root_layer, list(info.global_offset)), encoding="utf-8"
+        config_text(tables, info.root_layer, list(info.global_offset)), encoding="utf-8"
     )
     stamp.write_text(json.dumps(want))
     return cfg_path

@@ -2,8 +2,10 @@
 
 Suites: ``tick`` (one new Delta version touching 10k sensors on a 5M-row table,
 vs. a pandas full scan + per-prim Usd writes), ``placement`` (10k sensors on a
-5k-building scene) and ``latency`` (commit-to-overlay over SeaweedFS, webhook
-and polling).  ``--quick`` shrinks every size for a smoke run.
+5k-building scene), ``latency`` (commit-to-overlay over SeaweedFS, webhook
+and polling) and ``scale`` (S/M/L tables and scenes, docs/benchmarks.md; the L
+size needs about 21 GiB free for its polars baseline and ~10 minutes).
+``--quick`` shrinks every size for a smoke run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUITES = ("tick", "placement", "latency")
+SUITES = ("tick", "placement", "latency", "scale")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +60,13 @@ def _suite(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if name == "latency":
         mod = importlib.import_module("coptwin.bench.latency")
         return mod.bench_latency(commits=10 if args.quick else 50)
+    if name == "scale":
+        from coptwin.bench.scale import SizeSpec, bench_scale
+
+        if args.quick:
+            tiny = SizeSpec("S-quick", 200, 20_000, 20, 100, 5_000, reduced="smoke run")
+            return bench_scale((tiny,), work / "scale", ticks=2, appends=(200, 10))
+        return bench_scale(("S", "M", "L"), work / "scale")
     raise ValueError(name)
 
 
