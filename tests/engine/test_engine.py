@@ -121,11 +121,9 @@ def test_status_ages_to_stale_and_offline_without_new_data(cop):
     engine.tick()
     assert marker(engine, temps[0]).GetAttribute("coptwin:status").Get() == "ok"
     now[0] = T0 + timedelta(minutes=11)
-    engine._last_sweep = 0.0  # the sweep runs at most once a second
     engine.tick()
     assert marker(engine, temps[0]).GetAttribute("coptwin:status").Get() == "stale"
     now[0] = T0 + timedelta(hours=2)
-    engine._last_sweep = 0.0
     engine.tick()
     assert marker(engine, temps[0]).GetAttribute("coptwin:status").Get() == "offline"
     engine.close()
@@ -359,3 +357,26 @@ def test_run_once_and_as_of_from_the_command_line(cop, capsys):
         code = exc.code
     assert code == 2
     assert "neither a version number nor an ISO-8601 time" in capsys.readouterr().err
+
+
+def test_motion_goes_idle_after_its_active_window_without_new_data(cop):
+    import polars as pl
+
+    from coptwin.config import load_config
+
+    text = (cop.root / "cop.toml").read_text(encoding="utf-8")
+    text += '\n[rules.motion]\nactive_for_s = 30\nstates = { "1" = "warn", "0" = "ok" }\n'
+    (cop.root / "cop.toml").write_text(text, encoding="utf-8")
+    cop.config = load_config(cop.root / "cop.toml")
+    m = cop.sensors.filter(pl.col("kind") == "motion")["sensor_id"][0]
+    cop.append([{"sensor_id": m, "ts": T0, "value": 1.0, "quantity": "motion"}])
+    now = [T0 + timedelta(seconds=5)]
+    engine = Engine(cop.config, clock=lambda: now[0])
+    engine.tick()
+    assert marker(engine, m).GetAttribute("coptwin:status").Get() == "warn"
+    now[0] = T0 + timedelta(seconds=20)
+    assert engine.tick().changed == 0  # nothing due yet: no work
+    now[0] = T0 + timedelta(seconds=31)
+    assert engine.tick().changed == 1
+    assert marker(engine, m).GetAttribute("coptwin:status").Get() == "ok"
+    engine.close()

@@ -202,6 +202,25 @@ def test_latest_for_changed_ids(state, make_rows, now):
     assert sorted(state.latest_for(result.changed)["sensor_id"].to_list()) == ["t1", "t2"]
 
 
+def test_latest_by_quantity_for_some_sensors(state, make_rows, now):
+    state.apply(
+        make_rows(
+            [
+                {"sensor_id": "t1", "age": 30, "value": 21.0, "quantity": "temperature"},
+                {"sensor_id": "t1", "age": 10, "value": 55.0, "quantity": "humidity"},
+                {"sensor_id": "t2", "age": 20, "value": 7.0, "quantity": "temperature"},
+                {"sensor_id": "g1", "age": 20, "value": 1.0, "quantity": "temperature"},
+            ]
+        ),
+        now,
+    )
+    everything = state.latest_by_quantity.sort("sensor_id", "quantity")
+    some = state.latest_by_quantity_for(["t1", "g1", "ghost", "t1"]).sort("sensor_id", "quantity")
+    assert some.equals(everything.filter(pl.col("sensor_id").is_in(["t1", "g1"])))
+    assert some.height == 3
+    assert state.latest_by_quantity_for([]).height == 0
+
+
 def test_reset_forgets_everything(state, make_rows, now):
     state.apply(make_rows([{"sensor_id": "t1", "age": 3}, {"sensor_id": "zz", "age": 3}]), now)
     state.reset()

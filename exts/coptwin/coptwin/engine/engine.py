@@ -31,12 +31,13 @@ import polars as pl
 
 from coptwin.config import Config
 from coptwin.delta import TableWatcher
+from coptwin.engine.aging import AgingSchedule
 from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
 from coptwin.engine.stats import RunningStats, TickStats
 from coptwin.model.columns import to_canonical
 from coptwin.model.palette import PALETTE
 from coptwin.model.registry import SensorRegistry
-from coptwin.model.rules import evaluate
+from coptwin.model.rules import evaluate, rule_frame
 from coptwin.model.state import LatestState
 from coptwin.storage import apply_ca_bundle, delta_storage_options, redact, resolve_credentials
 
@@ -112,7 +113,7 @@ class Engine:
         self.connection = "connecting"
         self.reason = ""
         self.event_sources: tuple[str, ...] = ()
-        self._last_sweep = 0.0
+        self._aging = AgingSchedule()
         self._hint = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -249,7 +250,7 @@ class Engine:
             )
             self.statuses = {}
             self.overlay.apply(
-                self._updates_for(registry.ids, initial=True, sweep=True, now=self.clock())
+                self._updates_for(registry.ids, initial=True, full=True, now=self.clock())
             )
         fallbacks = sum(1 for p in self.placement.values() if p != "exact")
         log.info(
@@ -319,10 +320,9 @@ class Engine:
                     before if before is not None else batch.to_version
                 )
         stats.versions = self._versions()
-        sweep = self.as_of is None and time.monotonic() - self._last_sweep >= 1.0
-        pending.updates = self._updates_for(changed, now=now, sweep=sweep)
-        if sweep:
-            self._last_sweep = time.monotonic()
+        pending.updates = self._updates_for(
+            changed, now=now, full=stats.full_reload, aging=self.as_of is None
+        )
         stats.changed = len(pending.updates)
         with self._lock:  # bookkeeping and array patches here, USD writes in commit()
             if self.overlay is not None and pending.updates:
@@ -401,10 +401,17 @@ class Engine:
         sensor_ids: Iterable[str],
         *,
         now: datetime | None = None,
-        sweep: bool = False,
+        full: bool = False,
+        aging: bool = True,
         initial: bool = False,
     ) -> list[Any]:
-        """MarkerUpdates for the given sensors plus any whose status aged."""
+        """MarkerUpdates for the given sensors plus those whose status aged.
+
+        ``full`` re-evaluates every sensor (opening, full reloads, time travel) and
+        rebuilds the aging schedule; otherwise only the given sensors and, with
+        ``aging``, those whose stale/offline/idle deadline has passed are evaluated,
+        so a tick's cost follows what changed, not the fleet.
+        """
         from coptwin.scene.overlay import MarkerUpdate
 
         now = now or self.clock()
@@ -412,21 +419,31 @@ class Engine:
             registry, state = self.registry, self.state
             assert registry is not None and state is not None
             ids = list(dict.fromkeys(sensor_ids))
-            by_quantity = state.latest_by_quantity
+            rules = rule_frame(registry, self.config)
             latest = None
-            if sweep:
+            if full:
+                by_quantity = state.latest_by_quantity
                 statuses = evaluate(
                     state.latest, registry, self.config, now, by_quantity=by_quantity
                 )
                 aged = [s for s, st in statuses.items() if self.statuses.get(s) != st]
                 ids = list(dict.fromkeys([*ids, *aged]))
-            elif ids:
-                latest = state.latest_for(ids)
-                statuses = evaluate(
-                    latest, registry, self.config, now, ids=ids, by_quantity=by_quantity
-                )
+                self._aging.clear()
+                self._aging.schedule(by_quantity, rules, now)
             else:
-                statuses = {}
+                due = self._aging.due(now) if aging else []
+                evaluated = list(dict.fromkeys([*ids, *due])) if due else ids
+                if not evaluated:
+                    return []
+                latest = state.latest_for(evaluated)
+                by_quantity = state.latest_by_quantity_for(evaluated)
+                statuses = evaluate(
+                    latest, registry, self.config, now, ids=evaluated, by_quantity=by_quantity
+                )
+                self._aging.schedule(by_quantity, rules, now)
+                if due:
+                    aged = [s for s in due if statuses.get(s) != self.statuses.get(s)]
+                    ids = list(dict.fromkeys([*ids, *aged]))
             if not ids:
                 return []
             cols = (latest if latest is not None else state.latest_for(ids)).to_dict(
@@ -637,7 +654,7 @@ class Engine:
                 when = when or self.clock()
             result = self.state.apply(rows, when)
             pending = PendingUpdate()
-            pending.updates = self._updates_for(self.registry.ids, now=when, sweep=True)
+            pending.updates = self._updates_for(self.registry.ids, now=when, full=True)
         pending.stats = TickStats(
             versions={"readings": batch.to_version},
             rows_read=batch.rows,

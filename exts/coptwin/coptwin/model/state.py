@@ -461,14 +461,31 @@ class LatestState:
     def latest_by_quantity(self) -> pl.DataFrame:
         """One row per (sensor, quantity): ``sensor_id, quantity, ts, value, unit``
         (rows that carried no quantity share one row with a null quantity)."""
+        return self._by_quantity_rows(np.arange(self._by_q.key.size))
+
+    def latest_by_quantity_for(self, ids: Iterable[str]) -> pl.DataFrame:
+        """:attr:`latest_by_quantity` of some sensors only; cost follows ``len(ids)``."""
+        lookup = self._lookup()
+        idx = np.fromiter((lookup.get(i, -1) for i in ids), dtype=np.int64)
+        idx = np.unique(idx[idx >= 0])
+        keys = self._by_q.key
+        lo = np.searchsorted(keys, idx << _Q_BITS)
+        hi = np.searchsorted(keys, (idx + 1) << _Q_BITS)
+        counts = hi - lo
+        # the concatenated ranges lo[i] .. hi[i]
+        rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        return self._by_quantity_rows(rows)
+
+    def _by_quantity_rows(self, rows: np.ndarray) -> pl.DataFrame:
         bq = self._by_q
+        key = bq.key[rows]
         return pl.DataFrame(
             [
-                self._id_series.gather(bq.key >> _Q_BITS),
-                self._quantities.decode(bq.key & ((1 << _Q_BITS) - 1)).alias("quantity"),
-                _ts_series("ts", bq.ts),
-                _nan_null("value", bq.val),
-                self._units.decode(bq.unit).alias("unit"),
+                self._id_series.gather(key >> _Q_BITS),
+                self._quantities.decode(key & ((1 << _Q_BITS) - 1)).alias("quantity"),
+                _ts_series("ts", bq.ts[rows]),
+                _nan_null("value", bq.val[rows]),
+                self._units.decode(bq.unit[rows]).alias("unit"),
             ]
         )
 
