@@ -47,6 +47,6 @@ def test_demo_writes_a_live_cop(tmp_path, capsys):
     assert stage.GetDefaultPrim().IsValid()
     assert any(p.HasAttribute("CityEngine:Rule:User:OBJECTID") for p in stage.Traverse())
     overlay = Usd.Stage.Open(str(out / "overlay.usda"))
-    assert not any(
-        p.HasAttribute("CityEngine:Rule:User:OBJECTID") for p in overlay.Traverse()
-    ), "the overlay holds only coptwin's own opinions"
+    assert not any(p.HasAttribute("CityEngine:Rule:User:OBJECTID") for p in overlay.Traverse()), (
+        "the overlay holds only coptwin's own opinions"
+    )

@@ -253,7 +253,10 @@ def _variant_polars(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any
         assert engine.state is not None
         engine.state.reset()
         result = engine.state.apply(full, engine.clock())
-        engine.overlay.apply(engine._updates_for(result.changed))
+        batch = engine._updates_for(result.changed)
+        if batch is not None:
+            engine.overlay.stage_batch(batch)
+        engine.overlay.flush()
         total.append((time.perf_counter() - t) * 1000)
     return {"tick": summarise(total)}
 

@@ -35,7 +35,7 @@ from coptwin.engine.aging import AgingSchedule
 from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
 from coptwin.engine.stats import RunningStats, TickStats
 from coptwin.model.columns import to_canonical
-from coptwin.model.palette import PALETTE
+from coptwin.model.palette import color_array
 from coptwin.model.registry import SensorRegistry
 from coptwin.model.rules import evaluate, rule_frame
 from coptwin.model.state import LatestState
@@ -55,7 +55,8 @@ def utcnow() -> datetime:
 class PendingUpdate:
     """Result of :meth:`Engine.prepare`, handed to :meth:`Engine.commit`."""
 
-    updates: list[Any] = field(default_factory=list)
+    #: Marker changes (a coptwin.scene.overlay.MarkerBatch) not yet staged in the overlay.
+    updates: Any = None
     stats: TickStats = field(default_factory=TickStats)
     versions_advanced: int = 0
     #: A re-read sensors table to install (registry + placement), if it changed.
@@ -114,6 +115,8 @@ class Engine:
         self.reason = ""
         self.event_sources: tuple[str, ...] = ()
         self._aging = AgingSchedule()
+        #: Delta version per table that the overlay and snapshots reflect.
+        self.shown_versions: dict[str, int] = {}
         self._hint = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -249,9 +252,10 @@ class Engine:
                 [(n, lbl, self.layer_visible.get(n, v)) for n, lbl, v in layers]
             )
             self.statuses = {}
-            self.overlay.apply(
-                self._updates_for(registry.ids, initial=True, full=True, now=self.clock())
-            )
+            batch = self._updates_for(registry.ids, initial=True, full=True, now=self.clock())
+            if batch is not None:
+                self.overlay.stage_batch(batch)
+            self.overlay.flush()
         fallbacks = sum(1 for p in self.placement.values() if p != "exact")
         log.info(
             "loaded %d sensors in %d layers (%d placed by fallback)",
@@ -323,11 +327,11 @@ class Engine:
         pending.updates = self._updates_for(
             changed, now=now, full=stats.full_reload, aging=self.as_of is None
         )
-        stats.changed = len(pending.updates)
+        stats.changed = len(pending.updates) if pending.updates is not None else 0
         with self._lock:  # bookkeeping and array patches here, USD writes in commit()
-            if self.overlay is not None and pending.updates:
-                self.overlay.stage_updates(pending.updates)
-                pending.updates = []
+            if self.overlay is not None and pending.updates is not None:
+                self.overlay.stage_batch(pending.updates)
+                pending.updates = None
         stats.read_ms = (time.perf_counter() - t0) * 1000.0
         return pending
 
@@ -375,12 +379,15 @@ class Engine:
                 return stats
             if pending.sensors is not None:
                 self._install_sensors(pending.sensors)
-            if pending.updates:
-                self.overlay.stage_updates(pending.updates)
+            if pending.updates is not None:
+                self.overlay.stage_batch(pending.updates)
             self.overlay.flush()
             if pending.annotations is None or pending.annotations:
                 self._draw_pins(pending.annotations)
         stats.scene_ms = (time.perf_counter() - t0) * 1000.0
+        if self.as_of is None or pending.stats.full_reload:
+            # What the overlay now shows (the watchers may already be further ahead).
+            self.shown_versions.update(stats.versions)
         self.last_tick = stats
         self.running.add(stats, pending.versions_advanced)
         if not stats.idle:
@@ -404,15 +411,15 @@ class Engine:
         full: bool = False,
         aging: bool = True,
         initial: bool = False,
-    ) -> list[Any]:
-        """MarkerUpdates for the given sensors plus those whose status aged.
+    ) -> Any:
+        """A MarkerBatch for the given sensors plus those whose status aged (or None).
 
         ``full`` re-evaluates every sensor (opening, full reloads, time travel) and
         rebuilds the aging schedule; otherwise only the given sensors and, with
         ``aging``, those whose stale/offline/idle deadline has passed are evaluated,
         so a tick's cost follows what changed, not the fleet.
         """
-        from coptwin.scene.overlay import MarkerUpdate
+        from coptwin.scene.overlay import MarkerBatch
 
         now = now or self.clock()
         with self._lock:
@@ -434,7 +441,7 @@ class Engine:
                 due = self._aging.due(now) if aging else []
                 evaluated = list(dict.fromkeys([*ids, *due])) if due else ids
                 if not evaluated:
-                    return []
+                    return None
                 latest = state.latest_for(evaluated)
                 by_quantity = state.latest_by_quantity_for(evaluated)
                 statuses = evaluate(
@@ -445,56 +452,55 @@ class Engine:
                     aged = [s for s in due if statuses.get(s) != self.statuses.get(s)]
                     ids = list(dict.fromkeys([*ids, *aged]))
             if not ids:
-                return []
+                return None
+            # Sensors no longer registered (a reload dropped them) are left out.
+            meta_get = self._meta.get
+            metas = [meta_get(sid) for sid in ids]
+            if None in metas:
+                ids = [sid for sid, m in zip(ids, metas, strict=True) if m is not None]
+                metas = [m for m in metas if m is not None]
+            if not ids:
+                return None
             cols = (latest if latest is not None else state.latest_for(ids)).to_dict(
                 as_series=False
             )
-            at = {sid: i for i, sid in enumerate(cols["sensor_id"])}
+            at_get = {sid: i for i, sid in enumerate(cols["sensor_id"])}.get
+            rows = [at_get(sid) for sid in ids]
             moved = self._move_sensors(cols)
+            if moved:
+                self.positions.update(moved)
+            positions = (
+                {sid: self.positions[sid] for sid in ids if sid in self.positions}
+                if initial
+                else moved
+            )
+            status_list = [statuses.get(sid, "unknown") for sid in ids]
+            self.statuses.update(zip(ids, status_list, strict=True))
+
+            def column(name: str, empty: Any) -> list[Any]:
+                col = cols[name]
+                return [empty if r is None or col[r] is None else col[r] for r in rows]
+
             bound_of = self.bindings
-            others = self._other_quantities(by_quantity, [i for i in ids if bound_of.get(i)])
-            ts_col, val_col = cols["ts"], cols["value"]
-            qty_col, unit_col = cols["quantity"], cols["unit"]
-            updates = []
-            meta_get, status_get, at_get = self._meta.get, statuses.get, at.get
-            own_statuses, positions = self.statuses, self.positions
-            for sid in ids:
-                meta = meta_get(sid)
-                if meta is None:
-                    continue
-                layer, kind, sensor_unit, placement, bound = meta
-                status = own_statuses[sid] = status_get(sid, "unknown")
-                i = at_get(sid)
-                ts = value = None
-                quantity = unit = ""
-                if i is not None:
-                    ts, value = ts_col[i], val_col[i]
-                    quantity, unit = qty_col[i] or "", unit_col[i] or ""
-                position = None
-                if moved and sid in moved:
-                    position = positions[sid] = moved[sid]
-                elif initial:
-                    position = positions.get(sid)
-                # The overlay writes coptwin:<quantity>, the building's worst status
-                # and ts on the bound building.
-                updates.append(
-                    MarkerUpdate(
-                        sid,
-                        layer,
-                        kind,
-                        position,
-                        PALETTE[status],
-                        status,
-                        None if value is None else float(value),
-                        unit or sensor_unit,
-                        ts,
-                        quantity,
-                        placement,
-                        bound,
-                        others.get(sid) or {},
-                    )
-                )
-            return updates
+            # The overlay writes coptwin:<quantity>, the building's worst status and
+            # ts on the bound building; other quantities of the sensor come along.
+            return MarkerBatch(
+                sensor_ids=ids,
+                layers=[m[0] for m in metas],
+                kinds=[m[1] for m in metas],
+                statuses=status_list,
+                colors=color_array(status_list),
+                values=column("value", None),
+                units=[u or m[2] for u, m in zip(column("unit", ""), metas, strict=True)],
+                ts=column("ts", None),
+                quantities=column("quantity", ""),
+                placements=[m[3] for m in metas],
+                bound_prims=[m[4] for m in metas],
+                positions=positions,
+                building_attrs=self._other_quantities(
+                    by_quantity, [sid for sid in ids if bound_of.get(sid)]
+                ),
+            )
 
     @staticmethod
     def _other_quantities(by_quantity: pl.DataFrame, ids: list[str]) -> dict[str, dict[str, float]]:
@@ -551,11 +557,7 @@ class Engine:
                 reason="engine closed" if closed else self.reason,
                 event_sources=self.event_sources,
                 last_update=self.last_update,
-                versions={
-                    n: w.applied_version
-                    for n, w in self.watchers.items()
-                    if w.applied_version is not None
-                },
+                versions=dict(self.shown_versions),
                 last_tick_ms=self.last_tick.total_ms if self.last_tick else None,
                 as_of=self.as_of,
                 rows_read=self.running.rows_read,
@@ -660,7 +662,7 @@ class Engine:
             rows_read=batch.rows,
             rows_applied=result.rows_applied,
             skipped=dict(result.skipped),
-            changed=len(pending.updates),
+            changed=len(pending.updates) if pending.updates is not None else 0,
             full_reload=True,
             read_ms=(time.perf_counter() - t0) * 1000.0,
         )

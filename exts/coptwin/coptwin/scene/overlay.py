@@ -52,7 +52,7 @@ from coptwin.scene.naming import iso_utc, prim_name, stable_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ApplyStats", "MarkerUpdate", "Overlay", "iso_utc", "write_cop_root"]
+__all__ = ["ApplyStats", "MarkerBatch", "MarkerUpdate", "Overlay", "iso_utc", "write_cop_root"]
 
 _T = Sdf.ValueTypeNames
 _VARYING = Sdf.VariabilityVarying
@@ -93,6 +93,55 @@ class MarkerUpdate:
     bound_prim: str = ""
     #: Extra attributes for the bound building (keys get the ``coptwin:`` namespace).
     building_attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MarkerBatch:
+    """Many sensors' current state as columns (what the engine hands over per tick).
+
+    Equivalent to one :class:`MarkerUpdate` per row, without building them: the
+    overlay patches its marker arrays from the columns and materialises a
+    :class:`MarkerUpdate` only for the rows its detail pass gets to (a few hundred
+    per tick within the main-thread budget, out of up to 100k).  ``positions`` and
+    ``building_attrs`` are sparse (only moved sensors / bound sensors).
+    """
+
+    sensor_ids: list[str]
+    layers: list[str]
+    kinds: list[str]
+    statuses: list[str]
+    #: (N, 3) float32 linear colours
+    colors: np.ndarray
+    values: list[float | None]
+    units: list[str]
+    ts: list[datetime | str | None]
+    quantities: list[str]
+    placements: list[str]
+    bound_prims: list[str]
+    positions: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    building_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.sensor_ids)
+
+    def update(self, i: int, position: tuple[float, float, float] | None = None) -> MarkerUpdate:
+        """Row ``i`` as a :class:`MarkerUpdate` (``position``: where the marker is now)."""
+        sid = self.sensor_ids[i]
+        return MarkerUpdate(
+            sid,
+            self.layers[i],
+            self.kinds[i],
+            self.positions.get(sid, position),
+            tuple(float(c) for c in self.colors[i]),  # type: ignore[arg-type]
+            self.statuses[i],
+            self.values[i],
+            self.units[i],
+            self.ts[i],
+            self.quantities[i],
+            self.placements[i],
+            self.bound_prims[i],
+            dict(self.building_attrs.get(sid) or {}),
+        )
 
 
 @dataclass
@@ -218,7 +267,8 @@ class Overlay:
         self._sensors: dict[str, _Sensor] = {}
         self._by_path: dict[str, str] = {}
         self._sids: set[int] = set()
-        self._pending: OrderedDict[str, MarkerUpdate] = OrderedDict()
+        #: detail writes waiting for the budget: a MarkerUpdate or (MarkerBatch, row)
+        self._pending: OrderedDict[str, MarkerUpdate | tuple[MarkerBatch, int]] = OrderedDict()
         #: staged updates that need new USD structure, written by flush()
         self._needs_structure: list[MarkerUpdate] = []
         #: stage() (worker thread) and flush() (stage thread) share the bookkeeping
@@ -555,6 +605,58 @@ class Overlay:
         self._log_skips(stats, len(updates))
         return stats
 
+    def stage_batch(self, batch: MarkerBatch) -> ApplyStats:
+        """:meth:`stage_updates` for a columnar batch (worker thread, no USD writes).
+
+        Known sensors cost a dict lookup and a list append each; their detail waits
+        in the queue as a reference into the batch (newest wins: positions and
+        colours are read back from the marker arrays when it is written).
+        """
+        t0 = time.perf_counter()
+        with self._lock:
+            stats = ApplyStats(updates=len(batch))
+            sensors_get = self._sensors.get
+            ids, kinds = batch.sensor_ids, batch.kinds
+            rows_by_layer: dict[_Layer, list[int]] = {}
+            known: list[int] = []
+            for i, st in enumerate([sensors_get(sid) for sid in ids]):
+                if st is None or (kinds[i] and kinds[i] != st.kind):
+                    self._needs_structure.append(batch.update(i))
+                    continue
+                known.append(i)
+                rows = rows_by_layer.get(st.layer)
+                if rows is None:
+                    rows = rows_by_layer[st.layer] = []
+                rows.append(i)
+            sensors = self._sensors
+            for lay, rows in rows_by_layer.items():
+                idx = np.fromiter(
+                    (sensors[ids[i]].index for i in rows), dtype=np.int64, count=len(rows)
+                )
+                lay.colors[idx] = batch.colors[rows]
+                lay.dirty.add("colors")
+            if batch.positions:
+                pi: dict[_Layer, tuple[list[int], list[Any]]] = {}
+                for sid, pos in batch.positions.items():
+                    st = sensors_get(sid)
+                    if st is None:
+                        continue
+                    if not _finite3(pos):
+                        stats.skipped["bad_position"] += 1
+                        continue
+                    idx_l, pos_l = pi.setdefault(st.layer, ([], []))
+                    idx_l.append(st.index)
+                    pos_l.append(pos)
+                for lay, (idx_l, pos_l) in pi.items():
+                    self._patch_layer(lay, idx_l, pos_l, [], [])
+            # A row carries everything a queued update would (kind, layer, placement,
+            # binding, all of a bound sensor's quantities) but the position, which is
+            # read back from the marker array: newest wins, nothing to merge.
+            self._pending.update((ids[i], (batch, i)) for i in known)
+        stats.seconds_markers = time.perf_counter() - t0
+        self._log_skips(stats, len(batch))
+        return stats
+
     def flush(self) -> ApplyStats:
         """Stage-thread half of :meth:`apply`: new structure, changed instancer arrays,
         then the detail pass within its budget.  Cheap when nothing was staged."""
@@ -641,6 +743,8 @@ class Overlay:
                 else:  # no kind given: keep the one it has
                     u.kind = st.kind
             old = pending_get(sensor_id)
+            if isinstance(old, tuple):
+                old = self._materialise(st, old)
             pending[sensor_id] = u if old is None else _merge(old, u)
         for lay, (pi, pv, ci, cv) in touched.items():
             self._patch_layer(lay, pi, pv, ci, cv)
@@ -685,6 +789,17 @@ class Overlay:
 
     # ------------------------------------------------------------------ detail pass
 
+    def _materialise(self, st: _Sensor, ref: tuple[MarkerBatch, int]) -> MarkerUpdate:
+        """A queued batch row as a full update, at the marker's current position
+        (a row only carries positions of sensors that moved in that batch; the data
+        prim follows the marker, rewritten only when it differs)."""
+        batch, i = ref
+        lay = st.layer
+        pos = None
+        if st.sid not in lay.unplaced:
+            pos = tuple(float(v) for v in lay.positions[st.index])
+        return batch.update(i, pos)  # type: ignore[arg-type]
+
     def _detail_pass(self, stats: ApplyStats, budget: int | None, seconds: float | None) -> None:
         pending = self._pending
         count = len(pending) if budget is None else min(budget, len(pending))
@@ -695,6 +810,8 @@ class Overlay:
         while done < count:
             sensor_id, u = pending.popitem(last=False)
             st = sensors[sensor_id]
+            if isinstance(u, tuple):
+                u = self._materialise(st, u)
             # creating a data prim costs about ten updates: count it so in the floor
             units += _CREATE_UNITS if st.prim is None else 1
             writes += self._write_detail(st, u, stats.skipped)
