@@ -435,3 +435,74 @@ def test_kind_change_switches_prototype_and_empty_kind_keeps_it(city_copy: CityI
     ov.apply([MarkerUpdate("k", "environment", "")])
     assert inst.GetProtoIndicesAttr().Get()[index] == 1
     assert stage.GetPrimAtPath(ov.marker_path("k")).GetAttribute("coptwin:kind").Get() == "camera"
+
+
+def _batch(ids: list[str], status: str, value: float, t: int, **kw):
+    import numpy as np
+
+    from coptwin.model.palette import color_array
+    from coptwin.scene.overlay import MarkerBatch
+
+    n = len(ids)
+    fields = dict(
+        sensor_ids=ids,
+        layers=["environment"] * n,
+        kinds=["temperature"] * n,
+        statuses=[status] * n,
+        colors=color_array([status] * n),
+        values=[value] * n,
+        units=["degC"] * n,
+        ts=[T0 + timedelta(seconds=t)] * n,
+        quantities=["temperature"] * n,
+        placements=["exact"] * n,
+        bound_prims=[""] * n,
+    )
+    fields.update(kw)
+    assert isinstance(fields["colors"], np.ndarray)
+    return MarkerBatch(**fields)
+
+
+def test_columnar_batches_patch_markers_and_queue_details(city_copy: CityInfo) -> None:
+    from coptwin.model.palette import PALETTE
+
+    stage, ov = _attach(city_copy)
+    first = [u for u in _updates(6) if u.layer == "environment"]  # s-0, s-2, s-4
+    ov.apply(first)
+    ids = [u.sensor_id for u in first]
+    # Staging touches no USD; flush writes the colours and the queued details.
+    ov.detail_time_budget_s = None
+    ov.stage_batch(_batch(ids, "alarm", 99.0, 5))
+    ov.stage_batch(_batch(ids[:1], "warn", 30.0, 6))  # newest wins for s-0
+    ov.flush()
+    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(str(ov.instancer_path("environment"))))
+    colors = UsdGeom.PrimvarsAPI(inst).GetPrimvar("displayColor").Get()
+    index = {sid: ov.instance_index(sid)[1] for sid in ids}
+    assert tuple(colors[index["s-0"]]) == pytest.approx(PALETTE["warn"], abs=1e-6)
+    assert tuple(colors[index["s-2"]]) == pytest.approx(PALETTE["alarm"], abs=1e-6)
+    prim = stage.GetPrimAtPath(str(ov.marker_path("s-0")))
+    assert prim.GetAttribute("coptwin:value").Get() == 30.0
+    assert prim.GetAttribute("coptwin:status").Get() == "warn"
+    s2 = stage.GetPrimAtPath(str(ov.marker_path("s-2")))
+    assert s2.GetAttribute("coptwin:value").Get() == 99.0
+    # The data prim stays where the marker is (the batch carried no position).
+    translate = s2.GetAttribute("xformOp:translate").Get()
+    assert tuple(translate) == pytest.approx((2.0, 10.0, -2.0))
+    assert ov.details_pending == 0
+
+
+def test_batch_with_unknown_sensors_and_moves(city_copy: CityInfo) -> None:
+    stage, ov = _attach(city_copy)
+    batch = _batch(["new-1"], "ok", 1.0, 1, positions={"new-1": (5.0, 1.0, 5.0)})
+    ov.stage_batch(batch)  # a new sensor needs USD structure: created by flush()
+    assert ov.marker_path("new-1") is None
+    ov.flush()
+    prim = stage.GetPrimAtPath(str(ov.marker_path("new-1")))
+    assert tuple(prim.GetAttribute("xformOp:translate").Get()) == pytest.approx((5.0, 1.0, 5.0))
+    moved = _batch(["new-1"], "ok", 2.0, 2, positions={"new-1": (7.0, 1.0, 5.0)})
+    ov.stage_batch(moved)
+    ov.flush()
+    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(str(ov.instancer_path("environment"))))
+    assert tuple(inst.GetPositionsAttr().Get()[ov.instance_index("new-1")[1]]) == pytest.approx(
+        (7.0, 1.0, 5.0)
+    )
+    assert tuple(prim.GetAttribute("xformOp:translate").Get()) == pytest.approx((7.0, 1.0, 5.0))
