@@ -39,6 +39,7 @@ import numpy as np
 import polars as pl
 
 from coptwin.bench.common import peak_rss_mb, ratio, run_child, summarise
+from coptwin.bench.tick import sensor_ids, write_ground_sensors
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +105,6 @@ def _city(workdir: Path, buildings: int) -> Any:
 
     bx, by = blocks_for(buildings)
     return ensure_city(workdir / "cities" / f"b{buildings}", blocks_x=bx, blocks_y=by)
-
-
-def _sensor_ids(n: int) -> list[str]:
-    return [f"S{i:06d}" for i in range(n)]  # the ids coptwin.bench.tick writes
 
 
 def _readings(ids: pl.Series, idx: np.ndarray, ts: np.ndarray, rng: np.random.Generator) -> Any:
@@ -194,7 +191,6 @@ class _DirectAppender:
 
 def build_size_fixture(workdir: Path, spec: SizeSpec) -> Path:
     """City, sensors and readings history for one size; returns the config path (reused)."""
-    from pyproj import Transformer
 
     from coptwin.sim.writer import append_batch
 
@@ -209,25 +205,8 @@ def build_size_fixture(workdir: Path, spec: SizeSpec) -> Path:
     info = _city(workdir, spec.buildings)
     tables = root / "tables"
     rng = np.random.default_rng(7)
-    e0, n0, e1, n1 = info.bounds_en
-    lon, lat = Transformer.from_crs(info.crs, "EPSG:4326", always_xy=True).transform(
-        rng.uniform(e0, e1, spec.sensors), rng.uniform(n0, n1, spec.sensors)
-    )
-    ids = _sensor_ids(spec.sensors)
+    ids = write_ground_sensors(tables / "sensors", info, spec.sensors, rng)
     n = spec.sensors
-    sensors = pl.DataFrame(
-        {
-            "sensor_id": ids,
-            "name": ids,
-            "kind": ["temperature"] * n,
-            "layer": ["environment"] * n,
-            "lon": lon,
-            "lat": lat,
-            "mount": ["ground"] * n,
-            "unit": ["degC"] * n,
-        }
-    )
-    append_batch(str(tables / "sensors"), sensors, mode="overwrite")
     uri = str(tables / "readings")
     id_series = pl.Series(ids)
     # Bulk history: one large commit per day before the small commits begin.
@@ -265,7 +244,7 @@ def build_appends_fixture(workdir: Path, commits: int, rows: int) -> Path:
         return uri
     shutil.rmtree(root, ignore_errors=True)
     rng = np.random.default_rng(11)
-    ids = pl.Series(_sensor_ids(max(rows * 10, 1)))
+    ids = pl.Series(sensor_ids(max(rows * 10, 1)))
     start = LIVE - timedelta(minutes=commits)
     from coptwin.sim.writer import append_batch
 
@@ -315,7 +294,7 @@ def _child_engine(cfg_path: Path, n_sensors: int, fractions: list[float], ticks:
     newest = pl.scan_delta(uri).select(pl.col("ts").max()).collect().item()
     base = max(newest or LIVE, datetime.now(timezone.utc)) + timedelta(minutes=1)
     rng = np.random.default_rng(3)
-    ids = pl.Series(_sensor_ids(n_sensors))
+    ids = pl.Series(sensor_ids(n_sensors))
     out: dict[str, Any] = {
         "cold_start": {
             "open_ms": round(open_ms, 1),
@@ -374,7 +353,7 @@ def _child_read(uri: str) -> dict:
     full_ms = (time.perf_counter() - t) * 1000
     assert batch is not None
     rng = np.random.default_rng(5)
-    ids = pl.Series(_sensor_ids(100))
+    ids = pl.Series(sensor_ids(100))
     when = LIVE + timedelta(minutes=table.version() + 1)
     append_batch(
         uri,

@@ -61,12 +61,43 @@ alarm_high = 35.0
 """
 
 
+def sensor_ids(n: int) -> list[str]:
+    """The benchmarks' sensor ids (S000000, S000001, ...)."""
+    return [f"S{i:06d}" for i in range(n)]
+
+
+def write_ground_sensors(uri: Path, info: Any, n: int, rng: np.random.Generator) -> list[str]:
+    """Register ``n`` ground temperature sensors spread uniformly over a generated city."""
+    from pyproj import Transformer
+
+    from coptwin.sim.writer import append_batch
+
+    e0, n0, e1, n1 = info.bounds_en
+    lon, lat = Transformer.from_crs(info.crs, "EPSG:4326", always_xy=True).transform(
+        rng.uniform(e0, e1, n), rng.uniform(n0, n1, n)
+    )
+    ids = sensor_ids(n)
+    sensors = pl.DataFrame(
+        {
+            "sensor_id": ids,
+            "name": ids,
+            "kind": ["temperature"] * n,
+            "layer": ["environment"] * n,
+            "lon": lon,
+            "lat": lat,
+            "mount": ["ground"] * n,
+            "unit": ["degC"] * n,
+        }
+    )
+    append_batch(str(uri), sensors, mode="overwrite")
+    return ids
+
+
 def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> Path:
     """Sample city, N ground sensors and a readings table of n_rows; returns the config path.
 
     Reused when a fixture with the same parameters exists in ``workdir``.
     """
-    from pyproj import Transformer
 
     from coptwin.scene.citygen import ensure_city
     from coptwin.sim.writer import READINGS_SCHEMA, append_batch
@@ -82,25 +113,8 @@ def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> P
     shutil.rmtree(workdir / "tables", ignore_errors=True)
     info = ensure_city(workdir / "data")
     rng = np.random.default_rng(5)
-    e0, n0, e1, n1 = info.bounds_en
-    e = rng.uniform(e0, e1, n_sensors)
-    n = rng.uniform(n0, n1, n_sensors)
-    lon, lat = Transformer.from_crs(info.crs, "EPSG:4326", always_xy=True).transform(e, n)
-    ids = [f"S{i:06d}" for i in range(n_sensors)]
     tables = workdir / "tables"
-    sensors = pl.DataFrame(
-        {
-            "sensor_id": ids,
-            "name": ids,
-            "kind": ["temperature"] * n_sensors,
-            "layer": ["environment"] * n_sensors,
-            "lon": lon,
-            "lat": lat,
-            "mount": ["ground"] * n_sensors,
-            "unit": ["degC"] * n_sensors,
-        }
-    )
-    append_batch(str(tables / "sensors"), sensors, mode="overwrite")
+    ids = write_ground_sensors(tables / "sensors", info, n_sensors, rng)
     per_commit = math.ceil(n_rows / commits)
     ids_arr = np.array(ids)
     for c in range(commits):
@@ -143,7 +157,7 @@ def _new_version(cfg_path: Path, n_sensors: int, tick: int) -> None:
     ts = datetime.now(timezone.utc)
     frame = pl.DataFrame(
         {
-            "sensor_id": [f"S{i:06d}" for i in range(n_sensors)],
+            "sensor_id": sensor_ids(n_sensors),
             "ts": pl.Series([ts] * n_sensors, dtype=pl.Datetime("us", "UTC")),
             "value": rng.normal(25, 6, n_sensors),
             "quantity": ["temperature"] * n_sensors,
