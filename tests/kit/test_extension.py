@@ -238,12 +238,12 @@ def test_real_engine_cycles_leave_one_overlay_and_sync_selection(kit, cop_tables
             ext.on_startup(kit.ext_id)
             try:
                 assert ext.session.engine is not None, ext.panel.status.text
-                assert len(session_layer.subLayerPaths) == 1
-                for _ in range(50):
+                for _ in range(200):
                     await asyncio.sleep(0.05)
                     if ext.panel.sensors.total == 3:
                         break
                 assert ext.panel.sensors.total == 3
+                assert len(session_layer.subLayerPaths) == 1
                 marker = ext.session.engine.overlay.marker_path("t2")
                 kit.context.get_selection().set_selected_prim_paths([str(marker)], True)
                 assert ext.panel.selection.selected == "t2"

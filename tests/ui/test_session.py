@@ -22,10 +22,13 @@ def test_start_runs_one_engine_and_stop_detaches_its_overlay(cop_config, city):
         session = EngineSession()
         assert session.start(cop_config, city), session.error
         first = session.engine
-        assert session.running and len(session_layer.subLayerPaths) == 1
+        assert session.running
+        # The run loop opens the engine (reads in a worker, overlay on this thread).
         assert await wait_for(lambda: len(session.engine.snapshot().sensors) == 3)
+        assert len(session_layer.subLayerPaths) == 1
         assert session.start(cop_config, city)  # restart: the old engine is gone first
-        assert session.engine is not first and len(session_layer.subLayerPaths) == 1
+        assert session.engine is not first and len(session_layer.subLayerPaths) == 0
+        assert await wait_for(lambda: len(session_layer.subLayerPaths) == 1)
         await session.stop_async()
         assert session.engine is None and not session.running
         assert len(session_layer.subLayerPaths) == 0

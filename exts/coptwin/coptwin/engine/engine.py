@@ -177,6 +177,8 @@ class Engine:
         from coptwin.scene.overlay import Overlay
 
         with self._lock:
+            if self._closed:  # closed while a worker was preparing: attach nothing
+                return
             self._stage = opening.stage
             self.placer = opening.placer
             self.watchers = opening.watchers
@@ -720,7 +722,6 @@ class Engine:
         stop = stop or asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._closed = False
         hub_task = self._start_hub(stop)
         backoff = 0.0
         try:
@@ -762,9 +763,11 @@ class Engine:
                 asyncio.ensure_future(stop.wait()),
                 asyncio.ensure_future(self._wake.wait()),
             }
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            for w in waiters:
-                w.cancel()
+            try:
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when this task is cancelled: leave no waiter behind
+                for w in waiters:
+                    w.cancel()
         self._hint.clear()
 
     def _start_hub(self, stop: asyncio.Event) -> asyncio.Task | None:

@@ -77,9 +77,10 @@ class EngineSession:
         """Stop what runs, then run a new engine on ``stage``; False (and ``error``) on failure.
 
         Must be called on the thread that owns ``stage`` with an event loop set
-        (Kit's main thread; ``asyncio.run`` in tests).  ``open()`` runs here,
-        on that thread, because it authors the overlay into the stage; if
-        storage is unreachable the engine's own loop retries with backoff.
+        (Kit's main thread; ``asyncio.run`` in tests).  The engine's run loop
+        opens it: storage, sensors table and scene index in a worker thread,
+        the overlay on this thread, so the viewport never waits; if storage is
+        unreachable the loop says why and retries with backoff.
         """
         self.stop()
         self.error = ""
@@ -98,10 +99,6 @@ class EngineSession:
         except Exception as exc:  # a broken core must not take Kit down
             why = f"cannot create the engine: {type(exc).__name__}: {exc}"
             return self._fail(self._redact(why))
-        try:
-            engine.open()
-        except Exception as exc:  # storage down at start: the run loop retries
-            log.warning("engine open failed, the run loop retries: %s", self._redact(str(exc)))
         self.engine = engine
         self._stop = asyncio.Event()
         self._task = asyncio.ensure_future(self._run(engine, self._stop))
