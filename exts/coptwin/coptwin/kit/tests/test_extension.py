@@ -13,7 +13,7 @@ import omni.usd
 
 from ..extension import get_instance
 from ..window import TITLE
-from ._data import write_cop
+from ._data import CITY_FILE, write_cop
 
 EXT_NAME = "coptwin"
 
@@ -22,6 +22,19 @@ async def _frames(n: int = 5) -> None:
     app = omni.kit.app.get_app()
     for _ in range(n):
         await app.next_update_async()
+
+
+async def _until(predicate, frames: int = 300) -> bool:
+    """Wait (bounded) for the engine: it opens in a worker thread, then attaches."""
+    for _ in range(frames):
+        if predicate():
+            return True
+        await omni.kit.app.get_app().next_update_async()
+    return predicate()
+
+
+def _overlays(stage) -> int:
+    return len(stage.GetSessionLayer().subLayerPaths)
 
 
 def _set_enabled(enabled: bool) -> None:
@@ -34,7 +47,7 @@ class TestExtensionLifecycle(omni.kit.test.AsyncTestCase):
         self._tmp = tempfile.TemporaryDirectory()
         self._settings = carb.settings.get_settings()
         self._settings.set("/exts/coptwin/config_path", str(write_cop(Path(self._tmp.name))))
-        await omni.usd.get_context().new_stage_async()
+        await omni.usd.get_context().open_stage_async(str(Path(self._tmp.name) / CITY_FILE))
         _set_enabled(False)
         _set_enabled(True)
         await _frames()
@@ -52,7 +65,7 @@ class TestExtensionLifecycle(omni.kit.test.AsyncTestCase):
         self.assertIsNotNone(ext.session.engine, ext.panel.status.text)
         self.assertTrue(ext.session.running)
         stage = omni.usd.get_context().get_stage()
-        self.assertEqual(len(stage.GetSessionLayer().subLayerPaths), 1)
+        self.assertTrue(await _until(lambda: _overlays(stage) == 1), ext.panel.status.text)
 
     async def test_disable_enable_leaves_one_overlay_and_one_window(self) -> None:
         stage = omni.usd.get_context().get_stage()
@@ -62,8 +75,9 @@ class TestExtensionLifecycle(omni.kit.test.AsyncTestCase):
             self.assertIsNone(get_instance())
             self.assertEqual(len(stage.GetSessionLayer().subLayerPaths), 0)
             _set_enabled(True)
+            self.assertTrue(await _until(lambda: _overlays(stage) == 1))
             await _frames()
-            self.assertEqual(len(stage.GetSessionLayer().subLayerPaths), 1)
+            self.assertEqual(_overlays(stage), 1)
         windows = [w for w in ui.Workspace.get_windows() if w.title == TITLE]
         self.assertEqual(len(windows), 1)
 

@@ -16,7 +16,7 @@ from pxr import UsdGeom
 from ...scene import pins
 from ..extension import get_instance
 from ..window import TITLE
-from ._data import write_cop
+from ._data import CITY_FILE, write_cop
 
 
 async def _frames(n: int = 5) -> None:
@@ -42,7 +42,7 @@ class TestNotes(omni.kit.test.AsyncTestCase):
         settings.set("/exts/coptwin/config_path", str(write_cop(Path(self._tmp.name))))
         settings.set("/exts/coptwin/refresh_interval_s", 0.1)
         settings.set("/exts/coptwin/author", "kit-test")
-        await omni.usd.get_context().new_stage_async()
+        await omni.usd.get_context().open_stage_async(str(Path(self._tmp.name) / CITY_FILE))
         manager = omni.kit.app.get_app().get_extension_manager()
         manager.set_extension_enabled_immediate("coptwin", False)
         manager.set_extension_enabled_immediate("coptwin", True)

@@ -15,7 +15,7 @@ from pxr import UsdGeom
 
 from ..extension import get_instance
 from ..window import TITLE
-from ._data import write_cop
+from ._data import CITY_FILE, write_cop
 
 
 async def _frames(n: int = 5) -> None:
@@ -30,7 +30,7 @@ class TestWindow(omni.kit.test.AsyncTestCase):
         settings = carb.settings.get_settings()
         settings.set("/exts/coptwin/config_path", str(write_cop(Path(self._tmp.name))))
         settings.set("/exts/coptwin/refresh_interval_s", 0.1)
-        await omni.usd.get_context().new_stage_async()
+        await omni.usd.get_context().open_stage_async(str(Path(self._tmp.name) / CITY_FILE))
         manager = omni.kit.app.get_app().get_extension_manager()
         manager.set_extension_enabled_immediate("coptwin", False)
         manager.set_extension_enabled_immediate("coptwin", True)
