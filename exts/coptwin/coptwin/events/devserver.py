@@ -151,7 +151,55 @@ def sigv4_headers(
     }
 
 
-class LocalSeaweed:
+class _LocalProcess:
+    """A server process of ours on 127.0.0.1: pid, stop by PID, restart, clean up.
+
+    Subclasses set ``root``, ``_proc``/``_out`` in ``start()`` and the restart timeout.
+    """
+
+    root: Path
+    _restart_timeout = 20.0
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._out = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float) -> _LocalProcess:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the process by PID (its files stay for a restart)."""
+        _stop_process(self._proc)
+        self._proc = None
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def restart(self, timeout: float | None = None) -> None:
+        self.stop()
+        self.start(self._restart_timeout if timeout is None else timeout)
+
+    def cleanup(self) -> None:
+        """Stop and delete every file the process made."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> _LocalProcess:
+        return self.start(self._restart_timeout)
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+class LocalSeaweed(_LocalProcess):
     """One ``weed mini`` (master, volume, filer, S3) on 127.0.0.1 with its own ports and files.
 
     ``webhook_url``: the filer posts every metadata change there (SeaweedFS
@@ -159,6 +207,7 @@ class LocalSeaweed:
     """
 
     REGION = "us-east-1"
+    _restart_timeout = 60.0
 
     def __init__(
         self,
@@ -185,21 +234,12 @@ class LocalSeaweed:
         ports = free_ports(2 * len(names))
         self.ports = {n: ports[i] for i, n in enumerate(names)}
         self.grpc_ports = {n: ports[len(names) + i] for i, n in enumerate(names)}
-        self._proc: subprocess.Popen | None = None
-        self._out = None
+        super().__init__()
 
     # -- facts tests and benchmarks need -------------------------------------------------------
     @property
     def endpoint(self) -> str:
         return f"http://{LOCALHOST}:{self.ports['s3']}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def env(self) -> dict[str, str]:
         """Environment variables coptwin's default StorageConfig reads credentials from."""
@@ -308,29 +348,6 @@ class LocalSeaweed:
             time.sleep(0.1)
         raise DevServerError(f"S3 writes still failing after {timeout:.0f}s: {last}")
 
-    def stop(self) -> None:
-        """Stop the server process by PID (data stays for a restart)."""
-        _stop_process(self._proc)
-        self._proc = None
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-
-    def restart(self, timeout: float = 60.0) -> None:
-        self.stop()
-        self.start(timeout)
-
-    def cleanup(self) -> None:
-        """Stop and delete every file the server made."""
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> LocalSeaweed:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
-
     # -- S3 admin calls -----------------------------------------------------------------------
     def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
         """One signed S3 request; returns (status, body) and never raises on HTTP errors."""
@@ -353,7 +370,7 @@ class LocalSeaweed:
         raise DevServerError(f"CreateBucket {name!r} failed: HTTP {status} {body[:300]!r}")
 
 
-class LocalMosquitto:
+class LocalMosquitto(_LocalProcess):
     """One ``mosquitto`` broker on 127.0.0.1 with its own config file (anonymous, in-memory)."""
 
     def __init__(self, root: Path, *, mosquitto: Path | None = None) -> None:
@@ -367,16 +384,7 @@ class LocalMosquitto:
         self.root = Path(root)
         self.host = LOCALHOST
         self.port = free_ports(1)[0]
-        self._proc: subprocess.Popen | None = None
-        self._out = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        super().__init__()
 
     def start(self, timeout: float = 20.0) -> LocalMosquitto:
         if self.running:
@@ -407,24 +415,3 @@ class LocalMosquitto:
             ) from None
         log.info("mosquitto pid %d on %s:%d", self._proc.pid, self.host, self.port)
         return self
-
-    def stop(self) -> None:
-        _stop_process(self._proc)
-        self._proc = None
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-
-    def restart(self, timeout: float = 20.0) -> None:
-        self.stop()
-        self.start(timeout)
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> LocalMosquitto:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
