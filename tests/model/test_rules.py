@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import msgspec
 import polars as pl
 import pytest
 
-from coptwin.config import STATUSES, config_from_dict
+from coptwin.config import STATUSES
 from coptwin.model.rules import (
-    DEFAULT_RULES,
-    default_rules_toml,
     evaluate,
     evaluate_frame,
     evaluate_ids,
 )
 from coptwin.model.state import LatestState
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 RULES = {
     "temperature": {
@@ -198,33 +190,3 @@ def test_readings_of_unregistered_sensors_are_ignored(rules_config, make_registr
         schema_overrides={"ts": pl.Datetime("us", "UTC")},
     )
     assert evaluate(latest, registry, rules_config, now) == {"t": "ok"}
-
-
-def test_default_rules_round_trip_through_toml(make_config):
-    text = default_rules_toml()
-    parsed = tomllib.loads(text)["rules"]
-    config = make_config(rules=parsed)
-    assert (
-        set(config.rules)
-        == set(DEFAULT_RULES)
-        >= {
-            "temperature",
-            "air_quality",
-            "motion",
-            "camera",
-            "gps_tracker",
-            "water_level",
-            "power_meter",
-        }
-    )
-    for kind, rule in DEFAULT_RULES.items():
-        assert msgspec.to_builtins(config.rules[kind]) == msgspec.to_builtins(rule), kind
-
-
-def test_default_rules_are_valid_config():
-    data = {
-        "storage": {"uri": "x"},
-        "tables": {"readings": {"path": "r"}, "sensors": {"path": "s"}},
-        "rules": {k: msgspec.to_builtins(v) for k, v in DEFAULT_RULES.items()},
-    }
-    config_from_dict(data)  # raises ConfigError if a status or threshold is invalid

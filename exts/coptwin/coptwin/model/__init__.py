@@ -2,6 +2,7 @@
 
 Kit-free and USD-free: everything here is polars/numpy so it runs headless and
 in tests.  Modules: ``columns`` (user columns -> canonical), ``registry``
-(``SensorRegistry``), ``state`` (``LatestState``), ``rules`` (``evaluate``,
-``DEFAULT_RULES``), ``palette`` (``PALETTE``, ``legend``).
+(``SensorRegistry``), ``state`` (``LatestState``), ``rules`` (``evaluate``;
+the rules themselves live in the config, e.g. ``config/demo.toml``), ``palette``
+(``PALETTE``, ``legend``).
 """

@@ -26,106 +26,19 @@ from datetime import datetime
 
 import polars as pl
 
-from coptwin.config import STATUSES, Config, RuleConfig
+from coptwin.config import STATUSES, Config
 from coptwin.model.registry import THRESHOLD_COLUMNS, SensorRegistry
 from coptwin.model.state import as_utc
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_RULES",
     "STATUSES",
-    "default_rules_toml",
     "evaluate",
     "evaluate_frame",
     "evaluate_ids",
     "rule_frame",
 ]
-
-#: Sensible rules for the demo's sensor kinds (``config/demo.toml`` mirrors them).
-#: They name no ``quantity``, so any reading of the sensor drives its status.
-DEFAULT_RULES: dict[str, RuleConfig] = {
-    # Outdoor air temperature, degC: heat stress above 30, danger above 35; frost.
-    "temperature": RuleConfig(
-        warn_low=0.0,
-        warn_high=30.0,
-        alarm_low=-10.0,
-        alarm_high=35.0,
-        stale_after_s=600.0,
-        offline_after_s=3600.0,
-        marker="sphere",
-    ),
-    # PM2.5, ug/m3 (24 h guide values: WHO interim 37.5, US AQI "unhealthy" 55.5).
-    "air_quality": RuleConfig(
-        warn_high=35.0,
-        alarm_high=55.0,
-        stale_after_s=900.0,
-        offline_after_s=3600.0,
-        marker="sphere",
-    ),
-    # Motion: an event is "active" (warn) for 60 s; otherwise idle = ok.  Motion
-    # sensors only speak when something moves, so silence is not staleness.
-    "motion": RuleConfig(active_for_s=60.0, idle_status="ok", marker="cube"),
-    # Camera heartbeat: 1 online, 0 offline (reported by the camera/VMS).
-    "camera": RuleConfig(
-        states={"1": "ok", "0": "offline"},
-        stale_after_s=120.0,
-        offline_after_s=600.0,
-        marker="cone",
-    ),
-    # GPS trackers: judged by how recently they reported a position.
-    "gps_tracker": RuleConfig(stale_after_s=120.0, offline_after_s=900.0, marker="capsule"),
-    # River/canal gauge, metres above gauge datum.
-    "water_level": RuleConfig(
-        warn_high=2.5,
-        alarm_high=3.5,
-        stale_after_s=900.0,
-        offline_after_s=3600.0,
-        marker="cylinder",
-    ),
-    # Feeder power, kW: warn near the rated 400 kW, alarm beyond.
-    "power_meter": RuleConfig(
-        warn_high=400.0,
-        alarm_high=500.0,
-        stale_after_s=300.0,
-        offline_after_s=1800.0,
-        marker="cube",
-    ),
-}
-
-_RULE_FIELDS = (
-    "quantity",
-    *THRESHOLD_COLUMNS,
-    "active_for_s",
-    "idle_status",
-    "stale_after_s",
-    "offline_after_s",
-)
-
-
-def default_rules_toml(rules: dict[str, RuleConfig] | None = None) -> str:
-    """``[rules.<kind>]`` TOML sections for ``rules`` (default: DEFAULT_RULES)."""
-    out: list[str] = []
-    for kind, rule in (rules or DEFAULT_RULES).items():
-        out.append(f"[rules.{kind}]")
-        for name in (*_RULE_FIELDS, "marker"):
-            value = getattr(rule, name)
-            if value is None or (name == "idle_status" and value == "ok"):
-                continue
-            out.append(f"{name} = {_toml_value(value)}")
-        if rule.states:
-            pairs = ", ".join(f'"{k}" = "{v}"' for k, v in rule.states.items())
-            out.append(f"states = {{ {pairs} }}")
-        out.append("")
-    return "\n".join(out)
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(float(value)) if isinstance(value, float) else str(value)
 
 
 def rule_frame(registry: SensorRegistry, config: Config) -> pl.DataFrame:
