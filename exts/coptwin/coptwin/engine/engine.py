@@ -67,8 +67,13 @@ class PendingUpdate:
 
 @dataclass
 class _Sensors:
+    """A sensors table read and placed; after adoption, the layers and the batch
+    that draws every sensor (computed off the stage thread)."""
+
     registry: SensorRegistry
     placed: pl.DataFrame
+    layers: list[tuple[str, str, bool]] = field(default_factory=list)
+    batch: Any = None
 
 
 @dataclass
@@ -170,6 +175,7 @@ class Engine:
         scfg = cfg.scene
         placer = Placer(SceneFrame.from_stage(stage, scfg), SceneIndex.build(stage, scfg), scfg)
         sensors = self._build_sensors(watchers["sensors"].poll(), placer)
+        self._adopt_sensors(sensors)
         return _Opening(stage, placer, watchers, sensors)
 
     def commit_open(self, opening: _Opening) -> None:
@@ -191,7 +197,9 @@ class Engine:
             )
             # Small ticks (up to ~200 sensors) always complete; the time budget bounds big ones.
             self.overlay.detail_min = 200
-            self._install_sensors(opening.sensors)
+            if opening.sensors.batch is not None:
+                self.overlay.stage_batch(opening.sensors.batch)
+            self._draw_sensors(opening.sensors)
             self._opened = True
 
     def _open_base_stage(self) -> Any:
@@ -216,8 +224,9 @@ class Engine:
         registry = SensorRegistry.from_frame(frame, self.config)
         return _Sensors(registry, placer.place(registry.frame))
 
-    def _install_sensors(self, sensors: _Sensors) -> None:
-        """Adopt a new registry and placement; draw every sensor (stage thread)."""
+    def _adopt_sensors(self, sensors: _Sensors) -> None:
+        """Adopt a new registry and placement and compute the batch that draws every
+        sensor (worker-thread safe: no USD; the stage thread draws it)."""
         cfg = self.config
         registry, placed = sensors.registry, sensors.placed
         with self._lock:
@@ -228,7 +237,7 @@ class Engine:
                     max_future_skew_s=cfg.engine.max_future_skew_s,
                     history_per_sensor=cfg.engine.history_per_sensor,
                 )
-            elif self.state.registry is not registry:
+            else:
                 self.state.set_registry(registry)  # keeps readings of sensors that stay
             self.positions, self.bindings, self.placement = {}, {}, {}
             for row in placed.iter_rows(named=True):
@@ -247,22 +256,25 @@ class Engine:
                 )
                 for s in registry
             }
-            layers = self._layer_rows_config()
-            for name, _label, visible in layers:
+            sensors.layers = self._layer_rows_config()
+            for name, _label, visible in sensors.layers:
                 self.layer_visible.setdefault(name, visible)
-            self.overlay.define_layers(
-                [(n, lbl, self.layer_visible.get(n, v)) for n, lbl, v in layers]
-            )
             self.statuses = {}
-            batch = self._updates_for(registry.ids, initial=True, full=True, now=self.clock())
-            if batch is not None:
-                self.overlay.stage_batch(batch)
-            self.overlay.flush()
+            sensors.batch = self._updates_for(
+                registry.ids, initial=True, full=True, now=self.clock()
+            )
+
+    def _draw_sensors(self, sensors: _Sensors) -> None:
+        """Stage thread: layer labels and visibility, then the staged markers."""
+        self.overlay.define_layers(
+            [(n, lbl, self.layer_visible.get(n, v)) for n, lbl, v in sensors.layers]
+        )
+        self.overlay.flush()
         fallbacks = sum(1 for p in self.placement.values() if p != "exact")
         log.info(
             "loaded %d sensors in %d layers (%d placed by fallback)",
-            len(registry),
-            len(layers),
+            len(sensors.registry),
+            len(sensors.layers),
             fallbacks,
         )
 
@@ -299,10 +311,12 @@ class Engine:
                 # Sensors are few: a changed sensors table is re-read and re-placed whole.
                 full = self.watchers["sensors"].snapshot()
                 pending.sensors = self._build_sensors(full, self.placer)
-                with self._lock:  # readings below are checked against the new registry
-                    assert self.state is not None
-                    self.registry = pending.sensors.registry
-                    self.state.set_registry(self.registry)
+                # Readings below are checked against the new registry, and their batch
+                # is staged after the one that redraws every sensor.
+                self._adopt_sensors(pending.sensors)
+                with self._lock:
+                    if self.overlay is not None and pending.sensors.batch is not None:
+                        self.overlay.stage_batch(pending.sensors.batch)
         if "annotations" in wanted and "annotations" in self.watchers:
             pending.annotations = self._poll_annotations()
         changed: list[str] = []
@@ -379,11 +393,12 @@ class Engine:
         with self._lock:
             if self.overlay is None:  # closed while a worker was preparing
                 return stats
-            if pending.sensors is not None:
-                self._install_sensors(pending.sensors)
             if pending.updates is not None:
                 self.overlay.stage_batch(pending.updates)
-            self.overlay.flush()
+            if pending.sensors is not None:
+                self._draw_sensors(pending.sensors)  # defines layers, then flushes
+            else:
+                self.overlay.flush()
             if pending.annotations is None or pending.annotations:
                 self._draw_pins(pending.annotations)
         stats.scene_ms = (time.perf_counter() - t0) * 1000.0
