@@ -11,7 +11,6 @@ import pytest
 
 from coptwin.config import Config, load_config
 from coptwin.scene.citygen import generate_city
-from coptwin.scene.citylayout import CityParams, make_layout
 from coptwin.sim.feed import write_sensors
 from coptwin.sim.sensors import demo_sensors
 from coptwin.sim.writer import READINGS_SCHEMA, append_batch
@@ -94,10 +93,6 @@ def cop(tmp_path, city_dir) -> Cop:
     text = CONFIG.format(scene=info.root_layer.as_posix(), offset=list(info.global_offset))
     (tmp_path / "cop.toml").write_text(text, encoding="utf-8")
     config = load_config(tmp_path / "cop.toml")
-    fields = {f.name for f in dataclasses.fields(CityParams)}
-    params = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in info.params.items() if k in fields
-    }
-    sensors = demo_sensors(make_layout(CityParams(**params)), trackers=2)
+    sensors = demo_sensors(info.layout(), trackers=2)
     write_sensors(config, sensors)
     return Cop(tmp_path, config, sensors, city_dir)

@@ -10,7 +10,6 @@ or Omniverse opens the result).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shutil
 import sys
@@ -51,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
     from coptwin.engine.engine import Engine
     from coptwin.engine.summary import format_summary, summary_dict
     from coptwin.scene.citygen import ensure_city
-    from coptwin.scene.citylayout import CityParams, make_layout
     from coptwin.sim.feed import Feed, write_sensors
     from coptwin.sim.readings import ReadingSimulator
     from coptwin.sim.sensors import demo_sensors, street_routes
@@ -65,11 +63,7 @@ def run(args: argparse.Namespace) -> int:
     info = ensure_city(scene_path.parents[2])  # <data>/city/<name>/<name>.usdc
     if info.root_layer.resolve() != scene_path.resolve():
         raise SystemExit(f"coptwin demo: scene.path should be {info.root_layer}, not {scene_path}")
-    fields = {f.name for f in dataclasses.fields(CityParams)}
-    params = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in info.params.items() if k in fields
-    }
-    layout = make_layout(CityParams(**params))
+    layout = info.layout()
 
     tables = cfg.resolve_path(cfg.storage.uri)
     _prepare_tables(tables)

@@ -9,7 +9,6 @@ made by coptwin.scene.citygen).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from pathlib import Path
 
@@ -47,15 +46,10 @@ def run(args: argparse.Namespace) -> int:
     routes: list[Route] = []
     if args.register_demo_sensors:
         from coptwin.scene.citygen import ensure_city
-        from coptwin.scene.citylayout import CityParams, make_layout
         from coptwin.sim.sensors import demo_sensors, street_routes
 
         info = ensure_city((args.city or REPO_ROOT / "data" / "city").parent)
-        fields = {f.name for f in dataclasses.fields(CityParams)}
-        params = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in info.params.items() if k in fields
-        }
-        layout = make_layout(CityParams(**params))
+        layout = info.layout()
         write_sensors(cfg, demo_sensors(layout))
         routes = street_routes(layout)
     sensors = to_canonical(

@@ -126,6 +126,16 @@ class CityInfo:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not a usable city description ({exc})") from None
 
+    def layout(self) -> CityLayout:
+        """The geometry this city was generated from (buildings, streets, terrain)."""
+        import dataclasses
+
+        names = {f.name for f in dataclasses.fields(CityParams)}
+        params = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in self.params.items() if k in names
+        }
+        return make_layout(CityParams(**params))
+
     def terrain_model(self) -> Terrain:
         """The exact terrain surface (for expected ground heights in tests/simulator)."""
         t = self.terrain
