@@ -14,9 +14,10 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import Meta
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,6 +76,17 @@ _SECRET_KEYS = {
     "aws_secret_access_key",
     "auth_token",
 }
+
+
+#: Numeric ranges, checked by msgspec while converting (errors read "Expected `int` <= 65535").
+Port = Annotated[int, Meta(ge=1, le=65535)]
+Count = Annotated[int, Meta(ge=0)]
+PositiveCount = Annotated[int, Meta(ge=1)]
+NonNegative = Annotated[float, Meta(ge=0)]
+Positive = Annotated[float, Meta(gt=0)]
+Fraction = Annotated[float, Meta(ge=0, le=1)]
+Latitude = Annotated[float, Meta(ge=-90, le=90)]
+Longitude = Annotated[float, Meta(ge=-180, le=180)]
 
 
 class ConfigError(ValueError):
@@ -157,19 +169,19 @@ class RuleConfig(_Base):
     #: Categorical readings: value (as text, e.g. "1", "0") -> status.
     states: dict[str, str] = {}
     #: Event sensors (motion): a reading is "active" for this long after its ts.
-    active_for_s: float | None = None
+    active_for_s: NonNegative | None = None
     #: Status while no event is active (with active_for_s).
     idle_status: str = "ok"
     #: No reading for this long -> "stale"; longer than offline_after_s -> "offline".
-    stale_after_s: float | None = None
-    offline_after_s: float | None = None
+    stale_after_s: NonNegative | None = None
+    offline_after_s: NonNegative | None = None
     #: Marker shape for this kind (sphere, cube, cone, cylinder, capsule); None: per-kind default.
     marker: Literal["sphere", "cube", "cone", "cylinder", "capsule"] | None = None
 
 
 class EnuOrigin(_Base):
-    lat: float
-    lon: float
+    lat: Latitude
+    lon: Longitude
     height: float = 0.0
 
 
@@ -188,31 +200,32 @@ class SceneConfig(_Base):
     #: Used when the scene has no terrain geometry, metres in the CRS vertical datum.
     ground_elevation_m: float | None = None
     object_id_attribute: str = "CityEngine:Rule:User:OBJECTID"
-    marker_size_m: float = 3.0
+    marker_size_m: Positive = 3.0
     #: Root prim path of everything coptwin authors in the overlay.
     overlay_root: str = "/COP"
 
 
 class PollingConfig(_Base):
     enabled: bool = True
-    interval_s: float = 1.0
-    jitter: float = 0.1
+    interval_s: Positive = 1.0
+    #: Random spread of the interval, as a fraction of it.
+    jitter: Fraction = 0.1
 
 
 class WebhookConfig(_Base):
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = 8765
+    port: Port = 8765
     path: str = "/events"
     #: Environment variable holding the expected bearer token (MinIO ``auth_token``).
     auth_token_env: str | None = None
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: PositiveCount = 1_048_576
 
 
 class MqttConfig(_Base):
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = 1883
+    port: Port = 1883
     topic: str = "coptwin/events"
     client_id: str = ""
     username_env: str | None = None
@@ -226,25 +239,25 @@ class EventsConfig(_Base):
     webhook: WebhookConfig = WebhookConfig()
     mqtt: MqttConfig = MqttConfig()
     #: Bursts of hints for one table within this window coalesce into one check.
-    coalesce_s: float = 0.2
+    coalesce_s: NonNegative = 0.2
     #: Only events for this bucket count (default: the storage URI's bucket).
     bucket: str | None = None
 
 
 class EngineConfig(_Base):
     #: Rows with ts further than this in the future are skipped as bad.
-    max_future_skew_s: float = 300.0
+    max_future_skew_s: NonNegative = 300.0
     overlay_path: str = "out/overlay.usda"
     #: Recent values kept per sensor for the panel's plot.
-    history_per_sensor: int = 120
+    history_per_sensor: Count = 120
     #: Time per tick the stage thread (Kit's main thread) may spend writing
     #: per-sensor detail attributes; markers and colours are always written in
     #: full, details beyond the budget follow on later (idle) ticks.
-    main_thread_budget_ms: float = 4.0
+    main_thread_budget_ms: NonNegative = 4.0
 
 
 class AnnotationsConfig(_Base):
-    max_text_length: int = 2000
+    max_text_length: PositiveCount = 2000
 
 
 class Config(_Base):
@@ -349,14 +362,8 @@ def _validate(cfg: Config, source: str) -> None:
             fail(f"rules.{kind}.offline_after_s", "must be >= stale_after_s")
     if len(cfg.scene.global_offset) != 3:
         fail("scene.global_offset", "expected three numbers [x, y, z]")
-    if cfg.scene.marker_size_m <= 0:
-        fail("scene.marker_size_m", "expected a positive number of metres")
     if cfg.scene.crs is not None and not cfg.scene.crs.upper().startswith("EPSG:"):
         fail("scene.crs", "expected an EPSG code such as 'EPSG:32618'")
-    if cfg.engine.main_thread_budget_ms < 0:
-        fail("engine.main_thread_budget_ms", "expected a number of milliseconds >= 0")
-    if cfg.events.polling.interval_s <= 0:
-        fail("events.polling.interval_s", "expected a positive number of seconds")
     if not cfg.storage.uri:
         fail("storage.uri", "expected a local folder or an s3://bucket/prefix URI")
     if cfg.storage.uri.startswith("s3://") and len(cfg.storage.uri) <= len("s3://"):
