@@ -83,8 +83,8 @@ def test_unreadable_and_invalid_toml(tmp_path):
     "section, line, key, expected",
     [
         ("events.webhook", "port = 70000", "events.webhook.port", "<= 65535"),
-        ("events.webhook", "port = 0", "events.webhook.port", ">= 1"),
-        ("events.webhook", "port = -5", "events.webhook.port", ">= 1"),
+        ("events.webhook", "port = -5", "events.webhook.port", ">= 0"),
+        ("events.mqtt", "port = 0", "events.mqtt.port", ">= 1"),
         ("events.mqtt", "port = 65536", "events.mqtt.port", "<= 65535"),
         ("events.webhook", "max_body_bytes = -1", "events.webhook.max_body_bytes", ">= 1"),
         ("engine", "max_future_skew_s = -300", "engine.max_future_skew_s", ">= 0"),
@@ -130,11 +130,12 @@ def test_negative_rule_durations_are_refused(tmp_path, line, key, expected):
 
 def test_boundary_numbers_are_accepted(tmp_path):
     extra = (
-        "\n[events.webhook]\nport = 65535\nmax_body_bytes = 1\n"
-        "[events.mqtt]\nport = 1\n"
+        "\n[events.webhook]\nport = 0\nmax_body_bytes = 1\n"
+        "[events.mqtt]\nport = 65535\n"
         "[events.polling]\njitter = 1.0\n"
         "[engine]\nmax_future_skew_s = 0\nhistory_per_sensor = 0\n"
         "[annotations]\nmax_text_length = 1\n"
     )
     cfg = load_config(write(tmp_path, GOOD + extra))
-    assert cfg.events.webhook.port == 65535 and cfg.events.polling.jitter == 1.0
+    assert (cfg.events.webhook.port, cfg.events.mqtt.port) == (0, 65535)
+    assert cfg.events.polling.jitter == 1.0

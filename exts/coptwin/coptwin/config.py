@@ -80,6 +80,8 @@ _SECRET_KEYS = {
 
 #: Numeric ranges, checked by msgspec while converting (errors read "Expected `int` <= 65535").
 Port = Annotated[int, Meta(ge=1, le=65535)]
+#: A port to listen on; 0 lets the OS pick a free one (tests; the bound port is logged).
+ListenPort = Annotated[int, Meta(ge=0, le=65535)]
 Count = Annotated[int, Meta(ge=0)]
 PositiveCount = Annotated[int, Meta(ge=1)]
 NonNegative = Annotated[float, Meta(ge=0)]
@@ -215,7 +217,7 @@ class PollingConfig(_Base):
 class WebhookConfig(_Base):
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: Port = 8765
+    port: ListenPort = 8765
     path: str = "/events"
     #: Environment variable holding the expected bearer token (MinIO ``auth_token``).
     auth_token_env: str | None = None
