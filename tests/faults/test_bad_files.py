@@ -84,13 +84,27 @@ def test_string_timestamps_are_parsed_and_bad_ones_counted(fault_table):
     t.check()
 
 
+def test_a_value_column_of_a_non_numeric_type_counts_every_value_as_bad(fault_table):
+    t = fault_table
+    t.append(3)
+    t.tick()
+    t.add_file(t.rows(4).with_columns(pl.Series("value", [[1.0], [2.0], [], None])))
+    batch = t.tick()
+    assert batch.quarantined == () and batch.uncast == {"value": 3}
+    assert t.counts.skipped == {"bad_value": 3}  # the null value is a valid pure event
+    t.check()
+
+
 def test_a_column_that_cannot_convert_at_all_quarantines_its_file(fault_table):
     t = fault_table
     t.append(3)
     t.tick()
-    frame = t.rows(4).with_columns(pl.Series("value", [[1.0], [2.0], [], None]))
-    t.add_file(frame, unreadable=True)
+    frame = t.rows(4).with_columns(pl.Series("sensor_id", [["s1"], ["s2"], [], None]))
+    path = t.add_file(frame, unreadable=True)
     t.append(2)
+    batch = t.tick()
+    assert batch.quarantined == (path,) and batch.quarantined_rows == 4
+    assert "List" in t.reader.watcher.quarantined[path]
     t.check()
 
 
