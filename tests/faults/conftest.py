@@ -182,6 +182,7 @@ class FaultTable:
         """A valid commit written by deltalake (``n`` rows, or the frame given)."""
         frame = self.rows(n) if isinstance(n, int) else n
         kwargs.setdefault("partition_by", ["date"])
+        kwargs.setdefault("schema_mode", "merge")  # writers that lack a newer column
         write_deltalake(
             self.uri, frame, mode="append", storage_options=self.storage_options or None, **kwargs
         )
@@ -283,6 +284,43 @@ class FaultTable:
             f"applied {c.applied - applied}"
         )
         assert c.read == c.written - c.unreadable
+        FIGURES.add(c)
+
+
+@dataclass
+class Figures:
+    """Totals over the cases that reached :meth:`FaultTable.check` (printed after the run)."""
+
+    cases: int = 0
+    written: int = 0
+    read: int = 0
+    quarantined_files: int = 0
+    quarantined_rows: int = 0
+    skipped: int = 0
+
+    def add(self, c: Counts) -> None:
+        self.cases += 1
+        self.written += c.written
+        self.read += c.read
+        self.quarantined_files += len(c.quarantined)
+        self.quarantined_rows += c.unreadable
+        self.skipped += c.skipped_total
+
+    def line(self) -> str:
+        lost = self.written - self.quarantined_rows - self.read
+        return (
+            f"fault suite: {self.cases} cases checked, {self.written} rows written, "
+            f"{self.read} read, {self.skipped} skipped and counted, {self.quarantined_rows} in "
+            f"{self.quarantined_files} quarantined files, {lost} lost"
+        )
+
+
+FIGURES = Figures()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES.cases:
+        terminalreporter.write_line(FIGURES.line())
 
 
 def _config(uri: str) -> Config:
