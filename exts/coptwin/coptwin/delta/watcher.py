@@ -297,8 +297,12 @@ class TableWatcher:
         self._table_id = snap.table_id
         self._schema = snap.schema
         self._partitions = snap.partition_columns
-        self._note_skips(snap, f"version {snap.version}")
         self._quarantined = dict(snap.quarantined)
+        return self._snapshot_batch(snap, previous, reason)
+
+    def _snapshot_batch(self, snap: Snapshot, previous: int | None, reason: str) -> DeltaBatch:
+        """A full-table batch (reload, snapshot, time travel), with what it had to skip."""
+        self._note_skips(snap, f"version {snap.version}")
         return DeltaBatch(
             self.uri,
             previous,
@@ -326,18 +330,7 @@ class TableWatcher:
             store = self._get_store()
         snap = read_snapshot(table, self.uri, self._options, self._columns, self._full_load, store)
         reason = "snapshot" if version is None and timestamp is None else "time travel"
-        return DeltaBatch(
-            self.uri,
-            None,
-            snap.version,
-            snap.data,
-            True,
-            snap.files - len(snap.quarantined),
-            reason,
-            quarantined=tuple(snap.quarantined),
-            quarantined_rows=snap.quarantined_rows,
-            uncast=snap.uncast,
-        )
+        return self._snapshot_batch(snap, None, reason)
 
     def reset(self) -> None:
         """Forget the applied version; the next poll is a full load."""
