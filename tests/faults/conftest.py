@@ -340,6 +340,16 @@ def where(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def fault_table_at() -> Any:
+    """Factory: a FaultTable for the readings table below a storage URI of your own."""
+
+    def make(root: str, storage_options: dict[str, str]) -> FaultTable:
+        return FaultTable(f"{root}/readings", storage_options, _config(root))
+
+    return make
+
+
+@pytest.fixture
 def fault_table(request: pytest.FixtureRequest, where: str, tmp_path) -> FaultTable:
     """An empty readings table in a local folder or a fresh SeaweedFS bucket."""
     if where == "local":
@@ -348,9 +358,8 @@ def fault_table(request: pytest.FixtureRequest, where: str, tmp_path) -> FaultTa
         return FaultTable(str(root / "readings"), {}, _config(str(root)))
     s3 = request.getfixturevalue("s3_running")
     bucket = s3.new_bucket("faults")
-    return FaultTable(
-        f"s3://{bucket}/cop/readings", s3.storage_options(), _config(f"s3://{bucket}/cop")
-    )
+    root = f"s3://{bucket}/cop"
+    return FaultTable(f"{root}/readings", s3.storage_options(), _config(root))
 
 
 # -- corporate TLS: a private CA and SeaweedFS serving S3 over HTTPS --------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 
 def _recreate(t, commits: int, rows: int = 4) -> None:
     t.delete()
@@ -61,4 +63,19 @@ def test_plain_appends_are_never_mistaken_for_a_new_table(fault_table):
         t.append(2)
         batch = t.tick()
         assert not batch.full_reload, batch.reason
+    t.check()
+
+
+@pytest.mark.s3
+def test_a_storage_restart_is_not_mistaken_for_a_new_table(s3_running, fault_table_at):
+    """The commit files' identity (ETag) survives a SeaweedFS restart: no needless reload."""
+    s3 = s3_running
+    bucket = s3.new_bucket("faults-restart")
+    t = fault_table_at(f"s3://{bucket}/cop", s3.storage_options())
+    t.append(4)
+    t.tick()
+    s3.restart()
+    t.append(3)
+    batch = t.tick()
+    assert not batch.full_reload, batch.reason
     t.check()
