@@ -77,3 +77,65 @@ def test_unreadable_and_invalid_toml(tmp_path):
         load_config(tmp_path / "missing.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[storage\n"))
+
+
+@pytest.mark.parametrize(
+    "section, line, key, expected",
+    [
+        ("events.webhook", "port = 70000", "events.webhook.port", "<= 65535"),
+        ("events.webhook", "port = -5", "events.webhook.port", ">= 0"),
+        ("events.mqtt", "port = 0", "events.mqtt.port", ">= 1"),
+        ("events.mqtt", "port = 65536", "events.mqtt.port", "<= 65535"),
+        ("events.webhook", "max_body_bytes = -1", "events.webhook.max_body_bytes", ">= 1"),
+        ("engine", "max_future_skew_s = -300", "engine.max_future_skew_s", ">= 0"),
+        ("engine", "history_per_sensor = -1", "engine.history_per_sensor", ">= 0"),
+        ("engine", "main_thread_budget_ms = -1", "engine.main_thread_budget_ms", ">= 0"),
+        ("annotations", "max_text_length = -10", "annotations.max_text_length", ">= 1"),
+        ("annotations", "max_text_length = 0", "annotations.max_text_length", ">= 1"),
+        ("events.polling", "jitter = 1.5", "events.polling.jitter", "<= 1"),
+        ("events.polling", "jitter = -0.1", "events.polling.jitter", ">= 0"),
+        ("events.polling", "jitter = nan", "events.polling.jitter", ">= 0"),
+        ("events.polling", "interval_s = 0", "events.polling.interval_s", "> 0"),
+        ("events", "coalesce_s = -1", "events.coalesce_s", ">= 0"),
+        ("scene", "marker_size_m = 0", "scene.marker_size_m", "> 0"),
+        ("scene.enu_origin", "lat = 91.0\nlon = 0.0", "scene.enu_origin.lat", "<= 90"),
+        ("scene.enu_origin", "lat = 0.0\nlon = -181.0", "scene.enu_origin.lon", ">= -180"),
+    ],
+)
+def test_impossible_numbers_are_refused(tmp_path, section, line, key, expected):
+    """Ports outside 1..65535, negative limits, a jitter outside [0, 1] (issue 12, item 1)."""
+    p = write(tmp_path, f"{GOOD}\n[{section}]\n{line}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(p)
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: {key}: "), msg
+    assert expected in msg, msg
+
+
+@pytest.mark.parametrize(
+    "line, key, expected",
+    [
+        ("stale_after_s = -600", "rules.temperature.stale_after_s", ">= 0"),
+        ("active_for_s = -1", "rules.temperature.active_for_s", ">= 0"),
+    ],
+)
+def test_negative_rule_durations_are_refused(tmp_path, line, key, expected):
+    p = write(tmp_path, GOOD.replace("stale_after_s = 600", line))
+    with pytest.raises(ConfigError) as info:
+        load_config(p)
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: {key}: "), msg
+    assert expected in msg, msg
+
+
+def test_boundary_numbers_are_accepted(tmp_path):
+    extra = (
+        "\n[events.webhook]\nport = 0\nmax_body_bytes = 1\n"
+        "[events.mqtt]\nport = 65535\n"
+        "[events.polling]\njitter = 1.0\n"
+        "[engine]\nmax_future_skew_s = 0\nhistory_per_sensor = 0\n"
+        "[annotations]\nmax_text_length = 1\n"
+    )
+    cfg = load_config(write(tmp_path, GOOD + extra))
+    assert (cfg.events.webhook.port, cfg.events.mqtt.port) == (0, 65535)
+    assert cfg.events.polling.jitter == 1.0

@@ -101,3 +101,40 @@ def test_csv_has_one_row_per_note_and_defuses_formulas(stage):
     p1 = by_id["p1"]
     back = _frame().lonlat_to_stage(p1["lon"], p1["lat"], p1["h"])[0]
     assert np.abs(back - np.array(POINTS[1])).max() < 0.01
+
+
+FORMULAS = [
+    "=1+1",
+    "+1",
+    "-1",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    ' =HYPERLINK("x")',  # a leading space does not stop a spreadsheet
+    "\u00a0=1",  # no-break space
+    "\u3000=1",  # ideographic space
+    "\n=1",
+    "\uff1d1+1",  # full-width ＝
+    "\uff0b1",  # ＋
+    "\uff0d1",  # －
+    "\uff20SUM(A1)",  # ＠
+    "  \uff1d1",
+    "\ufe661",  # small ﹦
+]
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_csv_formula_guard_catches_leading_whitespace_and_full_width(text):
+    """Issue 12, item 9: no cell of a text column may start a formula in a spreadsheet."""
+    book = AnnotationBook()
+    book.apply(events_frame([ev("created", "f1", "ef", 1, target="/World/B1", text=text)]))
+    out = pl.read_csv(io.StringIO(csv_text(book, Locator())))
+    assert out["text"][0] == "'" + text
+
+
+@pytest.mark.parametrize("text", ["plain", "a = b", "e-mail", "1-2", "x@y"])
+def test_csv_formula_guard_leaves_ordinary_text_alone(text):
+    book = AnnotationBook()
+    book.apply(events_frame([ev("created", "f1", "ef", 1, target="/World/B1", text=text)]))
+    out = pl.read_csv(io.StringIO(csv_text(book, Locator())))
+    assert out["text"][0] == text

@@ -73,3 +73,17 @@ def test_author_is_required_and_one_line():
     for bad in ("", "  ", None, "a\nb", "x" * 201):
         with pytest.raises(AnnotationError):
             check_author(bad)
+
+
+@pytest.mark.parametrize("char", [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))])
+def test_bidi_override_and_isolate_characters_are_refused(char):
+    """Issue 12, item 9: U+202E and friends can make a note read differently than it is."""
+    with pytest.raises(AnnotationError, match="bidirectional"):
+        check_text(f"valve ok {char}desrever", 100)
+    with pytest.raises(AnnotationError, match="bidirectional"):
+        check_author(f"bob{char}")
+
+
+def test_right_to_left_text_without_overrides_is_fine():
+    assert check_text("שלום עולם — مرحبا", 100) == "שלום עולם — مرحبا"
+    assert check_author("أحمد") == "أحمد"

@@ -14,9 +14,10 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import Meta
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,6 +78,19 @@ _SECRET_KEYS = {
 }
 
 
+#: Numeric ranges, checked by msgspec while converting (errors read "Expected `int` <= 65535").
+Port = Annotated[int, Meta(ge=1, le=65535)]
+#: A port to listen on; 0 lets the OS pick a free one (tests; the bound port is logged).
+ListenPort = Annotated[int, Meta(ge=0, le=65535)]
+Count = Annotated[int, Meta(ge=0)]
+PositiveCount = Annotated[int, Meta(ge=1)]
+NonNegative = Annotated[float, Meta(ge=0)]
+Positive = Annotated[float, Meta(gt=0)]
+Fraction = Annotated[float, Meta(ge=0, le=1)]
+Latitude = Annotated[float, Meta(ge=-90, le=90)]
+Longitude = Annotated[float, Meta(ge=-180, le=180)]
+
+
 class ConfigError(ValueError):
     """A configuration file could not be read or is invalid.
 
@@ -102,7 +116,8 @@ class StorageConfig(_Base):
     access_key_id_env: str = "AWS_ACCESS_KEY_ID"
     secret_access_key_env: str = "AWS_SECRET_ACCESS_KEY"
     session_token_env: str = "AWS_SESSION_TOKEN"
-    #: PEM bundle for corporate TLS interception / private CAs.
+    #: PEM bundle for corporate TLS interception / private CAs, trusted besides the
+    #: system roots (relative to the config file; unset: ``$AWS_CA_BUNDLE`` if set).
     ca_bundle: str | None = None
     #: Conditional put flavour for safe concurrent Delta commits ("etag" works on
     #: MinIO, Ceph RGW, SeaweedFS and AWS S3); None disables it.
@@ -157,19 +172,19 @@ class RuleConfig(_Base):
     #: Categorical readings: value (as text, e.g. "1", "0") -> status.
     states: dict[str, str] = {}
     #: Event sensors (motion): a reading is "active" for this long after its ts.
-    active_for_s: float | None = None
+    active_for_s: NonNegative | None = None
     #: Status while no event is active (with active_for_s).
     idle_status: str = "ok"
     #: No reading for this long -> "stale"; longer than offline_after_s -> "offline".
-    stale_after_s: float | None = None
-    offline_after_s: float | None = None
+    stale_after_s: NonNegative | None = None
+    offline_after_s: NonNegative | None = None
     #: Marker shape for this kind (sphere, cube, cone, cylinder, capsule); None: per-kind default.
     marker: Literal["sphere", "cube", "cone", "cylinder", "capsule"] | None = None
 
 
 class EnuOrigin(_Base):
-    lat: float
-    lon: float
+    lat: Latitude
+    lon: Longitude
     height: float = 0.0
 
 
@@ -188,31 +203,32 @@ class SceneConfig(_Base):
     #: Used when the scene has no terrain geometry, metres in the CRS vertical datum.
     ground_elevation_m: float | None = None
     object_id_attribute: str = "CityEngine:Rule:User:OBJECTID"
-    marker_size_m: float = 3.0
+    marker_size_m: Positive = 3.0
     #: Root prim path of everything coptwin authors in the overlay.
     overlay_root: str = "/COP"
 
 
 class PollingConfig(_Base):
     enabled: bool = True
-    interval_s: float = 1.0
-    jitter: float = 0.1
+    interval_s: Positive = 1.0
+    #: Random spread of the interval, as a fraction of it.
+    jitter: Fraction = 0.1
 
 
 class WebhookConfig(_Base):
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = 8765
+    port: ListenPort = 8765
     path: str = "/events"
     #: Environment variable holding the expected bearer token (MinIO ``auth_token``).
     auth_token_env: str | None = None
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: PositiveCount = 1_048_576
 
 
 class MqttConfig(_Base):
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = 1883
+    port: Port = 1883
     topic: str = "coptwin/events"
     client_id: str = ""
     username_env: str | None = None
@@ -226,25 +242,25 @@ class EventsConfig(_Base):
     webhook: WebhookConfig = WebhookConfig()
     mqtt: MqttConfig = MqttConfig()
     #: Bursts of hints for one table within this window coalesce into one check.
-    coalesce_s: float = 0.2
+    coalesce_s: NonNegative = 0.2
     #: Only events for this bucket count (default: the storage URI's bucket).
     bucket: str | None = None
 
 
 class EngineConfig(_Base):
     #: Rows with ts further than this in the future are skipped as bad.
-    max_future_skew_s: float = 300.0
+    max_future_skew_s: NonNegative = 300.0
     overlay_path: str = "out/overlay.usda"
     #: Recent values kept per sensor for the panel's plot.
-    history_per_sensor: int = 120
+    history_per_sensor: Count = 120
     #: Time per tick the stage thread (Kit's main thread) may spend writing
     #: per-sensor detail attributes; markers and colours are always written in
     #: full, details beyond the budget follow on later (idle) ticks.
-    main_thread_budget_ms: float = 4.0
+    main_thread_budget_ms: NonNegative = 4.0
 
 
 class AnnotationsConfig(_Base):
-    max_text_length: int = 2000
+    max_text_length: PositiveCount = 2000
 
 
 class Config(_Base):
@@ -349,18 +365,27 @@ def _validate(cfg: Config, source: str) -> None:
             fail(f"rules.{kind}.offline_after_s", "must be >= stale_after_s")
     if len(cfg.scene.global_offset) != 3:
         fail("scene.global_offset", "expected three numbers [x, y, z]")
-    if cfg.scene.marker_size_m <= 0:
-        fail("scene.marker_size_m", "expected a positive number of metres")
     if cfg.scene.crs is not None and not cfg.scene.crs.upper().startswith("EPSG:"):
         fail("scene.crs", "expected an EPSG code such as 'EPSG:32618'")
-    if cfg.engine.main_thread_budget_ms < 0:
-        fail("engine.main_thread_budget_ms", "expected a number of milliseconds >= 0")
-    if cfg.events.polling.interval_s <= 0:
-        fail("events.polling.interval_s", "expected a positive number of seconds")
     if not cfg.storage.uri:
         fail("storage.uri", "expected a local folder or an s3://bucket/prefix URI")
     if cfg.storage.uri.startswith("s3://") and len(cfg.storage.uri) <= len("s3://"):
         fail("storage.uri", "missing bucket name")
+
+
+def _resolve_ca_bundles(cfg: Config) -> Config:
+    """CA bundle paths relative to the config file, resolved once (they are handed to
+    libraries as plain paths, far from the config)."""
+    storage, mqtt = cfg.storage, cfg.events.mqtt
+    if storage.ca_bundle:
+        storage = msgspec.structs.replace(
+            storage, ca_bundle=str(cfg.resolve_path(storage.ca_bundle))
+        )
+    if mqtt.ca_bundle:
+        mqtt = msgspec.structs.replace(mqtt, ca_bundle=str(cfg.resolve_path(mqtt.ca_bundle)))
+        events = msgspec.structs.replace(cfg.events, mqtt=mqtt)
+        cfg = msgspec.structs.replace(cfg, events=events)
+    return msgspec.structs.replace(cfg, storage=storage)
 
 
 def _convert(data: Any, typ: type, source: str, prefix: str = "") -> Any:
@@ -391,6 +416,7 @@ def config_from_dict(
             _convert(rule, RuleConfig, source, f"rules.{kind}")
     cfg = _convert(data, Config, source)
     cfg = msgspec.structs.replace(cfg, base_dir=str(Path(base_dir).resolve()))
+    cfg = _resolve_ca_bundles(cfg)
     _validate(cfg, source)
     return cfg
 

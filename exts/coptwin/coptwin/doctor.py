@@ -28,6 +28,7 @@ from coptwin.config import Config
 from coptwin.storage import (
     Credentials,
     apply_ca_bundle,
+    ca_bundle_file,
     delta_storage_options,
     object_store,
     redact,
@@ -45,6 +46,19 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "annotations": ("annotation_id",),
 }
 _CONNECT_TIMEOUT_S = 5.0
+#: What to do when the server's certificate is not trusted (shown under the failed check).
+TLS_REMEDY = (
+    "the certificate comes from a CA this machine does not trust (corporate TLS inspection "
+    "or a private CA); give coptwin that root CA as a PEM file:\n"
+    'set storage.ca_bundle = "corp-root.pem" in the config, or the environment variable '
+    "SSL_CERT_FILE or AWS_CA_BUNDLE (corporate machines often set one already).\n"
+    "Windows - export the root CA: certmgr.msc > Trusted Root Certification Authorities > "
+    "Certificates > your CA > All Tasks > Export > 'Base-64 encoded X.509 (.CER)'; "
+    "or in PowerShell:\n"
+    "  Get-ChildItem Cert:\\LocalMachine\\Root | Where-Object Subject -like '*YourOrg*' "
+    "| Export-Certificate -FilePath corp-root.cer -Type CERT\n"
+    "  certutil -encode corp-root.cer corp-root.pem"
+)
 _S3_CODE = re.compile(r"<Code>([^<]+)</Code>")
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
@@ -168,25 +182,53 @@ class Doctor:
                 )
             self._add("TLS verifies", True, "plain http (storage.allow_http = true)")
             return True
-        cafile = str(self.config.resolve_path(scfg.ca_bundle)) if scfg.ca_bundle else None
+        cafile = ca_bundle_file(scfg)
+        where = "storage.ca_bundle" if scfg.ca_bundle else "$AWS_CA_BUNDLE"
+        if cafile and not Path(cafile).is_file():
+            return self._add(
+                "TLS verifies",
+                False,
+                f"{where}: no such file {cafile}",
+                f"fix {where}: a PEM file with your organisation's root CA",
+            )
+        # The bundle is trusted besides the system roots, as delta-rs and obstore do.
+        ctx = ssl.create_default_context()
+        if cafile:
+            try:
+                ctx.load_verify_locations(cafile=cafile)
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                return self._add(
+                    "TLS verifies",
+                    False,
+                    f"{where}: {cafile} is not a readable PEM bundle ({exc})",
+                    f"fix {where}: a PEM file with your organisation's root CA",
+                )
         try:
-            ctx = ssl.create_default_context(cafile=cafile)
             with (
                 socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S) as raw,
                 ctx.wrap_socket(raw, server_hostname=host),
             ):
                 pass
+        except ssl.SSLCertVerificationError as exc:
+            why = exc.verify_message or exc.reason or "certificate verify failed"
+            return self._add(
+                "TLS verifies",
+                False,
+                f"{host}:{port}: server certificate not trusted ({why})",
+                TLS_REMEDY
+                if not cafile
+                else f"{where} ({cafile}) does not contain the CA that signed the server's "
+                "certificate; add that root CA to the file\n" + TLS_REMEDY,
+            )
         except (ssl.SSLError, OSError) as exc:
             return self._add(
                 "TLS verifies",
                 False,
-                f"{host}:{port}: {getattr(exc, 'reason', None) or exc}",
-                "set storage.ca_bundle to your organisation's CA bundle (PEM)"
-                if not cafile
-                else f"storage.ca_bundle ({cafile}) does not contain the CA that signed the server",
+                f"{host}:{port}: TLS handshake failed ({getattr(exc, 'reason', None) or exc})",
+                f"check that {host}:{port} speaks https (storage.endpoint)",
             )
         return self._add(
-            "TLS verifies", True, f"with {'ca_bundle ' + cafile if cafile else 'system CAs'}"
+            "TLS verifies", True, f"with {where + ' ' + cafile if cafile else 'system CAs'}"
         )
 
     def _credentials_and_bucket(self) -> bool:
@@ -494,7 +536,9 @@ def format_checks(checks: list[Check], color: Callable[[str], str] | None = None
         status = color(c.status) if color else c.status
         lines.append(f"{status}  {c.name.ljust(width)}  {c.detail}".rstrip())
         if c.failed and c.remedy:
-            lines.append(f"      {''.ljust(width)}  -> {c.remedy}")
+            first, *more = c.remedy.splitlines()
+            lines.append(f"      {''.ljust(width)}  -> {first}")
+            lines.extend(f"      {''.ljust(width)}     {line}" for line in more)
     failed = sum(c.failed for c in checks)
     lines.append("")
     lines.append(f"{failed} check(s) failed" if failed else "all checks passed")

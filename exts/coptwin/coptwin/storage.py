@@ -2,7 +2,19 @@
 
 deltalake (``storage_options``) and obstore (``S3Store`` / ``LocalStore``) are
 configured from the same settings so they always agree on endpoint, region,
-credentials and TLS.  Credentials come from environment variables or a named
+credentials and TLS.
+
+A private or corporate CA (``storage.ca_bundle``, else ``$AWS_CA_BUNDLE``)
+reaches each HTTP client the way it honours it; checked against a TLS S3
+server in tests/faults/test_corporate_tls.py:
+
+* delta-rs: the ``certificate_path`` storage option (deltalake >= 1.5.1,
+  delta-io/delta-rs#4285; it falls back to ``$SSL_CERT_FILE`` itself);
+* obstore: the ``root_certificate`` client option, added to the system roots;
+* polars (``scan_delta``/``read_delta`` fetch data files with polars' own
+  client): ignores every storage option for this and only reads
+  ``$SSL_CERT_FILE``, so :func:`apply_ca_bundle` sets it for the process when
+  it is unset.  Credentials come from environment variables or a named
 AWS profile, never from the config file, and never appear in ``repr``, logs or
 exception texts (see :func:`redact`).
 """
@@ -79,10 +91,23 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.strip("/")
 
 
+def ca_bundle_file(cfg: StorageConfig) -> str | None:
+    """The PEM bundle to trust besides the system roots: the config's, else ``$AWS_CA_BUNDLE``.
+
+    ``$SSL_CERT_FILE`` needs no handling here: every client honours it already.
+    """
+    return cfg.ca_bundle or os.environ.get("AWS_CA_BUNDLE") or None
+
+
 def delta_storage_options(cfg: StorageConfig, creds: Credentials | None = None) -> dict[str, str]:
-    """``storage_options`` for deltalake (delta-rs); empty for local tables."""
+    """``storage_options`` for deltalake (delta-rs); empty for local tables.
+
+    Also makes the CA bundle known to polars (see :func:`apply_ca_bundle`), so
+    every user of these options reads over a private CA alike.
+    """
     if not cfg.is_s3:
         return {}
+    apply_ca_bundle(cfg)
     creds = creds if creds is not None else resolve_credentials(cfg)
     opts: dict[str, str] = {"AWS_REGION": cfg.region}
     if cfg.endpoint:
@@ -96,6 +121,8 @@ def delta_storage_options(cfg: StorageConfig, creds: Credentials | None = None) 
         opts["AWS_S3_ALLOW_UNSAFE_RENAME"] = "true"
     if cfg.virtual_hosted_style:
         opts["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "true"
+    if bundle := ca_bundle_file(cfg):
+        opts["certificate_path"] = bundle
     if creds.present:
         opts["AWS_ACCESS_KEY_ID"] = creds.access_key_id or ""
         opts["AWS_SECRET_ACCESS_KEY"] = creds.secret_access_key or ""
@@ -107,13 +134,25 @@ def delta_storage_options(cfg: StorageConfig, creds: Credentials | None = None) 
 
 
 def apply_ca_bundle(cfg: StorageConfig) -> None:
-    """Make the configured CA bundle trusted by the Rust TLS stacks.
+    """Make the CA bundle trusted by polars' HTTP client, which only reads ``$SSL_CERT_FILE``.
 
-    delta-rs has no per-table root-certificate option, but its TLS stack reads
-    ``SSL_CERT_FILE``; obstore gets the bundle directly (see :func:`object_store`).
+    delta-rs and obstore get the bundle as an option (``certificate_path``,
+    ``root_certificate``).  An ``SSL_CERT_FILE`` the user set already is kept
+    (it is a machine-wide choice); a note says so when it differs.
     """
-    if cfg.ca_bundle:
-        os.environ.setdefault("SSL_CERT_FILE", cfg.ca_bundle)
+    bundle = ca_bundle_file(cfg)
+    if not bundle or not cfg.is_s3:
+        return
+    current = os.environ.get("SSL_CERT_FILE")
+    if current is None:
+        os.environ["SSL_CERT_FILE"] = bundle
+        log.debug("SSL_CERT_FILE set to the CA bundle %s", bundle)
+    elif Path(current) != Path(bundle):
+        log.info(
+            "SSL_CERT_FILE is already %s; polars reads data files trusting it, not %s",
+            current,
+            bundle,
+        )
 
 
 def object_store(config: Config, table_path: str = ""):
@@ -143,8 +182,8 @@ def object_store(config: Config, table_path: str = ""):
     if scfg.conditional_put:
         s3cfg["conditional_put"] = scfg.conditional_put
     client: dict[str, object] = {"allow_http": scfg.allow_http}
-    if scfg.ca_bundle:
-        client["root_certificate"] = Path(config.resolve_path(scfg.ca_bundle)).read_bytes()
+    if bundle := ca_bundle_file(scfg):
+        client["root_certificate"] = Path(config.resolve_path(bundle)).read_bytes()
     return S3Store(bucket, prefix=prefix or None, config=s3cfg, client_options=client)
 
 

@@ -9,8 +9,9 @@ sensor without position) keeps its feature with ``"geometry": null`` rather
 than disappearing.
 
 CSV has the same columns flat.  Because spreadsheets execute cells starting
-with ``= + - @``, such cells are prefixed with ``'`` unless ``spreadsheet_safe``
-is off: the text is data, never a formula.
+with ``= + - @`` (also after leading blanks, and in full-width forms), such
+cells are prefixed with ``'`` unless ``spreadsheet_safe`` is off: the text is
+data, never a formula.
 """
 
 from __future__ import annotations
@@ -178,8 +179,13 @@ def geojson_text(book: AnnotationBook, locate: Locator, status: str | None = Non
     return json.dumps(to_geojson(book, locate, status), ensure_ascii=False, allow_nan=False)
 
 
-#: Cell starts spreadsheets treat as a formula (OWASP "CSV injection").
-_FORMULA_START = r"^[=+\-@\t\r]"
+#: Cell starts spreadsheets treat as a formula (OWASP "CSV injection"): = + - @,
+#: tab and CR, also after leading whitespace (spreadsheets trim it) and in their
+#: full-width and small forms (＝ ＋ － ＠, ﹦ ﹢ ﹣ ﹫), which some spreadsheets and
+#: IMEs fold to ASCII.  ``\s`` is Unicode-aware (no-break and ideographic spaces).
+_FORMULA_START = (
+    r"^(?:[\t\r]|\s*[=+\-@\x{FF1D}\x{FF0B}\x{FF0D}\x{FF20}\x{FE66}\x{FE62}\x{FE63}\x{FE6B}])"
+)
 
 
 def to_csv_frame(

@@ -44,6 +44,19 @@ _POINT = "point:"
 #: Control characters other than tab / newline / carriage return are refused:
 #: they cannot be shown as plain text and break some USD text encodings.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Bidirectional embedding/override (U+202A-202E) and isolate (U+2066-2069) controls
+#: make text display in another order than it is stored ("Trojan Source"), so a
+#: note could read differently than what was written.  Right-to-left scripts
+#: themselves need none of them.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _refuse_bidi(text: str, what: str) -> None:
+    if m := _BIDI.search(text):
+        raise AnnotationError(
+            f"{what} contains the bidirectional control U+{ord(m.group()):04X}, which can "
+            "make text display differently than it is written; remove it"
+        )
 
 
 class AnnotationError(ValueError):
@@ -136,7 +149,8 @@ def check_text(text: object, max_length: int) -> str:
     """The note text as it will be stored (unchanged), or a clear error.
 
     Text is plain text: it is stored and shown exactly as given, never parsed
-    as markup; only empty, over-long and control-character texts are refused.
+    as markup; only empty, over-long, control-character and bidi-override
+    texts are refused.
     """
     if not isinstance(text, str) or not text.strip():
         raise AnnotationError("empty text: a note needs some words")
@@ -147,6 +161,7 @@ def check_text(text: object, max_length: int) -> str:
         )
     if _CONTROL.search(text):
         raise AnnotationError("text contains control characters; plain text only")
+    _refuse_bidi(text, "text")
     return text
 
 
@@ -159,6 +174,7 @@ def check_author(author: object) -> str:
         raise AnnotationError(
             f"invalid author name: one line of at most {MAX_AUTHOR_LENGTH} characters"
         )
+    _refuse_bidi(author, "author name")
     return author
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -17,6 +17,9 @@ class DeltaBatch:
     appended after ``from_version``.  A batch may be empty (e.g. the new
     versions were only OPTIMIZE / checkpoint commits) so that consumers can
     still record the version they are at.
+
+    ``quarantined`` and ``uncast`` say what of these versions could not be used;
+    a status line shows them (e.g. "readings: 1 file quarantined, 2 values unreadable").
     """
 
     table_uri: str
@@ -30,6 +33,14 @@ class DeltaBatch:
     files_read: int
     #: Why a full reload happened ("first load", "overwrite", ...); "" for increments.
     reason: str = ""
+    #: Data files of these versions that could not be decoded and were skipped
+    #: (paths as in the log; the watcher's log names each with its reason).
+    quarantined: tuple[str, ...] = ()
+    #: Rows in the quarantined files, per the writers' statistics (0 when unknown).
+    quarantined_rows: int = 0
+    #: Per column, values that did not convert to the table's type and became
+    #: null (NaN for numbers, which the latest state then counts as ``bad_value``).
+    uncast: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:

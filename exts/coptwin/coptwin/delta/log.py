@@ -40,6 +40,10 @@ class LogListing:
 
     commits: tuple[int, ...]
     checkpoints: tuple[int, ...]
+    #: version -> identity of its commit file (ETag, else time and size).  Commit files
+    #: are written once, so a different identity for an applied version means the table
+    #: was deleted and recreated in between.
+    fingerprints: dict[int, str] = field(default_factory=dict, compare=False)
 
     @property
     def latest(self) -> int | None:
@@ -84,14 +88,22 @@ def _list_from(store: Any, begin: int | None) -> LogListing:
     offset = f"{LOG_DIR}{begin:020d}" if begin is not None else None
     commits: list[int] = []
     checkpoints: list[int] = []
+    fingerprints: dict[int, str] = {}
     for chunk in obstore.list(store, LOG_DIR, offset=offset, chunk_size=1000):
         for meta in chunk:
             name = meta["path"].rsplit("/", 1)[-1]
             if m := _COMMIT.match(name):
-                commits.append(int(m.group(1)))
+                version = int(m.group(1))
+                commits.append(version)
+                fingerprints[version] = _fingerprint(meta)
             elif m := _CHECKPOINT.match(name):
                 checkpoints.append(int(m.group(1)))
-    return LogListing(tuple(sorted(commits)), tuple(sorted(set(checkpoints))))
+    return LogListing(tuple(sorted(commits)), tuple(sorted(set(checkpoints))), fingerprints)
+
+
+def _fingerprint(meta: Any) -> str:
+    etag = meta.get("e_tag")
+    return f"etag:{etag}" if etag else f"{meta.get('last_modified')}/{meta.get('size')}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,8 @@ class AddFile:
     data_change: bool
     size: int | None = None
     has_deletion_vector: bool = False
+    #: Rows in the file, from the writer's statistics (None when it wrote none).
+    num_records: int | None = None
 
 
 @dataclass
@@ -154,6 +168,7 @@ def _apply_action(uri: str, commit: Commit, lineno: int, action: dict[str, Any])
                 data_change=bool(add.get("dataChange", True)),
                 size=add.get("size"),
                 has_deletion_vector=bool(add.get("deletionVector")),
+                num_records=_num_records(add.get("stats")),
             )
         )
     elif (remove := action.get("remove")) is not None:
@@ -174,6 +189,17 @@ def _apply_action(uri: str, commit: Commit, lineno: int, action: dict[str, Any])
     elif "protocol" in action:
         commit.protocol = action["protocol"]
     # txn, cdc, domainMetadata, checkpointMetadata ...: nothing to read
+
+
+def _num_records(stats: Any) -> int | None:
+    """``numRecords`` from an add action's stats (a JSON string); None if absent or bad."""
+    if not isinstance(stats, str) or "numRecords" not in stats:
+        return None
+    try:
+        n = msgspec.json.decode(stats).get("numRecords")
+    except (msgspec.DecodeError, AttributeError):
+        return None
+    return n if isinstance(n, int) and n >= 0 else None
 
 
 def read_commit(store: Any, uri: str, version: int) -> Commit | None:

@@ -9,14 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError as _DlTableNotFound
 
 from coptwin.delta.errors import DeltaStorageError, TableNotFoundError
-from coptwin.delta.store import safe_message
+from coptwin.delta.files import AbsolutePathError, read_added_files
+from coptwin.delta.log import AddFile
+from coptwin.delta.store import NOT_FOUND, STORE_ERRORS, safe_message
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,12 @@ class Snapshot:
     schema: pl.Schema
     partition_columns: list[str]
     files: int
+    #: ``metaData.id``: a table deleted and recreated at the same place gets a new one.
+    table_id: str = ""
+    #: What a file-by-file read had to skip (see :func:`coptwin.delta.files.read_added_files`).
+    quarantined: dict[str, str] = field(default_factory=dict)
+    quarantined_rows: int = 0
+    uncast: dict[str, int] = field(default_factory=dict)
 
 
 def open_table(
@@ -72,6 +81,7 @@ def read_snapshot(
     storage_options: dict[str, str] | None = None,
     columns: Sequence[str] | None = None,
     transform: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+    store: Any | None = None,
 ) -> Snapshot:
     """Read every row of ``table`` at its loaded version (deletion vectors applied).
 
@@ -79,8 +89,14 @@ def read_snapshot(
     engine keeps only the newest rows per sensor of a large readings table, so a
     cold start's memory follows sensors, not rows); it then runs on polars'
     streaming engine.
+
+    When the one-scan read fails on a bad data file (corrupt parquet, a column
+    whose type differs from the schema) and ``store`` (an obstore store rooted
+    at the table) is given, the version is read file by file instead, so the bad
+    files are quarantined and everything else is read.
     """
     schema = table_schema(table)
+    meta = table.metadata()
     try:
         lazy = pl.scan_delta(table)
         if columns is not None:
@@ -91,15 +107,84 @@ def read_snapshot(
             data = lazy.collect()
         files = len(table.file_uris())
     except Exception as exc:
-        raise DeltaStorageError(
-            uri, f"cannot read version {table.version()}: {safe_message(exc, storage_options)}"
-        ) from None
+        problem = safe_message(exc, storage_options)
+        if store is None or not _per_file_readable(table):
+            raise DeltaStorageError(
+                uri, f"cannot read version {table.version()}: {problem}"
+            ) from None
+        log.warning(
+            "%s: version %d does not read in one scan (%s); reading it file by file",
+            uri,
+            table.version(),
+            problem,
+        )
+        return _read_per_file(table, uri, storage_options, columns, transform, store)
     return Snapshot(
         version=table.version(),
         data=data,
         schema=schema,
-        partition_columns=list(table.metadata().partition_columns),
+        partition_columns=list(meta.partition_columns),
         files=files,
+        table_id=meta.id,
+    )
+
+
+def _per_file_readable(table: DeltaTable) -> bool:
+    """Plain parquet files: no deletion vectors, no column mapping (physical names)."""
+    features = table.protocol().reader_features or []
+    mapping = table.metadata().configuration.get("delta.columnMapping.mode", "none")
+    return "deletionVectors" not in features and str(mapping).lower() == "none"
+
+
+def _serialized(value: Any) -> str | None:
+    """A typed partition value back in the log's text form."""
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _snapshot_adds(table: DeltaTable, partitions: list[str]) -> list[AddFile]:
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    adds = []
+    for row in actions.iter_rows(named=True):
+        values = {p: _serialized(row.get(f"partition.{p}")) for p in partitions}
+        adds.append(
+            AddFile(row["path"], values, True, row.get("size_bytes"), False, row.get("num_records"))
+        )
+    return adds
+
+
+def _read_per_file(
+    table: DeltaTable,
+    uri: str,
+    storage_options: dict[str, str] | None,
+    columns: Sequence[str] | None,
+    transform: Callable[[pl.LazyFrame], pl.LazyFrame] | None,
+    store: Any,
+) -> Snapshot:
+    schema = table_schema(table)
+    meta = table.metadata()
+    partitions = list(meta.partition_columns)
+    wanted = list(columns) if columns is not None else None
+    try:
+        adds = _snapshot_adds(table, partitions)
+        got = read_added_files(store, adds, schema, partitions, wanted, transform)
+    except (*NOT_FOUND, *STORE_ERRORS, AbsolutePathError) as exc:
+        raise DeltaStorageError(
+            uri,
+            f"cannot read version {table.version()} file by file: "
+            f"{safe_message(exc, storage_options)}",
+        ) from None
+    return Snapshot(
+        version=table.version(),
+        data=got.data,
+        schema=schema,
+        partition_columns=partitions,
+        files=len(adds),
+        table_id=meta.id,
+        quarantined=got.quarantined,
+        quarantined_rows=got.quarantined_rows,
+        uncast=got.uncast,
     )
 
 

@@ -94,6 +94,8 @@ def table_store(uri: str, storage_options: dict[str, str] | None = None):
             config[_S3_BOOL_KEYS[upper]] = _truthy(value)
         elif upper == "AWS_ALLOW_HTTP" or upper == "ALLOW_HTTP":
             client["allow_http"] = _truthy(value)
+        elif upper == "CERTIFICATE_PATH":  # delta-rs' name for a PEM file of extra roots
+            client["root_certificate"] = Path(value).read_bytes()
         elif upper not in _WRITE_ONLY:
             log.debug("storage option %s is not used for reading the Delta log", upper)
     prefix = parsed.path.strip("/") or None

