@@ -210,10 +210,7 @@ class StageGuard:
 
         def guarded(stage: Any, *args: Any, **kwargs: Any) -> Any:
             world = WORLD
-            if (
-                threading.current_thread() is not world.main_thread
-                and world.is_live(stage)
-            ):
+            if threading.current_thread() is not world.main_thread and world.is_live(stage):
                 world._check_thread(f"the live stage was read ({name})")
             return original(stage, *args, **kwargs)
 
