@@ -19,8 +19,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from omni.kit.viewport.utility import frame_viewport_selection, get_active_viewport
-from omni.kit.viewport.utility import get_active_viewport_window
+from omni.kit.viewport.utility import (
+    frame_viewport_selection,
+    get_active_viewport,
+    get_active_viewport_window,
+)
 from omni.kit.viewport.utility.camera_state import ViewportCameraState
 from omni.ui import scene as sc
 

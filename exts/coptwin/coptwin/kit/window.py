@@ -6,10 +6,11 @@ repainted only when the view-model says they changed.
 
 Note writes (Delta commits) and time-travel jumps (Delta reads) are the
 panel's coroutines: a button schedules one on Kit's asyncio loop (the storage
-work runs in a worker thread) and repaints when it is done.  The note text field and its buttons live outside the
-rebuilt notes list, so a note arriving from another session never takes the
-keyboard focus away from someone typing.  Note texts are shown with
-``ui.Label``, which draws plain text and interprets no markup.
+work runs in a worker thread) and repaints when it is done.  The note text
+field and its buttons live outside the rebuilt notes list, so a note arriving
+from another session never takes the keyboard focus away from someone typing.
+Note texts are shown with ``ui.Label``, which draws plain text and interprets
+no markup.
 """
 
 from __future__ import annotations
@@ -353,7 +354,7 @@ class CoptwinWindow(ui.Window):
         if changes.layers and self._layers_frame is not None:
             self._layers_frame.rebuild()
         if changes.sensors:
-            self._table_model.reload()
+            self._table_model.apply(self._panel.sensors.view)
             self._paint_count()
         if changes.sensors or changes.selection:
             self._sync_tree_selection()
