@@ -68,6 +68,10 @@ class Kit:
         for key, value in values.items():
             self.world.settings[f"/exts/coptwin/{key}"] = value
 
+    def kit_test(self, name: str) -> types.ModuleType:
+        """A helper module of the Kit tests (``_ui``, ``_data``), loaded against the stand-in."""
+        return kit_test_module(name)
+
     def frame(self, n: int = 1) -> None:
         """Run ``n`` Kit updates now (events, then UI builds)."""
         for _ in range(n):

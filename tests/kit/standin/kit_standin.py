@@ -109,6 +109,8 @@ class World:
                 break
             for thing in dirty:
                 thing._build_now()
+        for window in self.live_windows:  # positions as Kit's next draw computes them
+            window.layout()
 
     async def frames_async(self, n: int = 1) -> None:
         for _ in range(n):
@@ -634,6 +636,9 @@ class Frame(Container):
         self._build_fn = fn
         WORLD.mark_dirty(self)
 
+    def clear(self) -> None:
+        self._detach_children()
+
     def rebuild(self) -> None:
         WORLD.mark_dirty(self)
 
@@ -1074,6 +1079,15 @@ class WidgetRef:
             w.screen_position_x + w.computed_content_width / 2,
             w.screen_position_y + w.computed_content_height / 2,
         )
+
+    def find_all(self, path: str) -> list[WidgetRef]:
+        """``"**/<Type>[*]"`` below this widget."""
+        kind = path.rsplit("/", 1)[-1].split("[", 1)[0]
+        return [
+            WidgetRef(w, f"{self.path}/{path}")
+            for w in self.widget.walk()
+            if w is not self._widget and type(w).__name__ == kind and not w.detached
+        ]
 
     async def click(self) -> None:
         """Click the widget's screen centre, as Kit's ui_test does (no scrolling)."""
