@@ -19,13 +19,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import omni.ui.scene as sc
 from omni.kit.viewport.utility import (
     frame_viewport_selection,
     get_active_viewport,
     get_active_viewport_window,
 )
 from omni.kit.viewport.utility.camera_state import ViewportCameraState
-from omni.ui import scene as sc
 
 from ..ui.picking import FrameTarget, Vec3, frame_camera
 
