@@ -313,3 +313,52 @@ def test_real_engine_cycles_leave_one_overlay_and_sync_selection(kit, cop_tables
             assert alive(kit) == NOTHING
 
     asyncio.run(scenario())
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11.6: fixed with the event-source rework")
+def test_disable_then_enable_at_once_keeps_live_updates(kit, cop_tables, city_stage):
+    """Issue 11.6: the old webhook receiver still holds its port when the new one starts.
+
+    The stand-in keeps a closed asyncio server's port bound until its close is
+    awaited (as Windows' proactor loop does).  The restarted engine must say that
+    the webhook failed, fall back to polling, and keep picking up new readings.
+    """
+    port = _free_port()
+    config = cop_tables.read_text(encoding="utf-8")
+    config += f"\n[events.webhook]\nenabled = true\nport = {port}\n"
+    cop_tables.write_text(config, encoding="utf-8")
+    kit.settings(config_path=str(cop_tables), refresh_interval_s=0.02)
+    kit.context.open_stage_object(city_stage)
+    kit.frame()
+    data = kit.kit_test("_data")
+
+    async def scenario():
+        kit.manager.set_extension_enabled_immediate("coptwin", True)
+        await kit.until(lambda: drawn(instance()), "the first engine")
+        kit.manager.set_extension_enabled_immediate("coptwin", False)
+        kit.manager.set_extension_enabled_immediate("coptwin", True)  # at once
+        ext = instance()
+        try:
+            await kit.until(lambda: drawn(ext), "the second engine")
+            data.append_reading(cop_tables.parent, "t1", 33.3)
+            await kit.until(
+                lambda: any(
+                    i.sensor_id == "t1" and i.row.value == 33.3 for i in ext.panel.sensors.items
+                ),
+                "the new reading (live updates after the restart)",
+                frames=300,
+            )
+            assert "polling" in ext.panel.status.details
+        finally:
+            kit.manager.set_extension_enabled_immediate("coptwin", False)
+            await kit.frames()
+
+    asyncio.run(scenario())

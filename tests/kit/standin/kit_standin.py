@@ -226,6 +226,10 @@ class StageGuard:
         self._saved.clear()
 
 
+#: How long a closed server's port stays bound after its close was awaited.
+LINGER_S = 0.05
+
+
 class LingeringPorts:
     """asyncio servers keep their listening sockets until ``wait_closed()`` is awaited.
 
@@ -264,10 +268,13 @@ class LingeringPorts:
                 server._wakeup()
 
         async def awaited_close(server: Any) -> None:
+            await wait_closed(server)
+            # Windows' proactor frees the port once the cancelled accept has completed,
+            # some time after close(): the stand-in takes a slow machine's view of it.
+            await asyncio.sleep(LINGER_S)
             for sock in getattr(server, "_coptwin_lingering", ()):
                 sock.close()
             server._coptwin_lingering = []
-            await wait_closed(server)
 
         server_cls.close = lingering_close
         server_cls.wait_closed = awaited_close
