@@ -197,6 +197,8 @@ class PanelVM:
         self._pushed_for_notes: list[str] | None = None
         self._writing = False
         self._now = datetime.now(timezone.utc)
+        #: Replaced views waiting to be freed off the main thread (by the next prepare).
+        self._retired: list[Any] = []
 
     def bind(
         self,
@@ -291,7 +293,7 @@ class PanelVM:
             author=self.author,
             check=check,
             sensor_for_path=sensor_for_path,
-            sensor_name=self._sensor_names.get,
+            sensor_name=lambda sensor_id: self._sensor_names.get(sensor_id),
             pins_scope=pins_scope() or _default_pins_scope(config),
             echo=echo,
         )
@@ -350,6 +352,8 @@ class PanelVM:
         nothing here: the Kit panel runs it in a worker thread and applies the
         result on the main thread with :meth:`apply_refresh`.
         """
+        retired, self._retired = self._retired, []
+        del retired  # the previous refresh's objects are freed here, not on the main thread
         engine = self.engine
         snapshot = self._snapshot()
         now = now or (snapshot.now if snapshot and snapshot.now else datetime.now(timezone.utc))
@@ -389,6 +393,10 @@ class PanelVM:
                 else format_status(snapshot.status, now, self.stale_after_s)
             )
             layers_changed = self.layers.update(snapshot.layers)
+        # What this replaces is retired, to be freed by the next prepare: dropping
+        # 10k rows here would cost the main thread more than the rest of the refresh.
+        self._retired.append((self.sensors.view, self.selection.current_index()))
+        self._retired.append((self._sensor_names, self._markers))
         sensors_changed = self.sensors.adopt(prepared.table)
         selection_changed = self.selection.adopt(prepared.index)
         row = self.selection.selected_row()
@@ -400,8 +408,7 @@ class PanelVM:
         status_changed = status != self.status
         self.status = status
         detail_changed = self.detail.show(self.selection.selected_row(), now)
-        self._sensor_names.clear()
-        self._sensor_names.update(prepared.names)
+        self._sensor_names = prepared.names
         self._markers = prepared.markers
         notes_layer_changed, notes_changed = self._refresh_notes()
         return PanelChanges(

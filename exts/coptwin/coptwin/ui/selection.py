@@ -99,6 +99,9 @@ class SelectionSync:
                 buildings.setdefault(row.bound_prim, []).append(row.sensor_id)
         return SelectionIndex(rows, markers, buildings)
 
+    def current_index(self) -> SelectionIndex:
+        return SelectionIndex(self._rows, self._marker_to_sensor, self._building_to_sensors)
+
     def adopt(self, index: SelectionIndex) -> bool:
         """Use a snapshot's path maps; True when the selected sensor vanished."""
         self._rows, self._marker_to_sensor, self._building_to_sensors = index
