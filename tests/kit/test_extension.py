@@ -304,7 +304,7 @@ def test_real_engine_cycles_leave_one_overlay_and_sync_selection(kit, cop_tables
                 ]
                 camera = kit.viewport.viewport_api
                 assert camera.camera_target == ext.session.engine.positions["t1"]  # framed
-                ext.panel.toggle_layer("security", False)
+                await ext.panel.toggle_layer("security", False)
                 assert ext.panel.sensors.total == 3 and len(ext.panel.sensors.items) == 2
             finally:
                 kit.manager.set_extension_enabled_immediate("coptwin", False)

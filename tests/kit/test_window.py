@@ -163,10 +163,14 @@ def test_layer_checkbox_reaches_the_engine_and_the_table(painted, kit):
         old = ui.find_nth(TITLE, "CheckBox", 1)
         await ui.click_nth(TITLE, "CheckBox", 1)
         assert [lr.visible for lr in replay.snap.layers] == [True, False]
+        await asyncio.gather(*window.in_flight)  # the refresh runs in a worker
+        await kit.frames()
         assert tree_rows(window) == ["Harbour", "Tower roof"]
         with pytest.raises(stale):  # the layers frame was rebuilt: re-query, as ui_test says
             await old.click()
         await ui.click_nth(TITLE, "CheckBox", 1)
+        await asyncio.gather(*window.in_flight)
+        await kit.frames()
         assert tree_rows(window) == ["Harbour", "Gate", "Tower roof"]
 
     asyncio.run(scenario())

@@ -40,11 +40,11 @@ def test_layer_toggle_hides_markers_and_rows(cop_config, city):
             gate = session.engine.overlay.marker_path("m1")
             assert visibility(city, gate) == UsdGeom.Tokens.inherited
             panel.select_row("m1")
-            panel.toggle_layer("security", False)
+            await panel.toggle_layer("security", False)
             assert visibility(city, gate) == UsdGeom.Tokens.invisible
             assert {i.sensor_id for i in panel.sensors.items} == {"t1", "t2"}
             assert panel.selection.selected is None  # its marker is hidden
-            panel.toggle_layer("security", True)
+            await panel.toggle_layer("security", True)
             assert visibility(city, gate) == UsdGeom.Tokens.inherited
             assert panel.sensors.total == len(panel.sensors.items) == 3
         finally:

@@ -420,7 +420,7 @@ class CoptwinWindow(ui.Window):
             self._tree.dirty_widgets()
 
     def _on_layer(self, name: str, visible: bool) -> None:
-        self.update(self._panel.toggle_layer(name, visible))
+        self._spawn(self._panel.toggle_layer(name, visible))
 
     def _on_as_of(self) -> None:
         self._spawn(self._panel.apply_as_of(self._as_of_model.get_value_as_string()))

@@ -514,11 +514,11 @@ class PanelVM:
             self.notes.on_stage_selection([str(p) for p in paths])
         return self._update_notes_view()
 
-    def toggle_layer(self, name: str, visible: bool) -> PanelChanges:
-        """Show or hide a layer, then refresh so the table follows."""
+    async def toggle_layer(self, name: str, visible: bool) -> PanelChanges:
+        """Show or hide a layer, then refresh (off the main thread) so the table follows."""
         if not self.layers.toggle(name, visible):
             return PanelChanges(layers=True)
-        changes = self.refresh(self._now)
+        changes = await self._refresh_off_thread()
         return PanelChanges(
             status=changes.status,
             layers=True,
@@ -542,14 +542,14 @@ class PanelVM:
             self.time.refuse("the COP is still opening; try again when it shows Connected")
             return PanelChanges(status=True)
         await self.time.apply(text)
-        return self._after_time_change()
+        return await self._after_time_change()
 
     async def go_live(self) -> PanelChanges:
         if self._still_opening():
             self.time.text = ""
             return PanelChanges(status=True)
         await self.time.go_live()
-        return self._after_time_change()
+        return await self._after_time_change()
 
     def _still_opening(self) -> bool:
         """An engine that has not attached its overlay yet has nothing to travel in."""
@@ -643,8 +643,12 @@ class PanelVM:
         self._update_notes_view()
         return PanelChanges(notes=True)
 
-    def _after_time_change(self) -> PanelChanges:
-        changes = self.refresh(self._now)
+    async def _refresh_off_thread(self) -> PanelChanges:
+        """A refresh right after a user action: O(sensors) in a worker, the rest here."""
+        return self.apply_refresh(await asyncio.to_thread(self.prepare_refresh, self._now))
+
+    async def _after_time_change(self) -> PanelChanges:
+        changes = await self._refresh_off_thread()
         return PanelChanges(
             True, changes.layers, changes.sensors, changes.selection, True, changes.notes
         )

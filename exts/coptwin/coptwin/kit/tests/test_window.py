@@ -42,6 +42,7 @@ class TestWindow(omni.kit.test.AsyncTestCase):
         # The layers frame is rebuilt by each toggle: click_nth queries the checkbox afresh.
         await click_nth(TITLE, "CheckBox", names.index("security"))
         self.assertEqual(UsdGeom.Imageable(marker).ComputeVisibility(), UsdGeom.Tokens.invisible)
-        self.assertEqual(len(instance().panel.sensors.items), 2)
+        # The table follows after a refresh in a worker thread.
+        self.assertTrue(await until(lambda: len(instance().panel.sensors.items) == 2))
         await click_nth(TITLE, "CheckBox", names.index("security"))
         self.assertEqual(UsdGeom.Imageable(marker).ComputeVisibility(), UsdGeom.Tokens.inherited)
