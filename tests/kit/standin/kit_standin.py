@@ -42,6 +42,7 @@ import importlib
 import sys
 import threading
 import types
+import unittest
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -325,6 +326,9 @@ class Settings:
     def set(self, path: str, value: Any) -> None:
         WORLD.settings[path] = value
 
+    def destroy_item(self, path: str) -> None:
+        WORLD.settings.pop(path, None)
+
 
 class Tokens:
     def resolve(self, text: str) -> str:
@@ -418,6 +422,24 @@ class UsdContext:
         WORLD.add_live_stage(stage)
         self.emit(StageEventType.OPENED)
 
+    async def open_stage_async(self, path: str) -> tuple[bool, str]:
+        stage = Usd.Stage.Open(str(path))
+        if stage is None:
+            return False, f"cannot open {path}"
+        self.open_stage_object(stage)
+        await WORLD.frames_async(1)
+        return True, ""
+
+    async def new_stage_async(self) -> tuple[bool, str]:
+        self.new_stage()
+        await WORLD.frames_async(1)
+        return True, ""
+
+    async def close_stage_async(self) -> tuple[bool, str]:
+        self.close_stage()
+        await WORLD.frames_async(1)
+        return True, ""
+
     def new_stage(self) -> Usd.Stage:
         self.open_stage_object(Usd.Stage.CreateInMemory())
         return self._stage
@@ -451,6 +473,8 @@ _DEFAULT_HEIGHT = {
 }
 TITLE_BAR = 20
 ROW = 20
+#: Wall time of one frame of App.next_update_async (Kit: ~16 ms at 60 Hz).
+FRAME_S = 0.004
 
 
 class Length(float):
@@ -1255,7 +1279,24 @@ class App:
         return WORLD.manager
 
     async def next_update_async(self) -> None:
-        await WORLD.frames_async(1)
+        await asyncio.sleep(FRAME_S)  # a frame takes time; worker threads run meanwhile
+        WORLD.frame()
+
+
+class AsyncTestCase(unittest.IsolatedAsyncioTestCase):
+    """omni.kit.test.AsyncTestCase: ``setUp``/``tearDown`` may be coroutines (Kit awaits them)."""
+
+    def _callSetUp(self) -> None:  # noqa: N802 - unittest's hook
+        if asyncio.iscoroutinefunction(self.setUp):
+            self._callAsync(self.setUp)
+        else:
+            super()._callSetUp()
+
+    def _callTearDown(self) -> None:  # noqa: N802
+        if asyncio.iscoroutinefunction(self.tearDown):
+            self._callAsync(self.tearDown)
+        else:
+            super()._callTearDown()
 
 
 class IExt:
@@ -1467,6 +1508,7 @@ def build(world: World) -> dict[str, types.ModuleType]:
         ),
         "omni.kit": _module("omni.kit"),
         "omni.kit.app": _module("omni.kit.app", get_app=lambda: App()),
+        "omni.kit.test": _module("omni.kit.test", AsyncTestCase=AsyncTestCase),
         "omni.kit.ui_test": _module(
             "omni.kit.ui_test",
             find_all=find_all,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import tempfile
+import time
 from pathlib import Path
 
 import carb.settings
@@ -35,9 +36,10 @@ def set_enabled(enabled: bool) -> None:
     manager.set_extension_enabled_immediate(EXT_NAME, enabled)
 
 
-async def until(predicate, frame_count: int = 300) -> bool:
-    """Wait (bounded) for the engine: it opens in a worker thread, then attaches."""
-    for _ in range(frame_count):
+async def until(predicate, timeout_s: float = 30.0) -> bool:
+    """Wait (bounded in time, not frames) for the engine: it works in worker threads."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         if predicate():
             return True
         await frames(1)
