@@ -150,6 +150,8 @@ class TableView:
     changed: tuple[str, ...] = ()
     #: The shown rows, or their order, differ from the previous view.
     reordered: bool = True
+    #: ``id`` of the view this one was diffed against (0: none).
+    base: int = 0
 
     @property
     def any_change(self) -> bool:
@@ -191,11 +193,12 @@ def compute_view(
         rows.reverse()
     order = tuple(item.sensor_id for item in rows)
     texts = {item.sensor_id: _cells(item) for item in rows}
+    base = id(previous) if previous is not None else 0
     if previous is None or previous.order != order:
-        return TableView(settings, items, tuple(rows), texts, order, order, True)
+        return TableView(settings, items, tuple(rows), texts, order, order, True, base)
     old = previous.texts
     changed = tuple(sid for sid in order if old.get(sid) != texts[sid])
-    return TableView(settings, items, tuple(rows), texts, order, changed, False)
+    return TableView(settings, items, tuple(rows), texts, order, changed, False, base)
 
 
 class SensorsTableVM:
@@ -238,10 +241,11 @@ class SensorsTableVM:
         """Show a prepared view (main thread, O(1)); True when the shown rows changed.
 
         A view prepared for other settings (the user changed the filter or sort
-        meanwhile) is recomputed for the current ones.
+        meanwhile), or diffed against a view that is no longer shown (two refreshes
+        prepared at once), is recomputed against what is shown.
         """
         _f, _c, _a, hidden = view.settings
-        if view.settings != self.settings(hidden):
+        if view.settings != self.settings(hidden) or view.base != id(self.view):
             view = compute_view(view.all_items, self.settings(hidden), self.view)
         self._hidden_layers = hidden
         self.view = view
