@@ -1,26 +1,15 @@
--- kit-app-template convention: build an app that loads the coptwin extension.
--- Use it from a kit-app-template checkout (it provides repo_build and repo_kit_tools):
--- copy config/coptwin.kit to source/apps/ and exts/coptwin to source/extensions/coptwin,
--- or point `root` at this repository as below.
+-- coptwin in a kit-app-template checkout: the lines below go into the template's root
+-- premake5.lua, after `kit.setup_all(...)` (docs/install-omniverse.md, section 3).
+-- The extension builds itself from source/extensions/coptwin/premake5.lua (project_ext),
+-- and the app must also be listed in repo.toml's [repo_precache_exts] apps.
+-- This file is not run from this repository; it is the snippet, kept where it is tested.
 
--- Shared build scripts from repo_build package.
-repo_build = require("omni/repo/build")
-
--- Repo root
-root = repo_build.get_abs_path(".")
-
--- Kit-friendly tooling configuration (solution, extension discovery, apps).
-kit = require("_repo/deps/repo_kit_tools/kit-template/premake5-kit")
-kit.setup_all({ cppdialect = "C++17" })
-
--- Link the extension folder into the build so edits hot-reload; only Python, docs, data
--- and config are needed (the core and the Kit glue live in exts/coptwin/coptwin).
-repo_build.prebuild_link {
-    { "%{root}/exts/coptwin/config", "%{root}/_build/$platform/$config/exts/coptwin/config" },
-    { "%{root}/exts/coptwin/coptwin", "%{root}/_build/$platform/$config/exts/coptwin/coptwin" },
-    { "%{root}/exts/coptwin/data", "%{root}/_build/$platform/$config/exts/coptwin/data" },
-    { "%{root}/exts/coptwin/docs", "%{root}/_build/$platform/$config/exts/coptwin/docs" },
-}
-
--- Apps: for each app generate launch scripts and a project from its .kit file.
+-- The app (source/apps/coptwin.kit, a copy of config/coptwin.kit):
 define_app("coptwin.kit")
+
+-- Optional, instead of copying exts/coptwin into source/extensions: link this checkout's
+-- folder into the build (premake tokens: %{root}, %{platform}, %{config}).  Then no
+-- tests-coptwin script is generated: run the tests from the Extension Manager instead.
+-- repo_build.prebuild_link {
+--     { "C:/work/coptwin/exts/coptwin", "%{root}/_build/%{platform}/%{config}/exts/coptwin" },
+-- }

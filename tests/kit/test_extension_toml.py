@@ -101,9 +101,44 @@ def test_python_module_resolves_from_the_extension_folder(toml):
     assert "class CoptwinExtension(omni.ext.IExt)" in (folder / "extension.py").read_text()
 
 
+def pipapi_install_calls(pipapi: dict) -> list[tuple[list[str], str | None]]:
+    """What omni.kit.pipapi does with the section: (pip arguments, import name) per entry.
+
+    As in omni.kit.pipapi's ``_process_ext_pipapi_config``/``install``: nothing at all
+    unless ``use_online_index``; ``modules[i]`` belongs to ``requirements[i]``; the
+    requirement string is split on whitespace into pip arguments.
+    """
+    if not pipapi.get("use_online_index", False):
+        return []
+    modules = pipapi.get("modules", [])
+    return [
+        (line.split(), modules[i] if i < len(modules) else None)
+        for i, line in enumerate(pipapi.get("requirements", []))
+    ]
+
+
+def test_pipapi_installs_each_requirement_as_one_pip_argument_with_its_module(toml):
+    """Issue 11.1: a marker splits into several pip arguments; a missing module re-runs pip."""
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+
+    calls = pipapi_install_calls(toml["python"]["pipapi"])
+    assert len(calls) == len(toml["python"]["pipapi"]["requirements"]) > 0
+    owners = packages_distributions()
+    for args, module in calls:
+        assert len(args) == 1, f"pipapi would pass {args} to pip: one token per requirement"
+        requirement = Requirement(args[0])
+        assert requirement.marker is None, f"{args[0]}: pipapi cannot pass environment markers"
+        assert module, f"{args[0]} has no import name in modules: pip would run at every start"
+        top = module.split(".")[0]
+        dists = {d.lower().replace("_", "-") for d in owners.get(top, [])}
+        assert requirement.name.lower() in dists, f"{module} is not imported from {args[0]}"
+
+
 def test_pipapi_matches_the_core_and_never_brings_usd(toml):
     pipapi = toml["python"]["pipapi"]
-    assert pipapi["use_online_index"] is True  # without it newer Kit skips requirements
+    assert pipapi["use_online_index"] is True  # without it pipapi skips the requirements
     names = {re.split(r"[<>=;\[ ]", r, maxsplit=1)[0].lower() for r in pipapi["requirements"]}
     assert "usd-core" not in names and "pxr" not in names
     assert "numpy" not in names  # Kit ships numpy; a second one breaks Kit's extensions

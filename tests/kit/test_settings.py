@@ -67,3 +67,16 @@ def test_os_user_name_never_raises(settings_mod, monkeypatch):
 
     monkeypatch.setattr(settings_mod.getpass, "getuser", no_user)
     assert settings_mod.os_user_name() == ""
+
+
+def test_text_settings_fall_back_to_their_persistent_twin(settings_mod):
+    """Issue 11.5: /persistent/exts/coptwin/... survives a restart; /exts/coptwin wins."""
+    raw = {
+        "/exts/coptwin/config_path": "",  # extension.toml's default
+        "/persistent/exts/coptwin/config_path": "C:/cop/city.toml",
+        "/persistent/exts/coptwin/author": "Ann",
+    }
+    s = settings_mod.ExtensionSettings.read(raw.get)
+    assert (s.config_path, s.author) == ("C:/cop/city.toml", "Ann")
+    raw["/exts/coptwin/config_path"] = "D:/other.toml"  # command line / .kit / Script Editor
+    assert settings_mod.ExtensionSettings.read(raw.get).config_path == "D:/other.toml"

@@ -40,11 +40,11 @@ def test_layer_toggle_hides_markers_and_rows(cop_config, city):
             gate = session.engine.overlay.marker_path("m1")
             assert visibility(city, gate) == UsdGeom.Tokens.inherited
             panel.select_row("m1")
-            panel.toggle_layer("security", False)
+            await panel.toggle_layer("security", False)
             assert visibility(city, gate) == UsdGeom.Tokens.invisible
             assert {i.sensor_id for i in panel.sensors.items} == {"t1", "t2"}
             assert panel.selection.selected is None  # its marker is hidden
-            panel.toggle_layer("security", True)
+            await panel.toggle_layer("security", True)
             assert visibility(city, gate) == UsdGeom.Tokens.inherited
             assert panel.sensors.total == len(panel.sensors.items) == 3
         finally:
@@ -59,13 +59,15 @@ def test_selection_both_ways_and_detail(cop_config, city):
 
     async def scenario():
         session = await started(cop_config, city)
-        panel = PanelVM(select_prims=selected.append, frame_selection=lambda: frames.append(1))
+        panel = PanelVM(select_prims=selected.append, frame_selection=frames.append)
         panel.bind(session.engine)
         try:
             panel.refresh()
             overlay = session.engine.overlay
             panel.select_row("t2")
-            assert selected == [[str(overlay.marker_path("t2"))]] and frames == [1]
+            assert selected == [[str(overlay.marker_path("t2"))]]
+            (target,) = frames  # the marker itself: its centre and size, not an empty Xform
+            assert target.center == session.engine.positions["t2"] and target.size > 0
             assert panel.detail.detail.title.startswith("Harbour (")
             assert panel.detail.detail.plot is not None
             panel.set_filter("motion")
@@ -85,13 +87,13 @@ def test_as_of_banner_and_back_to_live(cop_config, city):
         panel.bind(session.engine)
         try:
             panel.refresh()
-            panel.apply_as_of("v0")
+            await panel.apply_as_of("v0")
             assert panel.time.error == "", panel.time.error
             assert not panel.status.live
             assert panel.status.banner.startswith("NOT LIVE — showing the COP as of version 0.")
-            panel.apply_as_of("v999")
+            await panel.apply_as_of("v999")
             assert panel.time.error.startswith("cannot show 999:")
-            panel.go_live()
+            await panel.go_live()
             assert panel.status.live and panel.time.error == ""
         finally:
             session.stop()

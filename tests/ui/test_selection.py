@@ -9,12 +9,14 @@ class StageSelection:
     def __init__(self):
         self.selected: list[list[str]] = []
         self.frames = 0
+        self.targets: list = []
 
     def select(self, paths):
         self.selected.append(list(paths))
 
-    def frame(self):
+    def frame(self, target=None):
         self.frames += 1
+        self.targets.append(target)
 
 
 def make(city_rows, sensor_for_path=None):

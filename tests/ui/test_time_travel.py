@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -47,22 +48,45 @@ def test_future_is_refused():
 def test_vm_sends_parsed_moments_and_shows_refusals():
     sent = []
 
-    def set_as_of(when):
+    async def set_as_of(when):
         if when == 999:
             raise ValueError("version 999 does not exist (latest is 41)")
         sent.append(when)
 
-    vm = TimeVM(set_as_of)
-    assert vm.apply("v7", NOW) and vm.requested == 7 and vm.error == ""
-    assert not vm.apply("tomorrow", NOW)
-    assert "neither a table version" in vm.error and sent == [7]
-    assert not vm.apply("999", NOW)
-    assert vm.error == "cannot show 999: version 999 does not exist (latest is 41)"
-    assert vm.requested == 7  # the refused request did not change what is shown
-    assert vm.go_live() and sent == [7, None] and vm.requested is None and vm.text == ""
+    async def scenario():
+        vm = TimeVM(set_as_of)
+        assert await vm.apply("v7", NOW) and vm.requested == 7 and vm.error == ""
+        assert not await vm.apply("tomorrow", NOW)
+        assert "neither a table version" in vm.error and sent == [7]
+        assert not await vm.apply("999", NOW)
+        assert vm.error == "cannot show 999: version 999 does not exist (latest is 41)"
+        assert vm.requested == 7  # the refused request did not change what is shown
+        assert await vm.go_live() and sent == [7, None] and vm.requested is None
+        assert vm.text == "" and not vm.busy
+
+    asyncio.run(scenario())
+
+
+def test_vm_refuses_a_second_jump_while_one_is_read():
+    gate = asyncio.Event()
+
+    async def set_as_of(when):
+        await gate.wait()
+
+    async def scenario():
+        vm = TimeVM(set_as_of)
+        first = asyncio.ensure_future(vm.apply("v3", NOW))
+        await asyncio.sleep(0)
+        assert vm.busy
+        assert not await vm.apply("v4", NOW)
+        assert vm.error.startswith("still reading the previous time")
+        gate.set()
+        assert await first and vm.requested == 3 and not vm.busy
+
+    asyncio.run(scenario())
 
 
 def test_vm_without_engine_explains():
     vm = TimeVM()
-    assert not vm.apply("3", NOW)
+    assert not asyncio.run(vm.apply("3", NOW))
     assert "not running" in vm.error

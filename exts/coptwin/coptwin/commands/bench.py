@@ -3,8 +3,9 @@
 Suites: ``tick`` (one new Delta version touching 10k sensors on a 5M-row table,
 vs. a pandas full scan + per-prim Usd writes), ``placement`` (10k sensors on a
 5k-building scene), ``latency`` (commit-to-overlay over SeaweedFS, webhook
-and polling) and ``scale`` (S/M/L tables and scenes, docs/benchmarks.md; the L
-size needs about 21 GiB free for its polars baseline and ~10 minutes).
+and polling), ``scale`` (S/M/L tables and scenes, docs/benchmarks.md; the L
+size needs about 21 GiB free for its polars baseline and ~10 minutes) and
+``panel`` (main-thread cost of one Kit panel refresh with 10k sensors).
 ``--quick`` shrinks every size for a smoke run.
 """
 
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUITES = ("tick", "placement", "latency", "scale")
+SUITES = ("tick", "placement", "latency", "scale", "panel")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,6 +61,12 @@ def _suite(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if name == "latency":
         mod = importlib.import_module("coptwin.bench.latency")
         return mod.bench_latency(commits=10 if args.quick else 50)
+    if name == "panel":
+        from coptwin.bench.panel import bench_panel
+
+        if args.quick:
+            return bench_panel(work / "panel", n_sensors=500, refreshes=5)
+        return bench_panel(work / "panel")
     if name == "scale":
         from coptwin.bench.scale import SizeSpec, bench_scale
 

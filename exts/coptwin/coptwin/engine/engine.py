@@ -39,6 +39,7 @@ from coptwin.model.palette import color_array
 from coptwin.model.registry import SensorRegistry
 from coptwin.model.rules import evaluate, rule_frame
 from coptwin.model.state import LatestState
+from coptwin.scene.worker_stage import worker_stage_opener
 from coptwin.storage import apply_ca_bundle, delta_storage_options, redact, resolve_credentials
 
 log = logging.getLogger(__name__)
@@ -149,10 +150,11 @@ class Engine:
         if not self._opened:
             self.commit_open(self.prepare_open())
 
-    def prepare_open(self) -> _Opening:
+    def prepare_open(self, scene_reader: Callable[[], Any] | None = None) -> _Opening:
         """Blocking part of opening: storage, sensors table, scene index, placement.
 
-        Reads the stage (USD allows concurrent reads) but writes nothing to it.
+        ``scene_reader`` gives the stage to index (from a worker thread: a private
+        copy, see :mod:`coptwin.scene.worker_stage`); None reads the engine's stage.
         """
         from coptwin.geo.frame import SceneFrame
         from coptwin.geo.index import SceneIndex
@@ -173,7 +175,8 @@ class Engine:
         }
         stage = self._stage if self._stage is not None else self._open_base_stage()
         scfg = cfg.scene
-        placer = Placer(SceneFrame.from_stage(stage, scfg), SceneIndex.build(stage, scfg), scfg)
+        scene = scene_reader() if scene_reader is not None else stage
+        placer = Placer(SceneFrame.from_stage(scene, scfg), SceneIndex.build(scene, scfg), scfg)
         sensors = self._build_sensors(watchers["sensors"].poll(), placer)
         self._adopt_sensors(sensors)
         return _Opening(stage, placer, watchers, sensors)
@@ -183,7 +186,7 @@ class Engine:
         from coptwin.scene.overlay import Overlay
 
         with self._lock:
-            if self._closed:  # closed while a worker was preparing: attach nothing
+            if self._closed or self._opened:  # closed meanwhile, or opened already: attach nothing
                 return
             self._stage = opening.stage
             self.placer = opening.placer
@@ -743,7 +746,10 @@ class Engine:
             while not stop.is_set() and not self._closed:
                 try:
                     if not self._opened:
-                        self.commit_open(await asyncio.to_thread(self.prepare_open))
+                        # The live stage is read on its own thread only; the worker reads a copy.
+                        stage = self._stage
+                        reader = worker_stage_opener(stage) if stage is not None else None
+                        self.commit_open(await asyncio.to_thread(self.prepare_open, reader))
                     self.commit(await asyncio.to_thread(self.prepare))
                     backoff = 0.0
                 except Exception as exc:  # storage down, credentials rejected, bad log ...

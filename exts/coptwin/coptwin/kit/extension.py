@@ -1,11 +1,17 @@
 """The coptwin Kit extension: thin glue between Kit and the Kit-free core.
 
-on_startup reads the carb settings (including who signs reviewers' notes),
-follows stage open/close and selection events, adds a Window menu entry and
-— when a stage is open and auto-start is on — runs the engine on Kit's
-asyncio loop with the overlay as a session sublayer.  on_shutdown undoes
-every one of those, so disabling and re-enabling the extension leaves no
-duplicate subscription, task, window or layer behind.
+on_startup follows stage open/close and selection events, watches viewport
+clicks (to know which marker instance was picked), adds a Window menu entry
+and — when a stage is open and auto-start is on — runs the engine on Kit's
+asyncio loop with the overlay as a session sublayer.  The carb settings
+(config path, auto-start, ...) are read again at every engine start, so a
+value set from the Script Editor applies to the next stage opened.
+on_shutdown undoes every one of those, so disabling and re-enabling the
+extension leaves no duplicate subscription, task, window or layer behind.
+
+Kit's main thread never waits on storage and never does O(sensors) work per
+refresh: the panel's snapshot and table are prepared in a worker thread
+(:meth:`PanelVM.prepare_refresh`) and applied here (O(changed rows)).
 """
 
 from __future__ import annotations
@@ -23,13 +29,12 @@ import omni.kit.menu.utils
 import omni.ui as ui
 import omni.usd
 from omni.kit.menu.utils import MenuItemDescription
-from omni.kit.viewport.utility import frame_viewport_selection, get_active_viewport
 
 from ..ui.layers import core_palette
-from ..ui.panel import PanelVM
+from ..ui.panel import PanelChanges, PanelVM
 from ..ui.prim_attrs import read_prim_attributes
 from ..ui.session import EngineFactory, EngineSession
-from . import stage_events
+from . import stage_events, viewport
 from .settings import ExtensionSettings, read_carb_settings
 from .window import TITLE, CoptwinWindow
 
@@ -65,18 +70,19 @@ class CoptwinExtension(omni.ext.IExt):
 
     def on_startup(self, ext_id: str) -> None:
         self._ext_id = ext_id
-        self._settings: ExtensionSettings = read_carb_settings()
         self._context = omni.usd.get_context()
-        ext_root = omni.kit.app.get_app().get_extension_manager().get_extension_path(ext_id) or None
-        self._config_path = resolve_config_path(self._settings.config_path, ext_root)
+        manager = omni.kit.app.get_app().get_extension_manager()
+        self._ext_root = manager.get_extension_path(ext_id) or None
+        self._read_settings()
         self._session = EngineSession(self.engine_factory)
         self._bound_generation = -1
         self._panel = PanelVM(
             select_prims=self._select_prims,
-            frame_selection=self._frame_selection,
+            frame_selection=viewport.frame,
             stale_after_s=self._settings.stale_after_s,
             author=self._settings.note_author(),
         )
+        self._picks = viewport.ViewportPicks(self._on_viewport_pick)
         self._palette = core_palette()
         self._window: CoptwinWindow | None = None
         self._subscriptions: list[Any] = stage_events.subscribe(
@@ -108,6 +114,7 @@ class CoptwinExtension(omni.ext.IExt):
         if self._refresh_task is not None:
             self._refresh_task.cancel()
             self._refresh_task = None
+        self._picks.destroy()
         self._session.stop()
         stage_events.release(self._subscriptions)
         ui.Workspace.set_show_window_fn(TITLE, None)
@@ -132,8 +139,15 @@ class CoptwinExtension(omni.ext.IExt):
     def window(self) -> CoptwinWindow | None:
         return self._window
 
+    def _read_settings(self) -> None:
+        """Read the carb settings now (every start: Script Editor changes apply)."""
+        self._settings: ExtensionSettings = read_carb_settings()
+        self._config_path = resolve_config_path(self._settings.config_path, self._ext_root)
+
     def start(self) -> bool:
-        """(Re)start the engine on the current stage."""
+        """(Re)start the engine on the current stage, with the settings as they are now."""
+        self._read_settings()
+        self._panel.stale_after_s = self._settings.stale_after_s
         ok = self._session.start(self._config_path, self._context.get_stage())
         self._rebind()
         return ok
@@ -156,12 +170,23 @@ class CoptwinExtension(omni.ext.IExt):
         self._refresh_panel()
 
     def _refresh_panel(self) -> None:
+        """Refresh now, all on this thread (after a rebind or a user action)."""
         if self._session.generation != self._bound_generation:
             self._rebind()
             return
-        changes = self._panel.refresh()
+        self._paint(self._panel.refresh())
+
+    def _paint(self, changes: PanelChanges) -> None:
         if self._window is not None:
             self._window.update(changes)
+
+    async def _refresh_async(self) -> None:
+        """A timed refresh: the O(sensors) part in a worker, the rest here."""
+        if self._session.generation != self._bound_generation:
+            self._rebind()
+            return
+        prepared = await asyncio.to_thread(self._panel.prepare_refresh)
+        self._paint(self._panel.apply_refresh(prepared))
 
     async def _refresh_loop(self) -> None:
         """Repaint the panel from engine snapshots; the engine runs at its own pace."""
@@ -169,7 +194,7 @@ class CoptwinExtension(omni.ext.IExt):
         while True:
             await asyncio.sleep(self._settings.refresh_interval_s)
             try:
-                self._refresh_panel()
+                await self._refresh_async()
                 failures = 0
             except Exception:
                 failures += 1
@@ -178,6 +203,7 @@ class CoptwinExtension(omni.ext.IExt):
 
     # ------------------------------------------------------------------ stage events
     def _on_stage_opened(self) -> None:
+        self._read_settings()
         if self._settings.auto_start:
             self.start()
         else:
@@ -188,20 +214,14 @@ class CoptwinExtension(omni.ext.IExt):
 
     def _on_selection_changed(self) -> None:
         paths = list(self._context.get_selection().get_selected_prim_paths())
-        changes = self._panel.on_stage_selection(paths)
-        if self._window is not None:
-            self._window.update(changes)
+        self._paint(self._panel.on_stage_selection(paths))
+
+    def _on_viewport_pick(self, path: str, world: tuple[float, float, float] | None) -> None:
+        self._paint(self._panel.on_viewport_pick(path, world))
 
     # ------------------------------------------------------------------ selection
     def _select_prims(self, paths: list[str]) -> None:
         self._context.get_selection().set_selected_prim_paths(paths, True)
-
-    def _frame_selection(self) -> None:
-        viewport = get_active_viewport()
-        if viewport is None:
-            log.info("no active viewport to frame the selection in")
-            return
-        frame_viewport_selection(viewport)
 
     # ------------------------------------------------------------------ window & menu
     def _show_window(self, visible: bool) -> None:

@@ -4,6 +4,13 @@ Every key lives under ``/exts/coptwin`` (``[settings] exts."coptwin"`` in
 extension.toml, overridable with ``--/exts/coptwin/<key>=...`` on the Kit
 command line or in a .kit file).  Reading goes through :class:`SettingKey`
 so a wrong type in a user's .kit file becomes a logged default, not a crash.
+
+The extension reads them at every engine start (each stage opened).  A value
+set from the Script Editor under ``/exts/coptwin`` lasts until Kit exits; the
+text settings (config path, author) may also be set under
+``/persistent/exts/coptwin``, which Kit saves in the user's config and loads
+at the next start.  An explicit ``/exts/coptwin`` value (command line, .kit
+file, Script Editor) wins over the persistent one.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", str, bool, float)
 
 SETTINGS_ROOT = "/exts/coptwin"
+#: Kit saves settings under /persistent in the user config and restores them at start.
+PERSISTENT_ROOT = "/persistent" + SETTINGS_ROOT
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,14 @@ class SettingKey(Generic[T]):
     default: T
 
     def read(self, get: Callable[[str], Any]) -> T:
-        """The setting's value from ``get`` (e.g. ``carb.settings.get_settings().get``)."""
+        """The setting's value from ``get`` (e.g. ``carb.settings.get_settings().get``).
+
+        An unset or empty text setting falls back to its ``/persistent`` twin.
+        """
         raw = get(self.path)
+        if isinstance(self.default, str) and (raw is None or raw == ""):
+            persistent = get("/persistent" + self.path)
+            raw = persistent if persistent not in (None, "") else raw
         if raw is None:
             return self.default
         kind = type(self.default)

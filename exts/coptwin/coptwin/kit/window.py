@@ -4,12 +4,13 @@ All decisions (texts, order, filtering, selection) are made by the Kit-free
 view-models; this class lays widgets out and forwards user input.  Parts are
 repainted only when the view-model says they changed.
 
-Note writes are Delta commits: a button schedules the panel's coroutine on
-Kit's asyncio loop (the commit itself runs in a worker thread) and repaints
-when it is done.  The note text field and its buttons live outside the
-rebuilt notes list, so a note arriving from another session never takes the
-keyboard focus away from someone typing.  Note texts are shown with
-``ui.Label``, which draws plain text and interprets no markup.
+Note writes (Delta commits) and time-travel jumps (Delta reads) are the
+panel's coroutines: a button schedules one on Kit's asyncio loop (the storage
+work runs in a worker thread) and repaints when it is done.  The note text
+field and its buttons live outside the rebuilt notes list, so a note arriving
+from another session never takes the keyboard focus away from someone typing.
+Note texts are shown with ``ui.Label``, which draws plain text and interprets
+no markup.
 """
 
 from __future__ import annotations
@@ -70,15 +71,16 @@ class CoptwinWindow(ui.Window):
         self._note_target_label: ui.Label | None = None
         self._note_error: ui.Label | None = None
         self._add_button: ui.Button | None = None
-        #: Note writes in flight (kept so they are not garbage-collected; cancelled on destroy).
-        self.note_writes: set[asyncio.Future] = set()
+        #: Note writes and time-travel reads in flight (kept so they are not garbage-collected;
+        #: cancelled on destroy).
+        self.in_flight: set[asyncio.Future] = set()
         self.frame.style = style.window_style(self._palette)
         self.frame.set_build_fn(self._build)
 
     def destroy(self) -> None:
-        for task in list(self.note_writes):
+        for task in list(self.in_flight):
             task.cancel()  # the commit still finishes in its thread; only the repaint is dropped
-        self.note_writes.clear()
+        self.in_flight.clear()
         self._tree = None
         self._layers_frame = None
         self._detail_frame = None
@@ -352,7 +354,7 @@ class CoptwinWindow(ui.Window):
         if changes.layers and self._layers_frame is not None:
             self._layers_frame.rebuild()
         if changes.sensors:
-            self._table_model.reload()
+            self._table_model.apply(self._panel.sensors.view)
             self._paint_count()
         if changes.sensors or changes.selection:
             self._sync_tree_selection()
@@ -418,14 +420,14 @@ class CoptwinWindow(ui.Window):
             self._tree.dirty_widgets()
 
     def _on_layer(self, name: str, visible: bool) -> None:
-        self.update(self._panel.toggle_layer(name, visible))
+        self._spawn(self._panel.toggle_layer(name, visible))
 
     def _on_as_of(self) -> None:
-        self.update(self._panel.apply_as_of(self._as_of_model.get_value_as_string()))
+        self._spawn(self._panel.apply_as_of(self._as_of_model.get_value_as_string()))
 
     def _on_live(self) -> None:
         self._as_of_model.set_value("")
-        self.update(self._panel.go_live())
+        self._spawn(self._panel.go_live())
 
     def _on_notes_layer(self, visible: bool) -> None:
         self.update(self._panel.toggle_notes_layer(visible))
@@ -448,7 +450,7 @@ class CoptwinWindow(ui.Window):
         self._spawn(self._panel.reply_note(annotation_id, text), clear=True)
 
     def _spawn(self, action: Awaitable[PanelChanges], clear: bool = False) -> asyncio.Future:
-        """Run a note write on Kit's loop; repaint (and clear the text) when it is done."""
+        """Run a panel coroutine on Kit's loop; repaint (and clear the note text) when done."""
 
         async def run() -> None:
             changes = await action
@@ -457,14 +459,14 @@ class CoptwinWindow(ui.Window):
             self.update(changes)
 
         task = asyncio.ensure_future(run())
-        self.note_writes.add(task)
+        self.in_flight.add(task)
         task.add_done_callback(self._write_done)
         return task
 
     def _write_done(self, task: asyncio.Future) -> None:
-        self.note_writes.discard(task)
+        self.in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("coptwin: a note write failed", exc_info=task.exception())
+            log.error("coptwin: a panel action failed", exc_info=task.exception())
 
     def _on_tree_selection(self, items: list) -> None:
         if self._syncing_tree:

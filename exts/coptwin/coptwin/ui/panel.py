@@ -31,8 +31,9 @@ from ..engine.snapshot import EngineSnapshot, EngineStatus
 from .annotations_vm import AnnotationsVM, NoteRow
 from .detail import BuildingAttributes, DetailVM
 from .layers import LayersVM
-from .selection import Frame, SelectionSync, SelectPrims
-from .sensors import SensorsTableVM
+from .picking import Pick, Vec3
+from .selection import Frame, SelectionIndex, SelectionSync, SelectPrims
+from .sensors import SensorsTableVM, TableView
 from .status import DEFAULT_STALE_AFTER_S, StatusLine, format_status, idle_status_line
 from .time_travel import TimeVM
 
@@ -46,7 +47,7 @@ class EngineLike(Protocol):
 
     def set_layer_visible(self, layer: str, visible: bool) -> None: ...
 
-    def set_as_of(self, when: int | datetime | None) -> None: ...
+    async def set_as_of_async(self, when: int | datetime | None) -> Any: ...
 
     def history(self, sensor_id: str) -> Sequence[tuple[datetime, float]]: ...
 
@@ -85,6 +86,19 @@ class PanelChanges:
 
 
 @dataclass(frozen=True)
+class PreparedRefresh:
+    """What :meth:`PanelVM.prepare_refresh` computed off the main thread."""
+
+    engine: Any
+    snapshot: EngineSnapshot | None
+    now: datetime
+    table: TableView
+    index: SelectionIndex
+    names: dict[str, str]
+    markers: dict[str, str]
+
+
+@dataclass(frozen=True)
 class NotesView:
     """Everything the notes section shows, computed once per refresh or action."""
 
@@ -110,6 +124,32 @@ class NotesView:
 def _sensor_for_path(engine: Any) -> Callable[[str], str | None] | None:
     overlay = getattr(engine, "overlay", None)
     return getattr(overlay, "sensor_for_path", None)
+
+
+def _instancers(engine: Any) -> dict[str, str]:
+    """Marker instancer path -> sensor layer, from the engine's overlay (read when asked)."""
+    overlay = getattr(engine, "overlay", None)
+    if overlay is None or not hasattr(overlay, "layer_names"):
+        return {}
+    return {str(overlay.instancer_path(name)): name for name in overlay.layer_names()}
+
+
+def _sensor_for_instance(engine: Any) -> Callable[[str, int], str | None]:
+    def lookup(layer: str, index: int) -> str | None:
+        overlay = getattr(engine, "overlay", None)
+        find = getattr(overlay, "sensor_for_instance", None)
+        return find(layer, index) if find is not None else None
+
+    return lookup
+
+
+def _marker_size(engine: Any) -> float:
+    """A marker's size in stage units (config metres over the stage's metres per unit)."""
+    overlay = getattr(engine, "overlay", None)
+    scene = getattr(getattr(engine, "config", None), "scene", None)
+    metres = float(getattr(scene, "marker_size_m", 0.0) or 0.0)
+    mpu = float(getattr(overlay, "meters_per_unit", 0.0) or 0.0)
+    return metres / mpu if metres > 0 and mpu > 0 else 1.0
 
 
 def parse_point(text: str) -> tuple[float, float, float]:
@@ -157,6 +197,8 @@ class PanelVM:
         self._pushed_for_notes: list[str] | None = None
         self._writing = False
         self._now = datetime.now(timezone.utc)
+        #: Replaced views waiting to be freed off the main thread (by the next prepare).
+        self._retired: list[Any] = []
 
     def bind(
         self,
@@ -187,8 +229,15 @@ class PanelVM:
             self.layers.bind(
                 engine.set_layer_visible, notes_toggle if self.notes is not None else None
             )
-            self.time.bind(engine.set_as_of)
-            self.selection.bind(self._select_prims, self._frame, _sensor_for_path(engine))
+            self.time.bind(engine.set_as_of_async)
+            self.selection.bind(
+                self._select_prims,
+                self._frame,
+                _sensor_for_path(engine),
+                instancers=lambda: _instancers(engine),
+                sensor_for_instance=_sensor_for_instance(engine),
+                marker_size=_marker_size(engine),
+            )
             self.detail.bind(engine.history, building_attributes)
         self._update_notes_view()
 
@@ -244,7 +293,7 @@ class PanelVM:
             author=self.author,
             check=check,
             sensor_for_path=sensor_for_path,
-            sensor_name=self._sensor_names.get,
+            sensor_name=lambda sensor_id: self._sensor_names.get(sensor_id),
             pins_scope=pins_scope() or _default_pins_scope(config),
             echo=echo,
         )
@@ -294,14 +343,49 @@ class PanelVM:
 
     def refresh(self, now: datetime | None = None) -> PanelChanges:
         """Pull a snapshot and update every part; returns what changed."""
+        return self.apply_refresh(self.prepare_refresh(now))
+
+    def prepare_refresh(self, now: datetime | None = None) -> PreparedRefresh:
+        """The O(sensors) half of a refresh: snapshot, table, path maps (any thread).
+
+        Reads the engine (under its lock) and this panel's settings, changes
+        nothing here: the Kit panel runs it in a worker thread and applies the
+        result on the main thread with :meth:`apply_refresh`.
+        """
+        retired, self._retired = self._retired, []
+        del retired  # the previous refresh's objects are freed here, not on the main thread
+        engine = self.engine
         snapshot = self._snapshot()
         now = now or (snapshot.now if snapshot and snapshot.now else datetime.now(timezone.utc))
+        rows = snapshot.sensors if snapshot is not None else ()
+        hidden = (
+            frozenset(lr.name for lr in snapshot.layers if not lr.visible)
+            if snapshot is not None and self.hide_rows_of_hidden_layers
+            else frozenset()
+        )
+        return PreparedRefresh(
+            engine=engine,
+            snapshot=snapshot,
+            now=now,
+            table=self.sensors.prepare(rows, now, hidden),
+            index=SelectionSync.index(rows),
+            names={r.sensor_id: r.name for r in rows if r.name},
+            markers={r.marker_path: r.sensor_id for r in rows if r.marker_path},
+        )
+
+    def apply_refresh(self, prepared: PreparedRefresh) -> PanelChanges:
+        """The main-thread half: adopt what :meth:`prepare_refresh` computed.
+
+        Costs O(changed rows + layers + notes), not O(sensors).  A result
+        prepared for an engine the panel no longer shows is dropped.
+        """
+        if prepared.engine is not self.engine:
+            return PanelChanges()
+        snapshot, now = prepared.snapshot, prepared.now
         self._now = now
         if snapshot is None:
             status = idle_status_line(self.idle_reason)
             layers_changed = self.layers.update(())
-            sensors_changed = self.sensors.update((), now)
-            selection_changed = self.selection.update(())
         else:
             status = (
                 idle_status_line(self.idle_reason)
@@ -309,9 +393,12 @@ class PanelVM:
                 else format_status(snapshot.status, now, self.stale_after_s)
             )
             layers_changed = self.layers.update(snapshot.layers)
-            hidden = self.layers.hidden_layers() if self.hide_rows_of_hidden_layers else None
-            sensors_changed = self.sensors.update(snapshot.sensors, now, hidden)
-            selection_changed = self.selection.update(snapshot.sensors)
+        # What this replaces is retired, to be freed by the next prepare: dropping
+        # 10k rows here would cost the main thread more than the rest of the refresh.
+        self._retired.append((self.sensors.view, self.selection.current_index()))
+        self._retired.append((self._sensor_names, self._markers))
+        sensors_changed = self.sensors.adopt(prepared.table)
+        selection_changed = self.selection.adopt(prepared.index)
         row = self.selection.selected_row()
         hidden = self.layers.hidden_layers() if self.hide_rows_of_hidden_layers else set()
         if row is not None and row.layer in hidden:
@@ -321,10 +408,8 @@ class PanelVM:
         status_changed = status != self.status
         self.status = status
         detail_changed = self.detail.show(self.selection.selected_row(), now)
-        rows = snapshot.sensors if snapshot is not None else ()
-        self._sensor_names.clear()
-        self._sensor_names.update({r.sensor_id: r.name for r in rows if r.name})
-        self._markers = {r.marker_path: r.sensor_id for r in rows if r.marker_path}
+        self._sensor_names = prepared.names
+        self._markers = prepared.markers
         notes_layer_changed, notes_changed = self._refresh_notes()
         return PanelChanges(
             status_changed,
@@ -348,13 +433,15 @@ class PanelVM:
 
     # --- user actions -------------------------------------------------------------
 
-    def select_row(self, sensor_id: str | None) -> PanelChanges:
+    def select_row(self, sensor_id: str | None, frame: bool = True) -> PanelChanges:
         """The user picked a row: select and frame its prim, show its detail and notes."""
         before = self.selection.selected
         # The stage echoes the prims we push (a marker-less sensor pushes its
         # building); that echo must not re-target the notes to the building.
         self._pushed_for_notes = self.selection.prim_paths_for(sensor_id) if sensor_id else []
-        self.selection.select_row(sensor_id)
+        if self.engine is not None:
+            self.selection.marker_size = _marker_size(self.engine)
+        self.selection.select_row(sensor_id, frame=frame)
         selected = self.selection.selected
         if self.notes is not None:
             self.notes.select_targets([f"sensor:{selected}"] if selected else [])
@@ -365,17 +452,55 @@ class PanelVM:
             notes=self._update_notes_view(),
         )
 
+    def on_viewport_pick(self, path: str, world: Vec3 | None) -> PanelChanges:
+        """A click in the viewport hit ``path`` at ``world`` (Kit's pick query answered).
+
+        A click on a marker instance selects its sensor's row and puts the sensor's
+        data prim on the stage selection (in place of the whole instancer).
+        """
+        if self.engine is not None:
+            self.selection.marker_size = _marker_size(self.engine)
+        before = self.selection.selected
+        sensor = self.selection.on_pick(Pick(str(path), world))
+        if sensor is None or not self.selection.is_instancer_path(str(path)):
+            return PanelChanges()  # the selection event handles data prims and buildings
+        return self._after_marker_pick(sensor, before)
+
+    def _after_marker_pick(self, sensor: str, before: str | None) -> PanelChanges:
+        self._pushed_for_notes = self.selection.push(sensor)
+        if self.notes is not None:
+            with self._book_lock():
+                self.notes.on_stage_selection(list(self._pushed_for_notes))
+        sensors_changed = self._show_row(sensor)
+        return PanelChanges(
+            sensors=sensors_changed,
+            selection=before != sensor,
+            detail=self.detail.show(self.selection.selected_row(), self._now),
+            notes=self._update_notes_view(),
+        )
+
+    def _show_row(self, sensor: str | None) -> bool:
+        """Clear the filter when it hides the selected sensor's row; True when it did."""
+        if sensor and self.sensors.index_of(sensor) is None:
+            self.sensors.set_filter("")
+            return True
+        return False
+
     def on_stage_selection(self, paths: Sequence[str]) -> PanelChanges:
         """The viewport selection changed: select the matching row and notes, if any."""
+        before = self.selection.selected
+        if paths and self.selection.is_instancer_path(str(paths[-1])):
+            # Kit selected a whole marker instancer: the pick query says which marker
+            # (if it has not answered yet, its answer selects the row).
+            sensor = self.selection.sensor_for_prim(str(paths[-1]))
+            if sensor is None:
+                return PanelChanges()
+            self.selection.selected = sensor
+            return self._after_marker_pick(sensor, before)
         notes_changed = self._notes_follow_stage(paths)
         if not self.selection.on_stage_selection(paths):
             return PanelChanges(notes=notes_changed)
-        if self.sensors.index_of(self.selection.selected) is None and self.selection.selected:
-            # the picked sensor is filtered out: clear the filter so its row shows
-            self.sensors.set_filter("")
-            sensors_changed = True
-        else:
-            sensors_changed = False
+        sensors_changed = self._show_row(self.selection.selected)
         detail_changed = self.detail.show(self.selection.selected_row(), self._now)
         return PanelChanges(
             sensors=sensors_changed, selection=True, detail=detail_changed, notes=notes_changed
@@ -389,11 +514,11 @@ class PanelVM:
             self.notes.on_stage_selection([str(p) for p in paths])
         return self._update_notes_view()
 
-    def toggle_layer(self, name: str, visible: bool) -> PanelChanges:
-        """Show or hide a layer, then refresh so the table follows."""
+    async def toggle_layer(self, name: str, visible: bool) -> PanelChanges:
+        """Show or hide a layer, then refresh (off the main thread) so the table follows."""
         if not self.layers.toggle(name, visible):
             return PanelChanges(layers=True)
-        changes = self.refresh(self._now)
+        changes = await self._refresh_off_thread()
         return PanelChanges(
             status=changes.status,
             layers=True,
@@ -410,13 +535,25 @@ class PanelVM:
         self.sensors.set_sort(column)
         return PanelChanges(sensors=True)
 
-    def apply_as_of(self, text: str) -> PanelChanges:
-        self.time.apply(text)
-        return self._after_time_change()
+    async def apply_as_of(self, text: str) -> PanelChanges:
+        """Show the COP as of ``text`` (a version or a UTC time); read in a worker thread."""
+        if self._still_opening():
+            self.time.text = text
+            self.time.refuse("the COP is still opening; try again when it shows Connected")
+            return PanelChanges(status=True)
+        await self.time.apply(text)
+        return await self._after_time_change()
 
-    def go_live(self) -> PanelChanges:
-        self.time.go_live()
-        return self._after_time_change()
+    async def go_live(self) -> PanelChanges:
+        if self._still_opening():
+            self.time.text = ""
+            return PanelChanges(status=True)
+        await self.time.go_live()
+        return await self._after_time_change()
+
+    def _still_opening(self) -> bool:
+        """An engine that has not attached its overlay yet has nothing to travel in."""
+        return self.engine is not None and getattr(self.engine, "overlay", True) is None
 
     # --- notes ----------------------------------------------------------------------
 
@@ -506,8 +643,12 @@ class PanelVM:
         self._update_notes_view()
         return PanelChanges(notes=True)
 
-    def _after_time_change(self) -> PanelChanges:
-        changes = self.refresh(self._now)
+    async def _refresh_off_thread(self) -> PanelChanges:
+        """A refresh right after a user action: O(sensors) in a worker, the rest here."""
+        return self.apply_refresh(await asyncio.to_thread(self.prepare_refresh, self._now))
+
+    async def _after_time_change(self) -> PanelChanges:
+        changes = await self._refresh_off_thread()
         return PanelChanges(
             True, changes.layers, changes.sensors, changes.selection, True, changes.notes
         )

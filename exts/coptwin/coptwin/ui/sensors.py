@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ..config import STATUSES
 from ..engine.snapshot import SensorRow
-from .format import age_seconds, format_age, format_value
+from .format import age_seconds, format_age_coarse, format_value
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,76 @@ def sort_key(item: SensorItem, column: str, ascending: bool) -> tuple[Any, ...]:
     raise KeyError(f"unknown column {column!r}; expected one of {', '.join(COLUMNS)}")
 
 
+@dataclass(frozen=True)
+class TableView:
+    """One computed table: every item, the shown ones in order, and what changed.
+
+    Computing it is O(sensors) and touches nothing shared, so the Kit panel
+    computes it in a worker thread; adopting it on the main thread is O(1) and
+    the window repaints only ``changed`` rows unless ``reordered``.
+    """
+
+    settings: tuple[Any, ...] = ("", "status", True, frozenset())
+    all_items: tuple[SensorItem, ...] = ()
+    shown: tuple[SensorItem, ...] = ()
+    #: Display texts per shown sensor id (what a row's cells say).
+    texts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    order: tuple[str, ...] = ()
+    #: Shown rows whose texts changed since the previous view (same order).
+    changed: tuple[str, ...] = ()
+    #: The shown rows, or their order, differ from the previous view.
+    reordered: bool = True
+    #: ``id`` of the view this one was diffed against (0: none).
+    base: int = 0
+
+    @property
+    def any_change(self) -> bool:
+        return self.reordered or bool(self.changed)
+
+
+def _cells(item: SensorItem) -> tuple[str, ...]:
+    return tuple(item.cell(column) for column in COLUMNS)
+
+
+def make_items(sensors: Sequence[SensorRow], now: datetime) -> tuple[SensorItem, ...]:
+    """Display items for a snapshot's rows (ages in the table's coarse steps)."""
+    return tuple(
+        SensorItem(
+            row=row,
+            value_text=format_value(row.value, row.unit),
+            age_s=(age := age_seconds(row.ts, now)),
+            age_text=format_age_coarse(age),
+        )
+        for row in sensors
+    )
+
+
+def compute_view(
+    items: tuple[SensorItem, ...],
+    settings: tuple[Any, ...],
+    previous: TableView | None,
+) -> TableView:
+    """Filter and sort ``items`` for ``settings``; diff against ``previous`` (pure)."""
+    filter_text, column, ascending, hidden = settings
+    terms = parse_filter(filter_text)
+    rows = [
+        item
+        for item in items
+        if item.row.layer not in hidden and (not terms or matches(item.row, terms))
+    ]
+    rows.sort(key=lambda it: sort_key(it, column, ascending))
+    if not ascending and column in ("name", "kind"):
+        rows.reverse()
+    order = tuple(item.sensor_id for item in rows)
+    texts = {item.sensor_id: _cells(item) for item in rows}
+    base = id(previous) if previous is not None else 0
+    if previous is None or previous.order != order:
+        return TableView(settings, items, tuple(rows), texts, order, order, True, base)
+    old = previous.texts
+    changed = tuple(sid for sid in order if old.get(sid) != texts[sid])
+    return TableView(settings, items, tuple(rows), texts, order, changed, False, base)
+
+
 class SensorsTableVM:
     """Filtered, sorted rows of the latest snapshot."""
 
@@ -140,19 +210,48 @@ class SensorsTableVM:
         self.sort_column = sort_column
         self.ascending = ascending
         self.filter_text = ""
-        self._terms: list[tuple[str | None, str]] = []
-        self._all: list[SensorItem] = []
-        self._hidden_layers: set[str] = set()
-        self._items: list[SensorItem] = []
+        self._hidden_layers: frozenset[str] = frozenset()
+        self.view = TableView(settings=self.settings())
+        self._index: dict[str, int] = {}
 
     @property
     def items(self) -> list[SensorItem]:
         """Rows to show, filtered and sorted."""
-        return list(self._items)
+        return list(self.view.shown)
 
     @property
     def total(self) -> int:
-        return len(self._all)
+        return len(self.view.all_items)
+
+    def settings(self, hidden_layers: Iterable[str] | None = None) -> tuple[Any, ...]:
+        """What the shown rows depend on besides the data (compared before adopting)."""
+        hidden = self._hidden_layers if hidden_layers is None else frozenset(hidden_layers)
+        return (self.filter_text, self.sort_column, self.ascending, hidden)
+
+    def prepare(
+        self,
+        sensors: Sequence[SensorRow],
+        now: datetime,
+        hidden_layers: Iterable[str] | None = None,
+    ) -> TableView:
+        """The view of a snapshot's rows (any thread; nothing here is changed)."""
+        return compute_view(make_items(sensors, now), self.settings(hidden_layers), self.view)
+
+    def adopt(self, view: TableView) -> bool:
+        """Show a prepared view (main thread, O(1)); True when the shown rows changed.
+
+        A view prepared for other settings (the user changed the filter or sort
+        meanwhile), or diffed against a view that is no longer shown (two refreshes
+        prepared at once), is recomputed against what is shown.
+        """
+        _f, _c, _a, hidden = view.settings
+        if view.settings != self.settings(hidden) or view.base != id(self.view):
+            view = compute_view(view.all_items, self.settings(hidden), self.view)
+        self._hidden_layers = hidden
+        self.view = view
+        if view.reordered:
+            self._index = {sid: i for i, sid in enumerate(view.order)}
+        return view.any_change
 
     def update(
         self,
@@ -164,22 +263,11 @@ class SensorsTableVM:
 
         True when the shown rows changed.
         """
-        self._all = [
-            SensorItem(
-                row=row,
-                value_text=format_value(row.value, row.unit),
-                age_s=(age := age_seconds(row.ts, now)),
-                age_text=format_age(age),
-            )
-            for row in sensors
-        ]
-        self._hidden_layers = hidden_layers or set()
-        return self._rebuild()
+        return self.adopt(self.prepare(sensors, now, hidden_layers or set()))
 
     def set_filter(self, text: str) -> bool:
         self.filter_text = text
-        self._terms = parse_filter(text)
-        return self._rebuild()
+        return self._recompute()
 
     def set_sort(self, column: str, ascending: bool | None = None) -> bool:
         """Sort by ``column``; ``None`` flips the direction when it is already the
@@ -190,24 +278,13 @@ class SensorsTableVM:
             ascending = not self.ascending if column == self.sort_column else True
         self.sort_column = column
         self.ascending = ascending
-        return self._rebuild()
+        return self._recompute()
 
     def index_of(self, sensor_id: str | None) -> int | None:
         """Position of a sensor among the shown rows (None when filtered out)."""
         if sensor_id is None:
             return None
-        return next((i for i, it in enumerate(self._items) if it.sensor_id == sensor_id), None)
+        return self._index.get(sensor_id)
 
-    def _rebuild(self) -> bool:
-        rows = [
-            item
-            for item in self._all
-            if item.row.layer not in self._hidden_layers and matches(item.row, self._terms)
-        ]
-        column, ascending = self.sort_column, self.ascending
-        rows.sort(key=lambda it: sort_key(it, column, ascending))
-        if not ascending and column in ("name", "kind"):
-            rows.reverse()
-        changed = [(i.row, i.age_text) for i in rows] != [(i.row, i.age_text) for i in self._items]
-        self._items = rows
-        return changed
+    def _recompute(self) -> bool:
+        return self.adopt(compute_view(self.view.all_items, self.settings(), self.view))

@@ -119,3 +119,24 @@ interval_s = 0.2
         encoding="utf-8",
     )
     return config
+
+
+def append_reading(
+    folder: Path, sensor_id: str, value: float, quantity: str = "temperature"
+) -> None:
+    """Append one reading (now) to the readings table of :func:`write_cop`'s folder."""
+    import polars as pl
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    pl.DataFrame(
+        {
+            "sensor_id": [sensor_id],
+            "ts": [now],
+            "value": [value],
+            "quantity": [quantity],
+            "unit": ["°C" if quantity == "temperature" else ""],
+            "date": [now.date().isoformat()],
+        }
+    ).with_columns(pl.col("ts").dt.cast_time_unit("us")).write_delta(
+        str(folder / "tables" / "readings"), mode="append"
+    )

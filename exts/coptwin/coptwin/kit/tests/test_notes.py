@@ -2,97 +2,58 @@
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
-from pathlib import Path
-
-import carb.settings
-import omni.kit.app
 import omni.kit.test
 import omni.kit.ui_test as ui_test
 import omni.usd
 from pxr import UsdGeom
 
 from ...scene import pins
-from ..extension import get_instance
 from ..window import TITLE
-from ._data import CITY_FILE, write_cop
-
-
-async def _frames(n: int = 5) -> None:
-    app = omni.kit.app.get_app()
-    for _ in range(n):
-        await app.next_update_async()
-
-
-def _by_identifier(kind: str, identifier: str):
-    """The panel widget of ``kind`` with ``identifier`` (filtered here, query-syntax free)."""
-    found = [
-        ref
-        for ref in ui_test.find_all(f"{TITLE}//Frame/**/{kind}[*]")
-        if getattr(ref.widget, "identifier", "") == identifier
-    ]
-    return found[0] if found else None
+from ._kit import CopFixture, instance, until
+from ._ui import click, find, frames
 
 
 class TestNotes(omni.kit.test.AsyncTestCase):
     async def setUp(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory()
-        settings = carb.settings.get_settings()
-        settings.set("/exts/coptwin/config_path", str(write_cop(Path(self._tmp.name))))
-        settings.set("/exts/coptwin/refresh_interval_s", 0.1)
-        settings.set("/exts/coptwin/author", "kit-test")
-        await omni.usd.get_context().open_stage_async(str(Path(self._tmp.name) / CITY_FILE))
-        manager = omni.kit.app.get_app().get_extension_manager()
-        manager.set_extension_enabled_immediate("coptwin", False)
-        manager.set_extension_enabled_immediate("coptwin", True)
-        self.ext = get_instance()
-        for _ in range(100):  # wait (bounded) for the first tick to reach the panel
-            await asyncio.sleep(0.05)
-            if self.ext.panel.sensors.total == 3:
-                break
-        await _frames()
+        self.cop = CopFixture(refresh_interval_s=0.1, author="kit-test")
+        await self.cop.set_up()
+        await until(lambda: instance().panel.sensors.total == 3)
+        await frames()
 
     async def tearDown(self) -> None:
-        settings = carb.settings.get_settings()
-        settings.set("/exts/coptwin/config_path", "")
-        settings.set("/exts/coptwin/author", "")
-        self._tmp.cleanup()
+        await self.cop.tear_down()
 
     async def test_note_added_through_the_panel_reaches_the_stage(self) -> None:
-        engine = self.ext.session.engine
-        self.assertIsNotNone(engine, self.ext.panel.status.text)
-        self.assertEqual(self.ext.panel.author, "kit-test")
+        ext = instance()
+        engine = ext.session.engine
+        self.assertIsNotNone(engine, ext.panel.status.text)
+        self.assertEqual(ext.panel.author, "kit-test")
         marker = engine.overlay.marker_path("t2")
         omni.usd.get_context().get_selection().set_selected_prim_paths([str(marker)], True)
-        await _frames()
-        self.assertEqual(self.ext.panel.notes_view.add_label, "Add a note to sensor Harbour")
-        field = _by_identifier("StringField", "coptwin_note_text")
-        add = _by_identifier("Button", "coptwin_note_add")
+        await frames()
+        self.assertEqual(ext.panel.notes_view.add_label, "Add a note to sensor Harbour")
+        field = find(TITLE, "StringField", identifier="coptwin_note_text")
         self.assertIsNotNone(field)
-        self.assertIsNotNone(add)
         field.model.set_value("seen from Kit <b>as typed</b>")
-        await add.click()
+        # "Add" sits below the fold of the 760 px window: click() scrolls it into view.
+        await click(TITLE, "Button", identifier="coptwin_note_add")
         stage = omni.usd.get_context().get_stage()
-        prim = None
-        for _ in range(100):  # the write runs in a worker, then the engine ticks
-            await asyncio.sleep(0.05)
-            rows = self.ext.panel.notes_view.rows
-            if rows:
-                path = pins.pin_path(engine.overlay, rows[0].annotation_id)
-                prim = stage.GetPrimAtPath(str(path))
-                if prim.IsValid():
-                    break
-        self.assertEqual(self.ext.panel.notes_view.error, "")
-        self.assertTrue(prim is not None and prim.IsValid(), self.ext.panel.notes_view)
+
+        def pin():
+            rows = instance().panel.notes_view.rows
+            if not rows:
+                return None
+            prim = stage.GetPrimAtPath(str(pins.pin_path(engine.overlay, rows[0].annotation_id)))
+            return prim if prim.IsValid() else None
+
+        self.assertTrue(await until(lambda: pin() is not None), instance().panel.notes_view)
+        prim = pin()
+        self.assertEqual(instance().panel.notes_view.error, "")
         self.assertEqual(prim.GetAttribute(pins.ATTR_TEXT).Get(), "seen from Kit <b>as typed</b>")
         self.assertEqual(prim.GetAttribute(pins.ATTR_AUTHOR).Get(), "kit-test")
-        await _frames()
+        await frames()
         labels = [w.widget.text for w in ui_test.find_all(f"{TITLE}//Frame/**/Label[*]")]
         self.assertIn("seen from Kit <b>as typed</b>", labels)
         # The Annotations layer row hides every pin.
-        toggle = _by_identifier("CheckBox", "coptwin_notes_layer")
-        self.assertIsNotNone(toggle)
-        await toggle.click()
-        await _frames()
+        await click(TITLE, "CheckBox", identifier="coptwin_notes_layer")
         self.assertEqual(UsdGeom.Imageable(prim).ComputeVisibility(), UsdGeom.Tokens.invisible)
