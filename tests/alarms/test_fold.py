@@ -160,11 +160,11 @@ def test_listing_active_first_then_oldest_unacknowledged():
     assert frame.schema["raised_at"] == pl.Datetime("us", "UTC")
 
 
-def test_open_frame_follows_the_book():
+def test_open_alarm_per_sensor_follows_the_book():
     book = AlarmBook()
     book.apply_events([system("raised", "W-12", 0)])
-    assert book.open_frame().rows() == [("W-12", A, True)]
+    assert (book.open_for("W-12").alarm_id, book.open_for("W-12").active) == (A, True)
     book.apply_events([system("returned", "W-12", 5, raised=0)])
-    assert book.open_frame().rows() == [("W-12", A, False)]
+    assert (book.open_for("W-12").alarm_id, book.open_for("W-12").active) == (A, False)
     book.apply_events([operator("acknowledged", A, 6)])
-    assert book.open_frame().is_empty()
+    assert book.open_for("W-12") is None and book.open_alarms() == []

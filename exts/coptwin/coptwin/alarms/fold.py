@@ -74,16 +74,18 @@ def fold_alarm(events: Iterable[AlarmEvent]) -> Alarm | None:
     raised = next((e for e in ordered if e.event == RAISED), None)
     if raised is None:
         return None
-    alarm = transition(None, raised)
-    ignored = 0
-    for e in ordered:
-        if e is raised:
-            continue
+    return advance_alarm(transition(None, raised), (e for e in ordered if e is not raised))
+
+
+def advance_alarm(alarm: Alarm, events: Iterable[AlarmEvent]) -> Alarm:
+    """``alarm`` after further events in fold order; invalid ones are counted, not applied."""
+    ignored = alarm.ignored
+    for e in events:
         try:
             alarm = transition(alarm, e)
         except InvalidTransition:
             ignored += 1
-    return replace(alarm, ignored=ignored) if ignored else alarm
+    return replace(alarm, ignored=ignored) if ignored != alarm.ignored else alarm
 
 
 def fold_scope(events: Iterable[AlarmEvent]) -> ServiceScope | None:
@@ -114,7 +116,6 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
         self._open: dict[str, set[str]] = {}
         self._out_sensors: set[str] = set()
         self._out_layers: set[str] = set()
-        self._open_frame: tuple[int, pl.DataFrame] | None = None
         super().__init__()
 
     # ---- what a row means ----------------------------------------------------
@@ -133,6 +134,11 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
 
     def _fold(self, key: Hashable, events: list[AlarmEvent]) -> Alarm | ServiceScope | None:
         return fold_scope(events) if isinstance(key, tuple) else fold_alarm(events)
+
+    def _advance(self, key: Hashable, state, events: list[AlarmEvent]):
+        if isinstance(state, Alarm):
+            return advance_alarm(state, events)
+        return None  # scopes have short histories: replay
 
     def _state_changed(self, key: Hashable, old, new) -> None:
         if isinstance(key, tuple):
@@ -182,25 +188,6 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
 
     def open_alarms(self) -> list[Alarm]:
         return [a for ids in self._open.values() for a in (self._states[i] for i in ids)]
-
-    def open_frame(self) -> pl.DataFrame:
-        """``sensor_id, alarm_id, active`` of each sensor's newest open alarm.
-
-        Cached per :attr:`revision`: the evaluator joins it every tick.
-        """
-        if self._open_frame is not None and self._open_frame[0] == self.revision:
-            return self._open_frame[1]
-        newest = [self.open_for(s) for s in self._open]
-        frame = pl.DataFrame(
-            {
-                "sensor_id": [a.sensor_id for a in newest if a],
-                "alarm_id": [a.alarm_id for a in newest if a],
-                "active": [a.active for a in newest if a],
-            },
-            schema={"sensor_id": pl.String, "alarm_id": pl.String, "active": pl.Boolean},
-        )
-        self._open_frame = (self.revision, frame)
-        return frame
 
     # ---- service ------------------------------------------------------------
     def scopes(self) -> list[ServiceScope]:

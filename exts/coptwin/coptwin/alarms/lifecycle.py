@@ -75,32 +75,31 @@ def transition(alarm: Alarm | None, e: AlarmEvent) -> Alarm:
     if e.event == REPEATED:
         if alarm.active:
             raise InvalidTransition(f"alarm {alarm.alarm_id} is still active; it cannot repeat")
-        alarm = replace(
-            alarm,
-            active=True,
-            active_at=e.ts,
-            repeats=alarm.repeats + 1,
-            status=e.status or alarm.status,
-            reason=e.reason or alarm.reason,
-            value=e.value,
-        )
+        change = {
+            "active": True,
+            "active_at": e.ts,
+            "repeats": alarm.repeats + 1,
+            "status": e.status or alarm.status,
+            "reason": e.reason or alarm.reason,
+            "value": e.value,
+        }
     elif e.event == RETURNED:
         if not alarm.active:
             raise InvalidTransition(
                 f"alarm {alarm.alarm_id} already returned at {_when(alarm.returned_at)}"
             )
-        alarm = replace(alarm, active=False, returned_at=e.ts)
+        change = {"active": False, "returned_at": e.ts}
         if alarm.acked:
-            alarm = replace(alarm, closed_at=e.ts)
+            change["closed_at"] = e.ts
     elif e.event == ACKNOWLEDGED:
         if alarm.acked:
             raise InvalidTransition(
                 f"alarm {alarm.alarm_id} was already acknowledged by {alarm.acked_by} "
                 f"at {_when(alarm.acked_at)}"
             )
-        alarm = replace(alarm, acked=True, acked_at=e.ts, acked_by=e.author, ack_note=e.reason)
+        change = {"acked": True, "acked_at": e.ts, "acked_by": e.author, "ack_note": e.reason}
         if not alarm.active:
-            alarm = replace(alarm, closed_at=e.ts)
+            change["closed_at"] = e.ts
     elif e.event == SHELVED:
         if e.until is None or e.until <= e.ts:
             raise InvalidTransition(f"shelving {alarm.alarm_id} needs an end time in the future")
@@ -109,13 +108,12 @@ def transition(alarm: Alarm | None, e: AlarmEvent) -> Alarm:
                 f"alarm {alarm.alarm_id} is already shelved until {_when(alarm.shelved_until)} "
                 f"by {alarm.shelved_by}; unshelve it first to change that"
             )
-        alarm = replace(
-            alarm,
-            shelved_until=e.until,
-            shelved_at=e.ts,
-            shelved_by=e.author,
-            shelve_reason=e.reason,
-        )
+        change = {
+            "shelved_until": e.until,
+            "shelved_at": e.ts,
+            "shelved_by": e.author,
+            "shelve_reason": e.reason,
+        }
     elif e.event == UNSHELVED:
         if not alarm.shelved(e.ts):
             ended = (
@@ -124,12 +122,11 @@ def transition(alarm: Alarm | None, e: AlarmEvent) -> Alarm:
                 else ""
             )
             raise InvalidTransition(f"alarm {alarm.alarm_id} is not shelved{ended}")
-        alarm = replace(
-            alarm, shelved_until=None, shelved_at=None, shelved_by=None, shelve_reason=None
-        )
+        change = {"shelved_until": None, "shelved_at": None, "shelved_by": None}
+        change["shelve_reason"] = None
     else:
         raise InvalidTransition(f"{e.event!r} is not an alarm transition")
-    return replace(alarm, events=alarm.events + 1, updated_at=e.ts, updated_by=e.author)
+    return replace(alarm, **change, events=alarm.events + 1, updated_at=e.ts, updated_by=e.author)
 
 
 def service_transition(scope: ServiceScope | None, e: AlarmEvent) -> ServiceScope:

@@ -6,7 +6,10 @@ When two rows share an ``event_id`` but differ, the one with the smaller sort
 key wins, so any order of arrival folds to the same state.  An entity's events
 are replayed in the total order of ``sort_key()`` (time, then event id, then
 content).  Applying a batch re-folds only the entities the batch touches, so
-cost grows with what changed.
+cost grows with what changed; when all of an entity's new events sort after
+the ones it has (the usual case: events arrive in order) and the subclass can
+:meth:`~FoldedBook._advance` a state, they are applied to the current state
+instead of replaying the entity's whole history.
 
 :class:`FoldedBook` is the generic part; a subclass says what a row means
 (``_problem``, ``_event``), which entity an event belongs to (``_entity``) and
@@ -69,6 +72,8 @@ class FoldedBook(Generic[E, S]):
         self._events: dict[str, E] = {}
         self._by_entity: dict[Hashable, set[str]] = {}
         self._states: dict[Hashable, S] = {}
+        #: Largest sort key among each entity's events (decides incremental folding).
+        self._last: dict[Hashable, tuple] = {}
         #: Bad rows skipped since creation / the last reset, per reason.
         self.skipped: Counter[str] = Counter()
         #: Bumped whenever some state changes (cheap "has anything changed" check).
@@ -88,6 +93,11 @@ class FoldedBook(Generic[E, S]):
     def _fold(self, key: Hashable, events: list[E]) -> S | None:
         """State of one entity from its events in fold order; None: nothing to show yet."""
         raise NotImplementedError
+
+    def _advance(self, key: Hashable, state: S, events: list[E]) -> S | None:
+        """``state`` after further events that all sort after the ones it was folded
+        from (in fold order); None: not supported, replay the whole history."""
+        return None
 
     def _state_changed(self, key: Hashable, old: S | None, new: S | None) -> None:
         """Hook to keep side indexes (e.g. replies per note) in step."""
@@ -136,6 +146,7 @@ class FoldedBook(Generic[E, S]):
         self._events.clear()
         self._by_entity.clear()
         self._states.clear()
+        self._last.clear()
         self.skipped.clear()
         self._cleared()
         self.revision += 1
@@ -146,8 +157,10 @@ class FoldedBook(Generic[E, S]):
             self._events.clear()
             self._by_entity.clear()
             self._states.clear()
+            self._last.clear()
             self._cleared()
-        touched: set[Hashable] = set()
+        fresh: dict[Hashable, list[E]] = {}
+        replayed: set[Hashable] = set()
         applied = duplicates = 0
         for e in events:
             old = self._events.get(e.event_id)
@@ -159,16 +172,35 @@ class FoldedBook(Generic[E, S]):
                 # order of arrival folds to the same state.
                 old_key = self._entity(old)
                 self._by_entity.get(old_key, set()).discard(e.event_id)
-                touched.add(old_key)
+                replayed.add(old_key)
             key = self._entity(e)
             self._events[e.event_id] = e
             self._by_entity.setdefault(key, set()).add(e.event_id)
-            touched.add(key)
+            fresh.setdefault(key, []).append(e)
             applied += 1
         changed: set[Hashable] = set()
-        for key in touched:
-            state = self._fold(key, self.events_of(key))
+        for key in fresh.keys() | replayed:
             old_state = self._states.get(key)
+            state = None
+            new = sorted(fresh.get(key, ()), key=lambda e: e.sort_key())
+            last = self._last.get(key)
+            if (
+                old_state is not None
+                and last is not None
+                and key not in replayed
+                and new
+                and new[0].sort_key() > last
+            ):
+                state = self._advance(key, old_state, new)
+                if state is not None:
+                    self._last[key] = new[-1].sort_key()
+            if state is None:
+                history = self.events_of(key)
+                state = self._fold(key, history)
+                if history:
+                    self._last[key] = history[-1].sort_key()
+                else:
+                    self._last.pop(key, None)
             if state is None:
                 self._states.pop(key, None)
             else:
