@@ -301,6 +301,8 @@ class EmailTarget(_Base):
     #: Environment variables holding the SMTP login (none: no login).
     username_env: str | None = None
     password_env: str | None = None
+    #: PEM bundle to trust for STARTTLS (private CA); default: the system's.
+    ca_bundle: str | None = None
     events: list[str] = []
 
 

@@ -190,9 +190,13 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
         return [a for ids in self._open.values() for a in (self._states[i] for i in ids)]
 
     # ---- service ------------------------------------------------------------
-    def scopes(self) -> list[ServiceScope]:
-        """Sensors and layers out of service now, by kind and name."""
-        out = (s for s in self._states.values() if isinstance(s, ServiceScope) and s.out)
+    def scopes(self, *, back_in_service: bool = False) -> list[ServiceScope]:
+        """Sensors and layers out of service now (also those back, if asked), by kind, name."""
+        out = (
+            s
+            for s in self._states.values()
+            if isinstance(s, ServiceScope) and (s.out or back_in_service)
+        )
         return sorted(out, key=lambda s: (s.kind, s.name))
 
     def scope(self, kind: str, name: str) -> ServiceScope | None:
