@@ -80,8 +80,7 @@ class AlarmStore:
         self.max_reason_length = max_reason_length
         self.max_shelve_s = max_shelve_s
         self._clock = clock
-        self._book = AlarmBook()
-        self._book_version: int | None = None
+        self._feed = self.eventlog.follow(AlarmBook())
         self._last_stamp: datetime | None = None
 
     @classmethod
@@ -141,17 +140,12 @@ class AlarmStore:
         return self.now()
 
     def book(self) -> AlarmBook:
-        """The store's own book, re-read when the table version moved.
+        """The store's own book, brought up to date (only commits since the last call are read).
 
         The engine keeps its own book fed by the table watcher; this one is for
         validation and the CLI.
         """
-        current = self.version()
-        if current != self._book_version:
-            rows = self.read(current) if current is not None else EVENT_SCHEMA.empty()
-            self._book.apply(rows, True)
-            self._book_version = current
-        return self._book
+        return self.eventlog.catch_up(self._feed)
 
     # ---- operators' transitions ---------------------------------------------
     def acknowledge(

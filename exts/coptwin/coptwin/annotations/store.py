@@ -71,8 +71,7 @@ class AnnotationStore:
         )
         self.max_text_length = max_text_length
         self._clock = clock
-        self._book = AnnotationBook()
-        self._book_version: int | None = None
+        self._feed = self.eventlog.follow(AnnotationBook())
 
     @property
     def uri(self) -> str:
@@ -113,18 +112,12 @@ class AnnotationStore:
         return book
 
     def book(self) -> AnnotationBook:
-        """The store's own book, re-read when the table version moved.
+        """The store's own book, brought up to date (only commits since the last call are read).
 
         The engine keeps its own book fed by the table watcher; this one is for
-        validation and the CLI, where annotation tables are small.
+        validation and the CLI.
         """
-        current = self.version()
-        if current != self._book_version:
-            self._book.apply(
-                self.read(current) if current is not None else EVENT_SCHEMA.empty(), True
-            )
-            self._book_version = current
-        return self._book
+        return self.eventlog.catch_up(self._feed)
 
     # ---- writing ---------------------------------------------------------
     def add(

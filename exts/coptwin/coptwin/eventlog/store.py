@@ -18,16 +18,22 @@ import random
 import threading
 import time
 from datetime import datetime, timezone
+from typing import TypeVar
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from coptwin.config import TableConfig
+from coptwin.delta import DeltaWatchError
+from coptwin.eventlog.feed import EventFeed
+from coptwin.eventlog.fold import FoldedBook
 from coptwin.eventlog.schema import EventSchema
 from coptwin.storage import Credentials, redact
 
 log = logging.getLogger(__name__)
+
+B = TypeVar("B", bound=FoldedBook)
 
 
 class EventLogError(RuntimeError):
@@ -123,6 +129,18 @@ class EventLog:
         except Exception as exc:  # delta-rs / polars raise several types for I/O problems
             raise self._fail("read", exc) from None
         return self.schema.to_canonical(frame, self.table)
+
+    def follow(self, book: B) -> EventFeed[B]:
+        """A feed keeping ``book`` up to date with this table (reads only new commits)."""
+        return EventFeed(self.uri, book, self._opts, self.table)
+
+    def catch_up(self, feed: EventFeed[B]) -> B:
+        """Fold what is new into ``feed``'s book and return it (errors as ``error``)."""
+        try:
+            feed.poll()
+        except DeltaWatchError as exc:  # messages carry the URI, never credentials
+            raise self._error(f"cannot read {self.schema.name}: {exc}") from None
+        return feed.book
 
     def commit_time(self, version: int) -> datetime:
         """When ``version`` was committed (UTC), for "as it was then" views."""
