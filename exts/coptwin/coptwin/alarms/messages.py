@@ -4,7 +4,7 @@
   receiver (a ticketing system, a SCADA gateway, a serverless function).
 - **slack**: a Slack incoming-webhook payload - ``text`` (the notification and
   fallback line) plus Block Kit ``blocks`` (header, fields, context), as
-  https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks describes;
+  https://api.slack.com/messaging/webhooks describes;
   ``&``, ``<``, ``>`` in data are escaped as Slack requires.
 - **teams**: a message with one Adaptive Card attachment (card version 1.4),
   the format Teams *Workflows* ("When a Teams webhook request is received")
