@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -39,8 +39,8 @@ from coptwin.alarms.model import (
     utc_now,
 )
 from coptwin.alarms.schema import EVENT_SCHEMA
-from coptwin.config import Config, TableConfig
-from coptwin.eventlog.store import EventLog, EventLogError
+from coptwin.config import Config
+from coptwin.eventlog.store import EventLogError, EventStore
 from coptwin.storage import delta_storage_options
 
 log = logging.getLogger(__name__)
@@ -50,37 +50,28 @@ class AlarmStoreError(EventLogError):
     """The alarms table could not be read or written (message is redacted)."""
 
 
-class AlarmStore:
-    """Read the alarms table and append validated transitions; cheap per writer."""
+class AlarmStore(EventStore[AlarmBook]):
+    """Read the alarms table and append validated transitions; cheap per writer.
+
+    Reading, following and time travel are :class:`coptwin.eventlog.EventStore`'s.
+    """
+
+    book_type = AlarmBook
+    error = AlarmStoreError
+    description = "coptwin operators' alarms (append-only event log)"
 
     def __init__(
         self,
         uri: str,
         *,
-        storage_options: dict[str, str] | None = None,
-        table: TableConfig | None = None,
         max_reason_length: int = 500,
         max_shelve_s: float = 7 * 86400.0,
-        max_attempts: int = 10,
-        backoff_s: float = 0.05,
-        commit_retries: int = 25,
-        clock: Callable[[], datetime] = utc_now,
+        **kwargs,
     ) -> None:
-        self.eventlog = EventLog(
-            uri,
-            EVENT_SCHEMA,
-            storage_options=storage_options,
-            table=table,
-            description="coptwin operators' alarms (append-only event log)",
-            max_attempts=max_attempts,
-            backoff_s=backoff_s,
-            commit_retries=commit_retries,
-            error=AlarmStoreError,
-        )
+        kwargs.setdefault("clock", utc_now)
+        super().__init__(uri, **kwargs)
         self.max_reason_length = max_reason_length
         self.max_shelve_s = max_shelve_s
-        self._clock = clock
-        self._feed = self.eventlog.follow(AlarmBook())
         self._last_stamp: datetime | None = None
 
     @classmethod
@@ -95,18 +86,6 @@ class AlarmStore:
             **kwargs,
         )
 
-    @property
-    def uri(self) -> str:
-        return self.eventlog.uri
-
-    @property
-    def retries(self) -> int:
-        """Commits that had to be retried (for stats and tests)."""
-        return self.eventlog.retries
-
-    def now(self) -> datetime:
-        return self._clock()
-
     def _stamp(self) -> datetime:
         """The time of a new event: the clock, but strictly after this writer's last event,
         so one operator's quick succession (shelve, then unshelve) keeps its order."""
@@ -115,37 +94,6 @@ class AlarmStore:
             now = self._last_stamp + timedelta(microseconds=1)
         self._last_stamp = now
         return now
-
-    # ---- reading ---------------------------------------------------------
-    def version(self) -> int | None:
-        """Latest committed version, None when the table does not exist yet."""
-        return self.eventlog.version()
-
-    def read(self, version: int | None = None, as_of: datetime | None = None) -> pl.DataFrame:
-        """All events (canonical columns), optionally as of a version or a time."""
-        return self.eventlog.read(version, as_of)
-
-    def load(self, version: int | None = None, as_of: datetime | None = None) -> AlarmBook:
-        """A fresh book folded from the table: the alarms as they were (time travel)."""
-        book = AlarmBook()
-        book.apply(self.read(version, as_of))
-        return book
-
-    def as_of_time(self, version: int | None = None, as_of: datetime | None = None) -> datetime:
-        """The time a time-travelled book shows (its version's commit time, or ``as_of``)."""
-        if as_of is not None:
-            return as_of
-        if version is not None:
-            return self.eventlog.commit_time(version)
-        return self.now()
-
-    def book(self) -> AlarmBook:
-        """The store's own book, brought up to date (only commits since the last call are read).
-
-        The engine keeps its own book fed by the table watcher; this one is for
-        validation and the CLI.
-        """
-        return self.eventlog.catch_up(self._feed)
 
     # ---- operators' transitions ---------------------------------------------
     def acknowledge(

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import datetime
-
-import polars as pl
+from collections.abc import Iterable
 
 from coptwin.annotations.fold import AnnotationBook
 from coptwin.annotations.model import (
@@ -30,10 +27,10 @@ from coptwin.annotations.model import (
     check_text,
     utc_now,
 )
-from coptwin.annotations.schema import EVENT_SCHEMA, events_frame
+from coptwin.annotations.schema import events_frame
 from coptwin.annotations.targets import TargetCheck
-from coptwin.config import Config, TableConfig
-from coptwin.eventlog.store import EventLog, EventLogError
+from coptwin.config import Config
+from coptwin.eventlog.store import EventLogError, EventStore
 from coptwin.storage import delta_storage_options
 
 log = logging.getLogger(__name__)
@@ -43,44 +40,20 @@ class AnnotationStoreError(EventLogError):
     """The annotations table could not be read or written (message is redacted)."""
 
 
-class AnnotationStore:
-    """Read and append the annotations table; one instance per writer is cheap."""
+class AnnotationStore(EventStore[AnnotationBook]):
+    """Read and append the annotations table; one instance per writer is cheap.
 
-    def __init__(
-        self,
-        uri: str,
-        *,
-        storage_options: dict[str, str] | None = None,
-        table: TableConfig | None = None,
-        max_text_length: int = 2000,
-        max_attempts: int = 10,
-        backoff_s: float = 0.05,
-        commit_retries: int = 25,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self.eventlog = EventLog(
-            uri,
-            EVENT_SCHEMA,
-            storage_options=storage_options,
-            table=table,
-            description="coptwin reviewers' notes (append-only event log)",
-            max_attempts=max_attempts,
-            backoff_s=backoff_s,
-            commit_retries=commit_retries,
-            error=AnnotationStoreError,
-        )
+    Reading, following and time travel are :class:`coptwin.eventlog.EventStore`'s.
+    """
+
+    book_type = AnnotationBook
+    error = AnnotationStoreError
+    description = "coptwin reviewers' notes (append-only event log)"
+
+    def __init__(self, uri: str, *, max_text_length: int = 2000, **kwargs) -> None:
+        kwargs.setdefault("clock", utc_now)
+        super().__init__(uri, **kwargs)
         self.max_text_length = max_text_length
-        self._clock = clock
-        self._feed = self.eventlog.follow(AnnotationBook())
-
-    @property
-    def uri(self) -> str:
-        return self.eventlog.uri
-
-    @property
-    def retries(self) -> int:
-        """Commits that had to be retried (for stats and tests)."""
-        return self.eventlog.retries
 
     @classmethod
     def from_config(cls, config: Config, **kwargs) -> AnnotationStore:
@@ -92,32 +65,6 @@ class AnnotationStore:
             max_text_length=config.annotations.max_text_length,
             **kwargs,
         )
-
-    # ---- reading ---------------------------------------------------------
-    def exists(self) -> bool:
-        return self.eventlog.exists()
-
-    def version(self) -> int | None:
-        """Latest committed version, None when the table does not exist yet."""
-        return self.eventlog.version()
-
-    def read(self, version: int | None = None, as_of: datetime | None = None) -> pl.DataFrame:
-        """All events (canonical columns), optionally as of a version or time."""
-        return self.eventlog.read(version, as_of)
-
-    def load(self, version: int | None = None, as_of: datetime | None = None) -> AnnotationBook:
-        """A fresh book folded from the table (time travel with version/as_of)."""
-        book = AnnotationBook()
-        book.apply(self.read(version, as_of))
-        return book
-
-    def book(self) -> AnnotationBook:
-        """The store's own book, brought up to date (only commits since the last call are read).
-
-        The engine keeps its own book fed by the table watcher; this one is for
-        validation and the CLI.
-        """
-        return self.eventlog.catch_up(self._feed)
 
     # ---- writing ---------------------------------------------------------
     def add(
@@ -222,10 +169,6 @@ class AnnotationStore:
             status=status,
             parent_id=parent_id,
         )
-
-    def ensure_table(self) -> None:
-        """Create the (append-only) table if it does not exist yet; races are fine."""
-        self.eventlog.ensure_table()
 
     def append(self, events: Iterable[AnnotationEvent]) -> int:
         """Append events in one commit, retrying conflicts; returns the new version."""

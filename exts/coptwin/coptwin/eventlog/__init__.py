@@ -7,7 +7,8 @@ events.  This package is the one machinery both use:
 
 - :mod:`.schema` :class:`EventSchema`, canonical columns and the config's column mapping;
 - :mod:`.store` :class:`EventLog`, create (append-only), read (time travel), append with
-  retry on lost commit races (conditional put on S3);
+  retry on lost commit races (conditional put on S3); :class:`EventStore`, the reading half
+  of a package's store (a book kept current, time travel);
 - :mod:`.fold` :class:`FoldedBook`, dedupe by ``event_id``, replay per entity in a total
   order, count bad rows; :class:`ApplyResult`;
 - :mod:`.feed` :class:`EventFeed`, a table watcher feeding a book live.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from coptwin.eventlog.feed import EventFeed
 from coptwin.eventlog.fold import ApplyResult, FoldedBook
 from coptwin.eventlog.schema import EventSchema
-from coptwin.eventlog.store import EventLog, EventLogError
+from coptwin.eventlog.store import EventLog, EventLogError, EventStore
 
 __all__ = [
     "ApplyResult",
@@ -26,5 +27,6 @@ __all__ = [
     "EventLog",
     "EventLogError",
     "EventSchema",
+    "EventStore",
     "FoldedBook",
 ]

@@ -17,8 +17,9 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
@@ -224,3 +225,93 @@ class EventLog:
             time.sleep(delay)
         detail = safe_message(last, self._opts) if last else "unknown error"
         raise self._error(f"cannot write {self.uri} after {self.max_attempts} attempts: {detail}")
+
+
+def utc_now() -> datetime:
+    """Current time in UTC (tables store microseconds)."""
+    return datetime.now(timezone.utc)
+
+
+class EventStore(Generic[B]):
+    """The reading half every event store shares: its :class:`EventLog`, a book kept
+    current by following the table, time travel.  Subclasses add validated writes.
+    """
+
+    #: The package's book class (its ``schema`` names the table's columns).
+    book_type: ClassVar[type[FoldedBook]]
+    error: ClassVar[type[EventLogError]] = EventLogError
+    description: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        storage_options: dict[str, str] | None = None,
+        table: TableConfig | None = None,
+        max_attempts: int = 10,
+        backoff_s: float = 0.05,
+        commit_retries: int = 25,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.eventlog = EventLog(
+            uri,
+            self.book_type.schema,
+            storage_options=storage_options,
+            table=table,
+            description=self.description,
+            max_attempts=max_attempts,
+            backoff_s=backoff_s,
+            commit_retries=commit_retries,
+            error=self.error,
+        )
+        self._clock = clock
+        self._feed = self.eventlog.follow(self.book_type())
+
+    @property
+    def uri(self) -> str:
+        return self.eventlog.uri
+
+    @property
+    def retries(self) -> int:
+        """Commits that had to be retried (for stats and tests)."""
+        return self.eventlog.retries
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def exists(self) -> bool:
+        return self.eventlog.exists()
+
+    def version(self) -> int | None:
+        """Latest committed version, None when the table does not exist yet."""
+        return self.eventlog.version()
+
+    def read(self, version: int | None = None, as_of: datetime | None = None) -> pl.DataFrame:
+        """All events (canonical columns), optionally as of a version or a time."""
+        return self.eventlog.read(version, as_of)
+
+    def load(self, version: int | None = None, as_of: datetime | None = None) -> B:
+        """A fresh book folded from the table: the state as it was (time travel)."""
+        book = self.book_type()
+        book.apply(self.read(version, as_of))
+        return book  # type: ignore[return-value]
+
+    def as_of_time(self, version: int | None = None, as_of: datetime | None = None) -> datetime:
+        """The time a time-travelled book shows: ``as_of``, the version's commit time, or now."""
+        if as_of is not None:
+            return as_of
+        if version is not None:
+            return self.eventlog.commit_time(version)
+        return self.now()
+
+    def book(self) -> B:
+        """The store's own book, brought up to date (only commits since the last call are read).
+
+        The engine keeps its own book fed by its table watcher; this one is for
+        validation and the CLI.
+        """
+        return self.eventlog.catch_up(self._feed)
+
+    def ensure_table(self) -> None:
+        """Create the (append-only) table if it does not exist yet; races are fine."""
+        self.eventlog.ensure_table()
