@@ -1,7 +1,8 @@
 """One writer process of the concurrency test: acknowledges its alarms one commit at a time.
 
 Run as ``python ack_worker.py SPEC.json``; SPEC holds uri, storage_options, author,
-alarm_ids and go_file (a file whose appearance starts all writers at once).
+alarm_ids, ready_file (touched once warmed up) and go_file (whose appearance starts
+all writers at once).
 Prints the acknowledgement event ids it wrote as one JSON list.
 """
 
@@ -18,7 +19,8 @@ from coptwin.alarms.store import AlarmStore
 def main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     store = AlarmStore(spec["uri"], storage_options=spec["storage_options"] or None)
-    store.book()  # warm up: open the table before the start signal
+    store.book()  # warm up: imports done and the table open before the start signal
+    Path(spec["ready_file"]).touch()
     go = Path(spec["go_file"])
     deadline = time.monotonic() + 60
     while not go.exists() and time.monotonic() < deadline:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def _run_writers(tmp_path: Path, uri: str, options: dict, alarm_ids: list[str], 
                     "author": f"writer-{w}",
                     "alarm_ids": alarm_ids[w::WRITERS],
                     "go_file": str(go),
+                    "ready_file": str(tmp_path / f"ready-{w}"),
                 }
             ),
             encoding="utf-8",
@@ -72,7 +74,11 @@ def _run_writers(tmp_path: Path, uri: str, options: dict, alarm_ids: list[str], 
                 text=True,
             )
         )
-    go.touch()
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready-{w}").exists() for w in range(WRITERS)):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "a writer died"
+        time.sleep(0.01)
+    go.touch()  # all four start together
     results = []
     for p in procs:
         out, err = p.communicate(timeout=300)
