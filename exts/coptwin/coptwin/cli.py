@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "place",
     "doctor",
     "annotate",
+    "alarms",
     "maintain",
     "bench",
 )

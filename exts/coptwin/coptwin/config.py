@@ -61,7 +61,25 @@ CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
         "status",
         "parent_id",
     ),
+    "alarms": (
+        "event_id",
+        "alarm_id",
+        "event",
+        "ts",
+        "author",
+        "sensor_id",
+        "layer",
+        "status",
+        "value",
+        "reason",
+        "until",
+    ),
 }
+
+#: Sensor statuses that can raise an alarm (``rules.<kind>.raise_on``).
+ALARM_RAISE_STATUSES: tuple[str, ...] = ("alarm", "warn", "offline", "stale")
+#: What operators can be notified of (``alarms.notify.events``).
+ALARM_NOTICES: tuple[str, ...] = ("raised", "escalated", "returned", "cleared")
 
 #: Keys that look like secrets; refused with a pointed message.
 _SECRET_KEYS = {
@@ -145,6 +163,7 @@ class TablesConfig(_Base):
     readings: TableConfig
     sensors: TableConfig
     annotations: TableConfig | None = None
+    alarms: TableConfig | None = None
 
 
 class LayerConfig(_Base):
@@ -180,6 +199,13 @@ class RuleConfig(_Base):
     offline_after_s: NonNegative | None = None
     #: Marker shape for this kind (sphere, cube, cone, cylinder, capsule); None: per-kind default.
     marker: Literal["sphere", "cube", "cone", "cylinder", "capsule"] | None = None
+    #: Statuses that raise an operator alarm (see docs/alarms.md): any of alarm, warn,
+    #: offline, stale.
+    raise_on: list[str] = msgspec.field(default_factory=lambda: ["alarm"])
+    #: The status must hold this long before an alarm is raised (chattering protection).
+    alarm_delay_s: NonNegative = 0.0
+    #: The sensor must be back to normal this long before its alarm returns.
+    clear_delay_s: NonNegative = 0.0
 
 
 class EnuOrigin(_Base):
@@ -263,6 +289,74 @@ class AnnotationsConfig(_Base):
     max_text_length: PositiveCount = 2000
 
 
+class WebhookTarget(_Base):
+    """One webhook operators are told through (``[[alarms.notify.webhooks]]``)."""
+
+    #: Names the destination in the status line, ``coptwin doctor`` and the state file.
+    name: str
+    #: Environment variable holding the URL: a Slack or Teams URL embeds its key.
+    url_env: str
+    #: Body format: generic JSON, a Teams workflow (Adaptive Card) or a Slack incoming webhook.
+    format: Literal["json", "teams", "slack"] = "json"
+    #: Only these notices (empty: ``alarms.notify.events``).
+    events: list[str] = []
+    #: Refused when set: webhook URLs are secrets and never read from the file.
+    url: str | None = None
+
+
+class EmailTarget(_Base):
+    """E-mail over SMTP with STARTTLS (``[[alarms.notify.email]]``)."""
+
+    host: str
+    sender: str
+    to: list[str]
+    name: str = "email"
+    port: Port = 587
+    #: STARTTLS before logging in; only a local relay may do without it.
+    starttls: bool = True
+    #: Environment variables holding the SMTP login (none: no login).
+    username_env: str | None = None
+    password_env: str | None = None
+    #: PEM bundle to trust for STARTTLS (private CA); default: the system's.
+    ca_bundle: str | None = None
+    events: list[str] = []
+
+
+class NotifyConfig(_Base):
+    """Where alarm notices go and how they are delivered."""
+
+    webhooks: list[WebhookTarget] = []
+    email: list[EmailTarget] = []
+    #: Notices sent by default: raised, escalated, returned, cleared.
+    events: list[str] = msgspec.field(default_factory=lambda: list(ALARM_NOTICES))
+    #: Delivered and pending notices survive a restart here (relative to the config file).
+    state_path: str = "out/alarm-notifications.json"
+    #: Notices about events older than this when first seen are not sent (first start
+    #: on an old table); escalations are always current.
+    max_age_s: Positive = 3600.0
+    #: Delivered event ids are remembered this long (dedup across restarts).
+    keep_delivered_s: Positive = 7 * 86400.0
+    #: Retry backoff: first delay, doubling up to the maximum.
+    retry_initial_s: Positive = 2.0
+    retry_max_s: Positive = 300.0
+    #: At most this many messages per minute per destination.
+    rate_per_minute: Positive = 20.0
+    timeout_s: Positive = 10.0
+
+
+class AlarmsConfig(_Base):
+    """Operators' alarm lifecycle (see docs/alarms.md)."""
+
+    #: Longest shelving allowed; a shelved alarm returns by itself at its ``until``.
+    max_shelve_s: Positive = 7 * 86400.0
+    max_reason_length: PositiveCount = 500
+    #: Notify again when an alarm stays unacknowledged this long (None: never).
+    escalate_after_s: Positive | None = 900.0
+    #: Author of the transitions the engine detects (raise, return, repeat).
+    system_author: str = "coptwin"
+    notify: NotifyConfig = NotifyConfig()
+
+
 class Config(_Base):
     storage: StorageConfig
     tables: TablesConfig
@@ -272,6 +366,7 @@ class Config(_Base):
     events: EventsConfig = EventsConfig()
     engine: EngineConfig = EngineConfig()
     annotations: AnnotationsConfig = AnnotationsConfig()
+    alarms: AlarmsConfig = AlarmsConfig()
     #: Folder that relative paths were resolved against (the config file's folder).
     base_dir: str = "."
 
@@ -338,7 +433,7 @@ def _validate(cfg: Config, source: str) -> None:
     def fail(key: str, msg: str) -> None:
         raise ConfigError(f"{source}: {key}: {msg}")
 
-    for table in ("readings", "sensors", "annotations"):
+    for table in ("readings", "sensors", "annotations", "alarms"):
         tc = getattr(cfg.tables, table)
         if tc is None:
             continue
@@ -356,7 +451,14 @@ def _validate(cfg: Config, source: str) -> None:
         for status in [*rule.states.values(), rule.idle_status]:
             if status not in STATUSES:
                 fail(f"rules.{kind}.states", f"{status!r} is not one of {', '.join(STATUSES)}")
-        for name in ("warn_low", "warn_high", "alarm_low", "alarm_high"):
+        for name in (
+            "warn_low",
+            "warn_high",
+            "alarm_low",
+            "alarm_high",
+            "alarm_delay_s",
+            "clear_delay_s",
+        ):
             v = getattr(rule, name)
             if v is not None and not math.isfinite(v):
                 fail(f"rules.{kind}.{name}", "expected a finite number")
@@ -367,6 +469,7 @@ def _validate(cfg: Config, source: str) -> None:
         fail("scene.global_offset", "expected three numbers [x, y, z]")
     if cfg.scene.crs is not None and not cfg.scene.crs.upper().startswith("EPSG:"):
         fail("scene.crs", "expected an EPSG code such as 'EPSG:32618'")
+    _validate_alarms(cfg, fail)
     if not cfg.storage.uri:
         fail("storage.uri", "expected a local folder or an s3://bucket/prefix URI")
     if cfg.storage.uri.startswith("s3://") and len(cfg.storage.uri) <= len("s3://"):
@@ -386,6 +489,54 @@ def _resolve_ca_bundles(cfg: Config) -> Config:
         events = msgspec.structs.replace(cfg.events, mqtt=mqtt)
         cfg = msgspec.structs.replace(cfg, events=events)
     return msgspec.structs.replace(cfg, storage=storage)
+
+
+def _validate_alarms(cfg: Config, fail: Any) -> None:
+    """The alarm keys of the rules and the ``[alarms]`` section."""
+    for kind, rule in cfg.rules.items():
+        for status in rule.raise_on:
+            if status not in ALARM_RAISE_STATUSES:
+                fail(
+                    f"rules.{kind}.raise_on",
+                    f"{status!r} cannot raise an alarm; expected {', '.join(ALARM_RAISE_STATUSES)}",
+                )
+    alarms = cfg.alarms
+    if not alarms.system_author.strip():
+        fail("alarms.system_author", "expected a name")
+    notify = alarms.notify
+    if notify.keep_delivered_s < notify.max_age_s:
+        fail("alarms.notify.keep_delivered_s", "must be >= alarms.notify.max_age_s")
+    where_events = [("alarms.notify.events", notify.events)]
+    names: list[str] = []
+    for i, hook in enumerate(notify.webhooks):
+        here = f"alarms.notify.webhooks[{i}]"
+        if hook.url is not None:
+            fail(
+                f"{here}.url",
+                "webhook URLs embed their secret key and are never read from the config file; "
+                "put the URL in an environment variable and name it in url_env",
+            )
+        if not hook.url_env.strip():
+            fail(f"{here}.url_env", "name the environment variable that holds the URL")
+        names.append(hook.name)
+        where_events.append((f"{here}.events", hook.events))
+    for i, mail in enumerate(notify.email):
+        here = f"alarms.notify.email[{i}]"
+        if not mail.to or not all("@" in a for a in mail.to):
+            fail(f"{here}.to", "expected one or more e-mail addresses")
+        if "@" not in mail.sender:
+            fail(f"{here}.sender", "expected an e-mail address")
+        if (mail.username_env is None) != (mail.password_env is None):
+            fail(here, "give both username_env and password_env, or neither")
+        names.append(mail.name)
+        where_events.append((f"{here}.events", mail.events))
+    dupes = sorted({n for n in names if names.count(n) > 1 or not n.strip()})
+    if dupes:
+        fail("alarms.notify", f"destination names must be unique and non-empty: {dupes}")
+    for where, events in where_events:
+        for event in events:
+            if event not in ALARM_NOTICES:
+                fail(where, f"{event!r} is not one of {', '.join(ALARM_NOTICES)}")
 
 
 def _convert(data: Any, typ: type, source: str, prefix: str = "") -> Any:

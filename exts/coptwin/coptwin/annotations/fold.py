@@ -11,9 +11,8 @@ only the notes the batch touches, so cost grows with what changed.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 
 import polars as pl
@@ -25,25 +24,14 @@ from coptwin.annotations.model import (
     Annotation,
     AnnotationEvent,
 )
-from coptwin.annotations.schema import COLUMNS, SCHEMA, iter_rows
+from coptwin.annotations.schema import COLUMNS, EVENT_SCHEMA
+from coptwin.eventlog.fold import ApplyResult, FoldedBook
 
 log = logging.getLogger(__name__)
 
+__all__ = ["AnnotationBook", "ApplyResult", "fold_events"]
+
 _CREATING = ("created", "replied")
-
-
-@dataclass
-class ApplyResult:
-    """What one :meth:`AnnotationBook.apply` did."""
-
-    #: Notes whose state changed (added, edited, resolved, removed), sorted.
-    changed: list[str] = field(default_factory=list)
-    rows_in: int = 0
-    rows_applied: int = 0
-    #: Rows already applied before (same event_id).
-    duplicates: int = 0
-    #: Bad rows skipped, per reason.
-    skipped: dict[str, int] = field(default_factory=dict)
 
 
 def _row_problem(row: dict) -> str | None:
@@ -101,129 +89,61 @@ def fold_events(events: Iterable[AnnotationEvent]) -> Annotation | None:
     return note
 
 
-class AnnotationBook:
+class AnnotationBook(FoldedBook[AnnotationEvent, Annotation]):
     """All notes, folded from events; fed incrementally by the engine or a store.
 
     ``apply(rows_canonical)`` takes a canonical polars frame (e.g. a
     ``DeltaBatch.data`` passed through :func:`coptwin.annotations.schema.to_canonical`)
     and returns the ids of notes that changed, so the overlay's pins are
-    refreshed only for those.
+    refreshed only for those.  Deduplication and replay order are
+    :class:`coptwin.eventlog.FoldedBook`'s.
     """
 
+    schema = EVENT_SCHEMA
+
     def __init__(self) -> None:
-        self._events: dict[str, AnnotationEvent] = {}
-        self._by_note: dict[str, set[str]] = {}
-        self._notes: dict[str, Annotation] = {}
         self._children: dict[str, set[str]] = {}
-        #: Bad rows skipped since creation / the last reset, per reason.
-        self.skipped: Counter[str] = Counter()
+        super().__init__()
 
-    # ---- feeding ---------------------------------------------------------
-    def apply(self, rows: pl.DataFrame, full_reload: bool = False) -> ApplyResult:
-        """Fold a batch of canonical rows; ``full_reload`` replaces all events."""
-        missing = [c for c in COLUMNS if c not in rows.columns]
-        if missing:
-            rows = rows.with_columns(pl.lit(None, dtype=SCHEMA[c]).alias(c) for c in missing)
-        result = ApplyResult(rows_in=rows.height)
-        events: list[AnnotationEvent] = []
-        skipped: Counter[str] = Counter()
-        for row in iter_rows(rows):
-            problem = _row_problem(row)
-            if problem:
-                skipped[problem] += 1
-                continue
-            events.append(AnnotationEvent(**{k: row[k] for k in COLUMNS}))
-        if skipped:
-            self.skipped.update(skipped)
-            log.warning(
-                "annotations: skipped %d bad rows of %d (%s)",
-                sum(skipped.values()),
-                rows.height,
-                ", ".join(f"{k}={v}" for k, v in sorted(skipped.items())),
-            )
-        result.skipped = dict(skipped)
-        inner = self._apply_events(events, full_reload)
-        result.changed, result.rows_applied, result.duplicates = inner
-        return result
+    # ---- what a row means ------------------------------------------------
+    def _problem(self, row: dict) -> str | None:
+        return _row_problem(row)
 
-    def apply_events(self, events: Iterable[AnnotationEvent]) -> list[str]:
-        """Fold events written locally (instant echo; the table copy dedupes later)."""
-        return self._apply_events(list(events), False)[0]
+    def _event(self, row: dict) -> AnnotationEvent:
+        return AnnotationEvent(**{k: row[k] for k in COLUMNS})
 
-    def reset(self) -> None:
-        self._events.clear()
-        self._by_note.clear()
-        self._notes.clear()
+    def _entity(self, event: AnnotationEvent) -> str:
+        return event.annotation_id
+
+    def _fold(self, key: str, events: list[AnnotationEvent]) -> Annotation | None:
+        return fold_events(events)
+
+    def _state_changed(self, key: str, old: Annotation | None, new: Annotation | None) -> None:
+        if old is not None and old.parent_id:
+            self._children.get(old.parent_id, set()).discard(key)
+        if new is not None and new.parent_id:
+            self._children.setdefault(new.parent_id, set()).add(key)
+
+    def _cleared(self) -> None:
         self._children.clear()
-        self.skipped.clear()
-
-    def _apply_events(
-        self, events: list[AnnotationEvent], full_reload: bool
-    ) -> tuple[list[str], int, int]:
-        before = dict(self._notes) if full_reload else None
-        if full_reload:
-            self._events.clear()
-            self._by_note.clear()
-            self._notes.clear()
-            self._children.clear()
-        touched: set[str] = set()
-        applied = duplicates = 0
-        for e in events:
-            old = self._events.get(e.event_id)
-            if old is not None:
-                if old == e or old.sort_key() <= e.sort_key():
-                    duplicates += 1
-                    continue
-                # Same event_id, different content: keep the smaller one so any
-                # order of arrival folds to the same state.
-                self._by_note.get(old.annotation_id, set()).discard(e.event_id)
-                touched.add(old.annotation_id)
-            self._events[e.event_id] = e
-            self._by_note.setdefault(e.annotation_id, set()).add(e.event_id)
-            touched.add(e.annotation_id)
-            applied += 1
-        changed: set[str] = set()
-        for aid in touched:
-            note = fold_events(self._events[i] for i in self._by_note.get(aid, ()))
-            old_note = self._notes.get(aid)
-            if note is None:
-                self._notes.pop(aid, None)
-            else:
-                self._notes[aid] = note
-            if old_note is not None and old_note.parent_id:
-                self._children.get(old_note.parent_id, set()).discard(aid)
-            if note is not None and note.parent_id:
-                self._children.setdefault(note.parent_id, set()).add(aid)
-            if note != old_note:
-                changed.add(aid)
-        if before is not None:
-            changed = {
-                aid
-                for aid in before.keys() | self._notes.keys()
-                if before.get(aid) != self._notes.get(aid)
-            }
-        return sorted(changed), applied, duplicates
 
     # ---- queries ---------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self._notes)
-
     def __iter__(self) -> Iterator[Annotation]:
-        return iter(sorted(self._notes.values(), key=lambda n: (n.created_at, n.annotation_id)))
+        return iter(sorted(self._states.values(), key=lambda n: (n.created_at, n.annotation_id)))
 
     def __contains__(self, annotation_id: object) -> bool:
-        return annotation_id in self._notes
+        return annotation_id in self._states
 
     def get(self, annotation_id: str) -> Annotation | None:
-        return self._notes.get(annotation_id)
+        return self._states.get(annotation_id)
 
     def root_of(self, annotation_id: str) -> str:
         """The thread root a note belongs to (itself for a root)."""
         seen = set()
-        note = self._notes.get(annotation_id)
+        note = self._states.get(annotation_id)
         while note is not None and note.parent_id and note.annotation_id not in seen:
             seen.add(note.annotation_id)
-            parent = self._notes.get(note.parent_id)
+            parent = self._states.get(note.parent_id)
             if parent is None:
                 return note.parent_id
             note = parent
@@ -235,12 +155,12 @@ class AnnotationBook:
 
     def replies(self, annotation_id: str) -> list[Annotation]:
         """Direct replies to a note, oldest first."""
-        kids = (self._notes[i] for i in self._children.get(annotation_id, ()) if i in self._notes)
+        kids = (self._states[i] for i in self._children.get(annotation_id, ()) if i in self._states)
         return sorted(kids, key=lambda n: (n.created_at, n.annotation_id))
 
     def thread(self, annotation_id: str) -> list[Annotation]:
         """A root and all replies below it, depth first, oldest first."""
-        root = self._notes.get(annotation_id)
+        root = self._states.get(annotation_id)
         if root is None:
             return []
         out, stack, seen = [], [root], set()
@@ -255,12 +175,11 @@ class AnnotationBook:
 
     def orphans(self) -> list[Annotation]:
         """Replies whose parent is unknown (not yet read, or written by a broken tool)."""
-        return [n for n in self if n.parent_id is not None and n.parent_id not in self._notes]
+        return [n for n in self if n.parent_id is not None and n.parent_id not in self._states]
 
     def history(self, annotation_id: str) -> list[AnnotationEvent]:
         """A note's events in fold order (its audit trail)."""
-        ids = self._by_note.get(annotation_id, ())
-        return sorted((self._events[i] for i in ids), key=AnnotationEvent.sort_key)
+        return self.events_of(annotation_id)
 
     def frame(self) -> pl.DataFrame:
         """Current state of every note as a polars frame (for listing and CSV)."""

@@ -4,31 +4,26 @@ The engine watches the annotations table like the readings (same events,
 same :class:`coptwin.delta.TableWatcher`), so a note written in one session
 reaches every other session within the sensor-update latency.  This module
 is the small glue: :func:`apply_batch` for an engine that owns its watchers,
-:class:`AnnotationFeed` (watcher + book) for everyone else.
+:class:`AnnotationFeed` (a :class:`coptwin.eventlog.EventFeed`) for everyone else.
 """
 
 from __future__ import annotations
 
-import logging
-
 from coptwin.annotations.fold import AnnotationBook, ApplyResult
-from coptwin.annotations.schema import to_canonical
 from coptwin.config import Config, TableConfig
-from coptwin.delta import DeltaBatch, TableNotFoundError, TableWatcher
+from coptwin.delta import DeltaBatch
+from coptwin.eventlog.feed import EventFeed
 from coptwin.storage import delta_storage_options
-
-log = logging.getLogger(__name__)
 
 
 def apply_batch(
     book: AnnotationBook, batch: DeltaBatch, table: TableConfig | None = None
 ) -> ApplyResult:
     """Fold one watcher batch (user column names) into ``book``."""
-    rows = to_canonical(batch.data, table)
-    return book.apply(rows, full_reload=batch.full_reload)
+    return book.apply_batch(batch, table)
 
 
-class AnnotationFeed:
+class AnnotationFeed(EventFeed[AnnotationBook]):
     """A watcher on the annotations table feeding one book.
 
     A table that does not exist yet simply has no notes: it appears with the
@@ -42,9 +37,9 @@ class AnnotationFeed:
         table: TableConfig | None = None,
         book: AnnotationBook | None = None,
     ) -> None:
-        self.watcher = TableWatcher(uri, storage_options)
-        self.table = table
-        self.book = book if book is not None else AnnotationBook()
+        super().__init__(
+            uri, book if book is not None else AnnotationBook(), storage_options, table
+        )
 
     @classmethod
     def from_config(cls, config: Config, book: AnnotationBook | None = None) -> AnnotationFeed:
@@ -54,20 +49,3 @@ class AnnotationFeed:
             config.tables.annotations,
             book,
         )
-
-    @property
-    def version(self) -> int | None:
-        return self.watcher.applied_version
-
-    def poll(self) -> ApplyResult | None:
-        """Fold what is new; None when nothing is (or no table exists yet)."""
-        try:
-            batch = self.watcher.poll()
-        except TableNotFoundError:
-            return None
-        if batch is None:
-            return None
-        result = apply_batch(self.book, batch, self.table)
-        if result.changed:
-            log.debug("annotations v%s: %d notes changed", batch.to_version, len(result.changed))
-        return result

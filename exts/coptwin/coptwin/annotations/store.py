@@ -1,32 +1,20 @@
 """Appending annotation events to the shared ``annotations`` Delta table.
 
-Several Kit sessions and the CLI write at once, so every append is a Delta
-commit that is retried with jittered exponential backoff when it conflicts
-(delta-rs appends rarely conflict, but a lost note is the one failure a
-reviewer would not forgive).  On S3 the commit relies on conditional put
-(``coptwin.storage.delta_storage_options``).  A retry after an ambiguous
-failure may append an event twice; the fold dedupes by ``event_id``.
+The table mechanics (append-only creation, commit retry on lost races,
+conditional put on S3, time travel) are :class:`coptwin.eventlog.EventLog`'s;
+this module adds what a note is.  A retry after an ambiguous failure may
+append an event twice; the fold dedupes by ``event_id``.
 
 Everything is validated before the first byte is written: a bad note raises
 :class:`~coptwin.annotations.model.AnnotationError` and the table version is
-unchanged.  The table is created with ``delta.appendOnly=true`` so no tool can
-rewrite history by accident; older states stay readable by time travel.
+unchanged.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import datetime
-
-import polars as pl
-from deltalake import CommitProperties, DeltaTable, Field, Schema, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
-from deltalake.schema import PrimitiveType
+from collections.abc import Iterable
 
 from coptwin.annotations.fold import AnnotationBook
 from coptwin.annotations.model import (
@@ -39,66 +27,33 @@ from coptwin.annotations.model import (
     check_text,
     utc_now,
 )
-from coptwin.annotations.schema import (
-    COLUMNS,
-    empty_frame,
-    events_frame,
-    to_canonical,
-    to_user,
-)
+from coptwin.annotations.schema import events_frame
 from coptwin.annotations.targets import TargetCheck
-from coptwin.config import Config, TableConfig
-from coptwin.storage import Credentials, delta_storage_options, redact
+from coptwin.config import Config
+from coptwin.eventlog.store import EventLogError, EventStore
+from coptwin.storage import delta_storage_options
 
 log = logging.getLogger(__name__)
 
-_DELTA_TYPES = {"created_at": "timestamp"}
 
-
-class AnnotationStoreError(RuntimeError):
+class AnnotationStoreError(EventLogError):
     """The annotations table could not be read or written (message is redacted)."""
 
 
-def _safe(exc: BaseException, storage_options: dict[str, str]) -> str:
-    opts = {k.upper(): v for k, v in storage_options.items()}
-    creds = Credentials(
-        opts.get("AWS_ACCESS_KEY_ID"),
-        opts.get("AWS_SECRET_ACCESS_KEY"),
-        opts.get("AWS_SESSION_TOKEN"),
-    )
-    return redact(f"{type(exc).__name__}: {exc}", creds)
+class AnnotationStore(EventStore[AnnotationBook]):
+    """Read and append the annotations table; one instance per writer is cheap.
 
+    Reading, following and time travel are :class:`coptwin.eventlog.EventStore`'s.
+    """
 
-class AnnotationStore:
-    """Read and append the annotations table; one instance per writer is cheap."""
+    book_type = AnnotationBook
+    error = AnnotationStoreError
+    description = "coptwin reviewers' notes (append-only event log)"
 
-    def __init__(
-        self,
-        uri: str,
-        *,
-        storage_options: dict[str, str] | None = None,
-        table: TableConfig | None = None,
-        max_text_length: int = 2000,
-        max_attempts: int = 10,
-        backoff_s: float = 0.05,
-        commit_retries: int = 25,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self.uri = uri
-        self._opts = dict(storage_options or {})
-        self._table = table
+    def __init__(self, uri: str, *, max_text_length: int = 2000, **kwargs) -> None:
+        kwargs.setdefault("clock", utc_now)
+        super().__init__(uri, **kwargs)
         self.max_text_length = max_text_length
-        self.max_attempts = max(1, max_attempts)
-        self.backoff_s = backoff_s
-        #: delta-rs' own retries of a commit whose version was taken meanwhile.
-        self.commit_retries = commit_retries
-        self._clock = clock
-        self._book = AnnotationBook()
-        self._book_version: int | None = None
-        #: Commits that had to be retried (for stats and tests).
-        self.retries = 0
-        self._dt: DeltaTable | None = None
-        self._lock = threading.RLock()
 
     @classmethod
     def from_config(cls, config: Config, **kwargs) -> AnnotationStore:
@@ -110,69 +65,6 @@ class AnnotationStore:
             max_text_length=config.annotations.max_text_length,
             **kwargs,
         )
-
-    # ---- reading ---------------------------------------------------------
-    def exists(self) -> bool:
-        return self._dt is not None or DeltaTable.is_deltatable(
-            self.uri, storage_options=self._opts or None
-        )
-
-    def _table_handle(self) -> DeltaTable | None:
-        """The cached table handle brought up to date (None: no table yet).
-
-        Keeping one handle makes each refresh read only new log entries.
-        """
-        with self._lock:
-            try:
-                if self._dt is None:
-                    self._dt = DeltaTable(self.uri, storage_options=self._opts or None)
-                else:
-                    self._dt.update_incremental()
-            except TableNotFoundError:
-                return None
-            except (DeltaError, OSError) as exc:
-                raise AnnotationStoreError(
-                    f"cannot read {self.uri}: {_safe(exc, self._opts)}"
-                ) from None
-            return self._dt
-
-    def version(self) -> int | None:
-        """Latest committed version, None when the table does not exist yet."""
-        handle = self._table_handle()
-        return handle.version() if handle is not None else None
-
-    def read(self, version: int | None = None, as_of: datetime | None = None) -> pl.DataFrame:
-        """All events (canonical columns), optionally as of a version or time."""
-        if not self.exists():
-            if version is not None or as_of is not None:
-                raise AnnotationStoreError(f"no annotations table at {self.uri} to time-travel")
-            return empty_frame()
-        when: int | datetime | None = version if version is not None else as_of
-        try:
-            frame = pl.read_delta(self.uri, version=when, storage_options=self._opts or None)
-        except Exception as exc:  # delta-rs / polars raise several types for I/O problems
-            raise AnnotationStoreError(
-                f"cannot read {self.uri}: {_safe(exc, self._opts)}"
-            ) from None
-        return to_canonical(frame, self._table)
-
-    def load(self, version: int | None = None, as_of: datetime | None = None) -> AnnotationBook:
-        """A fresh book folded from the table (time travel with version/as_of)."""
-        book = AnnotationBook()
-        book.apply(self.read(version, as_of))
-        return book
-
-    def book(self) -> AnnotationBook:
-        """The store's own book, re-read when the table version moved.
-
-        The engine keeps its own book fed by the table watcher; this one is for
-        validation and the CLI, where annotation tables are small.
-        """
-        current = self.version()
-        if current != self._book_version:
-            self._book.apply(self.read(current) if current is not None else empty_frame(), True)
-            self._book_version = current
-        return self._book
 
     # ---- writing ---------------------------------------------------------
     def add(
@@ -278,78 +170,9 @@ class AnnotationStore:
             parent_id=parent_id,
         )
 
-    def ensure_table(self) -> None:
-        """Create the (append-only) table if it does not exist yet; races are fine."""
-        if self.exists():
-            return
-        col = self._table.column if self._table is not None else (lambda c: c)
-        schema = Schema(
-            [Field(col(c), PrimitiveType(_DELTA_TYPES.get(c, "string"))) for c in COLUMNS]
-        )
-        try:
-            DeltaTable.create(
-                self.uri,
-                schema,
-                mode="ignore",
-                name="annotations",
-                description="coptwin reviewers' notes (append-only event log)",
-                configuration={"delta.appendOnly": "true"},
-                storage_options=self._opts or None,
-            )
-            log.info("created annotations table %s", self.uri)
-        except (DeltaError, OSError) as exc:
-            if not self.exists():  # another writer creating it at the same moment is fine
-                raise AnnotationStoreError(
-                    f"cannot create {self.uri}: {_safe(exc, self._opts)}"
-                ) from None
-
     def append(self, events: Iterable[AnnotationEvent]) -> int:
         """Append events in one commit, retrying conflicts; returns the new version."""
-        frame = to_user(events_frame(events), self._table)
+        frame = events_frame(events)
         if frame.is_empty():
             raise AnnotationError("nothing to append")
-        with self._lock:
-            return self._append(frame)
-
-    def _append(self, frame: pl.DataFrame) -> int:
-        self.ensure_table()
-        last: BaseException | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                # The first attempt writes on the handle as it is (delta-rs checks
-                # newer commits itself); after a failure the handle is refreshed.
-                handle = self._dt if attempt == 1 and self._dt is not None else None
-                handle = handle or self._table_handle()
-                write_deltalake(
-                    handle if handle is not None else self.uri,
-                    frame,
-                    mode="append",
-                    storage_options=self._opts or None,
-                    commit_properties=CommitProperties(max_commit_retries=self.commit_retries),
-                )
-                version = handle.version() if handle is not None else self.version()
-                log.debug("appended %d annotation events -> v%s", frame.height, version)
-                return version if version is not None else 0
-            except (CommitFailedError, OSError) as exc:
-                last = exc
-            except DeltaError as exc:
-                # Object stores report some transient commit races as generic errors.
-                if "conflict" not in str(exc).lower() and "exists" not in str(exc).lower():
-                    raise AnnotationStoreError(
-                        f"cannot write {self.uri}: {_safe(exc, self._opts)}"
-                    ) from None
-                last = exc
-            self.retries += 1
-            delay = self.backoff_s * (2 ** min(attempt - 1, 6)) * (0.5 + random.random())
-            log.info(
-                "annotations commit attempt %d/%d failed (%s); retrying in %.2fs",
-                attempt,
-                self.max_attempts,
-                type(last).__name__,
-                delay,
-            )
-            time.sleep(delay)
-        raise AnnotationStoreError(
-            f"cannot write {self.uri} after {self.max_attempts} attempts: "
-            f"{_safe(last, self._opts) if last else 'unknown error'}"
-        )
+        return self.eventlog.append(frame)

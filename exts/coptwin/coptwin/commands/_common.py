@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 from coptwin.config import Config, load_config
+
+#: Environment variable naming who writes notes and acts on alarms (``--author`` default).
+AUTHOR_ENV = "COPTWIN_AUTHOR"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 #: The repository root when running from a checkout (exts/coptwin/coptwin/commands -> repo).
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -41,3 +47,16 @@ def parse_as_of(text: str | None) -> int | datetime | None:
             f"--as-of: {text!r} is neither a version number nor an ISO-8601 time"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def add_author_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--author",
+        default=os.environ.get(AUTHOR_ENV, ""),
+        help=f"who you are (default ${AUTHOR_ENV})",
+    )
+
+
+def terminal_safe(text: str) -> str:
+    """Text for a terminal: control characters shown as escapes, never executed."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)

@@ -15,19 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from coptwin.commands._common import add_config_arg, load, parse_as_of
+from coptwin.commands._common import (
+    add_author_arg,
+    add_config_arg,
+    load,
+    parse_as_of,
+    terminal_safe,
+)
 from coptwin.config import Config
 
 log = logging.getLogger(__name__)
-
-AUTHOR_ENV = "COPTWIN_AUTHOR"
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,12 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_config_arg(v)
         return v
 
-    def author(v: argparse.ArgumentParser) -> None:
-        v.add_argument(
-            "--author",
-            default=os.environ.get(AUTHOR_ENV, ""),
-            help=f"who writes (default ${AUTHOR_ENV})",
-        )
+    author = add_author_arg
 
     add = verb("add", "add a note to a sensor, a prim or a point")
     where = add.add_mutually_exclusive_group(required=True)
@@ -86,11 +82,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--raw-csv", action="store_true", help="do not prefix formula-like CSV cells with '"
     )
     p.set_defaults(func=run)
-
-
-def _safe(text: str) -> str:
-    """Text for a terminal: control characters shown as escapes, not executed."""
-    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -251,10 +242,10 @@ def _list(cfg: Config, args: argparse.Namespace) -> int:
             edited = " (edited)" if note.edited else ""
             print(
                 f"{indent}{state}{note.annotation_id}  {format_time(note.created_at)}  "
-                f"{_safe(note.author)}  {_safe(note.target)}{edited}"
+                f"{terminal_safe(note.author)}  {terminal_safe(note.target)}{edited}"
             )
             for line in note.text.splitlines() or [""]:
-                print(f"{indent}    {_safe(line)}")
+                print(f"{indent}    {terminal_safe(line)}")
     if not args.json:
         print(f"{len(roots)} thread(s)", file=sys.stderr)
     return 0

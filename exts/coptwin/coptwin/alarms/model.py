@@ -1,0 +1,256 @@
+"""Value types of operators' alarms: events, the folded alarm, out-of-service scopes.
+
+Alarms are event-sourced like the reviewers' notes: every row of the
+``alarms`` Delta table is one immutable :class:`AlarmEvent` (who, when, why),
+and an alarm's current state (:class:`Alarm`) is a fold of its events (see
+:mod:`.lifecycle` for the transitions and :mod:`.fold` for the book).
+
+Identifiers.  Transitions the engine detects (raise, repeat, return) get
+deterministic ids, so several engines (Kit sessions and a headless server)
+that detect the same transition write duplicates the fold ignores:
+
+- alarm id: ``<sensor_id>@<raise time>``, e.g. ``W-12@2025-03-01T12:00:00Z``;
+- system event id: ``<sensor_id>@<reading time>/<event>``.
+
+Times are ISO-8601 UTC with only as many fraction digits as needed (0, 3 or
+6), the same text polars writes with ``%.f`` so the evaluator builds them
+vectorised.  Operators' events (acknowledge, shelve, ...) get random ids.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+# ---- events (the ``event`` column) -----------------------------------------------------
+RAISED = "raised"
+REPEATED = "repeated"
+RETURNED = "returned"
+ACKNOWLEDGED = "acknowledged"
+SHELVED = "shelved"
+UNSHELVED = "unshelved"
+OUT_OF_SERVICE = "out_of_service"
+IN_SERVICE = "in_service"
+
+#: Transitions the engine detects from readings.
+SYSTEM_EVENTS: tuple[str, ...] = (RAISED, REPEATED, RETURNED)
+#: Transitions of one alarm.
+ALARM_EVENTS: tuple[str, ...] = (*SYSTEM_EVENTS, ACKNOWLEDGED, SHELVED, UNSHELVED)
+#: Transitions of a sensor's or a layer's service (maintenance) state.
+SERVICE_EVENTS: tuple[str, ...] = (OUT_OF_SERVICE, IN_SERVICE)
+EVENTS: tuple[str, ...] = (*ALARM_EVENTS, *SERVICE_EVENTS)
+
+# ---- states (ISA-18.2 / IEC 62682) ------------------------------------------------------
+UNACK_ACTIVE = "unacknowledged-active"
+ACK_ACTIVE = "acknowledged-active"
+UNACK_RETURNED = "unacknowledged-returned"
+STATE_SHELVED = "shelved"
+STATE_OUT_OF_SERVICE = "out-of-service"
+CLOSED = "closed"
+#: Listing order: active first, unacknowledged before acknowledged, closed last.
+STATES: tuple[str, ...] = (
+    UNACK_ACTIVE,
+    ACK_ACTIVE,
+    UNACK_RETURNED,
+    STATE_SHELVED,
+    STATE_OUT_OF_SERVICE,
+    CLOSED,
+)
+#: States that still need an operator (everything but closed).
+OPEN_STATES: tuple[str, ...] = STATES[:-1]
+
+#: Longest author name accepted (shown in one line of the panel).
+MAX_AUTHOR_LENGTH = 200
+#: Control characters other than tab / newline are refused in free text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class AlarmError(ValueError):
+    """Bad alarm input or a refused transition; nothing was written."""
+
+
+def utc_now() -> datetime:
+    """Current time in UTC, at the table's microsecond resolution."""
+    return datetime.now(timezone.utc)
+
+
+def iso_z(when: datetime) -> str:
+    """``2025-03-01T12:00:00Z`` / ``...00.500Z`` / ``...00.000123Z`` (as polars' ``%.f``)."""
+    when = when.astimezone(timezone.utc)
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    us = when.microsecond
+    if us == 0:
+        return text + "Z"
+    if us % 1000 == 0:
+        return f"{text}.{us // 1000:03d}Z"
+    return f"{text}.{us:06d}Z"
+
+
+def alarm_id_for(sensor_id: str, raised_at: datetime) -> str:
+    """The deterministic id of the alarm a sensor raised at ``raised_at``."""
+    return f"{sensor_id}@{iso_z(raised_at)}"
+
+
+def system_event_id(sensor_id: str, event: str, ts: datetime) -> str:
+    """The deterministic id of a transition detected from the reading at ``ts``."""
+    return f"{sensor_id}@{iso_z(ts)}/{event}"
+
+
+def check_author(author: object) -> str:
+    """The author name, stripped, or a clear error (every transition has an author)."""
+    if not isinstance(author, str) or not author.strip():
+        raise AlarmError("missing author: say who you are (e.g. --author or $COPTWIN_AUTHOR)")
+    author = author.strip()
+    if len(author) > MAX_AUTHOR_LENGTH or _CONTROL.search(author) or "\n" in author:
+        raise AlarmError(f"invalid author name: one line of at most {MAX_AUTHOR_LENGTH} characters")
+    return author
+
+
+def check_reason(reason: object, max_length: int, *, required: bool, what: str) -> str | None:
+    """A reason as it will be stored (stripped), None when optional and absent."""
+    if reason is None or (isinstance(reason, str) and not reason.strip()):
+        if required:
+            raise AlarmError(f"{what} needs a reason (why; e.g. --reason 'sensor being replaced')")
+        return None
+    if not isinstance(reason, str):
+        raise AlarmError(f"{what}: the reason must be text")
+    reason = reason.strip()
+    if len(reason) > max_length:
+        raise AlarmError(
+            f"{what}: reason too long ({len(reason)} characters, at most {max_length}; "
+            "alarms.max_reason_length)"
+        )
+    if _CONTROL.search(reason):
+        raise AlarmError(f"{what}: the reason contains control characters; plain text only")
+    return reason
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    """One row of the alarms table (canonical column names)."""
+
+    event_id: str
+    event: str
+    ts: datetime
+    author: str
+    #: The alarm this event belongs to; None for out-of-service / in-service events.
+    alarm_id: str | None = None
+    #: The sensor (alarm events; a sensor's service events).
+    sensor_id: str | None = None
+    #: The sensor's layer (alarm events, when known; a layer's service events).
+    layer: str | None = None
+    #: Sensor status at a raise / repeat ("alarm", "warn", "offline", ...).
+    status: str | None = None
+    #: Reading value at a raise / repeat / return (NaN stored as null).
+    value: float | None = None
+    #: Why: the rule's reason for system events, the operator's for others.
+    reason: str | None = None
+    #: End of a shelving.
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.value is not None and not math.isfinite(self.value):
+            object.__setattr__(self, "value", None)
+
+    def sort_key(self) -> tuple:
+        """Total order used by the fold: time, then event id, then content."""
+        return (
+            self.ts,
+            self.event_id,
+            self.event,
+            self.alarm_id or "",
+            self.author,
+            self.sensor_id or "",
+            self.layer or "",
+            self.status or "",
+            self.value is None,
+            self.value or 0.0,
+            self.reason or "",
+            self.until is None,
+            self.until or self.ts,
+        )
+
+    @property
+    def is_service(self) -> bool:
+        return self.event in SERVICE_EVENTS
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """The folded state of one alarm; :meth:`state` names its ISA-18.2 state."""
+
+    alarm_id: str
+    sensor_id: str
+    layer: str | None
+    #: Status that raised it, updated by repeats ("alarm", "warn", "offline", "stale").
+    status: str | None
+    raised_at: datetime
+    #: The rule's reason at the latest raise / repeat, and the reading's value.
+    reason: str | None = None
+    value: float | None = None
+    #: The condition is present (raised or repeated, not returned since).
+    active: bool = True
+    #: Latest time the condition (re-)entered.
+    active_at: datetime | None = None
+    returned_at: datetime | None = None
+    #: Times the condition came back after returning, before the alarm closed.
+    repeats: int = 0
+    acked: bool = False
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    ack_note: str | None = None
+    shelved_until: datetime | None = None
+    shelved_at: datetime | None = None
+    shelved_by: str | None = None
+    shelve_reason: str | None = None
+    #: Acknowledged and returned: nothing more to do; later events are ignored.
+    closed_at: datetime | None = None
+    #: Time and author of the latest event applied.
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    #: Events applied, and events of its log that were not valid transitions.
+    events: int = 1
+    ignored: int = 0
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_at is not None
+
+    def shelved(self, now: datetime) -> bool:
+        """Shelved at ``now`` (a shelving ends by itself at its ``until``)."""
+        return self.shelved_until is not None and now < self.shelved_until
+
+    def state(self, now: datetime, out_of_service: bool = False) -> str:
+        """The ISA-18.2 state at ``now``; ``out_of_service``: its sensor or layer is."""
+        if self.closed:
+            return CLOSED
+        if out_of_service:
+            return STATE_OUT_OF_SERVICE
+        if self.shelved(now):
+            return STATE_SHELVED
+        if self.active:
+            return ACK_ACTIVE if self.acked else UNACK_ACTIVE
+        return UNACK_RETURNED
+
+
+@dataclass(frozen=True)
+class ServiceScope:
+    """A sensor or a layer taken out of service for maintenance (its alarms are muted)."""
+
+    kind: str  # "sensor" | "layer"
+    name: str
+    out: bool
+    since: datetime
+    by: str
+    reason: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return service_key(self.kind, self.name)
+
+
+def service_key(kind: str, name: str) -> tuple[str, str, str]:
+    """The fold's entity key of a service scope (never equal to an alarm id string)."""
+    return ("service", kind, name)

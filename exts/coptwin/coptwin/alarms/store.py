@@ -1,0 +1,255 @@
+"""Writing alarm transitions to the shared ``alarms`` Delta table.
+
+The table mechanics (append-only creation, commit retry on lost races,
+conditional put on S3, time travel) are :class:`coptwin.eventlog.EventLog`'s.
+This module validates operators' transitions against the current fold before
+the first byte is written: an invalid one (acknowledge a closed alarm, unshelve
+what is not shelved, shelve without a reason or until a time in the past)
+raises :class:`~coptwin.alarms.model.AlarmError` and the table is unchanged.
+
+Two operators acting at the same moment may both pass validation; the fold
+applies the first transition and counts the second as ignored, so the state
+is the same whichever commit lands first.  System transitions from the
+evaluator are appended as they come (:meth:`AlarmStore.append_frame`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from coptwin.alarms.fold import AlarmBook
+from coptwin.alarms.lifecycle import service_transition, transition
+from coptwin.alarms.model import (
+    ACKNOWLEDGED,
+    IN_SERVICE,
+    OUT_OF_SERVICE,
+    SHELVED,
+    UNSHELVED,
+    AlarmError,
+    AlarmEvent,
+    ServiceScope,
+    check_author,
+    check_reason,
+    iso_z,
+    utc_now,
+)
+from coptwin.alarms.schema import EVENT_SCHEMA
+from coptwin.config import Config
+from coptwin.eventlog.store import EventLogError, EventStore
+from coptwin.storage import delta_storage_options
+
+log = logging.getLogger(__name__)
+
+
+class AlarmStoreError(EventLogError):
+    """The alarms table could not be read or written (message is redacted)."""
+
+
+class AlarmStore(EventStore[AlarmBook]):
+    """Read the alarms table and append validated transitions; cheap per writer.
+
+    Reading, following and time travel are :class:`coptwin.eventlog.EventStore`'s.
+    """
+
+    book_type = AlarmBook
+    error = AlarmStoreError
+    description = "coptwin operators' alarms (append-only event log)"
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        max_reason_length: int = 500,
+        max_shelve_s: float = 7 * 86400.0,
+        **kwargs,
+    ) -> None:
+        kwargs.setdefault("clock", utc_now)
+        super().__init__(uri, **kwargs)
+        self.max_reason_length = max_reason_length
+        self.max_shelve_s = max_shelve_s
+        self._last_stamp: datetime | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs) -> AlarmStore:
+        """Store for the configured ``tables.alarms`` (ConfigError if none)."""
+        return cls(
+            config.table_uri("alarms"),
+            storage_options=delta_storage_options(config.storage),
+            table=config.tables.alarms,
+            max_reason_length=config.alarms.max_reason_length,
+            max_shelve_s=config.alarms.max_shelve_s,
+            **kwargs,
+        )
+
+    def _stamp(self) -> datetime:
+        """The time of a new event: the clock, but strictly after this writer's last event,
+        so one operator's quick succession (shelve, then unshelve) keeps its order."""
+        now = self._clock()
+        if self._last_stamp is not None and now <= self._last_stamp:
+            now = self._last_stamp + timedelta(microseconds=1)
+        self._last_stamp = now
+        return now
+
+    # ---- operators' transitions ---------------------------------------------
+    def acknowledge(
+        self,
+        alarm_ids: str | Iterable[str],
+        author: str,
+        note: str | None = None,
+        *,
+        book: AlarmBook | None = None,
+    ) -> list[AlarmEvent]:
+        """ "I have seen it": acknowledge open alarms (one commit for all)."""
+        note = check_reason(note, self.max_reason_length, required=False, what="acknowledge")
+        return self._alarm_events(ACKNOWLEDGED, alarm_ids, author, note, None, book)
+
+    def shelve(
+        self,
+        alarm_ids: str | Iterable[str],
+        author: str,
+        reason: str,
+        until: datetime,
+        *,
+        book: AlarmBook | None = None,
+    ) -> list[AlarmEvent]:
+        """Mute alarms until a time, with a reason (e.g. a known-bad sensor for the night)."""
+        reason = check_reason(reason, self.max_reason_length, required=True, what="shelve")
+        now = self._stamp()
+        if not isinstance(until, datetime) or until.tzinfo is None:
+            raise AlarmError("shelve: give --until as a time with a zone, or --for a duration")
+        if until <= now:
+            raise AlarmError(
+                f"shelve: until {iso_z(until)} is not in the future (now {iso_z(now)})"
+            )
+        if until - now > timedelta(seconds=self.max_shelve_s):
+            raise AlarmError(
+                f"shelve: at most {self.max_shelve_s / 3600:g} h ahead (alarms.max_shelve_s); "
+                f"{iso_z(until)} is further"
+            )
+        return self._alarm_events(SHELVED, alarm_ids, author, reason, until, book, now)
+
+    def unshelve(
+        self,
+        alarm_ids: str | Iterable[str],
+        author: str,
+        reason: str | None = None,
+        *,
+        book: AlarmBook | None = None,
+    ) -> list[AlarmEvent]:
+        """End a shelving before its time."""
+        reason = check_reason(reason, self.max_reason_length, required=False, what="unshelve")
+        return self._alarm_events(UNSHELVED, alarm_ids, author, reason, None, book)
+
+    def remove_from_service(
+        self,
+        author: str,
+        reason: str,
+        *,
+        sensor_id: str | None = None,
+        layer: str | None = None,
+        book: AlarmBook | None = None,
+    ) -> AlarmEvent:
+        """Take a sensor or a whole layer out of service (maintenance): its alarms are muted."""
+        reason = check_reason(reason, self.max_reason_length, required=True, what="out of service")
+        return self._service_event(OUT_OF_SERVICE, author, reason, sensor_id, layer, book)
+
+    def return_to_service(
+        self,
+        author: str,
+        reason: str | None = None,
+        *,
+        sensor_id: str | None = None,
+        layer: str | None = None,
+        book: AlarmBook | None = None,
+    ) -> AlarmEvent:
+        """Put a sensor or layer back in service."""
+        reason = check_reason(reason, self.max_reason_length, required=False, what="in service")
+        return self._service_event(IN_SERVICE, author, reason, sensor_id, layer, book)
+
+    # ---- system transitions and raw appends ---------------------------------
+    def append(self, events: Iterable[AlarmEvent]) -> int:
+        """Append events in one commit (retrying lost races); returns the new version."""
+        return self.append_frame(EVENT_SCHEMA.frame(events))
+
+    def append_frame(self, frame: pl.DataFrame) -> int:
+        """Append canonical rows (e.g. :class:`~coptwin.alarms.evaluator.AlarmEvaluator` output)."""
+        if frame.is_empty():
+            raise AlarmError("nothing to append")
+        return self.eventlog.append(frame)
+
+    # ---- helpers --------------------------------------------------------------
+    def _alarm_events(
+        self,
+        event: str,
+        alarm_ids: str | Iterable[str],
+        author: str,
+        reason: str | None,
+        until: datetime | None,
+        book: AlarmBook | None,
+        now: datetime | None = None,
+    ) -> list[AlarmEvent]:
+        author = check_author(author)
+        ids = [alarm_ids] if isinstance(alarm_ids, str) else list(alarm_ids)
+        if not ids or not all(isinstance(i, str) and i.strip() for i in ids):
+            raise AlarmError("missing alarm id")
+        known = book if book is not None else self.book()
+        now = now if now is not None else self._stamp()
+        events, seen = [], set()
+        for alarm_id in (i.strip() for i in ids):
+            if alarm_id in seen:
+                continue
+            seen.add(alarm_id)
+            alarm = known.get(alarm_id)
+            if alarm is None:
+                raise AlarmError(f"unknown alarm {alarm_id!r}")
+            e = AlarmEvent(
+                event_id=str(uuid.uuid4()),
+                event=event,
+                ts=now,
+                author=author,
+                alarm_id=alarm.alarm_id,
+                sensor_id=alarm.sensor_id,
+                layer=alarm.layer,
+                reason=reason,
+                until=until,
+            )
+            transition(alarm, e)  # raises InvalidTransition (an AlarmError)
+            events.append(e)
+        self.append(events)
+        return events
+
+    def _service_event(
+        self,
+        event: str,
+        author: str,
+        reason: str | None,
+        sensor_id: str | None,
+        layer: str | None,
+        book: AlarmBook | None,
+    ) -> AlarmEvent:
+        author = check_author(author)
+        sensor_id = (sensor_id or "").strip() or None
+        layer = (layer or "").strip() or None
+        if (sensor_id is None) == (layer is None):
+            raise AlarmError("name either a sensor or a layer")
+        known = book if book is not None else self.book()
+        scope: ServiceScope | None = known.scope(
+            *(("sensor", sensor_id) if sensor_id else ("layer", layer))
+        )
+        e = AlarmEvent(
+            event_id=str(uuid.uuid4()),
+            event=event,
+            ts=self._stamp(),
+            author=author,
+            sensor_id=sensor_id,
+            layer=layer,
+            reason=reason,
+        )
+        service_transition(scope, e)  # raises InvalidTransition (an AlarmError)
+        self.append([e])
+        return e

@@ -1,0 +1,317 @@
+"""An append-only Delta table of events that several writers share.
+
+Kit sessions, the headless engine and the CLI write at once, so every append
+is a Delta commit that is retried with jittered exponential backoff when it
+loses a commit race (delta-rs rebases most appends itself; a lost event is the
+one failure nobody would forgive).  On S3 the commit relies on conditional put
+(``coptwin.storage.delta_storage_options``).  A retry after an ambiguous
+failure may append an event twice; folds dedupe by ``event_id``.
+
+The table is created with ``delta.appendOnly=true`` so no tool can rewrite
+history by accident; older states stay readable by time travel.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import ClassVar, Generic, TypeVar
+
+import polars as pl
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from coptwin.config import TableConfig
+from coptwin.delta import DeltaWatchError
+from coptwin.eventlog.feed import EventFeed
+from coptwin.eventlog.fold import FoldedBook
+from coptwin.eventlog.schema import EventSchema
+from coptwin.storage import Credentials, redact
+
+log = logging.getLogger(__name__)
+
+B = TypeVar("B", bound=FoldedBook)
+
+
+class EventLogError(RuntimeError):
+    """An event table could not be read or written (message is redacted)."""
+
+
+def safe_message(exc: BaseException, storage_options: dict[str, str]) -> str:
+    """``Type: message`` with the storage credentials removed."""
+    opts = {k.upper(): v for k, v in storage_options.items()}
+    creds = Credentials(
+        opts.get("AWS_ACCESS_KEY_ID"),
+        opts.get("AWS_SECRET_ACCESS_KEY"),
+        opts.get("AWS_SESSION_TOKEN"),
+    )
+    return redact(f"{type(exc).__name__}: {exc}", creds)
+
+
+class EventLog:
+    """Read and append one event table; one instance per writer is cheap.
+
+    ``error`` is the exception type raised (a subclass of :class:`EventLogError`
+    lets each package keep its own name for it).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        schema: EventSchema,
+        *,
+        storage_options: dict[str, str] | None = None,
+        table: TableConfig | None = None,
+        description: str = "",
+        max_attempts: int = 10,
+        backoff_s: float = 0.05,
+        commit_retries: int = 25,
+        error: type[EventLogError] = EventLogError,
+    ) -> None:
+        self.uri = uri
+        self.schema = schema
+        self.table = table
+        self.description = description or f"coptwin {schema.name} (append-only event log)"
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_s = backoff_s
+        #: delta-rs' own retries of a commit whose version was taken meanwhile.
+        self.commit_retries = commit_retries
+        #: Commits that had to be retried (for stats and tests).
+        self.retries = 0
+        self._opts = dict(storage_options or {})
+        self._error = error
+        self._dt: DeltaTable | None = None
+        self._lock = threading.RLock()
+
+    def _fail(self, what: str, exc: BaseException) -> EventLogError:
+        return self._error(f"cannot {what} {self.uri}: {safe_message(exc, self._opts)}")
+
+    # ---- reading ---------------------------------------------------------
+    def exists(self) -> bool:
+        return self._dt is not None or DeltaTable.is_deltatable(
+            self.uri, storage_options=self._opts or None
+        )
+
+    def _handle(self) -> DeltaTable | None:
+        """The cached table handle brought up to date (None: no table yet).
+
+        Keeping one handle makes each refresh read only new log entries.
+        """
+        with self._lock:
+            try:
+                if self._dt is None:
+                    self._dt = DeltaTable(self.uri, storage_options=self._opts or None)
+                else:
+                    self._dt.update_incremental()
+            except TableNotFoundError:
+                return None
+            except (DeltaError, OSError) as exc:
+                raise self._fail("read", exc) from None
+            return self._dt
+
+    def version(self) -> int | None:
+        """Latest committed version, None when the table does not exist yet."""
+        handle = self._handle()
+        return handle.version() if handle is not None else None
+
+    def read(self, version: int | None = None, as_of: datetime | None = None) -> pl.DataFrame:
+        """All events (canonical columns), optionally as of a version or a time."""
+        if not self.exists():
+            if version is not None or as_of is not None:
+                raise self._error(f"no {self.schema.name} table at {self.uri} to time-travel")
+            return self.schema.empty()
+        when: int | datetime | None = version if version is not None else as_of
+        try:
+            frame = pl.read_delta(self.uri, version=when, storage_options=self._opts or None)
+        except Exception as exc:  # delta-rs / polars raise several types for I/O problems
+            raise self._fail("read", exc) from None
+        return self.schema.to_canonical(frame, self.table)
+
+    def follow(self, book: B) -> EventFeed[B]:
+        """A feed keeping ``book`` up to date with this table (reads only new commits)."""
+        return EventFeed(self.uri, book, self._opts, self.table)
+
+    def catch_up(self, feed: EventFeed[B]) -> B:
+        """Fold what is new into ``feed``'s book and return it (errors as ``error``)."""
+        try:
+            feed.poll()
+        except DeltaWatchError as exc:  # messages carry the URI, never credentials
+            raise self._error(f"cannot read {self.schema.name}: {exc}") from None
+        return feed.book
+
+    def commit_time(self, version: int) -> datetime:
+        """When ``version`` was committed (UTC), for "as it was then" views."""
+        handle = self._handle()
+        if handle is None:
+            raise self._error(f"no {self.schema.name} table at {self.uri}")
+        try:
+            history = handle.history()
+        except (DeltaError, OSError) as exc:
+            raise self._fail("read the history of", exc) from None
+        for commit in history:
+            if commit.get("version") == version and commit.get("timestamp") is not None:
+                return datetime.fromtimestamp(commit["timestamp"] / 1000.0, timezone.utc)
+        raise self._error(f"{self.schema.name}: version {version} is not in the table's history")
+
+    # ---- writing ---------------------------------------------------------
+    def ensure_table(self) -> None:
+        """Create the (append-only) table if it does not exist yet; races are fine."""
+        if self.exists():
+            return
+        try:
+            DeltaTable.create(
+                self.uri,
+                self.schema.delta_schema(self.table),
+                mode="ignore",
+                name=self.schema.name,
+                description=self.description,
+                configuration={"delta.appendOnly": "true"},
+                storage_options=self._opts or None,
+            )
+            log.info("created %s table %s", self.schema.name, self.uri)
+        except (DeltaError, OSError) as exc:
+            if not self.exists():  # another writer creating it at the same moment is fine
+                raise self._fail("create", exc) from None
+
+    def append(self, frame: pl.DataFrame) -> int:
+        """Append canonical rows in one commit, retrying lost races; returns the new version."""
+        if frame.is_empty():
+            raise ValueError(f"nothing to append to {self.schema.name}")
+        user = self.schema.to_user(self.schema.conform(frame), self.table)
+        with self._lock:
+            return self._append(user)
+
+    def _append(self, frame: pl.DataFrame) -> int:
+        self.ensure_table()
+        last: BaseException | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                # The first attempt writes on the handle as it is (delta-rs checks
+                # newer commits itself); after a failure the handle is refreshed.
+                handle = self._dt if attempt == 1 and self._dt is not None else None
+                handle = handle or self._handle()
+                write_deltalake(
+                    handle if handle is not None else self.uri,
+                    frame,
+                    mode="append",
+                    storage_options=self._opts or None,
+                    commit_properties=CommitProperties(max_commit_retries=self.commit_retries),
+                )
+                version = handle.version() if handle is not None else self.version()
+                log.debug("appended %d %s events -> v%s", frame.height, self.schema.name, version)
+                return version if version is not None else 0
+            except (CommitFailedError, OSError) as exc:
+                last = exc
+            except DeltaError as exc:
+                # Object stores report some transient commit races as generic errors.
+                text = str(exc).lower()
+                if "conflict" not in text and "exists" not in text:
+                    raise self._fail("write", exc) from None
+                last = exc
+            self.retries += 1
+            delay = self.backoff_s * (2 ** min(attempt - 1, 6)) * (0.5 + random.random())
+            log.info(
+                "%s commit attempt %d/%d failed (%s); retrying in %.2fs",
+                self.schema.name,
+                attempt,
+                self.max_attempts,
+                type(last).__name__,
+                delay,
+            )
+            time.sleep(delay)
+        detail = safe_message(last, self._opts) if last else "unknown error"
+        raise self._error(f"cannot write {self.uri} after {self.max_attempts} attempts: {detail}")
+
+
+def utc_now() -> datetime:
+    """Current time in UTC (tables store microseconds)."""
+    return datetime.now(timezone.utc)
+
+
+class EventStore(Generic[B]):
+    """The reading half every event store shares: its :class:`EventLog`, a book kept
+    current by following the table, time travel.  Subclasses add validated writes.
+    """
+
+    #: The package's book class (its ``schema`` names the table's columns).
+    book_type: ClassVar[type[FoldedBook]]
+    error: ClassVar[type[EventLogError]] = EventLogError
+    description: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        storage_options: dict[str, str] | None = None,
+        table: TableConfig | None = None,
+        max_attempts: int = 10,
+        backoff_s: float = 0.05,
+        commit_retries: int = 25,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.eventlog = EventLog(
+            uri,
+            self.book_type.schema,
+            storage_options=storage_options,
+            table=table,
+            description=self.description,
+            max_attempts=max_attempts,
+            backoff_s=backoff_s,
+            commit_retries=commit_retries,
+            error=self.error,
+        )
+        self._clock = clock
+        self._feed = self.eventlog.follow(self.book_type())
+
+    @property
+    def uri(self) -> str:
+        return self.eventlog.uri
+
+    @property
+    def retries(self) -> int:
+        """Commits that had to be retried (for stats and tests)."""
+        return self.eventlog.retries
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def exists(self) -> bool:
+        return self.eventlog.exists()
+
+    def version(self) -> int | None:
+        """Latest committed version, None when the table does not exist yet."""
+        return self.eventlog.version()
+
+    def read(self, version: int | None = None, as_of: datetime | None = None) -> pl.DataFrame:
+        """All events (canonical columns), optionally as of a version or a time."""
+        return self.eventlog.read(version, as_of)
+
+    def load(self, version: int | None = None, as_of: datetime | None = None) -> B:
+        """A fresh book folded from the table: the state as it was (time travel)."""
+        book = self.book_type()
+        book.apply(self.read(version, as_of))
+        return book  # type: ignore[return-value]
+
+    def as_of_time(self, version: int | None = None, as_of: datetime | None = None) -> datetime:
+        """The time a time-travelled book shows: ``as_of``, the version's commit time, or now."""
+        if as_of is not None:
+            return as_of
+        if version is not None:
+            return self.eventlog.commit_time(version)
+        return self.now()
+
+    def book(self) -> B:
+        """The store's own book, brought up to date (only commits since the last call are read).
+
+        The engine keeps its own book fed by its table watcher; this one is for
+        validation and the CLI.
+        """
+        return self.eventlog.catch_up(self._feed)
+
+    def ensure_table(self) -> None:
+        """Create the (append-only) table if it does not exist yet; races are fine."""
+        self.eventlog.ensure_table()

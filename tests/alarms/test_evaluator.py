@@ -1,0 +1,244 @@
+"""AlarmEvaluator: raise / repeat / return from statuses, with on/off delays, on a fake clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from coptwin.alarms.evaluator import AlarmEvaluator
+from coptwin.alarms.fold import AlarmBook
+from coptwin.alarms.model import alarm_id_for, system_event_id
+from coptwin.config import RuleConfig
+
+from .conftest import T0, at, operator
+
+
+class Engine:
+    """One engine's alarm side: an evaluator and the book it feeds, driven by a fake clock."""
+
+    def __init__(self, book: AlarmBook | None = None, **rules: RuleConfig) -> None:
+        self.evaluator = AlarmEvaluator(rules or {"level": RuleConfig()}, author="coptwin")
+        self.book = book if book is not None else AlarmBook()
+        self.written: list[dict] = []
+
+    def tick(self, seconds: float, *rows: tuple) -> list[tuple[str, str]]:
+        """rows: (sensor, status, value[, reading seconds[, kind[, layer]]]); ts defaults to now."""
+        frame = None
+        if rows:
+            frame = pl.DataFrame(
+                {
+                    "sensor_id": [r[0] for r in rows],
+                    "kind": [r[4] if len(r) > 4 else "level" for r in rows],
+                    "status": [r[1] for r in rows],
+                    "value": [float(r[2]) for r in rows],
+                    "ts": [at(r[3] if len(r) > 3 else seconds) for r in rows],
+                    "layer": [r[5] if len(r) > 5 else "water" for r in rows],
+                    "reason": [f"{r[0]} is {r[1]}" for r in rows],
+                },
+                schema_overrides={"ts": pl.Datetime("us", "UTC")},
+            )
+        events = self.evaluator.evaluate(frame, at(seconds), self.book)
+        self.book.apply(events)
+        self.written.extend(events.iter_rows(named=True))
+        return [(e["event"], e["sensor_id"]) for e in events.iter_rows(named=True)]
+
+
+def test_raise_has_deterministic_ids_and_the_readings_content():
+    eng = Engine()
+    for i, frac in enumerate((0, 500_000, 123_456)):
+        t = 10 * i + frac / 1e6
+        assert eng.tick(t, (f"S{i}", "alarm", 12.5, t)) == [("raised", f"S{i}")]
+        row = eng.written[-1]
+        ts = T0 + timedelta(seconds=t)
+        assert row["alarm_id"] == alarm_id_for(f"S{i}", ts)  # polars and Python agree
+        assert row["event_id"] == system_event_id(f"S{i}", "raised", ts)
+        assert (row["status"], row["value"], row["layer"], row["author"]) == (
+            "alarm",
+            12.5,
+            "water",
+            "coptwin",
+        )
+        assert row["reason"] == f"S{i} is alarm" and row["ts"] == ts
+    assert row["alarm_id"] == "S2@2025-03-01T12:00:20.123456Z"
+
+
+def test_wavering_within_the_alarm_delay_raises_nothing_then_a_held_condition_raises_once():
+    eng = Engine(level=RuleConfig(alarm_delay_s=30))
+    events = []
+    for k in range(60):  # 10 minutes, flipping every 10 s
+        events += eng.tick(10 * k, ("W", "alarm" if k % 2 == 0 else "ok", 10.0))
+    assert events == [] and eng.evaluator.pending(at(600)) == {"raise": 0, "return": 0}
+    assert eng.tick(600, ("W", "alarm", 11.0)) == []
+    assert eng.evaluator.pending(at(600))["raise"] == 1
+    assert eng.tick(629) == []
+    assert eng.tick(630) == [("raised", "W")]  # the delay is met by time alone
+    assert eng.written[-1]["ts"] == at(600)  # the alarm's time is its onset
+
+
+def test_clear_delay_keeps_one_alarm_active_while_it_wavers():
+    eng = Engine(level=RuleConfig(clear_delay_s=60))
+    events = []
+    for k in range(30):
+        events += eng.tick(10 * k, ("W", "alarm" if k % 2 == 0 else "ok", 10.0))
+    assert events == [("raised", "W")]  # the last flip, to ok, was at 290 s
+    assert eng.tick(300, ("W", "ok", 9.0)) == []
+    assert eng.tick(349) == []
+    assert eng.tick(350) == [("returned", "W")]
+    assert eng.written[-1]["ts"] == at(290)
+
+
+def test_without_delays_one_alarm_counts_its_repeats():
+    eng = Engine()
+    events = []
+    for k in range(100):
+        events += eng.tick(k, ("W", "alarm" if k % 2 == 0 else "ok", 10.0))
+    assert events.count(("raised", "W")) == 1
+    assert events.count(("repeated", "W")) == 49 and events.count(("returned", "W")) == 50
+    [alarm] = list(eng.book)
+    assert alarm.repeats == 49 and not alarm.active
+    # Acknowledged and returned: closed; the next condition is a new alarm.
+    eng.book.apply_events([operator("acknowledged", alarm.alarm_id, 100)])
+    assert eng.book.get(alarm.alarm_id).closed
+    assert eng.tick(101, ("W", "alarm", 11.0)) == [("raised", "W")]
+    assert len(eng.book) == 2
+
+
+def test_acknowledged_active_alarm_that_returns_closes_and_a_new_one_follows():
+    eng = Engine()
+    eng.tick(0, ("W", "alarm", 11.0))
+    [alarm] = list(eng.book)
+    eng.book.apply_events([operator("acknowledged", alarm.alarm_id, 1)])
+    assert eng.tick(2, ("W", "ok", 9.0)) == [("returned", "W")]
+    assert eng.book.get(alarm.alarm_id).closed
+    assert eng.tick(3, ("W", "alarm", 11.0)) == [("raised", "W")]
+
+
+def test_raise_on_warn_and_offline_per_kind():
+    eng = Engine(
+        level=RuleConfig(),
+        air=RuleConfig(raise_on=["alarm", "warn"]),
+        cam=RuleConfig(raise_on=["offline"]),
+    )
+    got = eng.tick(
+        0,
+        ("L", "warn", 1.0, 0, "level"),
+        ("A", "warn", 1.0, 0, "air"),
+        ("C", "offline", 1.0, 0, "cam"),
+        ("L2", "offline", 1.0, 0, "level"),
+        ("X", "alarm", 1.0, 0, "unconfigured-kind"),
+    )
+    assert sorted(got) == [("raised", "A"), ("raised", "C"), ("raised", "X")]
+    statuses = {r["sensor_id"]: r["status"] for r in eng.written}
+    assert statuses == {"A": "warn", "C": "offline", "X": "alarm"}
+    # warn -> alarm is the same condition for "air"; warn counts as normal for "level".
+    assert eng.tick(1, ("A", "alarm", 2.0, 1, "air"), ("L", "alarm", 2.0, 1, "level")) == [
+        ("raised", "L")
+    ]
+    assert eng.tick(2, ("L", "warn", 1.0, 2, "level")) == [("returned", "L")]
+
+
+def test_no_information_holds_the_alarm_and_restarts_the_clear_timer():
+    eng = Engine(level=RuleConfig(clear_delay_s=30))
+    eng.tick(0, ("W", "alarm", 11.0))
+    assert eng.tick(10, ("W", "stale", 11.0)) == []
+    assert eng.tick(100, ("W", "alarm", 11.0)) == []  # still the same alarm
+    assert eng.tick(110, ("W", "ok", 9.0)) == []
+    assert eng.tick(120, ("W", "offline", 9.0)) == []
+    assert eng.tick(200, ("W", "ok", 9.0)) == []
+    assert eng.tick(229) == []
+    assert eng.tick(230) == [("returned", "W")]
+    assert len(eng.book) == 1
+
+
+def test_out_of_service_sensors_and_layers_raise_nothing_until_back():
+    eng = Engine()
+    eng.book.apply_events(
+        [
+            operator("out_of_service", None, 0, sensor="W1", reason="swap"),
+            operator("out_of_service", None, 0, layer="air", reason="calibration"),
+        ]
+    )
+    got = eng.tick(
+        1,
+        ("W1", "alarm", 11.0),
+        ("W2", "alarm", 11.0),
+        ("A1", "alarm", 11.0, 1, "level", "air"),
+    )
+    assert got == [("raised", "W2")]
+    assert eng.tick(5) == []
+    eng.book.apply_events([operator("in_service", None, 10, sensor="W1")])
+    assert eng.tick(10) == [("raised", "W1")]
+    assert eng.written[-1]["ts"] == at(1)  # its condition started before the maintenance ended
+
+
+def test_two_engines_write_the_same_events_and_the_fold_keeps_one():
+    shared = AlarmBook()
+    a, b = Engine(), Engine()
+    readings = [(k, ("W", "alarm" if (k // 3) % 2 == 0 else "ok", float(k))) for k in range(30)]
+    for k, row in readings:
+        a.tick(k, row)
+        b.tick(k, row)
+    frame_a = pl.DataFrame(a.written)
+    frame_b = pl.DataFrame(b.written)
+    assert frame_a.equals(frame_b) and frame_a.height > 5
+    shared.apply(pl.concat([frame_a, frame_b]))
+    assert len(shared) == 1 and shared.event_count == frame_a.height
+
+
+def test_an_engine_that_starts_later_does_not_raise_what_is_already_raised():
+    first = Engine()
+    first.tick(0, ("W", "alarm", 11.0))
+    late = Engine(book=first.book)  # a Kit session opening onto the same table
+    assert late.tick(50, ("W", "alarm", 11.5, 45)) == []
+    assert late.tick(60, ("W", "ok", 9.0)) == [("returned", "W")]
+
+
+def test_a_sensor_twice_in_one_batch_takes_the_latest_reading():
+    eng = Engine()
+    got = eng.tick(10, ("W", "ok", 9.0, 9), ("W", "alarm", 11.0, 8))
+    assert got == []
+    got = eng.tick(11, ("W", "alarm", 11.0, 11), ("W", "ok", 9.0, 10))
+    assert got == [("raised", "W")]
+
+
+@pytest.mark.parametrize("n", [10_000])
+def test_ten_thousand_sensors_five_percent_wavering(n):
+    """Correctness at scale: every wavering sensor has one alarm, nobody else has any."""
+    rng = np.random.default_rng(3)
+    ids = np.array([f"s{i:05d}" for i in range(n)])
+    eng = Engine(level=RuleConfig(alarm_delay_s=2, clear_delay_s=5))
+    first = pl.DataFrame(
+        {
+            "sensor_id": ids,
+            "kind": "level",
+            "status": "ok",
+            "value": 1.0,
+            "ts": at(0),
+            "layer": "water",
+        }
+    )
+    eng.evaluator.evaluate(first, at(0), eng.book)
+    waver = rng.choice(n, size=n // 20, replace=False)
+    for k in range(1, 40):
+        status = np.where(rng.random(waver.size) < 0.7, "alarm", "ok")
+        batch = pl.DataFrame(
+            {
+                "sensor_id": ids[waver],
+                "kind": "level",
+                "status": status,
+                "value": 2.0,
+                "ts": at(k),
+                "layer": "water",
+            }
+        )
+        eng.book.apply(eng.evaluator.evaluate(batch, at(k), eng.book))
+    raised = {a.sensor_id for a in eng.book}
+    assert raised <= set(ids[waver]) and len(raised) > 0.9 * waver.size
+    assert all(len([a for a in eng.book if a.sensor_id == s]) == 1 for s in list(raised)[:50])
+
+
+def test_unused_start():
+    assert isinstance(T0, datetime)
