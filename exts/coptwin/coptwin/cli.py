@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "annotate",
     "maintain",
     "bench",
+    "serve",
 )
 
 
