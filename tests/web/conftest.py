@@ -73,9 +73,7 @@ class Demo:
         from coptwin.sim.writer import READINGS_SCHEMA, append_batch
 
         now = datetime.now(timezone.utc)
-        full = [
-            {"ts": now, "lon": None, "lat": None, "alt": None, "unit": "", **r} for r in rows
-        ]
+        full = [{"ts": now, "lon": None, "lat": None, "alt": None, "unit": "", **r} for r in rows]
         for r in full:
             r["date"] = r["ts"].strftime("%Y-%m-%d")
         frame = pl.DataFrame(full, schema=READINGS_SCHEMA)
@@ -139,7 +137,9 @@ class Server:
                 line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
                 self.stop()
-                raise RuntimeError("coptwin serve did not start:\n" + "".join(self.output))
+                raise RuntimeError(
+                    "coptwin serve did not start:\n" + "".join(self.output)
+                ) from None
             if "the COP is at " in line:
                 self.url = line.split("the COP is at ", 1)[1].split()[0]
 

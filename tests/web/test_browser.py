@@ -53,7 +53,10 @@ def centre_pixel(driver) -> tuple[int, int, int]:  # noqa: ANN001
 
 
 def idle(driver) -> None:  # noqa: ANN001
-    driver.execute_script("window.__idle = false; cop.map.map.once('idle', () => window.__idle = true); cop.map.map.triggerRepaint();")
+    driver.execute_script(
+        "window.__idle = false; cop.map.map.once('idle', () => window.__idle = true);"
+        " cop.map.map.triggerRepaint();"
+    )
     wait_for(driver, "window.__idle", 30)
 
 
@@ -90,7 +93,8 @@ def roof_ids(demo) -> list[str]:  # noqa: ANN001
 #: (co-located sensors share a spot).
 ALONE = """
 const s = cop.s, want = arguments[0], col = arguments[1], roof = new Set(arguments[2]);
-const near = (i, j) => Math.abs(s.lon[i] - s.lon[j]) < 1.2e-4 && Math.abs(s.lat[i] - s.lat[j]) < 8e-5;
+const near = (i, j) =>
+  Math.abs(s.lon[i] - s.lon[j]) < 1.2e-4 && Math.abs(s.lat[i] - s.lat[j]) < 8e-5;
 return s.id.map((id, i) => i).filter(i => s[col][i] === want && roof.has(s.id[i])
   && !s.id.some((_, j) => j !== i && near(i, j)));
 """
@@ -109,9 +113,17 @@ def test_the_3d_view_draws_buildings_and_status_colours(page):
     # Markers and tinted buildings: OK and at least two other statuses are on screen.
     assert "ok" in shown and len(shown) >= 3, present
     errors = [
-        e for e in page.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]
+        e
+        for e in page.get_log("browser")
+        if e["level"] == "SEVERE" and "favicon" not in e["message"]
     ]
     assert errors == [], errors
+    # Air-gapped sites: everything the page loaded came from this server.
+    loaded = page.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name).concat([location.href]);"
+    )
+    origin = page.execute_script("return location.origin;")
+    assert [u for u in loaded if not u.startswith((origin, "data:", "blob:"))] == []
 
 
 def test_a_new_delta_commit_recolours_its_marker_within_two_seconds(page, demo):
@@ -125,7 +137,8 @@ def test_a_new_delta_commit_recolours_its_marker_within_two_seconds(page, demo):
     demo.append([{"sensor_id": sid, "value": 45.0, "quantity": "temperature", "unit": "degC"}])
     wait_for(
         page,
-        f"cop.s.status[{i}] === 0 && cop.map.map.getFeatureState({{source: 'markers', id: {i}}}).s === 0",
+        f"cop.s.status[{i}] === 0"
+        f" && cop.map.map.getFeatureState({{source: 'markers', id: {i}}}).s === 0",
         10,
         0.02,
     )
@@ -161,7 +174,9 @@ def test_page_coordinates_match_coptwin_place(page, demo, tmp_path):
     import polars as pl
 
     placed = pl.read_csv(out).filter(~pl.col("sensor_id").str.starts_with("GPS"))
-    s = page.execute_script("return {id: cop.s.id, lon: cop.s.lon, lat: cop.s.lat, alt: cop.s.alt, b: cop.s.b, kind: cop.s.kind};")
+    s = page.execute_script(
+        "const s = cop.s; return {id: s.id, lon: s.lon, lat: s.lat, alt: s.alt, b: s.b};"
+    )
     at = {sid: k for k, sid in enumerate(s["id"])}
     # Independent of coptwin.geo: the README's frame of a Y-up CityEngine export.
     to_wgs84 = Transformer.from_crs("EPSG:32618", "EPSG:4326", always_xy=True)
@@ -176,9 +191,11 @@ def test_page_coordinates_match_coptwin_place(page, demo, tmp_path):
     for f in page.execute_script("return cop.scene.buildings.features;"):
         b = f["properties"]["b"]
         tops[b] = max(tops.get(b, -1e9), f["properties"]["top"])
-    roof = placed.filter(pl.col("placement") == "exact").join(
-        demo.sensors.select("sensor_id", "mount"), on="sensor_id"
-    ).filter(pl.col("mount") == "roof")
+    roof = (
+        placed.filter(pl.col("placement") == "exact")
+        .join(demo.sensors.select("sensor_id", "mount"), on="sensor_id")
+        .filter(pl.col("mount") == "roof")
+    )
     assert roof.height > 20
     for row in roof.iter_rows(named=True):
         k = at[row["sensor_id"]]
@@ -194,13 +211,16 @@ def test_a_table_row_click_shows_details_and_history(page):
     row.click()
     wait_for(page, "document.querySelectorAll('#detail-fields dt').length > 5", 10)
     fields = page.execute_script(
-        "return [...document.querySelectorAll('#detail-fields dt')].map(d => [d.textContent, d.nextElementSibling.textContent]);"
+        "return [...document.querySelectorAll('#detail-fields dt')]"
+        ".map(d => [d.textContent, d.nextElementSibling.textContent]);"
     )
     got = dict(fields)
     assert got["Sensor id"] == sid
     assert got["Why"] not in ("", "—")
     assert got["Value"].endswith("degC")
-    points = page.execute_script("return document.querySelector('#plot polyline').getAttribute('points').split(' ').length;")
+    points = page.execute_script(
+        "return document.querySelector('#plot polyline').getAttribute('points').split(' ').length;"
+    )
     assert points >= 3
     box.clear()
 

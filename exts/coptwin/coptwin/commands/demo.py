@@ -28,7 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the embedded demo (sample city, local tables, simulator)")
     p.add_argument("--config", "-c", type=Path, default=None, help="default: config/demo.toml")
     p.add_argument(
-        "--duration", type=float, default=None, help="seconds to stream (default 20; --serve: until Ctrl-C)"
+        "--duration",
+        type=float,
+        default=None,
+        help="seconds to stream (default 20; --serve: until Ctrl-C)",
     )
     p.add_argument("--serve", action="store_true", help="also serve the live COP to browsers")
     add_server_args(p)

@@ -51,7 +51,9 @@ _SSE_KEEPALIVE_S = 15.0
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    resp = web.Response(body=msgspec.json.encode(data), status=status, content_type="application/json")
+    resp = web.Response(
+        body=msgspec.json.encode(data), status=status, content_type="application/json"
+    )
     resp.enable_compression()
     return resp
 
@@ -65,16 +67,19 @@ async def _headers(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         resp = await handler(request)
     except web.HTTPException as exc:
-        resp = exc
-        if request.path.startswith("/api/") and exc.status >= 400 and exc.text and not (
-            exc.content_type == "application/json"
-        ):
-            resp = _error(exc.status, exc.reason)
-    resp.headers.setdefault("Content-Security-Policy", CSP)
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("Referrer-Policy", "no-referrer")
-    resp.headers.setdefault("Cache-Control", "no-cache")
+        if not (request.path.startswith("/api/") and exc.status >= 400):
+            _secure(exc.headers)
+            raise
+        resp = _error(exc.status, exc.reason)  # the page reads {"error": ...}
+    _secure(resp.headers)
     return resp
+
+
+def _secure(headers: Any) -> None:
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cache-Control", "no-cache")
 
 
 class CopWeb:
@@ -300,8 +305,10 @@ class CopWeb:
                 "fields": fields,
                 "building": row.bound_prim,
                 "history": {
-                    "t": [int(t.replace(tzinfo=t.tzinfo or timezone.utc).timestamp() * 1000)
-                          for t, _ in points],  # fmt: skip
+                    "t": [
+                        int(t.replace(tzinfo=t.tzinfo or timezone.utc).timestamp() * 1000)
+                        for t, _ in points
+                    ],
                     "v": [number(v) for _, v in points],
                 },
                 "caption": plot.caption if plot is not None else "no values to plot",
@@ -342,9 +349,7 @@ class CopWeb:
         return await self._write(request, "add", None)
 
     async def note_action(self, request: web.Request) -> web.Response:
-        return await self._write(
-            request, request.match_info["action"], request.match_info["nid"]
-        )
+        return await self._write(request, request.match_info["action"], request.match_info["nid"])
 
     # ------------------------------------------------------------------ basemap
     async def basemap_file(self, request: web.Request) -> web.StreamResponse:
@@ -353,7 +358,9 @@ class CopWeb:
         return web.FileResponse(self.basemap)
 
 
-async def serve(engine: Any, host: str, port: int, stop: asyncio.Event, on_ready: Any = None) -> None:
+async def serve(
+    engine: Any, host: str, port: int, stop: asyncio.Event, on_ready: Any = None
+) -> None:
     """Run the engine's live loop and the web server until ``stop`` is set.
 
     Opens the engine first (reads in a worker thread), so a bad config or an

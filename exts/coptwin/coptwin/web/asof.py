@@ -3,8 +3,9 @@
 The Kit panel's as-of moves *the* engine to the past; a server has many viewers, and
 one of them looking at last night must not freeze the duty desk's live picture.  So
 the page and the OGC API's ``datetime`` read the readings table as of a version or a
-time into a state of their own (the same model code the engine uses: :class:`~coptwin.model.state.LatestState`, the status rules), cached for a
-few recent moments.  Sensor identities and fixed positions come from the live
+time into a state of their own (the same model code the engine uses:
+:class:`~coptwin.model.state.LatestState` and the status rules), cached for a few
+recent moments.  Sensor identities and fixed positions come from the live
 engine; moving sensors are placed where their last fix was.
 """
 
@@ -93,9 +94,7 @@ def read_as_of(engine: Any, live: EngineSnapshot, as_of: AsOf) -> AsOfState:
         history_per_sensor=cfg.engine.history_per_sensor,
     )
     state.apply(rows, when)
-    judged = evaluate_frame(
-        state.latest, registry, cfg, when, by_quantity=state.latest_by_quantity
-    )
+    judged = evaluate_frame(state.latest, registry, cfg, when, by_quantity=state.latest_by_quantity)
     status = dict(zip(judged["sensor_id"].to_list(), judged["status"].to_list(), strict=True))
     reasons = dict(zip(judged["sensor_id"].to_list(), judged["reason"].to_list(), strict=True))
     latest = {r["sensor_id"]: r for r in state.latest.iter_rows(named=True)}

@@ -341,7 +341,7 @@ class PageGeo:
                         "geometry": {"type": "Polygon", "coordinates": self._polygon(part.rings)},
                         "properties": {
                             "b": f.index,
-                        "path": f.path,
+                            "path": f.path,
                             "base": round(f.base - self.datum, 2),
                             "top": round(part.top - self.datum, 2),
                         },

@@ -126,7 +126,9 @@ class Notes:
                 parsed = check(str(body["target"]))
             else:
                 raise AnnotationError("a note needs a sensor, a prim or a point (lon, lat)")
-        except (TypeError, ValueError) as exc:
+        except AnnotationError:
+            raise
+        except (TypeError, ValueError) as exc:  # lon / lat / alt that are not numbers
             raise NotesError(400, f"bad target: {exc}") from None
         return str(parsed)
 

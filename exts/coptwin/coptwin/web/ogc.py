@@ -91,7 +91,9 @@ def _time(text: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise OgcError(400, "InvalidParameterValue", f"datetime: {text!r} is not RFC 3339")
+        raise OgcError(
+            400, "InvalidParameterValue", f"datetime: {text!r} is not RFC 3339"
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
@@ -211,7 +213,14 @@ class OgcApi:
             feats = self._note_features(book)
             key = "created_at"
         else:
-            rows, _ = await self.cop.rows_at(end)
+            try:
+                rows, _ = await self.cop.rows_at(end)
+            except Exception as exc:  # before the table's history, vacuumed, storage down
+                raise OgcError(
+                    400,
+                    "InvalidParameterValue",
+                    f"datetime: cannot show the COP as of {end}: {exc}",
+                ) from None
             feats = self._sensor_features(rows) if cid == "sensors" else self._buildings(rows)
             key = "ts"
         if not instant and (start is not None or end is not None):
@@ -372,13 +381,21 @@ def openapi_document(base: str) -> dict:
     """The API definition the landing page links as ``service-desc``."""
 
     def param(name: str, schema: dict, description: str, where: str = "query") -> dict:
-        return {"name": name, "in": where, "required": where == "path", "schema": schema,
-                "description": description}  # fmt: skip
+        return {
+            "name": name,
+            "in": where,
+            "required": where == "path",
+            "schema": schema,
+            "description": description,
+        }
 
     cid = param("cid", {"type": "string", "enum": list(COLLECTIONS)}, "collection", "path")
     doc_ok = {"200": {"description": "OK", "content": {JSON: {}}}}
-    geo_ok = {"200": {"description": "GeoJSON", "content": {GEOJSON: {}}},
-              "400": {"description": "bad parameter"}, "404": {"description": "not found"}}  # fmt: skip
+    geo_ok = {
+        "200": {"description": "GeoJSON", "content": {GEOJSON: {}}},
+        "400": {"description": "bad parameter"},
+        "404": {"description": "not found"},
+    }
     return {
         "openapi": "3.0.3",
         "info": {"title": "coptwin COP - OGC API Features", "version": "1.0.0"},
@@ -395,11 +412,22 @@ def openapi_document(base: str) -> dict:
                     "summary": "features (as of a time with datetime)",
                     "parameters": [
                         cid,
-                        param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                                        "default": DEFAULT_LIMIT}, "page size"),  # fmt: skip
+                        param(
+                            "limit",
+                            {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_LIMIT,
+                                "default": DEFAULT_LIMIT,
+                            },
+                            "page size",
+                        ),
                         param("offset", {"type": "integer", "minimum": 0}, "page start"),
-                        param("bbox", {"type": "array", "items": {"type": "number"}},
-                              "minx,miny,maxx,maxy in CRS84"),  # fmt: skip
+                        param(
+                            "bbox",
+                            {"type": "array", "items": {"type": "number"}},
+                            "minx,miny,maxx,maxy in CRS84",
+                        ),
                         param("datetime", {"type": "string"}, "instant: as of; interval a/b"),
                     ],
                     "responses": geo_ok,
