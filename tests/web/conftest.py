@@ -15,14 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import queue
-import shutil
-import subprocess
-import sys
-import tempfile
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,11 +22,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from coptwin.bench.web import ServeProcess, chromium, chromium_available, wait_for  # noqa: F401
 from coptwin.config import Config, load_config
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 TOKEN_ENV = "COPTWIN_TEST_NOTES_TOKEN"
 SECRETS = {
     "AWS_ACCESS_KEY_ID": "AKIASENTINELKEYID0001",
@@ -42,19 +33,6 @@ SECRETS = {
     "AWS_SESSION_TOKEN": "sentinel-session-token-do-not-leak",
     TOKEN_ENV: "sentinel-notes-token-do-not-leak",
 }
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--window-size=1400,860",
-)
 
 
 def _ci() -> bool:
@@ -108,53 +86,7 @@ def demo(tmp_path_factory) -> Demo:
     return make_demo(tmp_path_factory.mktemp("webdemo"), section)
 
 
-class Server:
-    """``coptwin serve`` in a child process."""
-
-    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
-        full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "coptwin.cli", "serve", "--config", str(config), "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=full_env,
-        )
-        self.output: list[str] = []
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.output.append(line)
-                lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + 120
-        self.url = ""
-        while not self.url:
-            try:
-                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                self.stop()
-                raise RuntimeError(
-                    "coptwin serve did not start:\n" + "".join(self.output)
-                ) from None
-            if "the COP is at " in line:
-                self.url = line.split("the COP is at ", 1)[1].split()[0]
-
-    def get(self, path: str) -> bytes:
-        with urllib.request.urlopen(self.url.rstrip("/") + path, timeout=30) as resp:
-            return resp.read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+Server = ServeProcess
 
 
 @pytest.fixture(scope="session")
@@ -166,10 +98,6 @@ def server(demo) -> Iterator[Server]:
         srv.stop()
 
 
-def chromium_available() -> bool:
-    return Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not chromium_available():
@@ -177,30 +105,5 @@ def browser() -> Iterator[object]:
         if _ci():
             pytest.fail(f"{reason}; required under CI=true", pytrace=False)
         pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="coptwin-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def wait_for(driver, script: str, timeout: float = 30.0, every: float = 0.05):  # noqa: ANN001
-    """Run ``script`` (a JS expression) until it is truthy; returns its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = driver.execute_script(f"return ({script});")
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for: {script}")
-        time.sleep(every)

@@ -31,3 +31,24 @@ def test_a_taken_port_is_a_clear_error(demo, capsys):
 def test_serve_runs_for_a_duration_and_stops(demo, capsys):
     assert main(["serve", "--config", str(demo.config_path), "--port", "0", "--duration", "2"]) == 0
     assert "the COP is at http://127.0.0.1:" in capsys.readouterr().out
+
+
+def test_the_web_bench_reports_its_figures(tmp_path):
+    """`coptwin bench --suite web`, tiny: the push sends far less than the whole state."""
+    from coptwin.bench.web import bench_web, chromium_available
+
+    if not chromium_available():
+        import pytest
+
+        from .conftest import _ci
+
+        if _ci():
+            pytest.fail("chromium is required under CI=true")
+        pytest.skip("headless Chromium not installed")
+    doc = bench_web(
+        tmp_path, n_sensors=400, n_buildings=40, changed_per_s=40, duration_s=3, idle_s=1
+    )
+    assert doc["sensors_on_page"] == 400 and doc["initial_load_s"] > 0
+    assert doc["load"]["updates"] >= 1 and doc["load"]["page_fps"] > 0
+    assert doc["load"]["bytes_per_update"] < doc["state_bytes"]
+    assert doc["idle"]["updates"] == 0
