@@ -133,3 +133,24 @@ def test_live_items_follow_new_commits(api, demo):
             break
         time.sleep(0.2)
     assert props["value"] == 3.9 and props["status"] == "alarm"
+
+
+def test_as_of_a_version_is_judged_at_its_newest_sane_reading(server, demo):
+    """A gateway's far-future row (skipped as bad) must not make the past look offline."""
+    from datetime import datetime, timedelta, timezone
+
+    from deltalake import DeltaTable
+
+    temps = demo.sensors.filter(demo.sensors["kind"] == "temperature")["sensor_id"].to_list()
+    later = datetime.now(timezone.utc) + timedelta(days=2)
+    demo.append(
+        [
+            {"sensor_id": temps[-1], "value": 20.0, "quantity": "temperature", "unit": "degC"},
+            {"sensor_id": temps[-2], "value": 20.0, "quantity": "temperature", "ts": later},
+        ]
+    )
+    version = DeltaTable(demo.config.table_uri("readings")).version()
+    doc = json.loads(server.get(f"/api/asof?at={version}"))
+    i = doc["sensors"]["id"].index(temps[-1])
+    assert doc["sensors"]["status"][i] == 4, "a fresh 20 degC reading is OK as of its version"
+    assert "NOT LIVE" in doc["banner"] and f"version {version}" in doc["banner"]

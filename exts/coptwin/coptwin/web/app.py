@@ -263,7 +263,12 @@ class CopWeb:
         doc = state_document(
             self.feed.snapshot, state.rows, self.geo, as_of=state.label, banner=state.banner
         )
-        doc["status"] = {**doc["status"], "state": "Not live", "level": "info"}
+        doc["status"] = {
+            **doc["status"],
+            "state": "Not live",
+            "level": "info",
+            "text": f"Not live: as of {state.label}",
+        }
         return _json(doc)
 
     async def sensor(self, request: web.Request) -> web.Response:

@@ -15,8 +15,10 @@ import asyncio
 import dataclasses
 import logging
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import polars as pl
 
 from coptwin.engine.snapshot import EngineSnapshot, SensorRow
 from coptwin.ui.status import as_of_text, banner_text
@@ -83,8 +85,10 @@ def read_as_of(engine: Any, live: EngineSnapshot, as_of: AsOf) -> AsOfState:
     rows = to_canonical(batch.data, cfg.tables.readings, "readings")
     if isinstance(as_of, datetime):
         when = as_of
-    else:
-        newest = rows["ts"].max() if rows.height else None
+    else:  # the newest reading the state will accept (not a bad far-future row)
+        limit = datetime.now(timezone.utc) + timedelta(seconds=cfg.engine.max_future_skew_s)
+        ok = rows.filter(pl.col("ts") <= limit) if rows.height else rows
+        newest = ok["ts"].max() if ok.height else None
         when = newest if isinstance(newest, datetime) else datetime.now(timezone.utc)
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)

@@ -79,6 +79,7 @@ export class CopMap {
     m.addSource("terrain", { type: "geojson", data: { type: "FeatureCollection", features: terrainFeatures(this.scene.terrain) } });
     m.addLayer({ id: "terrain", type: "fill-extrusion", source: "terrain", paint: {
       "fill-extrusion-color": TERRAIN, "fill-extrusion-height": ["get", "top"], "fill-extrusion-base": 0,
+      "fill-extrusion-vertical-gradient": false,
       "fill-extrusion-opacity": this.scene.basemap ? 0.55 : 1 } });
     m.addSource("buildings", { type: "geojson", data: this.scene.buildings });
     const tint = ["match", ["coalesce", ["feature-state", "s"], -1]];
@@ -167,9 +168,21 @@ export class CopMap {
     if (this.map.getLayer(`m-${name}`)) this.map.setLayoutProperty(`m-${name}`, "visibility", visible ? "visible" : "none");
   }
 
+  // Sensors at the same spot (a roof logger and an air-quality sensor on one roof) are
+  // stacked, the first one on the surface, so none hides another.
+  _stack(s) {
+    const seen = new Map();
+    this.stack = s.id.map((_, i) => {
+      const key = `${s.lon[i]},${s.lat[i]},${s.alt[i]}`;
+      const k = seen.get(key) || 0;
+      seen.set(key, k + 1);
+      return k;
+    });
+  }
+
   _marker(i, s) {
     if (s.lon[i] === null || s.lat[i] === null) return null;
-    const alt = s.alt[i] ?? 0;
+    const alt = (s.alt[i] ?? 0) + (this.stack?.[i] || 0) * this.size;
     return { type: "Feature", id: i, properties: { layer: s.layer[i], base: alt, top: alt + this.size },
       geometry: { type: "Polygon", coordinates: square(s.lon[i], s.lat[i], this.size) } };
   }
@@ -184,6 +197,7 @@ export class CopMap {
   }
 
   _setData(s) {
+    this._stack(s);
     const feats = [];
     for (let i = 0; i < s.id.length; i++) { const f = this._marker(i, s); if (f) feats.push(f); }
     this.map.getSource("markers").setData({ type: "FeatureCollection", features: feats });
