@@ -11,7 +11,8 @@ changing ``changed_per_s`` sensors for ``duration_s`` seconds, and reports:
 * server CPU (% of one core), idle (baseline) and under load;
 * bytes per pushed update and per changed sensor, beside the baseline of resending
   the whole state on every update;
-* commit-to-page latency (reading time to the page applying it, same clock).
+* latency on one clock: from a reading's time (its commit) and from the engine's tick
+  (``Engine.on_commit``) to the page having applied it.
 
 ``ServeProcess`` and ``chromium`` are also what the browser tests use.
 """
@@ -190,7 +191,7 @@ def _readings(ids: list[str], rng: np.random.Generator) -> pl.DataFrame:
 
 # ---------------------------------------------------------------------- measuring
 _COUNTERS = """
-window.__b = {frames: 0, renders: 0, bytes: 0, updates: 0, changed: 0, lat: []};
+window.__b = {frames: 0, renders: 0, bytes: 0, updates: 0, changed: 0, lat: [], tick: []};
 (function loop() { window.__b.frames++; requestAnimationFrame(loop); })();
 cop.map.map.on('render', () => window.__b.renders++);
 cop.events.addEventListener('update', (e) => {
@@ -198,6 +199,7 @@ cop.events.addEventListener('update', (e) => {
   b.bytes += e.data.length; b.updates++; b.changed += u.i.length;
   const newest = Math.max(...u.t.filter((t) => t !== null));
   if (isFinite(newest)) b.lat.push(Date.now() - newest);
+  if (u.c) b.tick.push(Date.now() - u.c);
 });
 """
 
@@ -206,7 +208,7 @@ def _window(driver: Any, proc: Any, seconds: float) -> dict[str, Any]:
     """Page and server figures over one window of ``seconds``."""
     driver.execute_script(
         "Object.assign(window.__b, {frames: 0, renders: 0, bytes: 0, updates: 0, changed: 0,"
-        " lat: []});"
+        " lat: [], tick: []});"
     )
     cpu0, t0 = proc.cpu_times(), time.monotonic()
     time.sleep(seconds)
@@ -214,7 +216,7 @@ def _window(driver: Any, proc: Any, seconds: float) -> dict[str, Any]:
     b = driver.execute_script("return window.__b;")
     wall = t1 - t0
     cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall * 100.0
-    lat = sorted(b["lat"])
+    lat, tick = sorted(b["lat"]), sorted(b["tick"])
     return {
         "seconds": round(wall, 1),
         "page_fps": round(b["frames"] / wall, 1),
@@ -224,9 +226,16 @@ def _window(driver: Any, proc: Any, seconds: float) -> dict[str, Any]:
         "changed_sensors": b["changed"],
         "bytes_per_update": round(b["bytes"] / b["updates"]) if b["updates"] else None,
         "bytes_per_changed_sensor": round(b["bytes"] / b["changed"], 1) if b["changed"] else None,
-        "latency_ms_median": round(statistics.median(lat)) if lat else None,
-        "latency_ms_p95": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))]) if lat else None,
+        "reading_to_page_ms": _quantiles(lat),
+        "tick_to_page_ms": _quantiles(tick),
     }
+
+
+def _quantiles(ms: list[float]) -> dict[str, int] | None:
+    """Median and p95 of sorted latencies (milliseconds)."""
+    if not ms:
+        return None
+    return {"median": round(statistics.median(ms)), "p95": round(ms[int(0.95 * (len(ms) - 1))])}
 
 
 def _state_bytes(server: ServeProcess) -> int:

@@ -160,6 +160,9 @@ class LiveFeed:
         self._status: tuple | None = None
         self._status_at = 0.0
         self._versions_seen: dict[str, int] | None = None
+        #: Wall-clock time of the first commit not yet sent (the update's "c", for latency).
+        self._poked_at: float | None = None
+        self._commit_at: float | None = None
         self._notes_version: int | None = None
         self._subs: set[Subscriber] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -172,6 +175,8 @@ class LiveFeed:
         if stats is not None and stats.idle and stats.versions == self._versions_seen:
             return
         self._versions_seen = dict(stats.versions) if stats is not None else None
+        if self._poked_at is None:
+            self._poked_at = time.time()
         if self._loop is not None and self._wake is not None:
             with contextlib.suppress(RuntimeError):  # loop closed while shutting down
                 self._loop.call_soon_threadsafe(self._wake.set)
@@ -210,6 +215,7 @@ class LiveFeed:
 
     async def _refresh(self) -> None:
         t0 = time.perf_counter()
+        self._commit_at, self._poked_at = self._poked_at, None
         snap = await asyncio.to_thread(self.engine.snapshot)
         self.stats.snapshots += 1
         self.stats.snapshot_s += time.perf_counter() - t0
@@ -263,6 +269,7 @@ class LiveFeed:
             "t": [epoch_ms(r.ts) for r in sub],
             "q": [r.quantity for r in sub],
             "u": [r.unit for r in sub],
+            "c": int(self._commit_at * 1000) if self._commit_at else None,
         }
         if moved:
             cols = sensor_columns([rows[i] for i in moved], self.geo)
