@@ -242,10 +242,6 @@ def terrain_grid(index: Any, max_cells: int = _TERRAIN_CELLS) -> TerrainGrid | N
     return TerrainGrid(float(lo[0]), float(lo[1]), float(cell), up.reshape(ny, nx))
 
 
-def _round(values: np.ndarray, digits: int) -> list[float | None]:
-    return [round(float(v), digits) if math.isfinite(v) else None for v in values]
-
-
 class PageGeo:
     """Stage coordinates -> what the page and the OGC API need.
 
