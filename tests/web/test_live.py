@@ -74,3 +74,37 @@ def test_explain_says_why(engine, demo):
     engine.tick()
     assert engine.explain(temps[1]) == "36.5 >= alarm 35.0"
     assert engine.explain("NO-SUCH-SENSOR") == ""
+
+
+def test_moving_sensors_move(engine, demo):
+    async def scenario() -> None:
+        feed = LiveFeed(engine, PageGeo.from_stage(engine.stage, engine.config.scene))
+        await feed.start()
+        sub, state = feed.subscribe()
+        (_, doc), *_ = _events(state)
+        i = doc["sensors"]["kind"].index("gps_tracker")
+        sid = doc["sensors"]["id"][i]
+        lon, lat = doc["sensors"]["lon"][i] + 0.0005, doc["sensors"]["lat"][i] + 0.0003
+        demo.append(
+            [
+                {
+                    "sensor_id": sid,
+                    "value": 3.0,
+                    "quantity": "speed",
+                    "unit": "m/s",
+                    "lon": lon,
+                    "lat": lat,
+                }
+            ]
+        )
+        engine.tick()
+        await feed._refresh()
+        sent = []
+        while not sub.queue.empty():
+            sent += _events(sub.queue.get_nowait())
+        (u,) = [d for k, d in sent if k == "update"]
+        assert u["moved"]["i"] == [i]
+        assert abs(u["moved"]["lon"][0] - lon) < 1e-6 and abs(u["moved"]["lat"][0] - lat) < 1e-6
+        engine.on_commit.remove(feed.poke)
+
+    asyncio.run(scenario())
