@@ -52,3 +52,13 @@ def test_the_web_bench_reports_its_figures(tmp_path):
     assert doc["load"]["updates"] >= 1 and doc["load"]["page_fps"] > 0
     assert doc["load"]["bytes_per_update"] < doc["state_bytes"]
     assert doc["idle"]["updates"] == 0
+
+
+def test_missing_tables_are_a_clear_error(demo, tmp_path, capsys):
+    cfg = tmp_path / "config" / "demo.toml"
+    cfg.parent.mkdir()
+    text = demo.config_path.read_text(encoding="utf-8")
+    cfg.write_text(text.replace('"../data/', f'"{demo.root.as_posix()}/data/'), encoding="utf-8")
+    assert main(["serve", "--config", str(cfg), "--port", "0", "--duration", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the COP" in err and "no Delta table here" in err

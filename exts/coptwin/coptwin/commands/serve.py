@@ -63,5 +63,12 @@ def serve_engine(engine: Any, host: str, port: int, duration: float | None = Non
         asyncio.run(main())
     except ValueError as exc:  # cannot listen, basemap missing, scene unreadable
         raise CommandError(str(exc)) from None
+    except Exception as exc:  # the sensors table missing, storage unreachable at start
+        from coptwin.storage import redact, resolve_credentials
+
+        creds = resolve_credentials(engine.config.storage)
+        raise CommandError(
+            f"cannot open the COP: {redact(f'{type(exc).__name__}: {exc}', creds)}"
+        ) from None
     except KeyboardInterrupt:
         print("coptwin serve: stopped", file=sys.stderr)
