@@ -93,3 +93,4 @@ def test_the_page_draws_the_basemap_under_the_city(basemap_server, browser):
         "return performance.getEntriesByType('resource').map(e => e.name);"
     )
     assert any(u.endswith("/basemap.pmtiles") for u in loaded)
+    browser.get("about:blank")

@@ -72,6 +72,8 @@ def look_down_at(driver, index: int) -> None:  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def page(server, browser):
+    browser.get("about:blank")  # leave any earlier page (and its event stream) behind
+    browser.get_log("browser")
     t0 = time.monotonic()
     browser.get(server.url)
     wait_for(browser, "window.cop && window.cop.ready", 60)
