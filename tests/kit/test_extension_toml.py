@@ -142,9 +142,12 @@ def test_pipapi_matches_the_core_and_never_brings_usd(toml):
     names = {re.split(r"[<>=;\[ ]", r, maxsplit=1)[0].lower() for r in pipapi["requirements"]}
     assert "usd-core" not in names and "pxr" not in names
     assert "numpy" not in names  # Kit ships numpy; a second one breaks Kit's extensions
+    # aiohttp is only for `coptwin serve` (coptwin.web), which Kit does not load; Kit ships
+    # its own aiohttp, and a second one from pip would shadow it.
+    assert "aiohttp" not in names
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     core = {re.split(r"[<>=;\[ ]", r, maxsplit=1)[0].lower() for r in project["dependencies"]}
-    assert core - {"usd-core", "numpy"} == names
+    assert core - {"usd-core", "numpy", "aiohttp"} == names
 
 
 def test_settings_match_the_typed_keys(toml, kit):

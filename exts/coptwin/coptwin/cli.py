@@ -30,6 +30,7 @@ COMMANDS: tuple[str, ...] = (
     "alarms",
     "maintain",
     "bench",
+    "serve",
 )
 
 

@@ -357,6 +357,16 @@ class AlarmsConfig(_Base):
     notify: NotifyConfig = NotifyConfig()
 
 
+class WebConfig(_Base):
+    """``coptwin serve``: the browser COP and the OGC API (host and port are CLI flags)."""
+
+    #: A local PMTiles file (raster or vector) drawn under the city; None: a plain ground plane.
+    basemap_pmtiles: str | None = None
+    #: Environment variable holding the bearer token that lets the page write notes;
+    #: None (or the variable unset): the page is read-only.
+    notes_token_env: str | None = None
+
+
 class Config(_Base):
     storage: StorageConfig
     tables: TablesConfig
@@ -367,6 +377,7 @@ class Config(_Base):
     engine: EngineConfig = EngineConfig()
     annotations: AnnotationsConfig = AnnotationsConfig()
     alarms: AlarmsConfig = AlarmsConfig()
+    web: WebConfig = WebConfig()
     #: Folder that relative paths were resolved against (the config file's folder).
     base_dir: str = "."
 

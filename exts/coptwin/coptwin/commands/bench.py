@@ -4,8 +4,10 @@ Suites: ``tick`` (one new Delta version touching 10k sensors on a 5M-row table,
 vs. a pandas full scan + per-prim Usd writes), ``placement`` (10k sensors on a
 5k-building scene), ``latency`` (commit-to-overlay over SeaweedFS, webhook
 and polling), ``scale`` (S/M/L tables and scenes, docs/benchmarks.md; the L
-size needs about 21 GiB free for its polars baseline and ~10 minutes) and
-``panel`` (main-thread cost of one Kit panel refresh with 10k sensors).
+size needs about 21 GiB free for its polars baseline and ~10 minutes), ``panel``
+(main-thread cost of one Kit panel refresh with 10k sensors) and ``web`` (the
+browser COP with 10k sensors in headless Chromium: load time, frames/s, server CPU and
+bytes per update while 1k sensors change per second for 60 s).
 ``--quick`` shrinks every size for a smoke run.
 """
 
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUITES = ("tick", "placement", "latency", "scale", "panel")
+SUITES = ("tick", "placement", "latency", "scale", "panel", "web")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -74,6 +76,19 @@ def _suite(name: str, args: argparse.Namespace) -> dict[str, Any]:
             tiny = SizeSpec("S-quick", 200, 20_000, 20, 100, 5_000, reduced="smoke run")
             return bench_scale((tiny,), work / "scale", ticks=2, appends=(200, 10))
         return bench_scale(("S", "M", "L"), work / "scale")
+    if name == "web":
+        from coptwin.bench.web import bench_web
+
+        if args.quick:
+            return bench_web(
+                work / "web",
+                n_sensors=2_000,
+                n_buildings=200,
+                changed_per_s=200,
+                duration_s=8,
+                idle_s=3,
+            )
+        return bench_web(work / "web")
     raise ValueError(name)
 
 

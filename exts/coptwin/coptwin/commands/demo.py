@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from coptwin.commands._common import default_config
+from coptwin.commands.serve import add_server_args, serve_engine
 from coptwin.config import load_config
 
 #: A file in the tables folder that marks it as the demo's own (safe to wipe).
@@ -26,7 +27,14 @@ _MARKER = ".coptwin-demo"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the embedded demo (sample city, local tables, simulator)")
     p.add_argument("--config", "-c", type=Path, default=None, help="default: config/demo.toml")
-    p.add_argument("--duration", type=float, default=20.0, help="seconds to stream (default 20)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="seconds to stream (default 20; --serve: until Ctrl-C)",
+    )
+    p.add_argument("--serve", action="store_true", help="also serve the live COP to browsers")
+    add_server_args(p)
     p.add_argument("--interval", type=float, default=0.5, help="seconds between sensor batches")
     p.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -81,9 +89,11 @@ def run(args: argparse.Namespace) -> int:
         f"scene: {info.n_buildings} buildings, engine ready in {time.perf_counter() - t_open:.1f}s"
     )
     feed.start()
-    end = time.monotonic() + args.duration
+    end = time.monotonic() + (args.duration if args.duration is not None else 20.0)
     try:
-        while time.monotonic() < end:
+        if args.serve:
+            serve_engine(engine, args.host, args.port, args.duration)
+        while not args.serve and time.monotonic() < end:
             engine.tick()
             snap = engine.snapshot()
             say.progress(_progress_text(snap, engine, end - time.monotonic()))

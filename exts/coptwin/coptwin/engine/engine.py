@@ -135,6 +135,9 @@ class Engine:
 
         #: Reviewers' notes folded from the annotations table.
         self.book = AnnotationBook()
+        #: Called with the tick's stats at the end of every :meth:`commit`, on the
+        #: stage thread (the browser COP's push wakes up here); must not block.
+        self.on_commit: list[Callable[[TickStats], None]] = []
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -413,6 +416,11 @@ class Engine:
         if not stats.idle:
             self.last_update = self.clock()
         self.connection, self.reason = "connected", ""
+        for callback in list(self.on_commit):
+            try:
+                callback(stats)
+            except Exception:  # a listener's bug must not stop the engine
+                log.exception("on_commit listener failed")
         return stats
 
     def _draw_pins(self, changed: list[str] | None) -> None:
@@ -635,6 +643,31 @@ class Engine:
         """Recent (ts, value) pairs of one sensor for the panel's plot."""
         with self._lock:
             return [] if self.state is None else list(self.state.history(sensor_id))
+
+    def explain(self, sensor_id: str) -> str:
+        """Why a sensor has its status now (e.g. "36.2 >= alarm 35"); "" if unknown."""
+        from coptwin.model.rules import evaluate_frame
+
+        with self._lock:
+            if self.state is None or self.registry is None or sensor_id not in self.registry:
+                return ""
+            ids = [sensor_id]
+            latest = self.state.latest_for(ids)
+            if self.as_of is None:
+                now = self.clock()
+            elif isinstance(self.as_of, datetime):
+                now = self.as_of
+            else:  # a version: evaluated at its newest reading (see prepare_as_of)
+                now = self.state.latest["ts"].max() or self.clock()
+            frame = evaluate_frame(
+                latest,
+                self.registry,
+                self.config,
+                now,
+                ids=ids,
+                by_quantity=self.state.latest_by_quantity_for(ids),
+            )
+        return str(frame["reason"][0]) if frame.height else ""
 
     def set_as_of(self, as_of: int | datetime | None) -> TickStats:
         """Show the COP as of a Delta version or a time; None returns to live."""
