@@ -29,6 +29,9 @@ COMMANDS: tuple[str, ...] = (
     "annotate",
     "maintain",
     "bench",
+    "inspect",
+    "snapshot",
+    "report",
 )
 
 
