@@ -268,9 +268,8 @@ class _Reader:
                     out.rel_paths.append(rel)
             if prim.IsInstance():
                 self.stats.instances += 1
-                _splice(
-                    out, self.template(prim.GetPrototype()), self.relative(prim, root_inverse), rel
-                )
+                tmpl = self.template(prim.GetPrototype())
+                _splice(out, tmpl, self.relative(prim, root_inverse), rel)
                 it.PruneChildren()
             elif prim.IsA(UsdGeom.PointInstancer):
                 self.point_instancer(out, prim, rel, root_inverse)

@@ -43,9 +43,8 @@ class View:
         if kind not in KINDS:
             raise ValueError(f"--view: {text!r} is not one of oblique, top, sensor:ID, building:ID")
         if kind in ("sensor", "building") and not target.strip():
-            raise ValueError(
-                f"--view {kind}: needs an id, e.g. {kind}:{'S-001' if kind == 'sensor' else '7001'}"
-            )
+            example = "S-001" if kind == "sensor" else "7001"
+            raise ValueError(f"--view {kind}: needs an id, e.g. {kind}:{example}")
         if kind in ("oblique", "top") and target:
             raise ValueError(f"--view {kind} takes no id (got {text!r})")
         return cls(kind, target.strip())  # type: ignore[arg-type]

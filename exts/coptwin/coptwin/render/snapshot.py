@@ -32,6 +32,7 @@ TERRAIN = np.array([108, 118, 104], dtype=np.float64)
 #: How much of a bound building's colour is its status colour.
 TINT = 0.72
 PIN_COLOR = (213, 94, 0)
+OBLIQUE = View()
 #: Metres of context a building view keeps around the building.
 BUILDING_MARGIN_M = 8.0
 
@@ -76,7 +77,7 @@ def render_bare(
     scene: RenderScene,
     found: Found,
     *,
-    view: View = View(),
+    view: View = OBLIQUE,
     size: tuple[int, int] = (1280, 720),
     title: str = "",
 ) -> Picture:
@@ -114,7 +115,7 @@ def render_cop(
     found: Found,
     state: CopState,
     *,
-    view: View = View(),
+    view: View = OBLIQUE,
     size: tuple[int, int] = (1280, 720),
 ) -> Picture:
     """The COP as the engine shows it (module doc)."""
@@ -256,7 +257,7 @@ def _sun(north: np.ndarray) -> np.ndarray:
 
 
 def scene_picture(
-    path: Path, *, view: View = View(), size: tuple[int, int] = (1280, 720)
+    path: Path, *, view: View = OBLIQUE, size: tuple[int, int] = (1280, 720)
 ) -> Picture:
     """``coptwin snapshot --scene``: a bare scene, georeferenced by its sidecar if any."""
     from coptwin.config import SceneConfig
@@ -270,7 +271,7 @@ def scene_picture(
 
 
 def cop_picture(
-    engine: Any, *, view: View = View(), size: tuple[int, int] = (1280, 720)
+    engine: Any, *, view: View = OBLIQUE, size: tuple[int, int] = (1280, 720)
 ) -> Picture:
     """The COP an opened engine shows now, drawn over the engine's own stage."""
     from coptwin.render.cop import read_state
