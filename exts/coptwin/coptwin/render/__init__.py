@@ -4,7 +4,8 @@
 A top-floor face beside :mod:`coptwin.kit` and :mod:`coptwin.commands`: it reads the
 engine through its public surface (snapshot, notes, versions) and the scene through
 :mod:`coptwin.geo`, and renders with VTK off-screen (Pillow draws the frame around it).
-Nothing below it imports it, and Kit never loads it (Kit renders by itself, so VTK stays out of ``[python.pipapi]``).
+Nothing below it imports it, and Kit never loads it (Kit renders by itself, so VTK stays
+out of ``[python.pipapi]``).
 
 One module per job: :mod:`.inspect` (check a USD city), :mod:`.scene_mesh` (the scene's
 triangles in a render frame), :mod:`.camera` (views), :mod:`.cop` (what the engine shows),
