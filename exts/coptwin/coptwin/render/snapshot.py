@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 BUILDING = np.array([206, 202, 193], dtype=np.float64)
 TERRAIN = np.array([108, 118, 104], dtype=np.float64)
-#: How much of a bound building's colour is its status colour.
-TINT = 0.72
+#: How much of a bound building's colour is its status colour: strong for statuses that
+#: need attention, light for "ok"/"unknown" so the city does not drown in green.
+TINT = {"alarm": 0.75, "warn": 0.75, "offline": 0.75, "stale": 0.65, "ok": 0.3, "unknown": 0.2}
 PIN_COLOR = (213, 94, 0)
 OBLIQUE = View()
 #: Metres of context a building view keeps around the building.
@@ -209,7 +210,8 @@ def triangle_colors(scene: RenderScene, tints: dict[int, str]) -> np.ndarray:
     palette = np.tile(BUILDING, (len(scene.buildings) + 1, 1))
     palette[-1] = TERRAIN  # index -1
     for index, status in tints.items():
-        palette[index] = TINT * np.array(status_rgb(status)) + (1.0 - TINT) * BUILDING
+        k = TINT.get(status, TINT["unknown"])
+        palette[index] = k * np.array(status_rgb(status)) + (1.0 - k) * BUILDING
     return np.round(palette[scene.owner]).astype(np.uint8)
 
 
