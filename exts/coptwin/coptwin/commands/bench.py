@@ -3,8 +3,10 @@
 Suites: ``tick`` (one new Delta version touching 10k sensors on a 5M-row table,
 vs. a pandas full scan + per-prim Usd writes), ``placement`` (10k sensors on a
 5k-building scene), ``latency`` (commit-to-overlay over SeaweedFS, webhook
-and polling) and ``scale`` (S/M/L tables and scenes, docs/benchmarks.md; the L
-size needs about 21 GiB free for its polars baseline and ~10 minutes).
+and polling), ``scale`` (S/M/L tables and scenes, docs/benchmarks.md; the L
+size needs about 21 GiB free for its polars baseline and ~10 minutes) and ``snapshot``
+(``coptwin snapshot --scene`` on the 120-building export, a 5,000-building city and the
+instanced ce_ottawa_c).
 ``--quick`` shrinks every size for a smoke run.
 """
 
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUITES = ("tick", "placement", "latency", "scale")
+SUITES = ("tick", "placement", "latency", "scale", "snapshot")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,6 +69,14 @@ def _suite(name: str, args: argparse.Namespace) -> dict[str, Any]:
             tiny = SizeSpec("S-quick", 200, 20_000, 20, 100, 5_000, reduced="smoke run")
             return bench_scale((tiny,), work / "scale", ticks=2, appends=(200, 10))
         return bench_scale(("S", "M", "L"), work / "scale")
+    if name == "snapshot":
+        from coptwin.bench.snapshot import bench_snapshot
+
+        if args.quick:
+            return bench_snapshot(
+                work / "snapshot", buildings=200, only=("ce_ottawa_a", "generated")
+            )
+        return bench_snapshot(work / "snapshot")
     raise ValueError(name)
 
 

@@ -49,6 +49,8 @@ class Picture:
     marker_ids: list[str] = field(default_factory=list)
     marker_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     marker_status: list[str] = field(default_factory=list)
+    #: The COP drawn (None for a bare scene).
+    state: CopState | None = None
 
     def project(self, render_points: np.ndarray) -> np.ndarray:
         """Render-frame points -> pixel (x, y) in the final picture."""
@@ -288,4 +290,6 @@ def cop_picture(
         skip_root=cfg.scene.overlay_root,
         object_id_attribute=cfg.scene.object_id_attribute,
     )
-    return render_cop(scene, found, state, view=view, size=size)
+    picture = render_cop(scene, found, state, view=view, size=size)
+    picture.state = state
+    return picture
