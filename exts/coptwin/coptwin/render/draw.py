@@ -123,7 +123,8 @@ def draw(
             overlay.append(ren)
         pin_len = 2.2 * marker_px * camera.metres_per_pixel(h)
         if pins is not None and pins.points.shape[0]:
-            heads = pins.points + np.array([0.0, 0.0, pin_len])
+            # Straight up on screen in every view (in a top view "up" would hide the target).
+            heads = pins.points + np.asarray(camera.up, dtype=np.float64) * pin_len
             overlay[0].AddActor(_stems(pins.points, heads, max(2, marker_px // 4)))
             outline = np.tile(OUTLINE, (len(heads), 1))
             overlay[0].AddActor(_points(heads, outline, marker_px + 4, False))

@@ -35,7 +35,7 @@ TINT = {"alarm": 0.75, "warn": 0.75, "offline": 0.75, "stale": 0.65, "ok": 0.3, 
 PIN_COLOR = (213, 94, 0)
 OBLIQUE = View()
 #: Metres of context a building view keeps around the building.
-BUILDING_MARGIN_M = 8.0
+BUILDING_MARGIN_M = 3.0
 
 
 @dataclass
