@@ -57,11 +57,11 @@ class MeshStats:
     meshes: int = 0
     #: Distinct mesh prims read (MeshPart count).
     parts: int = 0
-    #: Instanceable-prim prototypes and the instance prims that use them.
+    #: Instanceable-prim prototypes, and the instances drawn from them (nested expanded).
     prototypes: int = 0
     instances: int = 0
+    #: PointInstancer prims (each counted once) and the instances they draw.
     point_instancers: int = 0
-    #: Instances drawn by PointInstancers.
     pi_instances: int = 0
     triangles: int = 0
     #: Meshes with no points or no faces, or inconsistent face arrays (not drawn).
@@ -84,6 +84,9 @@ class _Template:
     rel_paths: list[str] = field(default_factory=list)
     #: (relative path, raw value) of prims carrying the object-id attribute.
     ids: list[tuple[str, Any]] = field(default_factory=list)
+    #: Instances drawn (nested ones expanded) by instanceable prims and by PointInstancers.
+    instances: int = 0
+    pi_instances: int = 0
 
 
 class SceneMeshes:
@@ -198,7 +201,8 @@ def read_meshes(stage: Any, *, skip_root: str = "", object_id_attribute: str = "
     top = reader.walk(stage.GetPseudoRoot(), root_inverse=None)
     stats = reader.stats
     stats.parts = len(reader.parts)
-    stats.prototypes = len(reader.templates)
+    stats.prototypes = sum(1 for key in reader.templates if not key.startswith("pi:"))
+    stats.instances, stats.pi_instances = top.instances, top.pi_instances
     use_part = np.asarray(top.parts, dtype=np.int64)
     use_matrix = np.stack(top.matrices) if top.matrices else np.zeros((0, 4, 4), dtype=np.float64)
     stats.meshes = len(top.parts)
@@ -267,8 +271,8 @@ class _Reader:
                     out.matrices.append(self.relative(prim, root_inverse))
                     out.rel_paths.append(rel)
             if prim.IsInstance():
-                self.stats.instances += 1
                 tmpl = self.template(prim.GetPrototype())
+                out.instances += 1
                 _splice(out, tmpl, self.relative(prim, root_inverse), rel)
                 it.PruneChildren()
             elif prim.IsA(UsdGeom.PointInstancer):
@@ -312,11 +316,12 @@ class _Reader:
             key = f"pi:{target}"
             tmpl = self.templates.get(key)
             if tmpl is None:
-                # PointInstancer prototypes include their root's own transform.
-                tmpl = self.walk(proto, np.linalg.inv(self.world(proto.GetParent())))
+                # Relative to the prototype root: ComputeInstanceTransformsAtTime already
+                # includes the root's own transform (IncludeProtoXform).
+                tmpl = self.walk(proto, np.linalg.inv(self.world(proto)))
                 self.templates[key] = tmpl
             chosen = mats[proto_idx == k]
-            self.stats.pi_instances += int(chosen.shape[0])
+            out.pi_instances += int(chosen.shape[0])
             proto_rel = str(target)[len(str(prim.GetPath())) :]
             for m in chosen:
                 _splice(out, tmpl, m @ pi_world, f"{rel}{proto_rel}")
@@ -362,7 +367,8 @@ class _Reader:
         st.degenerate_faces += self.tri_stats.degenerate_faces - before[0]
         st.fan_fallbacks += self.tri_stats.fan_fallbacks - before[1]
         if tris.shape[0] == 0:
-            _note(st.empty_meshes, path)
+            if finite.all():  # a mesh whose faces all touch NaN points is counted once, above
+                _note(st.empty_meshes, path)
             return None
         self.parts.append(MeshPart(path, p, tris))
         return len(self.parts) - 1
@@ -383,6 +389,8 @@ def _splice(out: _Template, tmpl: _Template, matrix: np.ndarray, rel: str) -> No
     out.matrices.extend(m @ matrix for m in tmpl.matrices)
     out.rel_paths.extend(rel + r for r in tmpl.rel_paths)
     out.ids.extend((rel + r, v) for r, v in tmpl.ids)
+    out.instances += tmpl.instances
+    out.pi_instances += tmpl.pi_instances
 
 
 def _note(paths: list[str], path: str) -> None:
