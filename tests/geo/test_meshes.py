@@ -54,8 +54,7 @@ def instanced_stage(tmp_path) -> Usd.Stage:
     nested = _xform(stage, "/Assets/Window/leaf", Gf.Matrix4d(2).SetTranslateOnly((3, 0, 0)))
     nested.GetPrim().GetReferences().AddInternalReference("/Assets/Leaf")
     nested.GetPrim().SetInstanceable(True)
-    stage.GetPrimAtPath("/Assets").SetActive(True)
-    city = UsdGeom.Xform.Define(stage, "/City")
+    UsdGeom.Xform.Define(stage, "/City")
     rot = Gf.Matrix4d().SetRotate(Gf.Rotation(Gf.Vec3d(0, 1, 0), 30))
     for k, m in enumerate(
         (Gf.Matrix4d(1).SetTranslate((10, 0, 0)), rot * Gf.Matrix4d().SetTranslate((0, 5, 20)))
