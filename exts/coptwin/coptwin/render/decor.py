@@ -86,7 +86,7 @@ def compose(
 
 
 def _title(d: ImageDraw.ImageDraw, layout: Layout, title: str, subtitle: str) -> None:
-    d.rectangle([0, 0, layout.width, layout.title_h], fill=PANEL)
+    d.rectangle([0, 0, layout.width - 1, layout.title_h - 1], fill=PANEL)  # inclusive ends
     big = _font(layout.title_h * 0.36)
     small = _font(layout.title_h * 0.26)
     pad = max(6, layout.title_h // 6)
