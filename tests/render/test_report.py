@@ -130,3 +130,11 @@ def test_open_notes_are_listed_escaped_and_resolved_ones_are_not(cop, tmp_path):
     ]
     assert note.annotation_id
     assert "<h1>COP as of 2026-11-27 12:00:00 UTC</h1>" in html
+
+
+def test_a_version_the_table_does_not_have_is_one_line(cop, tmp_path, capsys):
+    args = ["report", "--config", str(cop.root / "cop.toml"), "--as-of", "99"]
+    assert main([*args, "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("coptwin report: error:") and len(err.splitlines()) == 1
+    assert not (tmp_path / "r.html").exists()

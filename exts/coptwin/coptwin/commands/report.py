@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from coptwin.config import load_config
+    from coptwin.delta.errors import DeltaWatchError
     from coptwin.geo.errors import SceneError
     from coptwin.render.cop import open_engine
     from coptwin.render.report import report_html
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             picture = cop_picture(engine, view=args.view, size=args.size)
         finally:
             engine.close()
-    except (SceneError, ValueError) as exc:
+    except (SceneError, ValueError, DeltaWatchError) as exc:  # one line, no traceback
         raise CommandError(str(exc)) from None
     assert picture.state is not None
     html = report_html(picture.state, picture.png())

@@ -61,6 +61,7 @@ def add_picture_args(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from coptwin.config import load_config
+    from coptwin.delta.errors import DeltaWatchError
     from coptwin.geo.errors import SceneError
     from coptwin.render.cop import open_engine
     from coptwin.render.snapshot import cop_picture, scene_picture
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                 picture = cop_picture(engine, view=args.view, size=args.size)
             finally:
                 engine.close()
-    except (SceneError, ValueError) as exc:
+    except (SceneError, ValueError, DeltaWatchError) as exc:  # one line, no traceback
         raise CommandError(str(exc)) from None
     picture.save(args.out)
     w, h = picture.image.size

@@ -199,14 +199,15 @@ def read_meshes(stage: Any, *, skip_root: str = "", object_id_attribute: str = "
     up_axis, mpu = read_axes(stage)
     reader = _Reader(stage, skip_root.rstrip("/"), object_id_attribute)
     top = reader.walk(stage.GetPseudoRoot(), root_inverse=None)
+    parts = reader.finish(top)
     stats = reader.stats
-    stats.parts = len(reader.parts)
+    stats.parts = len(parts)
     stats.prototypes = sum(1 for key in reader.templates if not key.startswith("pi:"))
     stats.instances, stats.pi_instances = top.instances, top.pi_instances
     use_part = np.asarray(top.parts, dtype=np.int64)
     use_matrix = np.stack(top.matrices) if top.matrices else np.zeros((0, 4, 4), dtype=np.float64)
     stats.meshes = len(top.parts)
-    stats.triangles = int(sum(reader.parts[p].tris.shape[0] for p in top.parts))
+    stats.triangles = int(sum(parts[p].tris.shape[0] for p in top.parts))
     stats.seconds = time.perf_counter() - t0
     log.info(
         "read %d meshes (%d distinct, %d prototypes, %d instances), %d triangles in %.2f s",
@@ -218,7 +219,7 @@ def read_meshes(stage: Any, *, skip_root: str = "", object_id_attribute: str = "
         stats.seconds,
     )
     return SceneMeshes(
-        reader.parts, use_part, use_matrix, top.rel_paths, top.ids, str(up_axis), mpu, stats
+        parts, use_part, use_matrix, top.rel_paths, top.ids, str(up_axis), mpu, stats
     )
 
 
@@ -230,10 +231,10 @@ class _Reader:
         self.skip_root = skip_root
         self.oid_attr = oid_attr
         self.xf = UsdGeom.XformCache(Usd.TimeCode.Default())
-        self.parts: list[MeshPart] = []
+        #: (path, points, counts, indices, finite) per mesh prim read; triangulated in finish().
+        self.raw: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.templates: dict[str, _Template] = {}
         self.stats = MeshStats()
-        self.tri_stats = TriangulationStats()
 
     def world(self, prim: Any) -> np.ndarray:
         return np.array(self.xf.GetLocalToWorldTransform(prim), dtype=np.float64)
@@ -327,7 +328,7 @@ class _Reader:
                 _splice(out, tmpl, m @ pi_world, f"{rel}{proto_rel}")
 
     def part(self, prim: Any) -> int | None:
-        """Read and triangulate one mesh prim (once); None when it draws nothing."""
+        """Read one mesh prim (once); None when it has nothing to draw."""
         from pxr import Usd, UsdGeom
 
         path = str(prim.GetPath())
@@ -360,18 +361,51 @@ class _Reader:
         if not finite.all():
             _note(st.nonfinite_meshes, path)
         self._check_extent(mesh, p[finite], path)
-        before = (self.tri_stats.degenerate_faces, self.tri_stats.fan_fallbacks)
-        tris = triangulate(c, i, np.where(finite[:, None], p, 0.0), self.tri_stats)
-        if not finite.all():
-            tris = tris[finite[tris].all(axis=1)]
-        st.degenerate_faces += self.tri_stats.degenerate_faces - before[0]
-        st.fan_fallbacks += self.tri_stats.fan_fallbacks - before[1]
-        if tris.shape[0] == 0:
-            if finite.all():  # a mesh whose faces all touch NaN points is counted once, above
-                _note(st.empty_meshes, path)
-            return None
-        self.parts.append(MeshPart(path, p, tris))
-        return len(self.parts) - 1
+        self.raw.append((path, p, c, i, finite))
+        return len(self.raw) - 1
+
+    def finish(self, top: _Template) -> list[MeshPart]:
+        """Triangulate every mesh read, in one vectorised call (thousands of small unique
+        meshes cost one numpy pass, not one each); drop uses of meshes with no triangles."""
+        st = self.stats
+        if not self.raw:
+            return []
+        sizes = np.array([r[1].shape[0] for r in self.raw], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        points = np.concatenate([np.where(r[4][:, None], r[1], 0.0) for r in self.raw])
+        finite = np.concatenate([r[4] for r in self.raw])
+        counts = np.concatenate([r[2] for r in self.raw])
+        # out-of-range indices must stay out of range after the shift (triangulate skips them)
+        indices = np.concatenate(
+            [
+                np.where((r[3] >= 0) & (r[3] < n), r[3] + off, -1)
+                for r, n, off in zip(self.raw, sizes, offsets[:-1], strict=True)
+            ]
+        )
+        tstats = TriangulationStats()
+        tris = triangulate(counts, indices, points, tstats)
+        st.degenerate_faces += tstats.degenerate_faces
+        st.fan_fallbacks += tstats.fan_fallbacks
+        tris = tris[finite[tris].all(axis=1)]
+        owner = np.searchsorted(offsets, tris[:, 0], side="right") - 1
+        order = np.argsort(owner, kind="stable")
+        tris, owner = tris[order], owner[order]
+        bounds = np.searchsorted(owner, np.arange(len(self.raw) + 1))
+        parts: list[MeshPart] = []
+        new_index = np.full(len(self.raw), -1, dtype=np.int64)
+        for k, (path, p, _c, _i, fin) in enumerate(self.raw):
+            t = tris[bounds[k] : bounds[k + 1]] - offsets[k]
+            if t.shape[0] == 0:
+                if fin.all():  # a mesh whose faces all touch NaN points is counted once
+                    _note(st.empty_meshes, path)
+                continue
+            new_index[k] = len(parts)
+            parts.append(MeshPart(path, p, t))
+        keep = [j for j, raw in enumerate(top.parts) if new_index[raw] >= 0]
+        top.parts = [int(new_index[top.parts[j]]) for j in keep]
+        top.matrices = [top.matrices[j] for j in keep]
+        top.rel_paths = [top.rel_paths[j] for j in keep]
+        return parts
 
     def _check_extent(self, mesh: Any, p: np.ndarray, path: str) -> None:
         ext = mesh.GetExtentAttr().Get()
