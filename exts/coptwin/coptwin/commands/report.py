@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coptwin.cli import CommandError
 from coptwin.commands._common import parse_as_of
-from coptwin.commands.snapshot import add_picture_args
+from coptwin.commands.snapshot import add_picture_args, picture
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,23 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from coptwin.config import load_config
-    from coptwin.delta.errors import DeltaWatchError
-    from coptwin.geo.errors import SceneError
-    from coptwin.render.cop import open_engine
     from coptwin.render.report import report_html
-    from coptwin.render.snapshot import cop_picture
 
-    try:
-        engine = open_engine(load_config(args.config), args.as_of)
-        try:
-            picture = cop_picture(engine, view=args.view, size=args.size)
-        finally:
-            engine.close()
-    except (SceneError, ValueError, DeltaWatchError) as exc:  # one line, no traceback
-        raise CommandError(str(exc)) from None
-    assert picture.state is not None
-    html = report_html(picture.state, picture.png())
+    made = picture(args)
+    assert made.state is not None  # --config: a COP, never a bare scene
+    html = report_html(made.state, made.png())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(html, encoding="utf-8")
     print(f"wrote {args.out} ({len(html) // 1024} KiB)")

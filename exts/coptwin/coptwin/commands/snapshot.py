@@ -59,29 +59,34 @@ def add_picture_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=size, default=(1280, 720), help="WIDTHxHEIGHT (1280x720)")
 
 
-def run(args: argparse.Namespace) -> int:
+def picture(args: argparse.Namespace):  # noqa: ANN201 - a coptwin.render.snapshot.Picture
+    """The picture ``args`` ask for (``--scene`` or ``--config`` [+ ``--as-of``], ``--view``,
+    ``--size``); every expected failure is one :class:`CommandError` line."""
     from coptwin.config import load_config
     from coptwin.delta.errors import DeltaWatchError
     from coptwin.geo.errors import SceneError
     from coptwin.render.cop import open_engine
     from coptwin.render.snapshot import cop_picture, scene_picture
 
-    t0 = time.perf_counter()
     try:
-        if args.scene is not None:
+        if getattr(args, "scene", None) is not None:
             if args.as_of is not None:
                 raise CommandError("--as-of needs --config (a bare scene has no tables)")
-            picture = scene_picture(args.scene, view=args.view, size=args.size)
-        else:
-            engine = open_engine(load_config(args.config), args.as_of)
-            try:
-                picture = cop_picture(engine, view=args.view, size=args.size)
-            finally:
-                engine.close()
+            return scene_picture(args.scene, view=args.view, size=args.size)
+        engine = open_engine(load_config(args.config), args.as_of)
+        try:
+            return cop_picture(engine, view=args.view, size=args.size)
+        finally:
+            engine.close()
     except (SceneError, ValueError, DeltaWatchError) as exc:  # one line, no traceback
         raise CommandError(str(exc)) from None
-    picture.save(args.out)
-    w, h = picture.image.size
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    made = picture(args)
+    made.save(args.out)
+    w, h = made.image.size
     print(f"wrote {args.out} ({w}x{h}, {time.perf_counter() - t0:.1f} s)")
     sys.stdout.flush()
     return 0

@@ -232,41 +232,42 @@ def _lights(ren, sun: np.ndarray | None) -> None:  # noqa: ANN001
 
 def _points(points: np.ndarray, colors: np.ndarray, size_px: int, round_: bool):  # noqa: ANN202
     """Unlit points of a fixed pixel size, coloured exactly (no lighting, no shading)."""
-    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
-
     n = points.shape[0]
     poly = _polydata(points)
     poly.SetVerts(_cells(n, 1, np.arange(n)))
     poly.GetPointData().SetScalars(_colors(colors))
-    mapper = vtkPolyDataMapper()
-    mapper.SetInputData(poly)
-    mapper.SetScalarModeToUsePointData()
-    mapper.SetColorModeToDirectScalars()
-    actor = vtkActor()
-    actor.SetMapper(mapper)
+    actor = _unlit_actor(poly, scalars=True)
     prop = actor.GetProperty()
     prop.SetRepresentationToPoints()
     prop.SetPointSize(size_px)
-    prop.LightingOff()
     prop.SetRenderPointsAsSpheres(round_)
     return actor
 
 
 def _stems(lo: np.ndarray, hi: np.ndarray, width_px: int):  # noqa: ANN202
-    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
-
     n = lo.shape[0]
     pts = np.empty((2 * n, 3))
     pts[0::2], pts[1::2] = lo, hi
     poly = _polydata(pts)
     poly.SetLines(_cells(n, 2, np.arange(2 * n)))
+    actor = _unlit_actor(poly, scalars=False)
+    actor.GetProperty().SetColor(*(c / 255 for c in OUTLINE))
+    actor.GetProperty().SetLineWidth(width_px)
+    return actor
+
+
+def _unlit_actor(poly, *, scalars: bool):  # noqa: ANN001, ANN202
+    """An actor without lighting; colours from the point scalars, or one colour."""
+    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
     mapper = vtkPolyDataMapper()
     mapper.SetInputData(poly)
-    mapper.ScalarVisibilityOff()
+    if scalars:
+        mapper.SetScalarModeToUsePointData()
+        mapper.SetColorModeToDirectScalars()
+    else:
+        mapper.ScalarVisibilityOff()
     actor = vtkActor()
     actor.SetMapper(mapper)
-    prop = actor.GetProperty()
-    prop.SetColor(*(c / 255 for c in OUTLINE))
-    prop.SetLineWidth(width_px)
-    prop.LightingOff()
+    actor.GetProperty().LightingOff()
     return actor
