@@ -43,3 +43,17 @@ def test_unreadable_files_are_one_clear_error(tmp_path):
     with pytest.raises(SceneError, match="not a readable USD file") as err:
         open_stage(bad)
     assert "\n" not in str(err.value)
+
+
+def test_a_z_up_centimetre_wrapper_gives_the_same_city_in_metres(city_dir, tmp_path):
+    from .test_inspect import Y_TO_Z_CM, wrap
+
+    info = CityInfo.load(city_dir)
+    plain = load_scene(open_stage(info.root_layer), object_id_attribute=OID)
+    root = wrap(tmp_path / "zup.usda", info.root_layer, matrix=Y_TO_Z_CM, up="Z", mpu=0.01)
+    zup = load_scene(open_stage(root), object_id_attribute=OID)
+    assert zup.up_axis == "Z" and zup.meters_per_unit == 0.01
+    a = plain.points.astype(np.float64) + plain.origin
+    b = zup.points.astype(np.float64) + zup.origin
+    assert a.shape == b.shape and np.allclose(a, b, atol=0.01)  # same metres, same up
+    assert [x.object_id for x in zup.buildings] == [x.object_id for x in plain.buildings]
