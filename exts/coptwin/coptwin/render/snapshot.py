@@ -139,6 +139,11 @@ def render_cop(
         counts[st] = counts.get(st, 0) + 1
     name = Path(state.scene_path).name
     subtitle = f"{state.versions_text()} · {len(sensors)} sensors shown · {name}"
+    if view.kind == "sensor" and view.target in ids:
+        s = sensors[ids.index(view.target)]
+        subtitle = f"sensor {s.sensor_id} ({s.name}, {s.status}) · {subtitle}"
+    elif view.kind == "building":
+        subtitle = f"building {view.target} · {subtitle}"
     return _render(
         scene,
         found,
