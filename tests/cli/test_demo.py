@@ -6,6 +6,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from PIL import Image
 from pxr import Usd, UsdGeom
 
 from coptwin.cli import main
@@ -31,6 +32,8 @@ def test_demo_writes_a_live_cop(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "delta versions applied" in printed and "tick time: median" in printed
+    with Image.open(out / "cop.png") as picture:  # a picture of the COP beside the USD
+        assert picture.format == "PNG" and picture.size == (1280, 720)
     stage = Usd.Stage.Open(str(out / "cop.usda"))
     assert stage is not None
     markers = [p for p in stage.Traverse() if p.HasAttribute("coptwin:sensorId")]

@@ -31,6 +31,9 @@ COMMANDS: tuple[str, ...] = (
     "maintain",
     "bench",
     "serve",
+    "inspect",
+    "snapshot",
+    "report",
 )
 
 

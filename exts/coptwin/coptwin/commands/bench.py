@@ -5,9 +5,10 @@ vs. a pandas full scan + per-prim Usd writes), ``placement`` (10k sensors on a
 5k-building scene), ``latency`` (commit-to-overlay over SeaweedFS, webhook
 and polling), ``scale`` (S/M/L tables and scenes, docs/benchmarks.md; the L
 size needs about 21 GiB free for its polars baseline and ~10 minutes), ``panel``
-(main-thread cost of one Kit panel refresh with 10k sensors) and ``web`` (the
-browser COP with 10k sensors in headless Chromium: load time, frames/s, server CPU and
-bytes per update while 1k sensors change per second for 60 s).
+(main-thread cost of one Kit panel refresh with 10k sensors), ``snapshot``
+(``coptwin snapshot --scene`` on the 120-building export, a 5,000-building city and the
+instanced ce_ottawa_c) and ``web`` (the browser COP with 10k sensors in headless Chromium:
+load time, frames/s, server CPU and bytes per update while 1k sensors change per second for 60 s).
 ``--quick`` shrinks every size for a smoke run.
 """
 
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUITES = ("tick", "placement", "latency", "scale", "panel", "web")
+SUITES = ("tick", "placement", "latency", "scale", "panel", "snapshot", "web")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -89,6 +90,14 @@ def _suite(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 idle_s=3,
             )
         return bench_web(work / "web")
+    if name == "snapshot":
+        from coptwin.bench.snapshot import bench_snapshot
+
+        if args.quick:
+            return bench_snapshot(
+                work / "snapshot", buildings=200, only=("ce_ottawa_a", "generated")
+            )
+        return bench_snapshot(work / "snapshot")
     raise ValueError(name)
 
 

@@ -4,7 +4,7 @@ Builds (or reuses) the sample city in ``data/``, registers sensors and
 streams readings into local Delta tables under ``work/demo``, runs the engine
 for ``--duration`` seconds and writes ``out/overlay.usda`` and ``out/cop.usda``
 (a root stage that sublayers the overlay and the base scene, so any USD viewer
-or Omniverse opens the result).
+or Omniverse opens the result), and ``out/cop.png``, a picture of the COP.
 """
 
 from __future__ import annotations
@@ -106,14 +106,17 @@ def run(args: argparse.Namespace) -> int:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     engine.export(out / "overlay.usda", out / "cop.usda")
+    from coptwin.render.snapshot import cop_picture
+
+    cop_picture(engine).save(out / "cop.png")
     snap = engine.snapshot()
     if args.json:
         print(json.dumps(summary_dict(snap, engine.running), indent=2, default=str))
     else:
         print(format_summary(snap, engine.running))
         print(
-            f"\nwrote {out / 'overlay.usda'} and {out / 'cop.usda'} "
-            "(open the latter in any USD viewer)"
+            f"\nwrote {out / 'overlay.usda'}, {out / 'cop.usda'} (open it in any USD viewer) "
+            f"and {out / 'cop.png'} (a picture of the COP)"
         )
     engine.close()
     return 0
