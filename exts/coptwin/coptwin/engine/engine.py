@@ -195,8 +195,6 @@ class Engine:
                 marker_shapes={k: r.marker for k, r in self.config.rules.items() if r.marker},
                 detail_time_budget_s=self.config.engine.main_thread_budget_ms / 1000.0,
             )
-            # Small ticks (up to ~200 sensors) always complete; the time budget bounds big ones.
-            self.overlay.detail_min = 200
             if opening.sensors.batch is not None:
                 self.overlay.stage_batch(opening.sensors.batch)
             self._draw_sensors(opening.sensors)
