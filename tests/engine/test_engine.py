@@ -59,6 +59,10 @@ def test_first_tick_colours_markers_and_writes_attributes(cop):
     assert marker(engine, temps[2]).GetAttribute("coptwin:sensorId").Get() == temps[2]
     snap = {s.sensor_id: s for s in engine.snapshot().sensors}
     assert snap[temps[1]].status == "warn" and snap[temps[1]].value == 30.0
+    # Each row says why it has its status (the detail view shows it).
+    hot = snap[temps[2]].reason
+    assert hot.startswith("value 40") and "above alarm_high" in hot
+    assert snap[temps[3]].reason == "no reading of temperature yet"
     # The roof sensor's building carries the live value in the overlay.
     bound = snap[temps[2]].bound_prim
     assert bound, "roof sensors bind to their building"
@@ -326,7 +330,8 @@ def test_cold_start_keeps_only_rows_the_state_can_use(cop):
     assert len(history) == cop.config.engine.history_per_sensor
     assert history[-1][1] == 299.0
     # The other quantity's latest reading survives the cut on the bound building.
-    building = engine.stage.GetPrimAtPath(engine.bindings[s])
+    row = {r.sensor_id: r for r in engine.snapshot().sensors}[s]
+    building = engine.stage.GetPrimAtPath(row.bound_prim)
     assert building.GetAttribute("coptwin:humidity").Get() == 5.0
     engine.close()
 

@@ -26,6 +26,7 @@ def sensor(
     age_s: float | None = 10.0,
     marker: bool = True,
     bound_prim: str = "",
+    reason: str = "",
 ) -> SensorRow:
     return SensorRow(
         sensor_id=sensor_id,
@@ -39,6 +40,7 @@ def sensor(
         ts=None if age_s is None else NOW - timedelta(seconds=age_s),
         marker_path=f"/COP/Markers/{sensor_id}" if marker else "",
         bound_prim=bound_prim,
+        reason=reason,
     )
 
 
@@ -47,7 +49,14 @@ def city_rows() -> tuple[SensorRow, ...]:
     """Six sensors over two layers, with every awkward case the table must handle."""
     return (
         sensor("t1", name="Tower roof", status="ok", value=21.5, age_s=5),
-        sensor("t2", name="Harbour", status="alarm", value=41.0, age_s=30),
+        sensor(
+            "t2",
+            name="Harbour",
+            status="alarm",
+            value=41.0,
+            age_s=30,
+            reason="value 41 °C above alarm_high 35",
+        ),
         sensor("t3", name="park", status="warn", value=None, age_s=None),
         sensor(
             "m1",

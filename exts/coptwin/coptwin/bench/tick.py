@@ -251,25 +251,26 @@ def _variant_baseline(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, A
 
 
 def _variant_polars(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any]:
-    """Full scan with polars each tick, then the engine's own overlay writes."""
+    """Full scan with polars each tick, then the engine's own steps and overlay writes."""
     from coptwin.config import load_config
+    from coptwin.engine import steps
     from coptwin.engine.engine import Engine
 
     cfg = load_config(cfg_path)
     engine = Engine(cfg)
     engine.open()
+    assert engine.state is not None and engine.overlay is not None
     uri = cfg.table_uri("readings")
     total = []
     for i in range(ticks):
         _new_version(cfg_path, n_sensors, i)
         t = time.perf_counter()
         full = pl.read_delta(uri)
-        assert engine.state is not None
-        engine.state.reset()
-        result = engine.state.apply(full, engine.clock())
-        batch = engine._updates_for(result.changed)
-        if batch is not None:
-            engine.overlay.stage_batch(batch)
+        now = engine.clock()
+        result = steps.merge(engine.state, full, now, reset=True)
+        judged = steps.evaluate(engine.state, cfg, engine.verdicts, now, result.changed)
+        if judged is not None:
+            engine.overlay.stage_batch(steps.marker_batch(judged, engine.state, engine.facts, {}))
         engine.overlay.flush()
         total.append((time.perf_counter() - t) * 1000)
     return {"tick": summarise(total)}

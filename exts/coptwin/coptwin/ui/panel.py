@@ -107,9 +107,16 @@ class NotesView:
     point: str = ""
 
 
-def _sensor_for_path(engine: Any) -> Callable[[str], str | None] | None:
-    overlay = getattr(engine, "overlay", None)
-    return getattr(overlay, "sensor_for_path", None)
+def _sensor_for_path(engine: Any) -> Callable[[str], str | None]:
+    """Prim path -> sensor id through the engine's overlay *when asked*: the overlay
+    is attached after the engine is bound (its run loop opens it)."""
+
+    def lookup(path: str) -> str | None:
+        overlay = getattr(engine, "overlay", None)
+        find = getattr(overlay, "sensor_for_path", None)
+        return find(path) if find is not None else None
+
+    return lookup
 
 
 def parse_point(text: str) -> tuple[float, float, float]:
@@ -223,8 +230,7 @@ class PanelVM:
         def sensor_for_path(path: str) -> str | None:
             if path in self._markers:
                 return self._markers[path]
-            lookup = _sensor_for_path(engine)
-            return lookup(path) if lookup is not None else None
+            return _sensor_for_path(engine)(path)
 
         def pins_scope() -> str | None:
             overlay = getattr(engine, "overlay", None)
@@ -252,7 +258,7 @@ class PanelVM:
 
     def _book_lock(self) -> AbstractContextManager[Any]:
         """The engine's lock: its workers fold new note events into the book under it."""
-        lock = getattr(self.engine, "_lock", None)
+        lock = getattr(self.engine, "lock", None)
         return lock if lock is not None else contextlib.nullcontext()
 
     def _update_notes_view(self) -> bool:
