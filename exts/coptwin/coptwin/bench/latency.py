@@ -67,7 +67,7 @@ def _env(values: dict[str, str]) -> Iterator[None]:
 
 
 def _config(endpoint: str, base: Path, mode: str, webhook_port: int) -> Config:
-    events: dict[str, Any] = {"coalesce_s": 0.02}
+    events: dict[str, Any] = {}
     if mode == "webhook":
         events["webhook"] = {"enabled": True, "host": "127.0.0.1", "port": webhook_port}
         events["polling"] = {"enabled": False}
