@@ -12,9 +12,9 @@ import polars as pl
 from deltalake import write_deltalake
 
 from coptwin.delta import TableWatcher
-from coptwin.delta.store import table_store
 from coptwin.maintenance import MaintenanceOptions, maintain_table
 from coptwin.maintenance.lease import LEASE_PATH, MaintenanceLease
+from coptwin.storage import object_store
 
 
 def _yesterday(readings) -> str:
@@ -184,7 +184,7 @@ def test_missing_table_is_skipped_with_a_reason(tmp_path):
 
 def test_a_held_lease_stops_a_second_pass(readings):
     version = readings.version()
-    with MaintenanceLease(table_store(readings.uri)):
+    with MaintenanceLease(object_store(readings.uri)):
         report = maintain_table(readings.uri)
     assert not report.ok and "holds the lease" in report.skipped
     assert readings.version() == version

@@ -28,8 +28,8 @@ from coptwin.config import Config
 from coptwin.storage import (
     Credentials,
     apply_ca_bundle,
+    config_store,
     delta_storage_options,
-    object_store,
     redact,
     resolve_credentials,
     split_s3_uri,
@@ -207,7 +207,7 @@ class Doctor:
             self._skip("bucket exists", "no credentials")
             return False
         try:
-            next(iter(obstore.list(object_store(self.config), chunk_size=1)), None)
+            next(iter(obstore.list(config_store(self.config), chunk_size=1)), None)
         except Exception as exc:
             code = _s3_code(exc)
             if code in _CREDENTIAL_CODES:
@@ -281,7 +281,7 @@ class Doctor:
             self.config, storage=msgspec.structs.replace(self.config.storage, uri=uri)
         )
         try:
-            store = object_store(cfg)
+            store = config_store(cfg)
             first = next(iter(obstore.list(store, prefix="_delta_log/", chunk_size=100)), [])
             commits = [m["path"] for m in first if str(m["path"]).endswith(".json")]
             if not commits:
@@ -367,7 +367,7 @@ class Doctor:
         cfg = msgspec.structs.replace(
             self.config, storage=msgspec.structs.replace(self.config.storage, uri=uri)
         )
-        store = object_store(cfg)
+        store = config_store(cfg)
         try:
             obstore.put(store, probe, b"coptwin doctor write probe")
         except Exception as exc:

@@ -15,23 +15,18 @@ import polars as pl
 
 from coptwin.annotations.model import AnnotationEvent
 from coptwin.config import CANONICAL_COLUMNS, TableConfig
+from coptwin.model import columns
+from coptwin.model.columns import DTYPES
 
 log = logging.getLogger(__name__)
 
 COLUMNS: tuple[str, ...] = CANONICAL_COLUMNS["annotations"]
 
-#: Canonical schema; ``created_at`` is a UTC timestamp in microseconds.
-SCHEMA: dict[str, pl.DataType] = {
-    "annotation_id": pl.String(),
-    "event_id": pl.String(),
-    "event": pl.String(),
-    "created_at": pl.Datetime("us", "UTC"),
-    "author": pl.String(),
-    "target": pl.String(),
-    "text": pl.String(),
-    "status": pl.String(),
-    "parent_id": pl.String(),
-}
+#: Canonical schema (:data:`coptwin.model.columns.DTYPES`); ``created_at`` is a UTC
+#: timestamp in microseconds.
+SCHEMA: dict[str, pl.DataType] = DTYPES["annotations"]
+
+_DEFAULT_TABLE = TableConfig(path="annotations")
 
 
 def _mapping(table: TableConfig | None) -> dict[str, str]:
@@ -48,32 +43,10 @@ def to_user(frame: pl.DataFrame, table: TableConfig | None) -> pl.DataFrame:
 
 
 def to_canonical(frame: pl.DataFrame, table: TableConfig | None) -> pl.DataFrame:
-    """User columns -> canonical names and types; missing columns become nulls.
-
-    A ``created_at`` stored without time zone is taken as UTC; other columns
-    of the table are dropped (they are not part of the contract).
-    """
-    reverse = {user: canonical for canonical, user in _mapping(table).items()}
-    frame = frame.rename({k: v for k, v in reverse.items() if k in frame.columns})
-    exprs = []
-    for name, dtype in SCHEMA.items():
-        if name not in frame.columns:
-            exprs.append(pl.lit(None, dtype=dtype).alias(name))
-        elif name == "created_at":
-            col = frame.schema[name]
-            if isinstance(col, pl.Datetime):
-                expr = pl.col(name)
-                expr = (
-                    expr.dt.replace_time_zone("UTC")
-                    if col.time_zone is None
-                    else expr.dt.convert_time_zone("UTC")
-                )
-                exprs.append(expr.dt.cast_time_unit("us"))
-            else:
-                exprs.append(pl.col(name).cast(dtype, strict=False))
-        else:
-            exprs.append(pl.col(name).cast(dtype, strict=False))
-    return frame.select(exprs)
+    """User columns -> canonical names and types, as for every table
+    (:func:`coptwin.model.columns.to_canonical`): missing optional columns become
+    nulls, a ``created_at`` without time zone is UTC, other columns are dropped."""
+    return columns.to_canonical(frame, table or _DEFAULT_TABLE, "annotations")
 
 
 def events_frame(events: Iterable[AnnotationEvent]) -> pl.DataFrame:
@@ -83,7 +56,7 @@ def events_frame(events: Iterable[AnnotationEvent]) -> pl.DataFrame:
 
 
 def empty_frame() -> pl.DataFrame:
-    return pl.DataFrame(schema=SCHEMA)
+    return columns.empty_frame("annotations")
 
 
 def iter_rows(frame: pl.DataFrame) -> Iterator[dict]:

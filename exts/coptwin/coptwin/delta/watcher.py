@@ -26,14 +26,8 @@ from coptwin.delta.files import AbsolutePathError, read_added_files
 from coptwin.delta.log import Commit, LogListing, list_log, read_commits
 from coptwin.delta.schema import UnsupportedSchemaError, schema_from_json
 from coptwin.delta.snapshot import open_table, read_snapshot
-from coptwin.delta.store import (
-    NOT_FOUND,
-    STORE_ERRORS,
-    is_local,
-    local_path,
-    safe_message,
-    table_store,
-)
+from coptwin.delta.store import NOT_FOUND, STORE_ERRORS, safe_message
+from coptwin.storage import is_local, local_path, object_store
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +86,7 @@ class TableWatcher:
             if is_local(self.uri) and not local_path(self.uri).is_dir():
                 return None
             try:
-                self._store = table_store(self.uri, self._options)
+                self._store = object_store(self.uri, self._options)
             except (*STORE_ERRORS, ValueError) as exc:
                 raise DeltaStorageError(
                     self.uri, f"cannot open storage: {safe_message(exc, self._options)}"
