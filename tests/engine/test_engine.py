@@ -173,7 +173,8 @@ def test_time_travel_by_timestamp(cop):
 def test_layer_toggle_reaches_the_stage(cop):
     engine = Engine(cop.config, clock=clock_at(T0))
     engine.open()
-    layer_prim = engine.stage.GetPrimAtPath(str(engine.overlay.instancer_path("security")))
+    layers = engine.stage.GetPrimAtPath("/COP/Sensors").GetChildren()
+    layer_prim = next(p for p in layers if p.GetAttribute("coptwin:layer").Get() == "security")
     assert UsdGeom.Imageable(layer_prim).ComputeVisibility() == UsdGeom.Tokens.inherited
     engine.set_layer_visible("security", False)
     assert UsdGeom.Imageable(layer_prim).ComputeVisibility() == UsdGeom.Tokens.invisible

@@ -81,8 +81,17 @@ def _apply(ov: Overlay, rows: list[dict] | MarkerBatch) -> OverlayStats:
     return ov.flush()
 
 
+def _instancer_path(stage: Usd.Stage, ov: Overlay, layer: str) -> Sdf.Path:
+    """``<root>/Sensors/<layer prim>/Markers`` of the layer named ``layer`` (its
+    prim carries ``coptwin:layer``)."""
+    for prim in stage.GetPrimAtPath(ov.root_path.AppendChild("Sensors")).GetChildren():
+        if prim.GetAttribute("coptwin:layer").Get() == layer:
+            return prim.GetPath().AppendChild("Markers")
+    raise KeyError(layer)
+
+
 def _instancer(stage: Usd.Stage, ov: Overlay, layer: str) -> UsdGeom.PointInstancer:
-    return UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path(layer)))
+    return UsdGeom.PointInstancer(stage.GetPrimAtPath(_instancer_path(stage, ov, layer)))
 
 
 def _index(stage: Usd.Stage, ov: Overlay, layer: str, sensor_id: str) -> int:
@@ -210,8 +219,8 @@ def test_tick_touches_only_given_sensors(city_copy: CityInfo) -> None:
     allowed = {
         ov.marker_path("s-4"),
         ov.marker_path("s-7"),
-        ov.instancer_path("environment"),
-        ov.instancer_path("security"),
+        _instancer_path(stage, ov, "environment"),
+        _instancer_path(stage, ov, "security"),
         Sdf.Path(_bldg(city_copy, 105)),  # s-4 is bound to Bldg_105
     }
     assert prims <= allowed
@@ -236,13 +245,13 @@ def test_unchanged_values_are_not_rewritten(city_copy: CityInfo) -> None:
 def test_layer_visibility(city_copy: CityInfo) -> None:
     stage, ov = _attach(city_copy)
     _apply(ov, _rows(4))
-    inst = UsdGeom.Imageable(stage.GetPrimAtPath(ov.instancer_path("security")))
+    inst = UsdGeom.Imageable(stage.GetPrimAtPath(_instancer_path(stage, ov, "security")))
     data = UsdGeom.Imageable(stage.GetPrimAtPath(ov.marker_path("s-1")))
     assert inst.ComputeVisibility() == UsdGeom.Tokens.inherited
     ov.set_layer_visible("security", False)
     assert inst.ComputeVisibility() == UsdGeom.Tokens.invisible
     assert data.ComputeVisibility() == UsdGeom.Tokens.invisible
-    env = UsdGeom.Imageable(stage.GetPrimAtPath(ov.instancer_path("environment")))
+    env = UsdGeom.Imageable(stage.GetPrimAtPath(_instancer_path(stage, ov, "environment")))
     assert env.ComputeVisibility() == UsdGeom.Tokens.inherited
     ov.set_layer_visible("security", True)
     assert inst.ComputeVisibility() == UsdGeom.Tokens.inherited

@@ -374,10 +374,6 @@ class Overlay:
         with Sdf.ChangeBlock():
             self._set_visibility(lay, visible)
 
-    def instancer_path(self, name: str) -> Sdf.Path:
-        """The PointInstancer that draws a layer's markers."""
-        return self._layer_state(name).instancer.path
-
     def _layer_state(self, name: str) -> _Layer:
         lay = self._layers.get(name)
         if lay is not None:

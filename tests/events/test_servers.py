@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from coptwin.events.devserver import sigv4_headers
+from tests.support.servers import sigv4_headers
 
 
 @pytest.mark.s3
