@@ -13,6 +13,7 @@ from pxr import Usd, UsdGeom
 
 from coptwin.engine.engine import Engine
 from coptwin.model.palette import PALETTE
+from tests.support.wait import until
 
 from .conftest import T0
 
@@ -242,13 +243,6 @@ def test_run_loop_follows_hints_and_survives_a_storage_outage(cop):
     async def scenario():
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run(stop))
-
-        async def until(pred, timeout=20.0):
-            for _ in range(int(timeout / 0.05)):
-                if pred():
-                    return
-                await asyncio.sleep(0.05)
-            raise AssertionError("condition not reached")
 
         await until(lambda: engine.snapshot().status.connection == "connected")
         await until(lambda: engine.running.rows_read >= 1)

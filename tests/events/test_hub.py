@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import time
 
 import pytest
 
 from coptwin.events.hub import EventHub
+from tests.support.wait import until
 
 from .conftest import body, load_payload, make_config, retarget
 
 KEY = "city/readings/_delta_log/00000000000000000003.json"
-
-
-async def until(pred, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def post(port: int, data: bytes) -> int:

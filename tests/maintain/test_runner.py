@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from coptwin.delta import TableWatcher
 from coptwin.maintenance import MaintenanceOptions, maintain_table
 from coptwin.maintenance.lease import LEASE_PATH, MaintenanceLease
 from coptwin.storage import object_store
+from tests.support.wait import wait_until
 
 
 def _yesterday(readings) -> str:
@@ -32,8 +32,9 @@ def test_maintenance_beside_a_writer_loses_nothing_and_spares_todays_partition(
     readings, writer_factory
 ):
     writer = writer_factory(readings)
-    while writer.commits < 3:
-        time.sleep(0.01)
+    # bounded: a writer that dies (or never commits) fails the test instead of hanging it
+    wait_until(lambda: writer.commits >= 3 or not writer.is_alive(), 60, what="3 writer commits")
+    assert writer.error is None and writer.commits >= 3, writer.error
     today = readings.today.isoformat()
     todays_files = readings.files(today)
     before = writer.commits

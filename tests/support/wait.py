@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 def wait_until(
     predicate: Callable[[], object],
-    timeout: float = 10.0,
+    timeout: float = 15.0,
     interval: float = 0.02,
     *,
     what: str = "condition",
@@ -29,7 +29,7 @@ def wait_until(
 
 async def until(
     predicate: Callable[[], object],
-    timeout: float = 10.0,
+    timeout: float = 15.0,
     interval: float = 0.02,
     *,
     what: str = "condition",

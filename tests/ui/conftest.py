@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
+from tests.support.wait import until
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -146,3 +147,25 @@ def city(cop_config: Path):
     from pxr import Usd
 
     return Usd.Stage.Open(str(cop_config.parent / "city.usda"))
+
+
+@pytest.fixture
+def start_session():
+    """``await start_session(cop_config, city)``: a running EngineSession whose engine
+    has drawn the tiny COP's three sensors and applied their readings (bounded wait)."""
+    from coptwin.ui.session import EngineSession
+
+    async def start(cop_config: Path, city) -> EngineSession:
+        session = EngineSession()
+        assert session.start(cop_config, city), session.error
+
+        def ready() -> bool:
+            snap = session.engine.snapshot()
+            rows = snap.sensors
+            applied = len(rows) == 3 and all(r.ts is not None for r in rows)
+            return applied and snap.status.connection == "connected"
+
+        await until(ready, 30, what="the engine to apply the readings")
+        return session
+
+    return start
