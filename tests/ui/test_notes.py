@@ -34,8 +34,15 @@ async def shown(panel: PanelVM, ready: Callable[[], bool], what: str) -> None:
     await until(refreshed, what=what)
 
 
-def pin(city, engine, annotation_id: str):
-    return city.GetPrimAtPath(str(pins.pin_path(engine.overlay, annotation_id)))
+async def drawn_pin(city, engine, annotation_id: str):
+    """The note's pin once the engine's tick has committed it (the notes list follows
+    the book, which the engine folds in its worker before it draws the pin)."""
+
+    def prim():
+        return city.GetPrimAtPath(str(pins.pin_path(engine.overlay, annotation_id)))
+
+    await until(lambda: prim().IsValid(), what=f"the pin of note {annotation_id}")
+    return prim()
 
 
 def table_version(session: EngineSession) -> int | None:
@@ -73,8 +80,7 @@ def test_note_on_the_selected_sensor_is_listed_and_pinned(start_session, cop_con
             )
             assert row.target == "sensor:t2" and row.target_label == "sensor Harbour"
             assert row.when.endswith(" UTC")
-            prim = pin(city, engine, row.annotation_id)
-            assert prim.IsValid()
+            prim = await drawn_pin(city, engine, row.annotation_id)
             assert prim.GetAttribute(pins.ATTR_TEXT).Get() == "reads high since the roof work"
             assert panel.layers.notes is not None
             assert panel.layers.notes.counts_text == "1 open · 0 resolved"
@@ -108,8 +114,9 @@ def test_resolve_changes_status_and_the_filter_hides_it(start_session, cop_confi
             await panel.resolve_note(root.annotation_id)
             await shown(panel, lambda: panel.notes_view.rows == (), "the filter to hide it")
             assert panel.notes_view.counts == {"open": 0, "resolved": 1, "all": 1}
-            prim = pin(city, engine, root.annotation_id)
-            assert prim.GetAttribute(pins.ATTR_STATUS).Get() == "resolved"
+            # the book folds in the engine's worker; its pin is redrawn when the tick commits
+            prim = await drawn_pin(city, engine, root.annotation_id)
+            await until(lambda: prim.GetAttribute(pins.ATTR_STATUS).Get() == "resolved")
             panel.set_notes_filter("resolved")
             rows = panel.notes_view.rows
             assert [r.status for r in rows] == ["resolved", "resolved"] and rows[0].can_reopen
@@ -135,7 +142,7 @@ def test_annotations_layer_toggle_hides_the_pins_scope(start_session, cop_config
             await shown(panel, lambda: len(panel.notes_view.rows) == 1, "the note")
             note = panel.notes_view.rows[0]
             scope = city.GetPrimAtPath(str(pins.scope_path(engine.overlay)))
-            prim = pin(city, engine, note.annotation_id)
+            prim = await drawn_pin(city, engine, note.annotation_id)
             assert UsdGeom.Imageable(prim).ComputeVisibility() == UsdGeom.Tokens.inherited
             assert panel.toggle_notes_layer(False).layers
             assert panel.layers.notes.visible is False
@@ -173,7 +180,7 @@ def test_note_at_a_clicked_point(start_session, cop_config, city):
             panel.set_notes_scope("all")
             await shown(panel, lambda: len(panel.notes_view.rows) == 1, "the note")
             assert panel.notes_view.rows[0].target == "point:12.5,-3.0,0.0"
-            assert pin(city, session.engine, panel.notes_view.rows[0].annotation_id).IsValid()
+            await drawn_pin(city, session.engine, panel.notes_view.rows[0].annotation_id)
         finally:
             session.stop()
 

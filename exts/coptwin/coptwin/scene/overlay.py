@@ -135,14 +135,7 @@ class OverlayStats:
     details_written: int = 0
     details_pending: int = 0
     attribute_writes: int = 0
-    layers_written: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
-    #: wall time of staging, of the marker arrays and new structure, of the detail
-    #: pass and of the stage's change processing
-    seconds_staging: float = 0.0
-    seconds_markers: float = 0.0
-    seconds_details: float = 0.0
-    seconds_notify: float = 0.0
 
 
 class _Layer:
@@ -233,11 +226,13 @@ class Overlay:
         detail_time_budget_s: float | None,
     ) -> None:
         self._stage = stage
-        self._layer = layer
-        self._root = Sdf.Path(root)
-        self._sensors_path = self._root.AppendChild("Sensors")
-        self._mpu = float(meters_per_unit)
-        self._up = up_axis
+        #: the overlay's own (anonymous) layer, its root prim and the stage's units and
+        #: up axis (what coptwin.scene.pins draws with); read only
+        self.layer = layer
+        self.root_path = Sdf.Path(root)
+        self.meters_per_unit = float(meters_per_unit)
+        self.up_axis = up_axis
+        self._sensors_path = self.root_path.AppendChild("Sensors")
         self._marker_size_m = float(marker_size_m)
         self._marker_shapes = dict(marker_shapes or {})
         #: max seconds the detail pass may take per flush() (None: no limit)
@@ -310,7 +305,7 @@ class Overlay:
             detail_time_budget_s,
         )
         with Sdf.ChangeBlock():
-            for path in (overlay._root, overlay._sensors_path):
+            for path in (overlay.root_path, overlay._sensors_path):
                 spec = Sdf.CreatePrimInLayer(layer, path)
                 spec.specifier = Sdf.SpecifierDef
                 spec.typeName = "Xform"
@@ -324,31 +319,11 @@ class Overlay:
         if not self._attached:
             return
         paths = self._stage.GetSessionLayer().subLayerPaths
-        if self._layer.identifier in list(paths):
-            paths.remove(self._layer.identifier)
+        if self.layer.identifier in list(paths):
+            paths.remove(self.layer.identifier)
         self._attached = False
 
     # ------------------------------------------------------------------ properties
-
-    @property
-    def layer(self) -> Sdf.Layer:
-        return self._layer
-
-    @property
-    def root_path(self) -> Sdf.Path:
-        return self._root
-
-    @property
-    def stage(self) -> Usd.Stage:
-        return self._stage
-
-    @property
-    def meters_per_unit(self) -> float:
-        return self._mpu
-
-    @property
-    def up_axis(self) -> str:
-        return self._up
 
     @property
     def details_pending(self) -> int:
@@ -382,7 +357,7 @@ class Overlay:
         self._layer_names.add(pname)
         with Sdf.ChangeBlock():
             prim = Sdf.PrimSpec(
-                self._layer.GetPrimAtPath(self._sensors_path), pname, Sdf.SpecifierDef, "Xform"
+                self.layer.GetPrimAtPath(self._sensors_path), pname, Sdf.SpecifierDef, "Xform"
             )
             lay = _Layer(name, prim)
             _text(prim, "coptwin:layer", name)
@@ -416,13 +391,13 @@ class Overlay:
         if idx is not None:
             return idx
         taken = {c.name for c in lay.prototypes_scope.nameChildren}
-        size = self._marker_size_m / self._mpu
+        size = self._marker_size_m / self.meters_per_unit
         proto = author_prototype(
             lay.prototypes_scope,
             prim_name(kind or "default", taken),
             shape_for(kind, self._marker_shapes),
             size,
-            self._up,
+            self.up_axis,
         )
         _text(proto, "coptwin:kind", kind)
         lay.attrs["prototypes"].targetPathList.explicitItems.append(proto.path)
@@ -476,7 +451,6 @@ class Overlay:
         Known sensors cost a dict lookup and a list append each.  The batch belongs
         to the overlay from now on (queued rows refer into it).
         """
-        t0 = time.perf_counter()
         with self._lock:
             staged = self._staged
             staged.updates += len(batch)
@@ -498,7 +472,6 @@ class Overlay:
             if fresh:
                 self._needs_structure.append((batch, fresh))
             self._stage_rows(batch, known, staged.skipped)
-        staged.seconds_staging += time.perf_counter() - t0
 
     def _stage_rows(self, batch: MarkerBatch, rows: list[int], skipped: Counter[str]) -> None:
         """Patch colours, prototypes and positions of known sensors; queue their details."""
@@ -564,7 +537,6 @@ class Overlay:
         """Stage-thread half: new structure, changed instancer arrays, then the detail
         pass within its budget.  Reports everything staged since the last flush; cheap
         when nothing was staged."""
-        t0 = time.perf_counter()
         with self._lock, Sdf.ChangeBlock():
             stats, self._staged = self._staged, OverlayStats()
             fresh, self._needs_structure = self._needs_structure, []
@@ -578,16 +550,7 @@ class Overlay:
             for lay in self._layers.values():
                 if lay.dirty:
                     self._flush_layer(lay)
-                    stats.layers_written += 1
-            t1 = time.perf_counter()
             self._detail_pass(stats, self.detail_time_budget_s)
-            t2 = time.perf_counter()
-        t3 = time.perf_counter()
-        stats.seconds_markers, stats.seconds_details, stats.seconds_notify = (
-            t1 - t0,
-            t2 - t1,
-            t3 - t2,
-        )
         if stats.skipped:
             log.warning(
                 "overlay: skipped %s in %d updates",
@@ -736,7 +699,7 @@ class Overlay:
         self.flush_details()
         target = Path(path).absolute()
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not self._layer.Export(str(target)):
+        if not self.layer.Export(str(target)):
             raise OSError(f"{target}: could not write the overlay")
         return target
 
