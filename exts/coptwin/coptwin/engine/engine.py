@@ -117,7 +117,7 @@ class Engine:
         self.placer: Placer | None = None
         self.watchers: dict[str, TableWatcher] = {}
         #: Per registry sensor, what a marker needs that does not change between ticks.
-        self.facts = pl.DataFrame(schema={c: pl.Utf8 for c in steps.FACT_COLUMNS})
+        self.facts = steps.SensorFacts.empty()
         #: Status and reason per registry sensor, and the aging schedule.
         self.verdicts = steps.Verdicts()
         #: Where each sensor's marker is (stage coordinates).
@@ -253,7 +253,7 @@ class Engine:
             [(n, lbl, self.layer_visible.get(n, v)) for n, lbl, v in sensors.layers]
         )
         self.overlay.flush()
-        fallbacks = self.facts.filter(pl.col("placement") != "exact").height
+        fallbacks = int((self.facts.placement != "exact").sum())
         log.info(
             "loaded %d sensors in %d layers (%d placed by fallback)",
             len(sensors.registry),

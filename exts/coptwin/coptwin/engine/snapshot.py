@@ -113,23 +113,14 @@ def build_snapshot(engine: Engine) -> EngineSnapshot:
         if registry is None or state is None or not (engine.opened or engine.closed):
             # still opening: rows appear with their markers (to select and frame them)
             return EngineSnapshot(status=status, now=now)
-        verdicts, positions = engine.verdicts, engine.positions
-        table = (
-            registry.frame.select("sensor_id", "name", "kind", "layer", "unit")
-            .join(
-                engine.facts.select("sensor_id", "placement", "bound_prim"),
-                on="sensor_id",
-                how="left",
-                maintain_order="left",
-            )
-            .join(
-                state.latest.select(
-                    "sensor_id", "value", "quantity", "ts", pl.col("unit").alias("reading_unit")
-                ),
-                on="sensor_id",
-                how="left",
-                maintain_order="left",
-            )
+        verdicts, positions, facts = engine.verdicts, engine.positions, engine.facts
+        table = registry.frame.select("sensor_id", "name", "kind", "layer", "unit").join(
+            state.latest.select(
+                "sensor_id", "value", "quantity", "ts", pl.col("unit").alias("reading_unit")
+            ),
+            on="sensor_id",
+            how="left",
+            maintain_order="left",
         )
         sensors: list[SensorRow] = []
         counts: dict[str, dict[str, int]] = {}
@@ -151,8 +142,8 @@ def build_snapshot(engine: Engine) -> EngineSnapshot:
                     quantity=row["quantity"] or "",
                     ts=row["ts"],
                     marker_path=str(marker) if marker is not None else "",
-                    bound_prim=row["bound_prim"] or "",
-                    placement=row["placement"] or "exact",
+                    bound_prim=facts.bound_prim[i],
+                    placement=facts.placement[i],
                     position=positions.get(sid),
                     reason=verdicts.reason(i),
                 )

@@ -19,7 +19,7 @@ order) plus the schedule of when a status can next change by time alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
@@ -30,36 +30,53 @@ from coptwin.engine.aging import AgingSchedule
 from coptwin.geo.placement import Placer
 from coptwin.model.palette import color_array
 from coptwin.model.registry import SensorRegistry
+from coptwin.model.rules import REASON_COLUMNS, reason
 from coptwin.model.rules import evaluate as evaluate_rules
-from coptwin.model.rules import reason
 from coptwin.model.state import ApplyResult, LatestState
 from coptwin.scene.overlay import MarkerBatch
 
 Position = tuple[float, float, float]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-#: What a marker needs of each sensor that does not change between ticks.
-FACT_COLUMNS = ("sensor_id", "idx", "layer", "kind", "unit", "placement", "bound_prim")
+#: Evaluations kept for reasons not yet put in words, at most (see Verdicts.reason).
+_KEPT_EVALUATIONS = 64
 
 
-def sensor_facts(registry: SensorRegistry, placed: pl.DataFrame) -> pl.DataFrame:
-    """One row per registry sensor, in registry order: ``sensor_id, idx, layer, kind,
-    unit, placement, bound_prim`` (placement "exact" and unbound when not placed)."""
+class SensorFacts(NamedTuple):
+    """What a marker needs of each registered sensor that does not change between
+    ticks: one array per column, in registry order (``idx`` indexes them)."""
+
+    layer: np.ndarray
+    kind: np.ndarray
+    unit: np.ndarray
+    #: "exact" or "fallback" (see coptwin.geo.placement)
+    placement: np.ndarray
+    #: "" or the bound building's prim path
+    bound_prim: np.ndarray
+
+    @classmethod
+    def empty(cls) -> SensorFacts:
+        return cls(*(np.array([], dtype=object) for _ in cls._fields))
+
+
+def sensor_facts(registry: SensorRegistry, placed: pl.DataFrame) -> SensorFacts:
+    """The facts of every registry sensor (placement "exact" and unbound when not placed)."""
     where = placed.select(
         "sensor_id",
         pl.col("placement").cast(pl.Utf8),
         pl.col("prim_path").fill_null("").cast(pl.Utf8).alias("bound_prim"),
     ).unique("sensor_id", keep="first")
-    return (
-        registry.frame.select("sensor_id", "idx", "layer", "kind", "unit")
+    frame = (
+        registry.frame.select("sensor_id", "layer", "kind", "unit")
         .join(where, on="sensor_id", how="left", maintain_order="left")
-        .with_columns(
+        .select(
+            pl.col("layer").fill_null(""),
+            pl.col("kind").fill_null(""),
             pl.col("unit").fill_null(""),
             pl.col("placement").fill_null("exact"),
             pl.col("bound_prim").fill_null(""),
         )
-        .select(FACT_COLUMNS)
     )
+    return SensorFacts(*(frame[name].to_numpy().astype(object) for name in SensorFacts._fields))
 
 
 def merge(state: LatestState, rows: pl.DataFrame, now: datetime, *, reset: bool) -> ApplyResult:
@@ -93,51 +110,46 @@ class Verdicts:
         self.rules = rules if rules is not None else pl.DataFrame()
         n = self.rules.height
         self.status = np.full(n, "unknown", dtype=object)
-        self._rule = np.full(n, "", dtype=object)
-        self._value = np.full(n, np.nan)
-        self._ts_us = np.full(n, np.nan)
-        self._unit = np.full(n, None, dtype=object)
-        self._state = np.full(n, None, dtype=object)
+        self.aging = AgingSchedule()
+        # The reason's inputs stay in the evaluation that produced them: sensor i's
+        # are row _row[i] of evaluation _source[i] (-1: not evaluated yet).
+        self._source = np.full(n, -1, dtype=np.int64)
+        self._row = np.zeros(n, dtype=np.int64)
+        self._evaluations: dict[int, pl.DataFrame] = {}
+        self._next = 0
         #: reasons in words, None until asked for after a new verdict
         self._words = np.full(n, "", dtype=object)
-        self.aging = AgingSchedule()
 
-    def record(self, judged: pl.DataFrame, keep: Iterable[str]) -> pl.DataFrame:
+    def record(self, judged: pl.DataFrame, keep: Iterable[str] | None) -> pl.DataFrame:
         """Store ``judged`` verdicts (:func:`coptwin.model.rules.evaluate` rows); return
-        the rows to redraw: those in ``keep`` and those whose status changed."""
+        the rows to redraw: those in ``keep`` (None: all) and those whose status changed."""
         idx = judged["idx"].to_numpy()
         status = judged["status"].to_numpy()
         differs = self.status[idx] != status
         self.status[idx] = status
-        self._rule[idx] = judged["rule"].to_numpy()
-        self._value[idx] = judged["value"].to_numpy()
-        self._ts_us[idx] = judged["ts"].dt.epoch("us").cast(pl.Float64).to_numpy()
-        self._unit[idx] = judged["unit"].to_numpy()
-        self._state[idx] = judged["state"].to_numpy()
-        self._words[idx] = None
-        if differs.all():
+        self._keep_inputs(idx, judged.select(REASON_COLUMNS))
+        if keep is None or differs.all():
             return judged
         keep = pl.Series(list(keep), dtype=pl.Utf8)
         return judged.filter(pl.Series(differs) | pl.col("sensor_id").is_in(keep.implode()))
+
+    def _keep_inputs(self, idx: np.ndarray, inputs: pl.DataFrame) -> None:
+        key, self._next = self._next, self._next + 1
+        self._evaluations[key] = inputs
+        self._source[idx] = key
+        self._row[idx] = np.arange(idx.size)
+        self._words[idx] = None
+        if len(self._evaluations) > _KEPT_EVALUATIONS:  # forget what no sensor refers to
+            live = set(np.unique(self._source).tolist())
+            self._evaluations = {k: f for k, f in self._evaluations.items() if k in live}
 
     def reason(self, i: int) -> str:
         """Why registry sensor ``i`` has its status, e.g. "value 31.2 °C above alarm_high 30"."""
         words = self._words[i]
         if words is None:
-            ts = self._ts_us[i]
-            words = self._words[i] = reason(
-                self._rule[i],
-                _number(self._value[i]),
-                self._unit[i],
-                None if np.isnan(ts) else _EPOCH + timedelta(microseconds=float(ts)),
-                self._state[i],
-                self.rules.row(i, named=True),
-            )
+            inputs = self._evaluations[int(self._source[i])].row(int(self._row[i]))
+            words = self._words[i] = reason(*inputs, limits=self.rules.row(i, named=True))
         return words
-
-
-def _number(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
 
 
 def evaluate(
@@ -158,6 +170,7 @@ def evaluate(
     None when nothing needs redrawing.
     """
     registry = state.registry
+    due: list[str] = []
     if everyone:
         ids = None
         latest, by_quantity = state.latest, state.latest_by_quantity
@@ -170,7 +183,8 @@ def evaluate(
         latest, by_quantity = state.latest_for(ids), state.latest_by_quantity_for(ids)
     judged = evaluate_rules(latest, registry, config, now, ids=ids, by_quantity=by_quantity)
     verdicts.aging.schedule(by_quantity, verdicts.rules, now)
-    rows = verdicts.record(judged, changed)
+    # only evaluations beyond the changed sensors (aged ones, everyone) may be left out
+    rows = verdicts.record(judged, changed if (everyone or due) else None)
     return Judged(rows, latest, by_quantity) if rows.height else None
 
 
@@ -214,41 +228,32 @@ def building_quantities(by_quantity: pl.DataFrame, ids: list[str]) -> dict[str, 
 
 
 def marker_batch(
-    judged: Judged, state: LatestState, facts: pl.DataFrame, positions: Mapping[str, Position]
+    judged: Judged, state: LatestState, facts: SensorFacts, positions: Mapping[str, Position]
 ) -> MarkerBatch:
     """Step 4: the overlay's input for the judged rows: status and colour, the latest
-    reading, the sensor's facts (``facts`` in registry order), where sensors moved to
-    (``positions``: moved or newly placed ones; others keep their marker where it is)
-    and, for bound sensors, every quantity for their building."""
+    reading, the sensor's facts, where sensors moved to (``positions``: moved or newly
+    placed ones; others keep their marker where it is) and, for bound sensors, every
+    quantity for their building."""
     rows = judged.rows
-    idx = rows["idx"]
-    cols = pl.concat(
-        [
-            rows.select("sensor_id", "status"),
-            facts.select("layer", "kind", "placement", "bound_prim", pl.col("unit").alias("u"))[
-                idx
-            ],
-            state.latest_at(idx.to_numpy()).select("value", "ts", "quantity", "unit"),
-        ],
-        how="horizontal",
-    ).with_columns(
-        pl.coalesce(pl.when(pl.col("unit") != "").then(pl.col("unit")), pl.col("u")),
-        pl.col("quantity").fill_null(""),
-    )
-    ids = cols["sensor_id"].to_list()
-    bound = cols.filter(pl.col("bound_prim") != "")["sensor_id"].to_list()
+    idx = rows["idx"].to_numpy()
+    ids = rows["sensor_id"].to_list()
+    latest = state.latest_at(idx)
+    reading_unit = latest["unit"].fill_null("").to_numpy().astype(object)
+    bound_prims = facts.bound_prim[idx]
     return MarkerBatch(
         sensor_ids=ids,
-        layers=cols["layer"].to_list(),
-        kinds=cols["kind"].to_list(),
-        colors=colour(cols["status"]),
-        statuses=cols["status"].to_list(),
-        values=cols["value"].to_list(),
-        units=cols["unit"].to_list(),
-        ts=cols["ts"].to_list(),
-        quantities=cols["quantity"].to_list(),
-        placements=cols["placement"].to_list(),
-        bound_prims=cols["bound_prim"].to_list(),
+        layers=facts.layer[idx].tolist(),
+        kinds=facts.kind[idx].tolist(),
+        colors=colour(rows["status"]),
+        statuses=rows["status"].to_list(),
+        values=latest["value"].to_list(),
+        units=np.where(reading_unit != "", reading_unit, facts.unit[idx]).tolist(),
+        ts=latest["ts"].to_list(),
+        quantities=latest["quantity"].fill_null("").to_list(),
+        placements=facts.placement[idx].tolist(),
+        bound_prims=bound_prims.tolist(),
         positions=dict(positions),
-        building_attrs=building_quantities(judged.by_quantity, bound),
+        building_attrs=building_quantities(
+            judged.by_quantity, rows["sensor_id"].filter(pl.Series(bound_prims != "")).to_list()
+        ),
     )
