@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from coptwin.bench.common import peak_rss_mb, ratio, run_child, summarise
+from coptwin.bench.common import peak_rss_mb, ratio, run_child, summarise, timed_ticks
 
 log = logging.getLogger(__name__)
 
@@ -182,23 +182,12 @@ def _variant_engine(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any
     engine.open()
     engine.tick()
     cold_ms = (time.perf_counter() - t) * 1000
-    total, read, scene, changed = [], [], [], []
-    for i in range(ticks):
-        _new_version(cfg_path, n_sensors, i)
-        t = time.perf_counter()
-        stats = engine.tick()
-        total.append((time.perf_counter() - t) * 1000)
-        read.append(stats.read_ms)
-        scene.append(stats.scene_ms)
-        changed.append(stats.changed)
+    timed = timed_ticks(engine, lambda i: _new_version(cfg_path, n_sensors, i), ticks)
     return {
-        "tick": summarise(total),
-        "read_part": summarise(read),
-        "main_thread_part": summarise(scene),
+        **timed,
         "main_thread_budget_ms": cfg.engine.main_thread_budget_ms,
         # per-sensor detail attributes still queued (markers/colours are always current)
         "details_pending_after": engine.overlay.details_pending,
-        "changed_per_tick": int(np.median(changed)),
         "cold_start_ms": round(cold_ms, 1),
     }
 
