@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> P
     """
 
     from coptwin.scene.citygen import ensure_city
-    from coptwin.sim.writer import READINGS_SCHEMA, append_batch
+    from coptwin.sim.writer import append_batch
 
     workdir = Path(workdir).resolve()
     stamp = workdir / "fixture.json"
@@ -121,23 +122,10 @@ def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> P
         k = min(per_commit, n_rows - c * per_commit)
         if k <= 0:
             break
-        sid = ids_arr[rng.integers(0, n_sensors, k)]
         ts0 = T0 + timedelta(minutes=c)
-        frame = pl.DataFrame(
-            {
-                "sensor_id": sid,
-                "ts": pl.Series([ts0] * k, dtype=pl.Datetime("us", "UTC"))
-                + pl.Series(rng.integers(0, 59_000_000, k), dtype=pl.Duration("us")),
-                "value": rng.normal(20, 5, k),
-                "quantity": ["temperature"] * k,
-                "unit": ["degC"] * k,
-                "lon": [None] * k,
-                "lat": [None] * k,
-                "alt": [None] * k,
-                "date": [ts0.strftime("%Y-%m-%d")] * k,
-            },
-            schema=READINGS_SCHEMA,
-        )
+        sid = ids_arr[rng.integers(0, n_sensors, k)]
+        jitter = pl.Series(rng.integers(0, 59_000_000, k), dtype=pl.Duration("us"))
+        frame = _temperatures(sid, ts0, rng.normal(20, 5, k), jitter)
         append_batch(str(tables / "readings"), frame, partition_by=["date"])
     cfg_path.write_text(
         config_text(tables, info.root_layer, list(info.global_offset)), encoding="utf-8"
@@ -146,29 +134,40 @@ def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> P
     return cfg_path
 
 
+def _temperatures(
+    ids: Sequence[str] | np.ndarray, ts: datetime, values: np.ndarray, jitter: pl.Series | None
+) -> pl.DataFrame:
+    """Temperature readings of ``ids`` at ``ts`` (plus ``jitter``, a Duration series)."""
+    from coptwin.sim.writer import READINGS_SCHEMA
+
+    n = len(values)
+    stamps = pl.Series([ts] * n, dtype=pl.Datetime("us", "UTC"))
+    return pl.DataFrame(
+        {
+            "sensor_id": ids,
+            "ts": stamps if jitter is None else stamps + jitter,
+            "value": values,
+            "quantity": ["temperature"] * n,
+            "unit": ["degC"] * n,
+            "lon": [None] * n,
+            "lat": [None] * n,
+            "alt": [None] * n,
+            "date": [ts.strftime("%Y-%m-%d")] * n,
+        },
+        schema=READINGS_SCHEMA,
+    )
+
+
 def _new_version(cfg_path: Path, n_sensors: int, tick: int) -> None:
     """One new Delta version with one fresh reading for every sensor."""
     from coptwin.config import load_config
-    from coptwin.sim.writer import READINGS_SCHEMA, append_batch
+    from coptwin.sim.writer import append_batch
 
     cfg = load_config(cfg_path)
     rng = np.random.default_rng(1000 + tick)
     # Newer than anything already in the (reused) fixture, so every row changes a sensor.
     ts = datetime.now(timezone.utc)
-    frame = pl.DataFrame(
-        {
-            "sensor_id": sensor_ids(n_sensors),
-            "ts": pl.Series([ts] * n_sensors, dtype=pl.Datetime("us", "UTC")),
-            "value": rng.normal(25, 6, n_sensors),
-            "quantity": ["temperature"] * n_sensors,
-            "unit": ["degC"] * n_sensors,
-            "lon": [None] * n_sensors,
-            "lat": [None] * n_sensors,
-            "alt": [None] * n_sensors,
-            "date": [ts.strftime("%Y-%m-%d")] * n_sensors,
-        },
-        schema=READINGS_SCHEMA,
-    )
+    frame = _temperatures(sensor_ids(n_sensors), ts, rng.normal(25, 6, n_sensors), None)
     append_batch(cfg.table_uri("readings"), frame, partition_by=["date"])
 
 
