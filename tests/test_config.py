@@ -96,7 +96,6 @@ def test_unreadable_and_invalid_toml(tmp_path):
         ("events.polling", "jitter = -0.1", "events.polling.jitter", ">= 0"),
         ("events.polling", "jitter = nan", "events.polling.jitter", ">= 0"),
         ("events.polling", "interval_s = 0", "events.polling.interval_s", "> 0"),
-        ("events", "coalesce_s = -1", "events.coalesce_s", ">= 0"),
         ("scene", "marker_size_m = 0", "scene.marker_size_m", "> 0"),
         ("scene.enu_origin", "lat = 91.0\nlon = 0.0", "scene.enu_origin.lat", "<= 90"),
         ("scene.enu_origin", "lat = 0.0\nlon = -181.0", "scene.enu_origin.lon", ">= -180"),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import polars as pl
+import pytest
 
 from coptwin.annotations.schema import SCHEMA, to_canonical, to_user
 from coptwin.config import TableConfig
+from coptwin.model.columns import SchemaError
 
 
 def test_user_names_round_trip_and_missing_columns_become_nulls():
@@ -21,7 +23,7 @@ def test_user_names_round_trip_and_missing_columns_become_nulls():
 
 
 def test_naive_and_foreign_zone_times_become_utc():
-    naive = pl.DataFrame({"created_at": [datetime(2025, 3, 1, 12, 0)]})
+    naive = pl.DataFrame({"annotation_id": ["a"], "created_at": [datetime(2025, 3, 1, 12, 0)]})
     zoned = naive.with_columns(
         pl.col("created_at").dt.replace_time_zone("Europe/Paris").dt.cast_time_unit("ns")
     )
@@ -30,3 +32,8 @@ def test_naive_and_foreign_zone_times_become_utc():
     assert to_canonical(zoned, None)["created_at"][0] == datetime(
         2025, 3, 1, 11, 0, tzinfo=timezone.utc
     )
+
+
+def test_a_table_without_note_ids_is_a_clear_error():
+    with pytest.raises(SchemaError, match="annotation_id"):
+        to_canonical(pl.DataFrame({"text": ["orphan"]}), None)

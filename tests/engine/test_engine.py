@@ -13,6 +13,7 @@ from pxr import Usd, UsdGeom
 
 from coptwin.engine.engine import Engine
 from coptwin.model.palette import PALETTE
+from tests.support.wait import until
 
 from .conftest import T0
 
@@ -59,6 +60,10 @@ def test_first_tick_colours_markers_and_writes_attributes(cop):
     assert marker(engine, temps[2]).GetAttribute("coptwin:sensorId").Get() == temps[2]
     snap = {s.sensor_id: s for s in engine.snapshot().sensors}
     assert snap[temps[1]].status == "warn" and snap[temps[1]].value == 30.0
+    # Each row says why it has its status (the detail view shows it).
+    hot = snap[temps[2]].reason
+    assert hot.startswith("value 40") and "above alarm_high" in hot
+    assert snap[temps[3]].reason == "no reading of temperature yet"
     # The roof sensor's building carries the live value in the overlay.
     bound = snap[temps[2]].bound_prim
     assert bound, "roof sensors bind to their building"
@@ -169,7 +174,8 @@ def test_time_travel_by_timestamp(cop):
 def test_layer_toggle_reaches_the_stage(cop):
     engine = Engine(cop.config, clock=clock_at(T0))
     engine.open()
-    layer_prim = engine.stage.GetPrimAtPath(str(engine.overlay.layer_path("security")))
+    layers = engine.stage.GetPrimAtPath("/COP/Sensors").GetChildren()
+    layer_prim = next(p for p in layers if p.GetAttribute("coptwin:layer").Get() == "security")
     assert UsdGeom.Imageable(layer_prim).ComputeVisibility() == UsdGeom.Tokens.inherited
     engine.set_layer_visible("security", False)
     assert UsdGeom.Imageable(layer_prim).ComputeVisibility() == UsdGeom.Tokens.invisible
@@ -237,13 +243,6 @@ def test_run_loop_follows_hints_and_survives_a_storage_outage(cop):
     async def scenario():
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run(stop))
-
-        async def until(pred, timeout=20.0):
-            for _ in range(int(timeout / 0.05)):
-                if pred():
-                    return
-                await asyncio.sleep(0.05)
-            raise AssertionError("condition not reached")
 
         await until(lambda: engine.snapshot().status.connection == "connected")
         await until(lambda: engine.running.rows_read >= 1)
@@ -326,7 +325,8 @@ def test_cold_start_keeps_only_rows_the_state_can_use(cop):
     assert len(history) == cop.config.engine.history_per_sensor
     assert history[-1][1] == 299.0
     # The other quantity's latest reading survives the cut on the bound building.
-    building = engine.stage.GetPrimAtPath(engine.bindings[s])
+    row = {r.sensor_id: r for r in engine.snapshot().sensors}[s]
+    building = engine.stage.GetPrimAtPath(row.bound_prim)
     assert building.GetAttribute("coptwin:humidity").Get() == 5.0
     engine.close()
 

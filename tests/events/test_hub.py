@@ -1,26 +1,18 @@
-"""EventHub: sources together, coalesced hints, polling fallback while MQTT is down."""
+"""EventHub: sources together, every valid event a hint, polling fallback while MQTT is down."""
 
 from __future__ import annotations
 
 import asyncio
 import http.client
-import time
 
 import pytest
 
 from coptwin.events.hub import EventHub
+from tests.support.wait import until
 
 from .conftest import body, load_payload, make_config, retarget
 
 KEY = "city/readings/_delta_log/00000000000000000003.json"
-
-
-async def until(pred, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def post(port: int, data: bytes) -> int:
@@ -32,10 +24,8 @@ def post(port: int, data: bytes) -> int:
         conn.close()
 
 
-def test_webhook_events_become_coalesced_hints_with_stats_and_states(prefixes):
-    cfg = make_config(
-        "cop", webhook={"enabled": True, "port": 0}, polling={"enabled": False}, coalesce_s=0.3
-    )
+def test_webhook_events_become_hints_with_stats_and_states(prefixes):
+    cfg = make_config("cop", webhook={"enabled": True, "port": 0}, polling={"enabled": False})
     payload = body(retarget(load_payload("aws_s3_put.json"), "cop", KEY))
     foreign = body(retarget(load_payload("aws_s3_put.json"), "other", KEY))
 
@@ -55,13 +45,12 @@ def test_webhook_events_become_coalesced_hints_with_stats_and_states(prefixes):
 
     hints, stats, states, statuses, port = asyncio.run(main())
     assert statuses == [200, 200, 200, 400]
-    assert [(h.table, h.source) for h in hints] == [("readings", "webhook")]
+    assert [(h.table, h.source) for h in hints] == [("readings", "webhook")] * 2
     assert stats["webhook"] == {
         "received": 4,
-        "hints": 1,
+        "hints": 2,
         "malformed": 1,
         "foreign": 1,
-        "duplicate": 1,
         "ignored": 0,
     }
     assert states == {"webhook": f"listening 127.0.0.1:{port}", "polling": "standby"}
@@ -72,7 +61,6 @@ def test_broker_down_means_polling_even_when_disabled(prefixes):
         "cop",
         mqtt={"enabled": True, "host": "127.0.0.1", "port": 1, "client_id": "hub-down"},
         polling={"enabled": False, "interval_s": 0.05},
-        coalesce_s=0.0,
     )
 
     async def main():
@@ -106,7 +94,6 @@ def test_mqtt_connected_stops_fallback_and_broker_outage_starts_it(prefixes, mqt
             "client_id": "hub-live",
         },
         polling={"enabled": False, "interval_s": 0.05},
-        coalesce_s=0.0,
     )
     payload = body(retarget(load_payload("minio_webhook_put.json"), "cop", KEY))
 

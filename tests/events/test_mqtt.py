@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from coptwin.config import MqttConfig
 from coptwin.events.mqtt import MqttSource, default_client_id
+from tests.support.wait import until
 
 from .conftest import body, load_payload
 
@@ -25,14 +25,6 @@ def publish(broker, topic: str, payload: bytes) -> None:
     finally:
         c.disconnect()
         c.loop_stop()
-
-
-async def until(pred, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def make_source(broker, topic: str, client_id: str, bodies: list, states: list) -> MqttSource:

@@ -75,15 +75,6 @@ def test_seaweedfs_rename_names_both_paths_and_outside_buckets_is_foreign():
     assert parse_event_body(body(doc)).events[0].bucket == ""
 
 
-def test_redelivery_has_the_same_event_id_and_a_new_event_a_new_one():
-    doc = load_payload("aws_s3_put.json")
-    a = parse_event_body(body(doc)).events[0]
-    b = parse_event_body(json.dumps(doc, indent=2).encode()).events[0]
-    doc["Records"][0]["s3"]["object"]["sequencer"] = "0055AED6DCD90281E6"
-    c = parse_event_body(body(doc)).events[0]
-    assert a.event_id == b.event_id != c.event_id
-
-
 @pytest.mark.parametrize(
     "raw",
     [

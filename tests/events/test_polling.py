@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from coptwin.events.hint import SourceStats
 from coptwin.events.polling import PollingSource
+from tests.support.wait import until
+
+
+def run_until(src: PollingSource, done: Callable[[], bool]) -> None:
+    """Run the source until ``done()`` (bounded)."""
+
+    async def main():
+        stop = asyncio.Event()
+        task = asyncio.create_task(src.run(stop))
+        try:
+            await until(done, 10, what="the polling hints")
+        finally:
+            stop.set()
+            await task
+
+    asyncio.run(main())
 
 
 def run_for(src: PollingSource, seconds: float) -> None:
+    """Run the source for a while: only to show that nothing happens (absence needs a
+    window; it spans five polling intervals here)."""
+
     async def main():
         stop = asyncio.Event()
         task = asyncio.create_task(src.run(stop))
@@ -22,9 +42,8 @@ def run_for(src: PollingSource, seconds: float) -> None:
 def test_enabled_polling_hints_each_table_repeatedly():
     hints = []
     src = PollingSource(["readings", "sensors"], 0.02, 0.5, hints.append, SourceStats())
-    run_for(src, 0.2)
+    run_until(src, lambda: sum(h.table == "readings" for h in hints) >= 2)
     assert {h.table for h in hints} == {"readings", "sensors"}
-    assert sum(h.table == "readings" for h in hints) >= 2
     assert all(h.source == "polling" for h in hints)
     assert src.state == "active"
 
@@ -36,8 +55,7 @@ def test_disabled_polling_stays_quiet_until_a_fallback_is_needed():
     assert hints == [] and src.state == "standby"
     src.set_fallback("mqtt", down=True)
     assert src.state == "active (fallback: mqtt down)"
-    run_for(src, 0.1)
-    assert hints
+    run_until(src, lambda: bool(hints))
     src.set_fallback("mqtt", down=False)
     n = len(hints)
     run_for(src, 0.1)

@@ -48,11 +48,11 @@ from deltalake import write_deltalake
 
 from coptwin.config import Config, config_from_dict
 from coptwin.delta import DeltaBatch, TableWatcher
-from coptwin.delta.store import table_store
-from coptwin.events.devserver import LOCALHOST, LocalSeaweed, find_weed, free_ports, wait_for_port
 from coptwin.model.columns import to_canonical
 from coptwin.model.registry import SensorRegistry
 from coptwin.model.state import LatestState
+from coptwin.storage import object_store
+from tests.support.servers import LOCALHOST, LocalSeaweed, find_weed, free_ports, wait_for_port
 
 SENSORS = [f"s{i}" for i in range(8)]
 READINGS_SCHEMA = {
@@ -189,7 +189,7 @@ class FaultTable:
         self.counts.written += frame.height
 
     def store(self) -> Any:
-        return table_store(self.uri, self.storage_options)
+        return object_store(self.uri, self.storage_options)
 
     def latest_version(self) -> int:
         return TableWatcher(self.uri, self.storage_options).latest_version()  # type: ignore[return-value]

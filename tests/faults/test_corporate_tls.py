@@ -21,7 +21,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from coptwin.cli import main
 from coptwin.config import load_config
-from coptwin.delta.store import table_store
+from coptwin.storage import object_store
 
 pytestmark = pytest.mark.s3
 
@@ -125,7 +125,7 @@ def test_with_ca_bundle_reads_notes_maintain_and_doctor_work(
     try:
         stats = engine.tick()  # cold start: sensors + readings over TLS
         assert stats.rows_read == len(temps) and stats.rows_applied == len(temps)
-        assert {engine.statuses[s] for s in temps} == {"ok"}
+        assert {r.status for r in engine.snapshot().sensors if r.sensor_id in temps} == {"ok"}
 
         store = AnnotationStore.from_config(config)
         note = store.add(f"sensor:{temps[0]}", "valve checked", "ana")
@@ -207,6 +207,6 @@ def test_each_client_trusts_the_bundle_given_as_an_option(tls_s3, clean_env, tmp
     trusted = {**opts, "certificate_path": cafile}
     write_deltalake(uri, pl.DataFrame({"a": [1, 2, 3]}), storage_options=trusted)
     assert DeltaTable(uri, storage_options=trusted).version() == 0
-    store = table_store(uri, trusted)
+    store = object_store(uri, trusted)
     names = [m["path"] for chunk in obstore.list(store) for m in chunk]
     assert any(n.endswith(".parquet") for n in names)

@@ -2,6 +2,7 @@
 
 The export lives in ``<repo>/../shared/scenes/ce_ottawa_a`` and is never written: each
 variant copies it into a temporary folder, or references it from a new root layer.
+Without ``../shared`` these tests skip locally and fail under CI (tests.support.require).
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ import pytest
 from pxr import Gf, Sdf, Usd, UsdGeom
 
 from coptwin.config import SceneConfig
+from tests.support.require import shared_path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT.parent / "shared"
-OTTAWA = SHARED / "scenes" / "ce_ottawa_a"
 ROOT_NAME = "ce_ottawa_a"
 
 
@@ -48,10 +47,9 @@ class Ottawa:
 
 @pytest.fixture(scope="session")
 def ottawa(tmp_path_factory: pytest.TempPathFactory) -> Ottawa:
-    if not (OTTAWA / "ce_ottawa_a" / "ce_ottawa_a.usdc").is_file():
-        pytest.skip(f"shared CityEngine scene not found at {OTTAWA} (needs ../shared)")
-    dst = tmp_path_factory.mktemp("ottawa") / "ce_ottawa_a"
-    shutil.copytree(OTTAWA, dst)
+    shared_path("scenes", ROOT_NAME, ROOT_NAME, f"{ROOT_NAME}.usdc")
+    dst = tmp_path_factory.mktemp("ottawa") / ROOT_NAME
+    shutil.copytree(shared_path("scenes", ROOT_NAME), dst)
     meta = json.loads((dst / "global_offset.json").read_text(encoding="utf-8"))
     return Ottawa(
         dir=dst,

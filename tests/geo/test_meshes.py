@@ -11,8 +11,9 @@ from pxr import Gf, Sdf, Usd, UsdGeom
 from coptwin.config import SceneConfig
 from coptwin.geo.index import SceneIndex
 from coptwin.geo.meshes import axis_matrix, read_meshes
+from tests.support.require import shared_path
 
-from .conftest import SHARED, open_stage
+from .conftest import open_stage
 
 OID = "CityEngine:Rule:User:OBJECTID"
 
@@ -128,9 +129,7 @@ def test_buildings_are_those_the_scene_index_finds(ottawa):
 
 @pytest.mark.shared
 def test_ce_ottawa_c_buildings_match_the_exporters_boxes():
-    root = SHARED / "scenes" / "ce_ottawa_c" / "ce_ottawa_c" / "ce_ottawa_c.usdc"
-    if not root.is_file():
-        pytest.skip(f"shared scene not found at {root}")
+    root = shared_path("scenes", "ce_ottawa_c", "ce_ottawa_c", "ce_ottawa_c.usdc")
     truth = json.loads((root.parents[1] / "truth.json").read_text(encoding="utf-8"))
     stage = open_stage(root)
     meshes = read_meshes(stage, object_id_attribute=OID)

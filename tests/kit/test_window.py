@@ -479,7 +479,9 @@ def test_clicking_a_marker_instance_selects_its_row_and_frame_shows_it(kit, cop_
             panel = ext.panel
             await kit.until(lambda: bool(panel.selection.prim_paths_for("t2")), "the markers")
             engine = ext.session.engine
-            instancer = str(engine.overlay.instancer_path("environment"))
+            (instancer,) = [
+                p for p, lay in engine.overlay.instancers().items() if lay == "environment"
+            ]
             x, y, z = engine.positions["t2"]
             # Kit selects the instancer (or a prototype below it) and answers the pick
             # query with the point hit on the marker's surface.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -12,9 +11,10 @@ import polars as pl
 from deltalake import write_deltalake
 
 from coptwin.delta import TableWatcher
-from coptwin.delta.store import table_store
 from coptwin.maintenance import MaintenanceOptions, maintain_table
 from coptwin.maintenance.lease import LEASE_PATH, MaintenanceLease
+from coptwin.storage import object_store
+from tests.support.wait import wait_until
 
 
 def _yesterday(readings) -> str:
@@ -32,8 +32,9 @@ def test_maintenance_beside_a_writer_loses_nothing_and_spares_todays_partition(
     readings, writer_factory
 ):
     writer = writer_factory(readings)
-    while writer.commits < 3:
-        time.sleep(0.01)
+    # bounded: a writer that dies (or never commits) fails the test instead of hanging it
+    wait_until(lambda: writer.commits >= 3 or not writer.is_alive(), 60, what="3 writer commits")
+    assert writer.error is None and writer.commits >= 3, writer.error
     today = readings.today.isoformat()
     todays_files = readings.files(today)
     before = writer.commits
@@ -184,7 +185,7 @@ def test_missing_table_is_skipped_with_a_reason(tmp_path):
 
 def test_a_held_lease_stops_a_second_pass(readings):
     version = readings.version()
-    with MaintenanceLease(table_store(readings.uri)):
+    with MaintenanceLease(object_store(readings.uri)):
         report = maintain_table(readings.uri)
     assert not report.ok and "holds the lease" in report.skipped
     assert readings.version() == version

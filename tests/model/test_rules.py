@@ -6,11 +6,7 @@ import polars as pl
 import pytest
 
 from coptwin.config import STATUSES
-from coptwin.model.rules import (
-    evaluate,
-    evaluate_frame,
-    evaluate_ids,
-)
+from coptwin.model.rules import REASON_COLUMNS, evaluate, reason, rule_frame
 from coptwin.model.state import LatestState
 
 RULES = {
@@ -28,6 +24,10 @@ RULES = {
 }
 
 
+def statuses(frame: pl.DataFrame) -> dict[str, str]:
+    return dict(zip(frame["sensor_id"].to_list(), frame["status"].to_list(), strict=True))
+
+
 @pytest.fixture
 def rules_config(make_config):
     return make_config(rules=RULES)
@@ -41,8 +41,15 @@ def judge(rules_config, make_registry, make_rows, now):
         registry = make_registry(rules_config, sensors)
         state = LatestState(registry)
         state.apply(make_rows(readings), now)
-        return evaluate(
-            state.latest, registry, rules_config, now, ids=ids, by_quantity=state.latest_by_quantity
+        return statuses(
+            evaluate(
+                state.latest,
+                registry,
+                rules_config,
+                now,
+                ids=ids,
+                by_quantity=state.latest_by_quantity,
+            )
         )
 
     return run
@@ -150,35 +157,73 @@ def test_only_requested_ids_are_evaluated(rules_config, make_registry, make_rows
     )
     state = LatestState(registry)
     state.apply(make_rows([{"sensor_id": f"t{i}", "age": 1, "value": 31.0} for i in range(4)]), now)
-    got = evaluate_ids(state.latest, registry, rules_config, now, ["t1", "t3", "ghost"])
-    assert got == {"t1": "warn", "t3": "warn"}
+    got = evaluate(state.latest, registry, rules_config, now, ids=["t1", "t3", "ghost"])
+    assert statuses(got) == {"t1": "warn", "t3": "warn"}
+    assert got["idx"].to_list() == [1, 3]  # registry positions
 
 
-def test_reasons_are_human_readable(rules_config, make_registry, make_rows, now):
+def test_reasons_say_why_in_words(rules_config, make_registry, make_rows, now):
     registry = make_registry(
         rules_config,
         [
             {"sensor_id": "hot", "kind": "temperature"},
+            {"sensor_id": "edge", "kind": "temperature", "unit": "degC"},
+            {"sensor_id": "cold", "kind": "temperature", "alarm_low": -20.0},
+            {"sensor_id": "fine", "kind": "temperature"},
             {"sensor_id": "new", "kind": "temperature"},
             {"sensor_id": "old", "kind": "temperature"},
+            {"sensor_id": "gone", "kind": "temperature"},
+            {"sensor_id": "cam", "kind": "camera"},
+            {"sensor_id": "door", "kind": "motion"},
+            {"sensor_id": "air", "kind": "air_quality"},
         ],
     )
     state = LatestState(registry)
     state.apply(
         make_rows(
             [
-                {"sensor_id": "hot", "age": 1, "value": 36.5},
+                {"sensor_id": "hot", "age": 1, "value": 36.5, "unit": "°C"},
+                {"sensor_id": "edge", "age": 1, "value": 30.0},
+                {"sensor_id": "cold", "age": 1, "value": -12.25},
+                {"sensor_id": "fine", "age": 1, "value": 21.0},
                 {"sensor_id": "old", "age": 700, "value": 1.0},
+                {"sensor_id": "gone", "age": 4000, "value": 1.0},
+                {"sensor_id": "cam", "age": 1, "value": 2.0},
+                {"sensor_id": "door", "age": 5, "value": 1.0},
+                {"sensor_id": "air", "age": 5, "value": 1.0, "quantity": "temperature"},
             ]
         ),
         now,
     )
-    df = evaluate_frame(state.latest, registry, rules_config, now)
-    reasons = dict(zip(df["sensor_id"].to_list(), df["reason"].to_list(), strict=True))
-    assert reasons == {
-        "hot": "36.5 >= alarm 35.0",
+    df = evaluate(state.latest, registry, rules_config, now, by_quantity=state.latest_by_quantity)
+    limits = rule_frame(registry, rules_config).rows(named=True)
+    words = [
+        reason(*row, limits=limits[i])
+        for i, row in zip(df["idx"], df.select(REASON_COLUMNS).iter_rows(), strict=True)
+    ]
+    assert dict(zip(df["sensor_id"].to_list(), words, strict=True)) == {
+        "hot": "value 36.5 °C above alarm_high 35",
+        "edge": "value 30 degC at warn_high 30",  # the sensor's unit when the reading has none
+        "cold": "value -12.25 below warn_low 0",  # alarm_low overridden to -20 for this one
+        "fine": "value 21 within limits",
         "new": "no reading yet",
-        "old": "no reading for 700 s",
+        "old": "no reading since 2024-06-01 11:48:20 UTC (stale after 600 s)",
+        "gone": "no reading since 2024-06-01 10:53:20 UTC (offline after 3600 s)",
+        "cam": "state 2",
+        "door": "event at 2024-06-01 11:59:55 UTC (active for 60 s)",
+        "air": "no reading of pm25 yet",
+    }
+    assert statuses(df) == {
+        "hot": "alarm",
+        "edge": "warn",
+        "cold": "warn",
+        "fine": "ok",
+        "new": "unknown",
+        "old": "stale",
+        "gone": "offline",
+        "cam": "warn",
+        "door": "warn",
+        "air": "unknown",
     }
     assert set(df["status"].to_list()) <= set(STATUSES)
 
@@ -189,4 +234,4 @@ def test_readings_of_unregistered_sensors_are_ignored(rules_config, make_registr
         {"sensor_id": ["t", "ghost"], "ts": [now, now], "value": [20.0, 99.0]},
         schema_overrides={"ts": pl.Datetime("us", "UTC")},
     )
-    assert evaluate(latest, registry, rules_config, now) == {"t": "ok"}
+    assert statuses(evaluate(latest, registry, rules_config, now)) == {"t": "ok"}

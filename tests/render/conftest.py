@@ -16,9 +16,9 @@ from coptwin.scene.citygen import CityInfo, generate_city
 from coptwin.sim.feed import write_sensors
 from coptwin.sim.sensors import demo_sensors
 from coptwin.sim.writer import READINGS_SCHEMA, append_batch
+from tests.support.require import shared_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCENES = REPO_ROOT.parent / "shared" / "scenes"
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 NOW = T0 + timedelta(seconds=5)
 
@@ -58,11 +58,9 @@ offline_after_s = 900
 
 
 def scene_path(name: str) -> Path:
-    """A shared CityEngine scene's root layer, or skip when ../shared is absent."""
-    path = SCENES / name / name / f"{name}.usdc"
-    if not path.is_file():
-        pytest.skip(f"shared scene not found at {path} (needs ../shared)")
-    return path
+    """A shared CityEngine scene's root layer (skips locally, fails under CI when
+    ../shared is absent: tests.support.require)."""
+    return shared_path("scenes", name, name, f"{name}.usdc")
 
 
 def digest(folder: Path) -> dict[str, str]:

@@ -91,11 +91,3 @@ def test_unknown_and_instance_paths(setup, city_copy: CityInfo) -> None:
     mesh_path = f"{leaf.GetPath()}/mesh"
     assert stage.GetPrimAtPath(mesh_path).IsInstanceProxy()
     assert attrs.resolve(mesh_path) == str(leaf.GetPath())  # opinions go on the instance
-
-
-def test_reset(setup) -> None:
-    stage, _, attrs, bldg = setup
-    attrs.update("s", bldg, "alarm", "temperature", 3.0, "", {}, Counter())
-    attrs.reset()
-    prim = stage.GetPrimAtPath(bldg)
-    assert not prim.GetAttribute("coptwin:status") and not prim.GetAttribute("coptwin:temperature")

@@ -10,21 +10,35 @@ import pytest
 from pxr import Sdf, Tf, Usd, UsdGeom
 
 from coptwin.scene.citygen import CityInfo
-from coptwin.scene.overlay import MarkerUpdate, Overlay, write_cop_root
+from coptwin.scene.naming import stable_id
+from coptwin.scene.overlay import DETAIL_FLOOR, MarkerBatch, Overlay, OverlayStats, write_cop_root
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
-GREEN, RED = (0.0, 0.6, 0.5), (0.84, 0.37, 0.0)
+GREEN, RED, GREY = (0.0, 0.6, 0.5), (0.84, 0.37, 0.0), (0.6, 0.6, 0.6)
+_COLUMNS = {
+    "layer": "layers",
+    "kind": "kinds",
+    "status": "statuses",
+    "value": "values",
+    "unit": "units",
+    "ts": "ts",
+    "quantity": "quantities",
+    "placement": "placements",
+    "bound_prim": "bound_prims",
+}
 
 
 def _bldg(info: CityInfo, oid: int = 101) -> str:
     return f"/{info.name}/Buildings/Bldg_{oid}"
 
 
-def _updates(n: int, info: CityInfo | None = None, t: int = 0, **kw) -> list[MarkerUpdate]:
+def _rows(n: int, info: CityInfo | None = None, t: int = 0, **kw) -> list[dict]:
+    """``n`` sensors as row dicts (environment/security alternating); ``kw`` sets a
+    field in every row."""
     out = []
     for i in range(n):
         layer, kind = (("environment", "temperature"), ("security", "camera"))[i % 2]
-        fields = dict(
+        row = dict(
             sensor_id=f"s-{i}",
             layer=layer,
             kind=kind,
@@ -37,10 +51,52 @@ def _updates(n: int, info: CityInfo | None = None, t: int = 0, **kw) -> list[Mar
             quantity="temperature",
         )
         if info is not None and i % 2 == 0:
-            fields["bound_prim"] = _bldg(info, 101 + i % 20)
-        fields.update(kw)
-        out.append(MarkerUpdate(**fields))
+            row["bound_prim"] = _bldg(info, 101 + i % 20)
+        row.update(kw)
+        out.append(row)
     return out
+
+
+def _row(sensor_id: str, layer: str, kind: str = "", position=None, **kw) -> dict:
+    return dict(sensor_id=sensor_id, layer=layer, kind=kind, position=position, **kw)
+
+
+def _batch(rows: list[dict]) -> MarkerBatch:
+    """Row dicts as one MarkerBatch (missing fields take the batch defaults)."""
+    defaults = {"status": "unknown", "placement": "exact", "value": None, "ts": None}
+    columns = {
+        col: [r.get(key, defaults.get(key, "")) for r in rows] for key, col in _COLUMNS.items()
+    }
+    return MarkerBatch(
+        sensor_ids=[r["sensor_id"] for r in rows],
+        colors=[r.get("color", GREY) for r in rows],
+        positions={r["sensor_id"]: r["position"] for r in rows if r.get("position") is not None},
+        building_attrs={r["sensor_id"]: r["building_attrs"] for r in rows if "building_attrs" in r},
+        **columns,
+    )
+
+
+def _apply(ov: Overlay, rows: list[dict] | MarkerBatch) -> OverlayStats:
+    ov.stage_batch(rows if isinstance(rows, MarkerBatch) else _batch(rows))
+    return ov.flush()
+
+
+def _instancer_path(stage: Usd.Stage, ov: Overlay, layer: str) -> Sdf.Path:
+    """``<root>/Sensors/<layer prim>/Markers`` of the layer named ``layer`` (its
+    prim carries ``coptwin:layer``)."""
+    for prim in stage.GetPrimAtPath(ov.root_path.AppendChild("Sensors")).GetChildren():
+        if prim.GetAttribute("coptwin:layer").Get() == layer:
+            return prim.GetPath().AppendChild("Markers")
+    raise KeyError(layer)
+
+
+def _instancer(stage: Usd.Stage, ov: Overlay, layer: str) -> UsdGeom.PointInstancer:
+    return UsdGeom.PointInstancer(stage.GetPrimAtPath(_instancer_path(stage, ov, layer)))
+
+
+def _index(stage: Usd.Stage, ov: Overlay, layer: str, sensor_id: str) -> int:
+    """The sensor's instance in its layer's PointInstancer, found through its id."""
+    return list(_instancer(stage, ov, layer).GetIdsAttr().Get()).index(stable_id(sensor_id))
 
 
 def _attach(info: CityInfo, **kw) -> tuple[Usd.Stage, Overlay]:
@@ -54,8 +110,8 @@ def _attach(info: CityInfo, **kw) -> tuple[Usd.Stage, Overlay]:
 def test_base_scene_bytes_unchanged(city_copy: CityInfo, tmp_path: Path, digest) -> None:
     before = digest(city_copy.out_dir)
     stage, ov = _attach(city_copy)
-    ov.apply(_updates(20, city_copy))
-    ov.apply(_updates(20, city_copy, t=1, status="alarm", color=RED))
+    _apply(ov, _rows(20, city_copy))
+    _apply(ov, _rows(20, city_copy, t=1, status="alarm", color=RED))
     ov.set_layer_visible("security", False)
     ov.export(tmp_path / "out" / "overlay.usda")
     write_cop_root(
@@ -71,24 +127,21 @@ def test_real_export_bytes_unchanged(ce_ottawa: Path, tmp_path: Path, digest) ->
     folder = ce_ottawa.parent.parent
     before = digest(folder)
     stage = Usd.Stage.Open(str(ce_ottawa))
-    ov = Overlay.attach(stage, detail_budget=None)
-    ov.apply(
-        [
-            MarkerUpdate(
-                "roof-1",
-                "environment",
-                "temperature",
-                (-444.46, 19.65, 425.41),
-                GREEN,
-                "ok",
-                21.5,
-                "degC",
-                T0,
-                "temperature",
-                bound_prim="/ce_ottawa_a/Buildings/Bldg_101",
-            )
-        ]
+    ov = Overlay.attach(stage, detail_time_budget_s=None)
+    row = _row(
+        "roof-1",
+        "environment",
+        "temperature",
+        (-444.46, 19.65, 425.41),
+        color=GREEN,
+        status="ok",
+        value=21.5,
+        unit="degC",
+        ts=T0,
+        quantity="temperature",
+        bound_prim="/ce_ottawa_a/Buildings/Bldg_101",
     )
+    _apply(ov, [row])
     assert stage.GetPrimAtPath("/ce_ottawa_a/Buildings/Bldg_101").GetAttribute(
         "coptwin:temperature"
     ).Get() == pytest.approx(21.5)
@@ -118,9 +171,9 @@ def test_overlay_is_session_sublayer_and_wins(city_copy: CityInfo) -> None:
 
 def test_markers_and_data_prims(city_copy: CityInfo) -> None:
     stage, ov = _attach(city_copy)
-    stats = ov.apply(_updates(6, city_copy))
+    stats = _apply(ov, _rows(6, city_copy))
     assert stats.created == 6 and stats.details_pending == 0 and not stats.skipped
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path("environment")))
+    inst = _instancer(stage, ov, "environment")
     assert inst and len(inst.GetPositionsAttr().Get()) == 3
     assert list(inst.GetProtoIndicesAttr().Get()) == [0, 0, 0]
     colors = UsdGeom.PrimvarsAPI(inst).GetPrimvar("displayColor")
@@ -147,7 +200,7 @@ def test_markers_and_data_prims(city_copy: CityInfo) -> None:
 
 def test_tick_touches_only_given_sensors(city_copy: CityInfo) -> None:
     stage, ov = _attach(city_copy)
-    ov.apply(_updates(40, city_copy))
+    _apply(ov, _rows(40, city_copy))
     changed: list[Sdf.Path] = []
 
     def on_change(notice: Usd.Notice.ObjectsChanged, sender: Usd.Stage) -> None:
@@ -156,9 +209,9 @@ def test_tick_touches_only_given_sensors(city_copy: CityInfo) -> None:
 
     key = Tf.Notice.Register(Usd.Notice.ObjectsChanged, on_change, stage)
     try:
-        ups = [u for u in _updates(40, city_copy, t=5) if u.sensor_id in ("s-4", "s-7")]
-        ups[0].status, ups[0].color = "alarm", RED
-        stats = ov.apply(ups)
+        rows = [r for r in _rows(40, city_copy, t=5) if r["sensor_id"] in ("s-4", "s-7")]
+        rows[0].update(status="alarm", color=RED)
+        stats = _apply(ov, rows)
     finally:
         key.Revoke()
     assert stats.details_written == 2
@@ -166,40 +219,39 @@ def test_tick_touches_only_given_sensors(city_copy: CityInfo) -> None:
     allowed = {
         ov.marker_path("s-4"),
         ov.marker_path("s-7"),
-        ov.instancer_path("environment"),
-        ov.instancer_path("security"),
+        _instancer_path(stage, ov, "environment"),
+        _instancer_path(stage, ov, "security"),
         Sdf.Path(_bldg(city_copy, 105)),  # s-4 is bound to Bldg_105
     }
     assert prims <= allowed
     assert ov.marker_path("s-4") in prims and ov.marker_path("s-7") in prims
     others = {ov.marker_path(f"s-{i}") for i in range(40) if i not in (4, 7)}
     assert not prims & others
-    # the instancer arrays were patched in place: s-4 keeps its index, nothing else moved
-    layer, index = ov.instance_index("s-4")
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path(layer)))
-    colors = UsdGeom.PrimvarsAPI(inst).GetPrimvar("displayColor").Get()
-    assert tuple(colors[index]) == pytest.approx(RED)
+    # the instancer arrays were patched in place: only s-4's colour changed
+    colors = UsdGeom.PrimvarsAPI(_instancer(stage, ov, "environment"))
+    colors = colors.GetPrimvar("displayColor").Get()
+    assert tuple(colors[_index(stage, ov, "environment", "s-4")]) == pytest.approx(RED)
     assert sum(tuple(c) == pytest.approx(RED) for c in colors) == 1
 
 
 def test_unchanged_values_are_not_rewritten(city_copy: CityInfo) -> None:
     _, ov = _attach(city_copy)
-    ups = _updates(4)
-    ov.apply(ups)
-    again = ov.apply(ups)
+    batch = _batch(_rows(4))
+    _apply(ov, batch)
+    again = _apply(ov, batch)
     assert again.attribute_writes == 0
 
 
 def test_layer_visibility(city_copy: CityInfo) -> None:
     stage, ov = _attach(city_copy)
-    ov.apply(_updates(4))
-    inst = UsdGeom.Imageable(stage.GetPrimAtPath(ov.instancer_path("security")))
+    _apply(ov, _rows(4))
+    inst = UsdGeom.Imageable(stage.GetPrimAtPath(_instancer_path(stage, ov, "security")))
     data = UsdGeom.Imageable(stage.GetPrimAtPath(ov.marker_path("s-1")))
     assert inst.ComputeVisibility() == UsdGeom.Tokens.inherited
     ov.set_layer_visible("security", False)
     assert inst.ComputeVisibility() == UsdGeom.Tokens.invisible
     assert data.ComputeVisibility() == UsdGeom.Tokens.invisible
-    env = UsdGeom.Imageable(stage.GetPrimAtPath(ov.instancer_path("environment")))
+    env = UsdGeom.Imageable(stage.GetPrimAtPath(_instancer_path(stage, ov, "environment")))
     assert env.ComputeVisibility() == UsdGeom.Tokens.inherited
     ov.set_layer_visible("security", True)
     assert inst.ComputeVisibility() == UsdGeom.Tokens.inherited
@@ -210,45 +262,33 @@ def test_layer_visibility(city_copy: CityInfo) -> None:
 
 
 def _mask(stage: Usd.Stage, ov: Overlay, layer: str) -> list[bool]:
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path(layer)))
+    inst = _instancer(stage, ov, layer)
     return list(
         inst.ComputeMaskAtTime(Usd.TimeCode.Default()) or [True] * len(inst.GetIdsAttr().Get())
     )
 
 
-def test_hidden_sensors(city_copy: CityInfo) -> None:
-    stage, ov = _attach(city_copy)
-    ov.apply(_updates(6))
-    layer, index = ov.instance_index("s-2")
-    ov.set_sensor_hidden("s-2", True)
-    mask = _mask(stage, ov, layer)
-    assert mask[index] is False and mask.count(False) == 1
-    ov.set_sensor_hidden("s-2", False)
-    assert all(_mask(stage, ov, layer))
-    with pytest.raises(KeyError):
-        ov.set_sensor_hidden("missing", True)
-
-
 def test_sensor_without_position_stays_invisible_until_placed(city_copy: CityInfo) -> None:
     stage, ov = _attach(city_copy)
-    ov.apply(_updates(2, position=None))
-    layer, index = ov.instance_index("s-0")
-    assert _mask(stage, ov, layer)[index] is False
-    ov.apply(_updates(1, position=(1.0, 2.0, 3.0)))
-    assert _mask(stage, ov, layer)[index] is True
+    _apply(ov, _rows(2, position=None))
+    index = _index(stage, ov, "environment", "s-0")
+    assert _mask(stage, ov, "environment")[index] is False
+    _apply(ov, _rows(1, position=(1.0, 2.0, 3.0)))
+    assert _mask(stage, ov, "environment")[index] is True
 
 
 def test_moving_sensor_updates_positions_in_place(city_copy: CityInfo) -> None:
     stage, ov = _attach(city_copy)
-    ov.apply(_updates(4))
-    layer, index = ov.instance_index("s-2")
-    ov.apply([MarkerUpdate("s-2", "environment", "temperature", position=(50.0, 1.0, 2.0))])
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path(layer)))
-    positions = inst.GetPositionsAttr().Get()
+    _apply(ov, _rows(4))
+    index = _index(stage, ov, "environment", "s-2")
+    _apply(ov, [_row("s-2", "environment", "temperature", (50.0, 1.0, 2.0))])
+    positions = _instancer(stage, ov, "environment").GetPositionsAttr().Get()
     assert len(positions) == 2 and tuple(positions[index]) == pytest.approx((50.0, 1.0, 2.0))
-    assert ov.instance_index("s-2") == (layer, index)
-    # fields left None keep their values
+    assert _index(stage, ov, "environment", "s-2") == index
     prim = stage.GetPrimAtPath(ov.marker_path("s-2"))
+    translate = prim.GetAttribute("xformOp:translate").Get()
+    assert tuple(translate) == pytest.approx((50.0, 1.0, 2.0))
+    # a value of None keeps the one written
     assert prim.GetAttribute("coptwin:value").Get() == pytest.approx(22.0)
 
 
@@ -256,15 +296,16 @@ def test_marker_size_in_metres_with_centimetre_stage(tmp_path: Path) -> None:
     stage = Usd.Stage.CreateNew(str(tmp_path / "cm.usda"))
     UsdGeom.SetStageMetersPerUnit(stage, 0.01)
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
-    ov = Overlay.attach(stage, marker_size_m=2.0, detail_budget=None)
+    ov = Overlay.attach(stage, marker_size_m=2.0, detail_time_budget_s=None)
     assert ov.meters_per_unit == 0.01 and ov.up_axis == "Z"
-    ov.apply(
+    _apply(
+        ov,
         [
-            MarkerUpdate("t", "env", "temperature", (0.0, 0.0, 0.0)),
-            MarkerUpdate("m", "env", "motion", (0.0, 0.0, 0.0)),
-        ]
+            _row("t", "env", "temperature", (0.0, 0.0, 0.0)),
+            _row("m", "env", "motion", (0.0, 0.0, 0.0)),
+        ],
     )
-    protos = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path("env")))
+    protos = _instancer(stage, ov, "env")
     targets = protos.GetPrototypesRel().GetTargets()
     sphere = stage.GetPrimAtPath(targets[0].AppendChild("Shape"))
     assert sphere.GetTypeName() == "Sphere"
@@ -277,7 +318,7 @@ def test_marker_size_in_metres_with_centimetre_stage(tmp_path: Path) -> None:
 
 def test_cop_root_composes_both_layers(city_copy: CityInfo, tmp_path: Path) -> None:
     _, ov = _attach(city_copy)
-    ov.apply(_updates(10, city_copy))
+    _apply(ov, _rows(10, city_copy))
     out = tmp_path / "out"
     overlay_file = ov.export(out / "overlay.usda")
     cop = write_cop_root(out / "cop.usda", city_copy.root_layer, overlay_file)
@@ -295,35 +336,43 @@ def test_cop_root_composes_both_layers(city_copy: CityInfo, tmp_path: Path) -> N
         write_cop_root(city_copy.root_layer, city_copy.root_layer, overlay_file)
 
 
-def test_detail_budget_queues_and_export_flushes(city_copy: CityInfo, tmp_path: Path) -> None:
-    stage, ov = _attach(city_copy)
-    ov.detail_budget = 2
-    stats = ov.apply(_updates(5))
-    assert stats.details_written == 2 and stats.details_pending == 3
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path("environment")))
-    assert len(inst.GetPositionsAttr().Get()) == 3  # markers never wait
-    # a queued sensor gets a newer update with value None: the queued value survives
-    ov.apply([MarkerUpdate("s-4", "environment", "temperature", status="alarm", color=RED)])
-    assert ov.details_pending == 1  # oldest first: s-2, s-3 written, s-4 (merged) waits
+def test_time_budget_queues_details_newest_wins_and_export_flushes(
+    city_copy: CityInfo, tmp_path: Path
+) -> None:
+    n = 40  # new data prims count ten units each: beyond DETAIL_FLOOR
+    assert n * 10 > DETAIL_FLOOR
+    stage, ov = _attach(city_copy, detail_time_budget_s=0.0)
+    stats = _apply(ov, _rows(n))
+    assert 1 <= stats.details_written < n
+    assert stats.details_pending == n - stats.details_written == ov.details_pending
+    assert (
+        len(_instancer(stage, ov, "security").GetPositionsAttr().Get()) == n // 2
+    )  # markers never wait
+    # a queued sensor gets a newer row: the newest row is what gets written
+    last = f"s-{n - 2}"
+    ov.stage_batch(_batch([_row(last, "environment", "temperature", status="alarm", value=99.0)]))
     ov.export(tmp_path / "overlay.usda")
     assert ov.details_pending == 0
-    prim = stage.GetPrimAtPath(ov.marker_path("s-4"))
-    assert prim.GetAttribute("coptwin:value").Get() == pytest.approx(24.0)
+    assert all(stage.GetPrimAtPath(ov.marker_path(f"s-{i}")) for i in range(n))
+    prim = stage.GetPrimAtPath(ov.marker_path(last))
+    assert prim.GetAttribute("coptwin:value").Get() == pytest.approx(99.0)
     assert prim.GetAttribute("coptwin:status").Get() == "alarm"
-    assert prim.GetAttribute("coptwin:ts").Get() == "2024-05-01T12:00:00Z"
+    # small ticks (within the floor) are always complete
+    assert _apply(ov, _rows(n, t=1)).details_pending == 0
 
 
 def test_bad_input_is_counted_not_fatal(city_copy: CityInfo, caplog) -> None:
     stage, ov = _attach(city_copy)
-    ov.apply(_updates(2))
-    stats = ov.apply(
+    _apply(ov, _rows(2))
+    stats = _apply(
+        ov,
         [
-            MarkerUpdate("", "environment"),
-            MarkerUpdate("s-0", "environment", "temperature", position=(math.nan, 0.0, 0.0)),
-            MarkerUpdate("s-1", "security", "camera", color=(1.0, "x", 0.0)),  # type: ignore[arg-type]
-            MarkerUpdate("s-2", "environment", "temperature", value=math.inf, position=(1, 2, 3)),
-            MarkerUpdate("s-3", "security", "camera", position=(1, 2, 3), bound_prim="/no/such"),
-        ]
+            _row("", "environment"),
+            _row("s-0", "environment", "temperature", (math.nan, 0.0, 0.0)),
+            _row("s-1", "security", "camera", color=(1.0, math.nan, 0.0)),
+            _row("s-2", "environment", "temperature", (1, 2, 3), value=math.inf),
+            _row("s-3", "security", "camera", (1, 2, 3), bound_prim="/no/such"),
+        ],
     )
     assert stats.skipped == {
         "empty_sensor_id": 1,
@@ -333,25 +382,23 @@ def test_bad_input_is_counted_not_fatal(city_copy: CityInfo, caplog) -> None:
         "unknown_bound_prim": 1,
     }
     assert "skipped" in caplog.text
-    layer, index = ov.instance_index("s-0")
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path(layer)))
-    assert tuple(inst.GetPositionsAttr().Get()[index]) == pytest.approx((0.0, 10.0, 0.0))
+    index = _index(stage, ov, "environment", "s-0")
+    positions = _instancer(stage, ov, "environment").GetPositionsAttr().Get()
+    assert tuple(positions[index]) == pytest.approx((0.0, 10.0, 0.0))
     assert not stage.GetPrimAtPath("/no/such")
-    assert ov.sensor_count == 4
+    assert len(ov.sensor_ids()) == 4
 
 
 def test_sensor_ids_are_sanitised_and_mapped_both_ways(city_copy: CityInfo) -> None:
     stage, ov = _attach(city_copy)
     ids = ["a-1", "a.1", "a_1", "Zone A/3", "1st", "温度"]
-    ov.apply([MarkerUpdate(s, "environment", "temperature", (0.0, 0.0, 0.0)) for s in ids])
+    _apply(ov, [_row(s, "environment", "temperature", (0.0, 0.0, 0.0)) for s in ids])
     paths = [ov.marker_path(s) for s in ids]
     assert len(set(paths)) == len(ids)
     for sid, path in zip(ids, paths, strict=True):
         assert stage.GetPrimAtPath(path).GetAttribute("coptwin:sensorId").Get() == sid
         assert ov.sensor_for_path(path) == sid
         assert ov.sensor_for_path(path.AppendChild("child")) == sid
-        layer, index = ov.instance_index(sid)
-        assert ov.sensor_for_instance(layer, index) == sid
     assert ov.marker_path("a_1").name == "a_1"
     assert ov.sensor_for_path("/COP") is None and ov.marker_path("zzz") is None
 
@@ -359,44 +406,17 @@ def test_sensor_ids_are_sanitised_and_mapped_both_ways(city_copy: CityInfo) -> N
 def test_worst_status_wins_on_shared_building(city_copy: CityInfo) -> None:
     stage, ov = _attach(city_copy)
     bldg = _bldg(city_copy)
-    ov.apply(
+    _apply(
+        ov,
         [
-            MarkerUpdate(
-                "x", "environment", "temperature", (0, 0, 0), status="alarm", bound_prim=bldg
-            ),
-            MarkerUpdate(
-                "y", "environment", "temperature", (0, 0, 0), status="ok", bound_prim=bldg
-            ),
-        ]
+            _row("x", "environment", "temperature", (0, 0, 0), status="alarm", bound_prim=bldg),
+            _row("y", "environment", "temperature", (0, 0, 0), status="ok", bound_prim=bldg),
+        ],
     )
     attr = stage.GetPrimAtPath(bldg).GetAttribute("coptwin:status")
     assert attr.Get() == "alarm"
-    ov.apply([MarkerUpdate("x", "environment", "temperature", status="ok", bound_prim=bldg)])
+    _apply(ov, [_row("x", "environment", "temperature", status="ok", bound_prim=bldg)])
     assert attr.Get() == "ok"
-
-
-def test_file_backed_layer_and_guard(city_copy: CityInfo, tmp_path: Path) -> None:
-    stage = Usd.Stage.Open(str(city_copy.root_layer))
-    with pytest.raises(ValueError, match="refusing"):
-        Overlay.attach(stage, layer_path=city_copy.root_layer)
-    path = tmp_path / "live" / "overlay.usda"
-    ov = Overlay.attach(stage, layer_path=path)
-    ov.apply(_updates(2))
-    ov.save()
-    text = path.read_text(encoding="utf-8")
-    assert "PointInstancer" in text and "coptwin:sensorId" in text
-
-
-def test_reset_removes_everything(city_copy: CityInfo) -> None:
-    stage, ov = _attach(city_copy)
-    ov.apply(_updates(6, city_copy))
-    ov.reset()
-    assert ov.sensor_count == 0
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path("environment")))
-    assert len(inst.GetPositionsAttr().Get()) == 0
-    assert not stage.GetPrimAtPath(_bldg(city_copy)).GetAttribute("coptwin:status")
-    ov.apply(_updates(2))
-    assert ov.sensor_count == 2
 
 
 def test_attach_validates(city_copy: CityInfo) -> None:
@@ -411,72 +431,53 @@ def test_attach_validates(city_copy: CityInfo) -> None:
     assert ov.root_path == Sdf.Path("/Live") and stage.GetPrimAtPath("/Live/Sensors")
 
 
-def test_time_budget_defers_details_beyond_the_minimum(city_copy: CityInfo) -> None:
-    stage, ov = _attach(city_copy, detail_time_budget_s=0.0)
-    ov.detail_min = 1
-    stats = ov.apply(_updates(40))
-    assert 1 <= stats.details_written < 40
-    assert stats.details_pending == 40 - stats.details_written == ov.details_pending
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path("security")))
-    assert len(inst.GetPositionsAttr().Get()) == 20  # every marker is drawn at once
-    assert ov.flush_details().details_written == 40 - stats.details_written
-    assert all(stage.GetPrimAtPath(ov.marker_path(f"s-{i}")) for i in range(40))
-    ov.detail_min = 500
-    assert ov.apply(_updates(40, t=1)).details_pending == 0  # small ticks stay complete
-
-
 def test_kind_change_switches_prototype_and_empty_kind_keeps_it(city_copy: CityInfo) -> None:
     stage, ov = _attach(city_copy)
-    ov.apply([MarkerUpdate("k", "environment", "temperature", (0.0, 0.0, 0.0))])
-    layer, index = ov.instance_index("k")
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(ov.instancer_path(layer)))
-    ov.apply([MarkerUpdate("k", "environment", "camera")])
+    _apply(ov, [_row("k", "environment", "temperature", (0.0, 0.0, 0.0))])
+    index = _index(stage, ov, "environment", "k")
+    inst = _instancer(stage, ov, "environment")
+    _apply(ov, [_row("k", "environment", "camera")])
     assert inst.GetProtoIndicesAttr().Get()[index] == 1
-    ov.apply([MarkerUpdate("k", "environment", "")])
+    _apply(ov, [_row("k", "environment", "")])
     assert inst.GetProtoIndicesAttr().Get()[index] == 1
     assert stage.GetPrimAtPath(ov.marker_path("k")).GetAttribute("coptwin:kind").Get() == "camera"
+    _apply(ov, [_row("k", "environment", "temperature")])  # back: the prototype exists
+    assert inst.GetProtoIndicesAttr().Get()[index] == 0
 
 
-def _batch(ids: list[str], status: str, value: float, t: int, **kw):
-    import numpy as np
-
-    from coptwin.model.palette import color_array
-    from coptwin.scene.overlay import MarkerBatch
-
-    n = len(ids)
-    fields = dict(
-        sensor_ids=ids,
-        layers=["environment"] * n,
-        kinds=["temperature"] * n,
-        statuses=[status] * n,
-        colors=color_array([status] * n),
-        values=[value] * n,
-        units=["degC"] * n,
-        ts=[T0 + timedelta(seconds=t)] * n,
-        quantities=["temperature"] * n,
-        placements=["exact"] * n,
-        bound_prims=[""] * n,
-    )
-    fields.update(kw)
-    assert isinstance(fields["colors"], np.ndarray)
-    return MarkerBatch(**fields)
+def test_batch_rows_are_checked() -> None:
+    with pytest.raises(ValueError, match="statuses"):
+        MarkerBatch(["a", "b"], ["l", "l"], ["k", "k"], [GREY, GREY], statuses=["ok"])
 
 
-def test_columnar_batches_patch_markers_and_queue_details(city_copy: CityInfo) -> None:
-    from coptwin.model.palette import PALETTE
+def test_staging_writes_no_usd_and_newest_row_wins(city_copy: CityInfo) -> None:
+    from coptwin.model.palette import PALETTE, color_array
 
     stage, ov = _attach(city_copy)
-    first = [u for u in _updates(6) if u.layer == "environment"]  # s-0, s-2, s-4
-    ov.apply(first)
-    ids = [u.sensor_id for u in first]
-    # Staging touches no USD; flush writes the colours and the queued details.
-    ov.detail_time_budget_s = None
-    ov.stage_batch(_batch(ids, "alarm", 99.0, 5))
-    ov.stage_batch(_batch(ids[:1], "warn", 30.0, 6))  # newest wins for s-0
+    first = [r for r in _rows(6) if r["layer"] == "environment"]  # s-0, s-2, s-4
+    _apply(ov, first)
+    ids = [r["sensor_id"] for r in first]
+
+    def batch(ids: list[str], status: str, value: float, t: int) -> MarkerBatch:
+        n = len(ids)
+        return MarkerBatch(
+            ids,
+            ["environment"] * n,
+            ["temperature"] * n,
+            color_array([status] * n),
+            statuses=[status] * n,
+            values=[value] * n,
+            ts=[T0 + timedelta(seconds=t)] * n,
+        )
+
+    layer = ov.layer.ExportToString()
+    ov.stage_batch(batch(ids, "alarm", 99.0, 5))
+    ov.stage_batch(batch(ids[:1], "warn", 30.0, 6))  # newest wins for s-0
+    assert ov.layer.ExportToString() == layer  # staging touched no USD
     ov.flush()
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(str(ov.instancer_path("environment"))))
-    colors = UsdGeom.PrimvarsAPI(inst).GetPrimvar("displayColor").Get()
-    index = {sid: ov.instance_index(sid)[1] for sid in ids}
+    colors = UsdGeom.PrimvarsAPI(_instancer(stage, ov, "environment"))
+    colors = colors.GetPrimvar("displayColor").Get()
+    index = {sid: _index(stage, ov, "environment", sid) for sid in ids}
     assert tuple(colors[index["s-0"]]) == pytest.approx(PALETTE["warn"], abs=1e-6)
     assert tuple(colors[index["s-2"]]) == pytest.approx(PALETTE["alarm"], abs=1e-6)
     prim = stage.GetPrimAtPath(str(ov.marker_path("s-0")))
@@ -490,19 +491,16 @@ def test_columnar_batches_patch_markers_and_queue_details(city_copy: CityInfo) -
     assert ov.details_pending == 0
 
 
-def test_batch_with_unknown_sensors_and_moves(city_copy: CityInfo) -> None:
+def test_new_sensors_are_created_by_flush_and_move(city_copy: CityInfo) -> None:
     stage, ov = _attach(city_copy)
-    batch = _batch(["new-1"], "ok", 1.0, 1, positions={"new-1": (5.0, 1.0, 5.0)})
-    ov.stage_batch(batch)  # a new sensor needs USD structure: created by flush()
-    assert ov.marker_path("new-1") is None
+    ov.stage_batch(_batch([_row("new-1", "environment", "temperature", (5.0, 1.0, 5.0))]))
+    assert ov.marker_path("new-1") is None  # new USD structure waits for flush()
     ov.flush()
     prim = stage.GetPrimAtPath(str(ov.marker_path("new-1")))
     assert tuple(prim.GetAttribute("xformOp:translate").Get()) == pytest.approx((5.0, 1.0, 5.0))
-    moved = _batch(["new-1"], "ok", 2.0, 2, positions={"new-1": (7.0, 1.0, 5.0)})
-    ov.stage_batch(moved)
-    ov.flush()
-    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(str(ov.instancer_path("environment"))))
-    assert tuple(inst.GetPositionsAttr().Get()[ov.instance_index("new-1")[1]]) == pytest.approx(
+    _apply(ov, [_row("new-1", "environment", "temperature", (7.0, 1.0, 5.0))])
+    positions = _instancer(stage, ov, "environment").GetPositionsAttr().Get()
+    assert tuple(positions[_index(stage, ov, "environment", "new-1")]) == pytest.approx(
         (7.0, 1.0, 5.0)
     )
     assert tuple(prim.GetAttribute("xformOp:translate").Get()) == pytest.approx((7.0, 1.0, 5.0))

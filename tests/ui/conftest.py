@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from coptwin.engine.snapshot import EngineSnapshot, EngineStatus, LayerRow, SensorRow
+from tests.support.wait import until
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -26,6 +27,7 @@ def sensor(
     age_s: float | None = 10.0,
     marker: bool = True,
     bound_prim: str = "",
+    reason: str = "",
 ) -> SensorRow:
     return SensorRow(
         sensor_id=sensor_id,
@@ -39,6 +41,7 @@ def sensor(
         ts=None if age_s is None else NOW - timedelta(seconds=age_s),
         marker_path=f"/COP/Markers/{sensor_id}" if marker else "",
         bound_prim=bound_prim,
+        reason=reason,
     )
 
 
@@ -47,7 +50,14 @@ def city_rows() -> tuple[SensorRow, ...]:
     """Six sensors over two layers, with every awkward case the table must handle."""
     return (
         sensor("t1", name="Tower roof", status="ok", value=21.5, age_s=5),
-        sensor("t2", name="Harbour", status="alarm", value=41.0, age_s=30),
+        sensor(
+            "t2",
+            name="Harbour",
+            status="alarm",
+            value=41.0,
+            age_s=30,
+            reason="value 41 °C above alarm_high 35",
+        ),
         sensor("t3", name="park", status="warn", value=None, age_s=None),
         sensor(
             "m1",
@@ -137,3 +147,25 @@ def city(cop_config: Path):
     from pxr import Usd
 
     return Usd.Stage.Open(str(cop_config.parent / "city.usda"))
+
+
+@pytest.fixture
+def start_session():
+    """``await start_session(cop_config, city)``: a running EngineSession whose engine
+    has drawn the tiny COP's three sensors and applied their readings (bounded wait)."""
+    from coptwin.ui.session import EngineSession
+
+    async def start(cop_config: Path, city) -> EngineSession:
+        session = EngineSession()
+        assert session.start(cop_config, city), session.error
+
+        def ready() -> bool:
+            snap = session.engine.snapshot()
+            rows = snap.sensors
+            applied = len(rows) == 3 and all(r.ts is not None for r in rows)
+            return applied and snap.status.connection == "connected"
+
+        await until(ready, 30, what="the engine to apply the readings")
+        return session
+
+    return start

@@ -50,6 +50,7 @@ def test_detail_reads_history_once_per_reading(city_rows, now):
     assert d.building == (("CityEngine:Rule:User:OBJECTID", "7"),)
     assert not vm.show(gate, now)
     assert reads == ["m1"]
+    assert fields["Why"] == "—"  # the row carries no reason
     assert vm.show(city_rows[0], now) and reads == ["m1", "t1"]
     assert vm.show(None, now) and vm.detail is None
     assert not vm.show(None, now)
@@ -62,3 +63,13 @@ def test_failing_history_leaves_an_empty_plot(city_rows, now):
     vm = DetailVM(broken, None)
     assert vm.show(city_rows[0], now)
     assert vm.detail.plot is None and vm.detail.building == ()
+
+
+def test_detail_says_why_the_sensor_has_its_status(city_rows, now):
+    vm = DetailVM()
+    harbour = city_rows[1]
+    assert vm.show(harbour, now)
+    fields = dict(vm.detail.fields)
+    assert fields["Status"] == "alarm"
+    assert fields["Why"] == "value 41 °C above alarm_high 35"
+    assert list(fields).index("Why") == list(fields).index("Status") + 1

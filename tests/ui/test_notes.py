@@ -21,49 +21,47 @@ from coptwin.engine.engine import Engine
 from coptwin.scene import pins
 from coptwin.ui.panel import PanelVM, parse_point
 from coptwin.ui.session import EngineSession
+from tests.support.wait import until
 
 
-async def started(cop_config, city) -> EngineSession:
-    """A running engine that applied the tiny COP's readings (bounded wait)."""
-    session = EngineSession()
-    assert session.start(cop_config, city), session.error
-    for _ in range(600):
-        snap = session.engine.snapshot()
-        if len(snap.sensors) == 3 and snap.status.connection == "connected":
-            return session
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"engine did not start: {snap.status}")
-
-
-async def until(panel: PanelVM, ready: Callable[[], bool], what: str) -> None:
+async def shown(panel: PanelVM, ready: Callable[[], bool], what: str) -> None:
     """Refresh the panel (as Kit's timer does) until ``ready()``; bounded."""
-    for _ in range(400):
+
+    def refreshed() -> bool:
         panel.refresh()
-        if ready():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}: {panel.notes_view}")
+        return ready()
+
+    await until(refreshed, what=what)
 
 
-def pin(city, engine, annotation_id: str):
-    return city.GetPrimAtPath(str(pins.pin_path(engine.overlay, annotation_id)))
+async def drawn_pin(city, engine, annotation_id: str):
+    """The note's pin once the engine's tick has committed it (the notes list follows
+    the book, which the engine folds in its worker before it draws the pin)."""
+
+    def prim():
+        return city.GetPrimAtPath(str(pins.pin_path(engine.overlay, annotation_id)))
+
+    await until(lambda: prim().IsValid(), what=f"the pin of note {annotation_id}")
+    return prim()
 
 
 def table_version(session: EngineSession) -> int | None:
     return AnnotationStore.from_config(session.engine.config).version()
 
 
-async def bound(cop_config, city, author: str = "ann") -> tuple[EngineSession, PanelVM]:
-    session = await started(cop_config, city)
+async def bound(
+    start_session, cop_config, city, author: str = "ann"
+) -> tuple[EngineSession, PanelVM]:
+    session = await start_session(cop_config, city)
     panel = PanelVM(author=author)
     panel.bind(session.engine)
     panel.refresh()
     return session, panel
 
 
-def test_note_on_the_selected_sensor_is_listed_and_pinned(cop_config, city):
+def test_note_on_the_selected_sensor_is_listed_and_pinned(start_session, cop_config, city):
     async def scenario():
-        session, panel = await bound(cop_config, city)
+        session, panel = await bound(start_session, cop_config, city)
         engine = session.engine
         try:
             view = panel.notes_view
@@ -73,7 +71,7 @@ def test_note_on_the_selected_sensor_is_listed_and_pinned(cop_config, city):
             assert panel.notes_view.add_label == "Add a note to sensor Harbour"
             changes = await panel.add_note("reads high since the roof work")
             assert changes.notes and panel.notes_view.error == "", panel.notes_view.error
-            await until(panel, lambda: len(panel.notes_view.rows) == 1, "the note to be folded")
+            await shown(panel, lambda: len(panel.notes_view.rows) == 1, "the note to be folded")
             row = panel.notes_view.rows[0]
             assert (row.text, row.author, row.status) == (
                 "reads high since the roof work",
@@ -82,8 +80,7 @@ def test_note_on_the_selected_sensor_is_listed_and_pinned(cop_config, city):
             )
             assert row.target == "sensor:t2" and row.target_label == "sensor Harbour"
             assert row.when.endswith(" UTC")
-            prim = pin(city, engine, row.annotation_id)
-            assert prim.IsValid()
+            prim = await drawn_pin(city, engine, row.annotation_id)
             assert prim.GetAttribute(pins.ATTR_TEXT).Get() == "reads high since the roof work"
             assert panel.layers.notes is not None
             assert panel.layers.notes.counts_text == "1 open · 0 resolved"
@@ -98,32 +95,33 @@ def test_note_on_the_selected_sensor_is_listed_and_pinned(cop_config, city):
     asyncio.run(scenario())
 
 
-def test_resolve_changes_status_and_the_filter_hides_it(cop_config, city):
+def test_resolve_changes_status_and_the_filter_hides_it(start_session, cop_config, city):
     async def scenario():
-        session, panel = await bound(cop_config, city)
+        session, panel = await bound(start_session, cop_config, city)
         engine = session.engine
         try:
             panel.select_row("t1")
             await panel.add_note("fan noise")
-            await until(panel, lambda: len(panel.notes_view.rows) == 1, "the note")
+            await shown(panel, lambda: len(panel.notes_view.rows) == 1, "the note")
             root = panel.notes_view.rows[0]
             assert root.can_resolve
             await panel.reply_note(root.annotation_id, "checked, it is the fan")
-            await until(panel, lambda: len(panel.notes_view.rows) == 2, "the reply")
+            await shown(panel, lambda: len(panel.notes_view.rows) == 2, "the reply")
             assert [(r.depth, r.text) for r in panel.notes_view.rows] == [
                 (0, "fan noise"),
                 (1, "checked, it is the fan"),
             ]
             await panel.resolve_note(root.annotation_id)
-            await until(panel, lambda: panel.notes_view.rows == (), "the filter to hide it")
+            await shown(panel, lambda: panel.notes_view.rows == (), "the filter to hide it")
             assert panel.notes_view.counts == {"open": 0, "resolved": 1, "all": 1}
-            prim = pin(city, engine, root.annotation_id)
-            assert prim.GetAttribute(pins.ATTR_STATUS).Get() == "resolved"
+            # the book folds in the engine's worker; its pin is redrawn when the tick commits
+            prim = await drawn_pin(city, engine, root.annotation_id)
+            await until(lambda: prim.GetAttribute(pins.ATTR_STATUS).Get() == "resolved")
             panel.set_notes_filter("resolved")
             rows = panel.notes_view.rows
             assert [r.status for r in rows] == ["resolved", "resolved"] and rows[0].can_reopen
             await panel.reopen_note(root.annotation_id)
-            await until(panel, lambda: panel.notes_view.rows == (), "the reopened thread to leave")
+            await shown(panel, lambda: panel.notes_view.rows == (), "the reopened thread to leave")
             panel.set_notes_filter("open")
             assert panel.notes_view.rows[0].status == "open"
         finally:
@@ -132,19 +130,19 @@ def test_resolve_changes_status_and_the_filter_hides_it(cop_config, city):
     asyncio.run(scenario())
 
 
-def test_annotations_layer_toggle_hides_the_pins_scope(cop_config, city):
+def test_annotations_layer_toggle_hides_the_pins_scope(start_session, cop_config, city):
     async def scenario():
-        session, panel = await bound(cop_config, city)
+        session, panel = await bound(start_session, cop_config, city)
         engine = session.engine
         try:
             panel.on_stage_selection(["/World/Buildings/B1/Mesh"])
             assert panel.notes_view.add_label == "Add a note to Mesh"
             panel.on_stage_selection(["/World/Buildings/B1"])
             await panel.add_note("camera view blocked")
-            await until(panel, lambda: len(panel.notes_view.rows) == 1, "the note")
+            await shown(panel, lambda: len(panel.notes_view.rows) == 1, "the note")
             note = panel.notes_view.rows[0]
             scope = city.GetPrimAtPath(str(pins.scope_path(engine.overlay)))
-            prim = pin(city, engine, note.annotation_id)
+            prim = await drawn_pin(city, engine, note.annotation_id)
             assert UsdGeom.Imageable(prim).ComputeVisibility() == UsdGeom.Tokens.inherited
             assert panel.toggle_notes_layer(False).layers
             assert panel.layers.notes.visible is False
@@ -168,9 +166,9 @@ def test_annotations_layer_toggle_hides_the_pins_scope(cop_config, city):
     asyncio.run(scenario())
 
 
-def test_note_at_a_clicked_point(cop_config, city):
+def test_note_at_a_clicked_point(start_session, cop_config, city):
     async def scenario():
-        session, panel = await bound(cop_config, city)
+        session, panel = await bound(start_session, cop_config, city)
         try:
             panel.set_note_point("1, 2")
             assert "not a point" in panel.notes_view.error
@@ -180,9 +178,9 @@ def test_note_at_a_clicked_point(cop_config, city):
             await panel.add_note("puddle here")
             assert panel.notes_view.point == ""  # used up
             panel.set_notes_scope("all")
-            await until(panel, lambda: len(panel.notes_view.rows) == 1, "the note")
+            await shown(panel, lambda: len(panel.notes_view.rows) == 1, "the note")
             assert panel.notes_view.rows[0].target == "point:12.5,-3.0,0.0"
-            assert pin(city, session.engine, panel.notes_view.rows[0].annotation_id).IsValid()
+            await drawn_pin(city, session.engine, panel.notes_view.rows[0].annotation_id)
         finally:
             session.stop()
 
@@ -199,10 +197,10 @@ def test_note_at_a_clicked_point(cop_config, city):
     ],
 )
 def test_bad_input_shows_an_error_and_writes_nothing(
-    cop_config, city, author, select, text, message
+    start_session, cop_config, city, author, select, text, message
 ):
     async def scenario():
-        session, panel = await bound(cop_config, city, author=author)
+        session, panel = await bound(start_session, cop_config, city, author=author)
         try:
             for sensor in select:
                 panel.select_row(sensor)
@@ -225,9 +223,9 @@ def test_bad_input_shows_an_error_and_writes_nothing(
     asyncio.run(scenario())
 
 
-def test_unknown_prim_target_is_refused_before_the_worker(cop_config, city):
+def test_unknown_prim_target_is_refused_before_the_worker(start_session, cop_config, city):
     async def scenario():
-        session, panel = await bound(cop_config, city)
+        session, panel = await bound(start_session, cop_config, city)
         try:
             panel.on_stage_selection(["/World/Nowhere"])
             await panel.add_note("hello")

@@ -7,29 +7,15 @@ import asyncio
 from pxr import UsdGeom
 
 from coptwin.ui.panel import PanelVM
-from coptwin.ui.session import EngineSession
-
-
-async def started(cop_config, city):
-    session = EngineSession()
-    assert session.start(cop_config, city), session.error
-    for _ in range(600):
-        snap = session.engine.snapshot()
-        rows = snap.sensors
-        applied = len(rows) == 3 and all(r.ts is not None for r in rows)
-        if applied and snap.status.connection == "connected":
-            return session
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"engine did not apply the readings: {snap.status}")
 
 
 def visibility(city, path) -> str:
     return UsdGeom.Imageable(city.GetPrimAtPath(str(path))).ComputeVisibility()
 
 
-def test_layer_toggle_hides_markers_and_rows(cop_config, city):
+def test_layer_toggle_hides_markers_and_rows(start_session, cop_config, city):
     async def scenario():
-        session = await started(cop_config, city)
+        session = await start_session(cop_config, city)
         panel = PanelVM()
         panel.bind(session.engine)
         try:
@@ -53,12 +39,12 @@ def test_layer_toggle_hides_markers_and_rows(cop_config, city):
     asyncio.run(scenario())
 
 
-def test_selection_both_ways_and_detail(cop_config, city):
+def test_selection_both_ways_and_detail(start_session, cop_config, city):
     selected: list[list[str]] = []
     frames: list[int] = []
 
     async def scenario():
-        session = await started(cop_config, city)
+        session = await start_session(cop_config, city)
         panel = PanelVM(select_prims=selected.append, frame_selection=frames.append)
         panel.bind(session.engine)
         try:
@@ -80,9 +66,9 @@ def test_selection_both_ways_and_detail(cop_config, city):
     asyncio.run(scenario())
 
 
-def test_as_of_banner_and_back_to_live(cop_config, city):
+def test_as_of_banner_and_back_to_live(start_session, cop_config, city):
     async def scenario():
-        session = await started(cop_config, city)
+        session = await start_session(cop_config, city)
         panel = PanelVM()
         panel.bind(session.engine)
         try:
@@ -101,13 +87,13 @@ def test_as_of_banner_and_back_to_live(cop_config, city):
     asyncio.run(scenario())
 
 
-def test_unbound_and_broken_engines_show_as_status(cop_config, city):
+def test_unbound_and_broken_engines_show_as_status(start_session, cop_config, city):
     panel = PanelVM()
     panel.refresh()
     assert panel.status.text == "Stopped: not started"
 
     async def scenario():
-        session = await started(cop_config, city)
+        session = await start_session(cop_config, city)
         engine = session.engine
         panel.bind(engine)
         session.stop()  # a closed engine says so

@@ -5,14 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from coptwin.ui.session import EngineSession
-
-
-async def wait_for(predicate, timeout_s: float = 10.0) -> bool:
-    for _ in range(int(timeout_s / 0.05)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
+from tests.support.wait import until
 
 
 def test_start_runs_one_engine_and_stop_detaches_its_overlay(cop_config, city):
@@ -24,11 +17,11 @@ def test_start_runs_one_engine_and_stop_detaches_its_overlay(cop_config, city):
         first = session.engine
         assert session.running
         # The run loop opens the engine (reads in a worker, overlay on this thread).
-        assert await wait_for(lambda: len(session.engine.snapshot().sensors) == 3)
+        await until(lambda: len(session.engine.snapshot().sensors) == 3)
         assert len(session_layer.subLayerPaths) == 1
         assert session.start(cop_config, city)  # restart: the old engine is gone first
         assert session.engine is not first and len(session_layer.subLayerPaths) == 0
-        assert await wait_for(lambda: len(session_layer.subLayerPaths) == 1)
+        await until(lambda: len(session_layer.subLayerPaths) == 1)
         await session.stop_async()
         assert session.engine is None and not session.running
         assert len(session_layer.subLayerPaths) == 0
@@ -72,7 +65,7 @@ def test_engine_that_dies_keeps_its_picture_and_says_why(cop_config, city):
         session = EngineSession(lambda cfg, stage: Dying(cfg, stage))
         assert session.start(cop_config, city)
         generation = session.generation
-        assert await wait_for(lambda: not session.running)
+        await until(lambda: not session.running)
         assert session.error == "engine stopped: ValueError: rule exploded"
         assert session.generation == generation + 1
         assert session.engine is not None  # the overlay stays until stop()

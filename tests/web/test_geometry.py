@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,18 +12,17 @@ from pyproj import Transformer
 from coptwin.config import SceneConfig
 from coptwin.geo.index import SceneIndex
 from coptwin.web.geometry import PageGeo, _signed_area, building_footprints
+from tests.support.require import shared_path
 
-OTTAWA = Path(__file__).resolve().parents[3] / "shared" / "scenes" / "ce_ottawa_a"
 OFFSET = [-445500.0, -60.0, 5029500.0]
 
 
 @pytest.fixture(scope="module")
 def ottawa() -> tuple[PageGeo, dict]:
-    if not OTTAWA.is_dir():
-        pytest.skip(f"{OTTAWA} not found (../shared test scenes)")
-    stage = Usd.Stage.Open(str(OTTAWA / "ce_ottawa_a" / "ce_ottawa_a.usdc"))
+    ottawa_dir = shared_path("scenes", "ce_ottawa_a")
+    stage = Usd.Stage.Open(str(ottawa_dir / "ce_ottawa_a" / "ce_ottawa_a.usdc"))
     geo = PageGeo.from_stage(stage, SceneConfig(crs="EPSG:32618", global_offset=OFFSET))
-    return geo, json.loads((OTTAWA / "truth.json").read_text())
+    return geo, json.loads((ottawa_dir / "truth.json").read_text())
 
 
 @pytest.mark.shared

@@ -68,12 +68,12 @@ def test_a_commit_sends_only_the_sensors_it_changed(engine, demo):
     asyncio.run(scenario())
 
 
-def test_explain_says_why(engine, demo):
+def test_rows_say_why(engine, demo):
     temps = demo.sensors.filter(demo.sensors["kind"] == "temperature")["sensor_id"].to_list()
     demo.append([{"sensor_id": temps[1], "value": 36.5, "quantity": "temperature", "unit": "degC"}])
     engine.tick()
-    assert engine.explain(temps[1]) == "36.5 >= alarm 35.0"
-    assert engine.explain("NO-SUCH-SENSOR") == ""
+    (row,) = [r for r in engine.snapshot().sensors if r.sensor_id == temps[1]]
+    assert row.status == "alarm" and row.reason == "value 36.5 degC above alarm_high 35"
 
 
 def test_moving_sensors_move(engine, demo):

@@ -267,8 +267,6 @@ class EventsConfig(_Base):
     polling: PollingConfig = PollingConfig()
     webhook: WebhookConfig = WebhookConfig()
     mqtt: MqttConfig = MqttConfig()
-    #: Bursts of hints for one table within this window coalesce into one check.
-    coalesce_s: NonNegative = 0.2
     #: Only events for this bucket count (default: the storage URI's bucket).
     bucket: str | None = None
 

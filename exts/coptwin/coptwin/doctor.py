@@ -20,9 +20,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-
-import msgspec
 
 from coptwin.config import Config
 from coptwin.storage import (
@@ -30,11 +29,16 @@ from coptwin.storage import (
     apply_ca_bundle,
     ca_bundle_file,
     delta_storage_options,
+    is_local,
+    local_path,
     object_store,
     redact,
     resolve_credentials,
     split_s3_uri,
 )
+
+if TYPE_CHECKING:
+    from obstore.store import LocalStore, S3Store
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +253,7 @@ class Doctor:
             self._skip("bucket exists", "no credentials")
             return False
         try:
-            next(iter(obstore.list(object_store(self.config), chunk_size=1)), None)
+            next(iter(obstore.list(self._store(self.config.storage.uri), chunk_size=1)), None)
         except Exception as exc:
             code = _s3_code(exc)
             if code in _CREDENTIAL_CODES:
@@ -302,37 +306,26 @@ class Doctor:
             return
         self._table_columns(table, uri, col_name)
 
+    def _store(self, uri: str) -> LocalStore | S3Store:
+        """An obstore store at ``uri`` with the config's credentials and CA bundle."""
+        return object_store(uri, delta_storage_options(self.config.storage))
+
     def _table_listing(self, table: str, uri: str, name: str) -> bool:
-        if not self.config.storage.is_s3:
-            log_dir = Path(uri) / "_delta_log"
-            commits = sorted(log_dir.glob("*.json")) if log_dir.is_dir() else []
-            if not commits:
-                if table == "annotations":
-                    return self._not_created_yet(name, uri)
-                return self._add(
-                    name,
-                    False,
-                    f"no Delta table at {uri} (no _delta_log/*.json)",
-                    f"fix tables.{table}.path or create the table (e.g. `coptwin simulate`)",
-                )
-            commits[-1].read_bytes()
-            return self._add(name, True, f"{uri}: {len(commits)} commit file(s)")
         import obstore
 
-        cfg = msgspec.structs.replace(
-            self.config, storage=msgspec.structs.replace(self.config.storage, uri=uri)
-        )
         try:
-            store = object_store(cfg)
-            first = next(iter(obstore.list(store, prefix="_delta_log/", chunk_size=100)), [])
-            commits = [m["path"] for m in first if str(m["path"]).endswith(".json")]
+            commits: list[str] = []
+            if not is_local(uri) or (local_path(uri) / "_delta_log").is_dir():
+                store = self._store(uri)
+                first = next(iter(obstore.list(store, prefix="_delta_log/", chunk_size=100)), [])
+                commits = sorted(str(m["path"]) for m in first if str(m["path"]).endswith(".json"))
             if not commits:
                 if table == "annotations":
                     return self._not_created_yet(name, uri)
                 return self._add(
                     name,
                     False,
-                    f"no Delta table at {uri} (nothing under _delta_log/)",
+                    f"no Delta table at {uri} (no commit under _delta_log/)",
                     f"fix tables.{table}.path or create the table (e.g. `coptwin simulate`)",
                 )
             obstore.get(store, commits[0]).bytes()
@@ -406,10 +399,7 @@ class Doctor:
             return
         import obstore
 
-        cfg = msgspec.structs.replace(
-            self.config, storage=msgspec.structs.replace(self.config.storage, uri=uri)
-        )
-        store = object_store(cfg)
+        store = self._store(uri)
         try:
             obstore.put(store, probe, b"coptwin doctor write probe")
         except Exception as exc:

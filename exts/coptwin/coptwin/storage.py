@@ -25,9 +25,12 @@ import configparser
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
+
+from obstore.store import LocalStore, S3Store
 
 from coptwin.config import Config, StorageConfig
 
@@ -155,36 +158,90 @@ def apply_ca_bundle(cfg: StorageConfig) -> None:
         )
 
 
-def object_store(config: Config, table_path: str = ""):
-    """An obstore store rooted at the storage URI (optionally at a table below it)."""
-    from obstore.store import LocalStore, S3Store
+#: deltalake storage option -> obstore S3Config key
+_S3_KEYS = {
+    "AWS_REGION": "region",
+    "AWS_DEFAULT_REGION": "region",
+    "AWS_ENDPOINT_URL": "endpoint",
+    "AWS_ENDPOINT": "endpoint",
+    "AWS_ENDPOINT_URL_S3": "endpoint",
+    "AWS_ACCESS_KEY_ID": "access_key_id",
+    "AWS_SECRET_ACCESS_KEY": "secret_access_key",
+    "AWS_SESSION_TOKEN": "session_token",
+    "AWS_TOKEN": "session_token",
+    "AWS_CONDITIONAL_PUT": "conditional_put",
+}
+_S3_BOOL_KEYS = {
+    "AWS_SKIP_SIGNATURE": "skip_signature",
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "virtual_hosted_style_request",
+}
+#: Options only delta-rs' commit path uses.
+_DELTA_ONLY = {"AWS_S3_ALLOW_UNSAFE_RENAME", "AWS_S3_LOCKING_PROVIDER"}
 
+
+def is_local(uri: str) -> bool:
+    """True for plain paths (also ``C:\\...``) and ``file://`` URIs."""
+    return "://" not in uri or uri.startswith("file://")
+
+
+def local_path(uri: str) -> Path:
+    if uri.startswith("file://"):
+        return Path(unquote(urlparse(uri).path))
+    return Path(uri).expanduser()
+
+
+def _truthy(value: str) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def object_store(
+    uri: str,
+    storage_options: Mapping[str, str] | None = None,
+    *,
+    create: bool = False,
+) -> LocalStore | S3Store:
+    """The one obstore builder: a store rooted at ``uri`` (a path, ``file://`` or
+    ``s3://``), configured by the same ``storage_options`` deltalake gets (see
+    :func:`delta_storage_options`), so both agree on endpoint, region and credentials.
+
+    A ``certificate_path`` option (delta-rs' name for a PEM bundle of extra roots, set
+    from ``storage.ca_bundle``) is trusted for TLS; ``create`` makes a missing local root.
+    """
+    if is_local(uri):
+        root = local_path(uri)
+        if create:
+            root.mkdir(parents=True, exist_ok=True)
+        return LocalStore(str(root.resolve()))
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("s3", "s3a"):
+        raise ValueError(f"unsupported table URI scheme {parsed.scheme!r} (use a path or s3://)")
+    config: dict[str, object] = {}
+    client: dict[str, object] = {}
+    for key, value in (storage_options or {}).items():
+        upper = key.upper()
+        if upper in _S3_KEYS:
+            config[_S3_KEYS[upper]] = value
+        elif upper in _S3_BOOL_KEYS:
+            config[_S3_BOOL_KEYS[upper]] = _truthy(value)
+        elif upper in ("AWS_ALLOW_HTTP", "ALLOW_HTTP"):
+            client["allow_http"] = _truthy(value)
+        elif upper == "CERTIFICATE_PATH":
+            client["root_certificate"] = Path(value).read_bytes()
+        elif upper not in _DELTA_ONLY:
+            log.debug("storage option %s has no obstore equivalent", upper)
+    prefix = parsed.path.strip("/") or None
+    return S3Store(parsed.netloc, prefix=prefix, config=config, client_options=client)
+
+
+def config_store(config: Config, table_path: str = "") -> LocalStore | S3Store:
+    """:func:`object_store` at the configured storage URI (or ``table_path`` below it),
+    with the config's credentials and CA bundle; a local root is created."""
     scfg = config.storage
-    if not scfg.is_s3:
-        root = Path(config.resolve_path(scfg.uri)) / table_path
-        root.mkdir(parents=True, exist_ok=True)
-        return LocalStore(str(root))
-    bucket, prefix = split_s3_uri(scfg.uri)
-    prefix = "/".join(p for p in (prefix, table_path.strip("/")) if p)
-    creds = resolve_credentials(scfg)
-    s3cfg: dict[str, object] = {"region": scfg.region}
-    if scfg.endpoint:
-        s3cfg["endpoint"] = scfg.endpoint
-    if scfg.virtual_hosted_style:
-        s3cfg["virtual_hosted_style_request"] = True
-    if creds.present:
-        s3cfg["access_key_id"] = creds.access_key_id
-        s3cfg["secret_access_key"] = creds.secret_access_key
-        if creds.session_token:
-            s3cfg["session_token"] = creds.session_token
+    if scfg.is_s3:
+        uri = "/".join(p for p in (scfg.uri.rstrip("/"), table_path.strip("/")) if p)
     else:
-        s3cfg["skip_signature"] = True
-    if scfg.conditional_put:
-        s3cfg["conditional_put"] = scfg.conditional_put
-    client: dict[str, object] = {"allow_http": scfg.allow_http}
-    if bundle := ca_bundle_file(scfg):
-        client["root_certificate"] = Path(config.resolve_path(bundle)).read_bytes()
-    return S3Store(bucket, prefix=prefix or None, config=s3cfg, client_options=client)
+        uri = str(Path(config.resolve_path(scfg.uri)) / table_path)
+    return object_store(uri, delta_storage_options(scfg), create=not scfg.is_s3)
 
 
 _KEYISH = re.compile(r"(?i)(secret|signature|token|password|credential)[^\s,;&]*[=:]\s*[^\s,;&]+")

@@ -11,22 +11,12 @@ import polars as pl
 
 from coptwin.config import CANONICAL_COLUMNS
 from coptwin.eventlog.schema import EventSchema
+from coptwin.model.columns import DTYPES
 
 COLUMNS: tuple[str, ...] = CANONICAL_COLUMNS["alarms"]
 
-SCHEMA: dict[str, pl.DataType] = {
-    "event_id": pl.String(),
-    "alarm_id": pl.String(),
-    "event": pl.String(),
-    "ts": pl.Datetime("us", "UTC"),
-    "author": pl.String(),
-    "sensor_id": pl.String(),
-    "layer": pl.String(),
-    "status": pl.String(),
-    "value": pl.Float64(),
-    "reason": pl.String(),
-    "until": pl.Datetime("us", "UTC"),
-}
+#: Canonical schema (:data:`coptwin.model.columns.DTYPES`).
+SCHEMA: dict[str, pl.DataType] = DTYPES["alarms"]
 
 assert tuple(SCHEMA) == COLUMNS, "alarms schema and CANONICAL_COLUMNS disagree"
 

@@ -16,21 +16,15 @@ import polars as pl
 from coptwin.annotations.model import AnnotationEvent
 from coptwin.config import CANONICAL_COLUMNS, TableConfig
 from coptwin.eventlog.schema import EventSchema
+from coptwin.model.columns import DTYPES
 
 COLUMNS: tuple[str, ...] = CANONICAL_COLUMNS["annotations"]
 
-#: Canonical schema; ``created_at`` is a UTC timestamp in microseconds.
-SCHEMA: dict[str, pl.DataType] = {
-    "annotation_id": pl.String(),
-    "event_id": pl.String(),
-    "event": pl.String(),
-    "created_at": pl.Datetime("us", "UTC"),
-    "author": pl.String(),
-    "target": pl.String(),
-    "text": pl.String(),
-    "status": pl.String(),
-    "parent_id": pl.String(),
-}
+#: Canonical schema (:data:`coptwin.model.columns.DTYPES`); ``created_at`` is a UTC
+#: timestamp in microseconds.
+SCHEMA: dict[str, pl.DataType] = DTYPES["annotations"]
+
+_DEFAULT_TABLE = TableConfig(path="annotations")
 
 EVENT_SCHEMA = EventSchema("annotations", SCHEMA)
 

@@ -10,7 +10,8 @@ import json
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -67,3 +68,26 @@ def ratio(baseline: float | None, ours: float | None) -> float | None:
     if not baseline or not ours:
         return None
     return round(baseline / ours, 2)
+
+
+def timed_ticks(engine: Any, before_each: Callable[[int], None], ticks: int) -> dict[str, Any]:
+    """Run ``ticks`` engine ticks, each after ``before_each(i)`` (which appends new
+    data); what every suite reports of them: tick, read and main-thread times, changed
+    sensors and rows read per tick."""
+    total, read, scene, changed, rows = [], [], [], [], []
+    for i in range(ticks):
+        before_each(i)
+        t = time.perf_counter()
+        stats = engine.tick()
+        total.append((time.perf_counter() - t) * 1000)
+        read.append(stats.read_ms)
+        scene.append(stats.scene_ms)
+        changed.append(stats.changed)
+        rows.append(stats.rows_read)
+    return {
+        "tick": summarise(total),
+        "read_part": summarise(read),
+        "main_thread_part": summarise(scene),
+        "changed_per_tick": int(statistics.median(changed)),
+        "rows_read_per_tick": int(statistics.median(rows)),
+    }

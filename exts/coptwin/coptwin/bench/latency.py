@@ -26,7 +26,6 @@ from typing import Any
 import polars as pl
 
 from coptwin.config import Config, config_from_dict
-from coptwin.events.devserver import LocalSeaweed, free_ports
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ def _env(values: dict[str, str]) -> Iterator[None]:
 
 
 def _config(endpoint: str, base: Path, mode: str, webhook_port: int) -> Config:
-    events: dict[str, Any] = {"coalesce_s": 0.02}
+    events: dict[str, Any] = {}
     if mode == "webhook":
         events["webhook"] = {"enabled": True, "host": "127.0.0.1", "port": webhook_port}
         events["polling"] = {"enabled": False}
@@ -176,10 +175,22 @@ async def _wait_version(engine: Any, version: int, timeout: float) -> bool:
 
 
 def bench_latency(commits: int = 50, work_dir: Path | None = None) -> dict[str, Any]:
-    """Commit-to-overlay latency p50/p95 (ms) for the webhook path and for 1 s polling."""
+    """Commit-to-overlay latency p50/p95 (ms) for the webhook path and for 1 s polling.
+
+    Needs a development checkout (``uv sync``): the local SeaweedFS launcher is test
+    support (``tests.support.servers``), not part of the shipped package.
+    """
     from deltalake import write_deltalake
 
     from coptwin.engine.engine import Engine
+
+    try:
+        from tests.support.servers import LocalSeaweed, free_ports
+    except ImportError:
+        raise RuntimeError(
+            "the latency suite starts a local SeaweedFS with the test support package "
+            "(tests.support.servers): run it from a development checkout (uv sync)"
+        ) from None
 
     with contextlib.ExitStack() as stack:
         base = (

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from coptwin.bench.common import peak_rss_mb, ratio, run_child, summarise
+from coptwin.bench.common import peak_rss_mb, ratio, run_child, timed_ticks
 from coptwin.bench.tick import sensor_ids, write_ground_sensors
 
 log = logging.getLogger(__name__)
@@ -308,29 +308,17 @@ def _child_engine(cfg_path: Path, n_sensors: int, fractions: list[float], ticks:
     step = 0
     for frac in fractions:
         k = max(1, round(frac * n_sensors))
-        total, read, scene, changed, rows = [], [], [], [], []
-        for _ in range(ticks):
+
+        def append(_i: int, k: int = k) -> None:
+            nonlocal step
             step += 1
             when = base + timedelta(minutes=step)
             idx = rng.choice(n_sensors, k, replace=False)
             ts = np.full(k, _us(when), dtype=np.int64)
             append_batch(uri, _readings(ids, idx, ts, rng), partition_by=["date"])
             clock.now = when + timedelta(seconds=30)
-            t = time.perf_counter()
-            stats = engine.tick()
-            total.append((time.perf_counter() - t) * 1000)
-            read.append(stats.read_ms)
-            scene.append(stats.scene_ms)
-            changed.append(stats.changed)
-            rows.append(stats.rows_read)
-        out["ticks"][f"{frac:g}"] = {
-            "changed_sensors": k,
-            "tick": summarise(total),
-            "read_part": summarise(read),
-            "main_thread_part": summarise(scene),
-            "changed_per_tick": int(np.median(changed)),
-            "rows_read_per_tick": int(np.median(rows)),
-        }
+
+        out["ticks"][f"{frac:g}"] = {"changed_sensors": k, **timed_ticks(engine, append, ticks)}
     out["rss_end_mb"] = _rss_mb()
     engine.close()
     return out

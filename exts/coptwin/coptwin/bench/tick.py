@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from coptwin.bench.common import peak_rss_mb, ratio, run_child, summarise
+from coptwin.bench.common import peak_rss_mb, ratio, run_child, summarise, timed_ticks
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> P
     """
 
     from coptwin.scene.citygen import ensure_city
-    from coptwin.sim.writer import READINGS_SCHEMA, append_batch
+    from coptwin.sim.writer import append_batch
 
     workdir = Path(workdir).resolve()
     stamp = workdir / "fixture.json"
@@ -121,23 +122,10 @@ def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> P
         k = min(per_commit, n_rows - c * per_commit)
         if k <= 0:
             break
-        sid = ids_arr[rng.integers(0, n_sensors, k)]
         ts0 = T0 + timedelta(minutes=c)
-        frame = pl.DataFrame(
-            {
-                "sensor_id": sid,
-                "ts": pl.Series([ts0] * k, dtype=pl.Datetime("us", "UTC"))
-                + pl.Series(rng.integers(0, 59_000_000, k), dtype=pl.Duration("us")),
-                "value": rng.normal(20, 5, k),
-                "quantity": ["temperature"] * k,
-                "unit": ["degC"] * k,
-                "lon": [None] * k,
-                "lat": [None] * k,
-                "alt": [None] * k,
-                "date": [ts0.strftime("%Y-%m-%d")] * k,
-            },
-            schema=READINGS_SCHEMA,
-        )
+        sid = ids_arr[rng.integers(0, n_sensors, k)]
+        jitter = pl.Series(rng.integers(0, 59_000_000, k), dtype=pl.Duration("us"))
+        frame = _temperatures(sid, ts0, rng.normal(20, 5, k), jitter)
         append_batch(str(tables / "readings"), frame, partition_by=["date"])
     cfg_path.write_text(
         config_text(tables, info.root_layer, list(info.global_offset)), encoding="utf-8"
@@ -146,29 +134,40 @@ def build_fixture(workdir: Path, n_sensors: int, n_rows: int, commits: int) -> P
     return cfg_path
 
 
+def _temperatures(
+    ids: Sequence[str] | np.ndarray, ts: datetime, values: np.ndarray, jitter: pl.Series | None
+) -> pl.DataFrame:
+    """Temperature readings of ``ids`` at ``ts`` (plus ``jitter``, a Duration series)."""
+    from coptwin.sim.writer import READINGS_SCHEMA
+
+    n = len(values)
+    stamps = pl.Series([ts] * n, dtype=pl.Datetime("us", "UTC"))
+    return pl.DataFrame(
+        {
+            "sensor_id": ids,
+            "ts": stamps if jitter is None else stamps + jitter,
+            "value": values,
+            "quantity": ["temperature"] * n,
+            "unit": ["degC"] * n,
+            "lon": [None] * n,
+            "lat": [None] * n,
+            "alt": [None] * n,
+            "date": [ts.strftime("%Y-%m-%d")] * n,
+        },
+        schema=READINGS_SCHEMA,
+    )
+
+
 def _new_version(cfg_path: Path, n_sensors: int, tick: int) -> None:
     """One new Delta version with one fresh reading for every sensor."""
     from coptwin.config import load_config
-    from coptwin.sim.writer import READINGS_SCHEMA, append_batch
+    from coptwin.sim.writer import append_batch
 
     cfg = load_config(cfg_path)
     rng = np.random.default_rng(1000 + tick)
     # Newer than anything already in the (reused) fixture, so every row changes a sensor.
     ts = datetime.now(timezone.utc)
-    frame = pl.DataFrame(
-        {
-            "sensor_id": sensor_ids(n_sensors),
-            "ts": pl.Series([ts] * n_sensors, dtype=pl.Datetime("us", "UTC")),
-            "value": rng.normal(25, 6, n_sensors),
-            "quantity": ["temperature"] * n_sensors,
-            "unit": ["degC"] * n_sensors,
-            "lon": [None] * n_sensors,
-            "lat": [None] * n_sensors,
-            "alt": [None] * n_sensors,
-            "date": [ts.strftime("%Y-%m-%d")] * n_sensors,
-        },
-        schema=READINGS_SCHEMA,
-    )
+    frame = _temperatures(sensor_ids(n_sensors), ts, rng.normal(25, 6, n_sensors), None)
     append_batch(cfg.table_uri("readings"), frame, partition_by=["date"])
 
 
@@ -182,23 +181,12 @@ def _variant_engine(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any
     engine.open()
     engine.tick()
     cold_ms = (time.perf_counter() - t) * 1000
-    total, read, scene, changed = [], [], [], []
-    for i in range(ticks):
-        _new_version(cfg_path, n_sensors, i)
-        t = time.perf_counter()
-        stats = engine.tick()
-        total.append((time.perf_counter() - t) * 1000)
-        read.append(stats.read_ms)
-        scene.append(stats.scene_ms)
-        changed.append(stats.changed)
+    timed = timed_ticks(engine, lambda i: _new_version(cfg_path, n_sensors, i), ticks)
     return {
-        "tick": summarise(total),
-        "read_part": summarise(read),
-        "main_thread_part": summarise(scene),
+        **timed,
         "main_thread_budget_ms": cfg.engine.main_thread_budget_ms,
         # per-sensor detail attributes still queued (markers/colours are always current)
         "details_pending_after": engine.overlay.details_pending,
-        "changed_per_tick": int(np.median(changed)),
         "cold_start_ms": round(cold_ms, 1),
     }
 
@@ -251,25 +239,26 @@ def _variant_baseline(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, A
 
 
 def _variant_polars(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any]:
-    """Full scan with polars each tick, then the engine's own overlay writes."""
+    """Full scan with polars each tick, then the engine's own steps and overlay writes."""
     from coptwin.config import load_config
+    from coptwin.engine import steps
     from coptwin.engine.engine import Engine
 
     cfg = load_config(cfg_path)
     engine = Engine(cfg)
     engine.open()
+    assert engine.state is not None and engine.overlay is not None
     uri = cfg.table_uri("readings")
     total = []
     for i in range(ticks):
         _new_version(cfg_path, n_sensors, i)
         t = time.perf_counter()
         full = pl.read_delta(uri)
-        assert engine.state is not None
-        engine.state.reset()
-        result = engine.state.apply(full, engine.clock())
-        batch = engine._updates_for(result.changed)
-        if batch is not None:
-            engine.overlay.stage_batch(batch)
+        now = engine.clock()
+        result = steps.merge(engine.state, full, now, reset=True)
+        judged = steps.evaluate(engine.state, cfg, engine.verdicts, now, result.changed)
+        if judged is not None:
+            engine.overlay.stage_batch(steps.marker_batch(judged, engine.state, engine.facts, {}))
         engine.overlay.flush()
         total.append((time.perf_counter() - t) * 1000)
     return {"tick": summarise(total)}

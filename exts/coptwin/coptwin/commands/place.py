@@ -177,8 +177,8 @@ def _write_overlay(
     out: Path,
 ) -> Path:
     """Markers (status "unknown": no readings yet) and building bindings, exported to ``out``."""
-    from coptwin.model.palette import PALETTE
-    from coptwin.scene.overlay import MarkerUpdate, Overlay
+    from coptwin.model.palette import color_array
+    from coptwin.scene.overlay import MarkerBatch, Overlay
 
     rows = sensors.to_dicts()  # type: ignore[attr-defined]
     pos = placed.to_dicts()  # type: ignore[attr-defined]
@@ -204,21 +204,24 @@ def _write_overlay(
             for name in sorted(layers)
         ]
     )
-    updates = [
-        MarkerUpdate(
-            sensor_id=str(p["sensor_id"]),
-            layer=layer_of(r),
-            kind=str(r.get("kind") or ""),
-            position=(float(p["x"]), float(p["y"]), float(p["z"])),
-            color=PALETTE["unknown"],
-            status="unknown",
-            placement=str(p["placement"]),
-            bound_prim=p["prim_path"] or "",
+    kept = [(r, p) for r, p in zip(rows, pos, strict=True) if p["sensor_id"] is not None]
+    ids = [str(p["sensor_id"]) for _, p in kept]
+    # Status "unknown" (no readings yet): the default of every batch column but these.
+    overlay.stage_batch(
+        MarkerBatch(
+            sensor_ids=ids,
+            layers=[layer_of(r) for r, _ in kept],
+            kinds=[str(r.get("kind") or "") for r, _ in kept],
+            colors=color_array(["unknown"] * len(kept)),
+            placements=[str(p["placement"]) for _, p in kept],
+            bound_prims=[p["prim_path"] or "" for _, p in kept],
+            positions={
+                sid: (float(p["x"]), float(p["y"]), float(p["z"]))
+                for sid, (_, p) in zip(ids, kept, strict=True)
+            },
         )
-        for r, p in zip(rows, pos, strict=True)
-        if p["sensor_id"] is not None
-    ]
-    stats = overlay.apply(updates)
+    )
+    stats = overlay.flush()
     if stats.skipped:
         print(f"overlay: skipped {dict(stats.skipped)}")
     return overlay.export(out)

@@ -34,14 +34,8 @@ from coptwin.delta.files import AbsolutePathError, FilesRead, read_added_files
 from coptwin.delta.log import Commit, LogListing, list_log, read_commits
 from coptwin.delta.schema import UnsupportedSchemaError, schema_from_json
 from coptwin.delta.snapshot import Snapshot, open_table, read_snapshot
-from coptwin.delta.store import (
-    NOT_FOUND,
-    STORE_ERRORS,
-    is_local,
-    local_path,
-    safe_message,
-    table_store,
-)
+from coptwin.delta.store import NOT_FOUND, STORE_ERRORS, safe_message
+from coptwin.storage import is_local, local_path, object_store
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +104,7 @@ class TableWatcher:
             if is_local(self.uri) and not local_path(self.uri).is_dir():
                 return None
             try:
-                self._store = table_store(self.uri, self._options)
+                self._store = object_store(self.uri, self._options)
             except (*STORE_ERRORS, ValueError) as exc:
                 raise DeltaStorageError(
                     self.uri, f"cannot open storage: {safe_message(exc, self._options)}"

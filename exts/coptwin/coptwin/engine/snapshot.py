@@ -2,14 +2,20 @@
 
 The omni.ui panel, the CLI summary and the tests all read the engine through
 these plain dataclasses, so view-models never touch polars frames, USD or
-threads.  A snapshot is cheap to make and safe to hand to Kit's main thread.
+threads.  A snapshot is cheap to make and safe to hand to Kit's main thread;
+:func:`build_snapshot` makes one from an engine (``Engine.snapshot()``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+import polars as pl
+
+if TYPE_CHECKING:  # the engine imports this module
+    from coptwin.engine.engine import Engine
 
 ConnectionState = Literal["connecting", "connected", "disconnected"]
 
@@ -34,6 +40,8 @@ class SensorRow:
     #: "exact" or "fallback" (see coptwin.geo.placement).
     placement: str = "exact"
     position: tuple[float, float, float] | None = None
+    #: Why the sensor has its status, e.g. "value 31.2 °C above alarm_high 30".
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,3 +91,70 @@ class EngineSnapshot:
     sensors: tuple[SensorRow, ...] = ()
     #: Moment the snapshot was taken (for "age" columns), timezone-aware UTC.
     now: datetime | None = None
+
+
+def build_snapshot(engine: Engine) -> EngineSnapshot:
+    """The engine's state now, as plain rows (takes the engine's lock while reading)."""
+    now = engine.clock()
+    with engine.lock:
+        closed = engine.closed and engine.overlay is None
+        status = EngineStatus(
+            connection="disconnected" if closed else engine.connection,
+            reason="engine closed" if closed else engine.reason,
+            event_sources=engine.event_sources,
+            last_update=engine.last_update,
+            versions=dict(engine.shown_versions),
+            last_tick_ms=engine.last_tick.total_ms if engine.last_tick else None,
+            as_of=engine.as_of,
+            rows_read=engine.running.rows_read,
+            rows_skipped=dict(engine.running.skipped),
+        )
+        registry, state, overlay = engine.registry, engine.state, engine.overlay
+        if registry is None or state is None or not (engine.opened or engine.closed):
+            # still opening: rows appear with their markers (to select and frame them)
+            return EngineSnapshot(status=status, now=now)
+        verdicts, positions, facts = engine.verdicts, engine.positions, engine.facts
+        table = registry.frame.select("sensor_id", "name", "kind", "layer", "unit").join(
+            state.latest.select(
+                "sensor_id", "value", "quantity", "ts", pl.col("unit").alias("reading_unit")
+            ),
+            on="sensor_id",
+            how="left",
+            maintain_order="left",
+        )
+        sensors: list[SensorRow] = []
+        counts: dict[str, dict[str, int]] = {}
+        for i, row in enumerate(table.iter_rows(named=True)):
+            sid, layer = row["sensor_id"], row["layer"]
+            st = str(verdicts.status[i])
+            per_layer = counts.setdefault(layer, {})
+            per_layer[st] = per_layer.get(st, 0) + 1
+            marker = overlay.marker_path(sid) if overlay is not None else None
+            sensors.append(
+                SensorRow(
+                    sensor_id=sid,
+                    name=row["name"] or sid,
+                    kind=row["kind"],
+                    layer=layer,
+                    status=st,
+                    value=row["value"],
+                    unit=row["reading_unit"] or row["unit"] or "",
+                    quantity=row["quantity"] or "",
+                    ts=row["ts"],
+                    marker_path=str(marker) if marker is not None else "",
+                    bound_prim=facts.bound_prim[i],
+                    placement=facts.placement[i],
+                    position=positions.get(sid),
+                    reason=verdicts.reason(i),
+                )
+            )
+        layers = tuple(
+            LayerRow(
+                name=name,
+                label=label,
+                visible=engine.layer_visible.get(name, visible),
+                counts=counts.get(name, {}),
+            )
+            for name, label, visible in engine.layer_rows()
+        )
+    return EngineSnapshot(status=status, layers=layers, sensors=tuple(sensors), now=now)

@@ -17,6 +17,7 @@ from deltalake import Field, Schema
 from deltalake.schema import PrimitiveType
 
 from coptwin.config import TableConfig
+from coptwin.model import columns
 
 #: polars type -> Delta primitive type name, for the types event tables use.
 _DELTA_TYPES: dict[type[pl.DataType], str] = {
@@ -52,30 +53,10 @@ class EventSchema:
         return frame.rename(mapping) if mapping else frame
 
     def to_canonical(self, frame: pl.DataFrame, table: TableConfig | None) -> pl.DataFrame:
-        """User columns -> canonical names and types; missing columns become nulls.
-
-        A timestamp stored without time zone is taken as UTC; other columns of
-        the table are dropped (they are not part of the contract).
-        """
-        reverse = {user: canonical for canonical, user in self._mapping(table).items()}
-        frame = frame.rename({k: v for k, v in reverse.items() if k in frame.columns})
-        exprs = []
-        for name, dtype in self.types.items():
-            if name not in frame.columns:
-                exprs.append(pl.lit(None, dtype=dtype).alias(name))
-                continue
-            have = frame.schema[name]
-            if isinstance(dtype, pl.Datetime) and isinstance(have, pl.Datetime):
-                expr = pl.col(name)
-                expr = (
-                    expr.dt.replace_time_zone("UTC")
-                    if have.time_zone is None
-                    else expr.dt.convert_time_zone("UTC")
-                )
-                exprs.append(expr.dt.cast_time_unit("us"))
-            else:
-                exprs.append(pl.col(name).cast(dtype, strict=False))
-        return frame.select(exprs)
+        """User columns -> canonical names and types, as for every table
+        (:func:`coptwin.model.columns.to_canonical`): missing optional columns become
+        nulls, a timestamp without time zone is UTC, other columns are dropped."""
+        return columns.to_canonical(frame, table or TableConfig(path=self.name), self.name)
 
     def frame(self, rows: Iterable[Mapping[str, Any] | Any]) -> pl.DataFrame:
         """Canonical frame from dicts or objects with the columns as attributes."""

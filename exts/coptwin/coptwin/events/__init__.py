@@ -1,7 +1,8 @@
 """Event sources that only say "table T may have changed"; the Delta log version is the truth.
 
 ``EventHub`` runs polling, the webhook receiver and the MQTT subscriber and hands
-coalesced :class:`Hint` s to the engine.  ``table_prefixes(config)`` builds the
+every :class:`Hint` to the engine, whose wake-up flag is the one throttle (hints
+that arrive while a tick runs make exactly one more tick).  ``table_prefixes(config)`` builds the
 key-prefix map the hub routes object keys with.
 """
 

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 #: Counters every source reports (see :class:`SourceStats`).
-COUNTERS: tuple[str, ...] = ("received", "hints", "malformed", "foreign", "duplicate", "ignored")
+COUNTERS: tuple[str, ...] = ("received", "hints", "malformed", "foreign", "ignored")
 
 
 @dataclass(frozen=True)

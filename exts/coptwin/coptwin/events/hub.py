@@ -1,7 +1,9 @@
-"""EventHub: runs the configured event sources and hands coalesced hints to the engine.
+"""EventHub: runs the configured event sources and hands their hints to the engine.
 
 Sources (several at once): polling, webhook receiver, MQTT subscriber.  Every
-hint passes the coalescer before ``on_hint``.  When MQTT is not connected,
+valid hint goes to ``on_hint`` at once; bursts need no throttle here because the
+engine's wake-up flag folds every hint that arrives during a tick into one more
+tick (see ``coptwin.engine.loop``).  When MQTT is not connected,
 polling runs even if it is disabled in the config, and when MQTT comes back a
 catch-up hint per table covers anything published while it was away.
 
@@ -16,7 +18,6 @@ import logging
 from collections.abc import Callable
 
 from coptwin.config import Config
-from coptwin.events.coalesce import Coalescer
 from coptwin.events.hint import Hint, SourceStats
 from coptwin.events.intake import EventIntake
 from coptwin.events.mqtt import MqttSource
@@ -45,18 +46,17 @@ class EventHub:
         self.tables = tables or [
             t for t in ("readings", "sensors", "annotations") if getattr(config.tables, t)
         ]
-        self.coalescer: Coalescer | None = None
         self.polling: PollingSource | None = None
         self.webhook: WebhookReceiver | None = None
         self.mqtt: MqttSource | None = None
         self._states: dict[str, str] = {}
         self._ready = asyncio.Event()
-        self._intake = EventIntake(self.router, self.stats_, self._push)
+        self._intake = EventIntake(self.router, self.stats_, self._emit)
 
     # -- what the engine and the UI read ------------------------------------------------------
     @property
     def stats(self) -> dict[str, dict[str, int]]:
-        """``{source: {received, hints, malformed, foreign, duplicate, ignored}}``."""
+        """``{source: {received, hints, malformed, foreign, ignored}}``."""
         return self.stats_.as_dict()
 
     @property
@@ -80,10 +80,6 @@ class EventHub:
         await asyncio.wait_for(self._ready.wait(), timeout)
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _push(self, hint: Hint) -> None:
-        if self.coalescer is not None:
-            self.coalescer.push(hint)
-
     def _emit(self, hint: Hint) -> None:
         try:
             self.on_hint(hint)
@@ -98,7 +94,7 @@ class EventHub:
         if up and was_down:
             log.info("mqtt back (%s); catching up", text)
             for table in self.tables:
-                self._push(Hint(table, "mqtt", None))
+                self._emit(Hint(table, "mqtt", None))
         elif not up:
             log.warning("mqtt %s; polling covers until it reconnects", text)
 
@@ -106,12 +102,11 @@ class EventHub:
         """Run all sources until ``stop`` is set; sources are stopped on the way out."""
         ev = self.config.events
         loop = asyncio.get_running_loop()
-        self.coalescer = Coalescer(ev.coalesce_s, self._emit)
         self.polling = PollingSource(
             self.tables,
             ev.polling.interval_s,
             ev.polling.jitter,
-            self._push,
+            self._emit,
             self.stats_,
             enabled=ev.polling.enabled,
         )
@@ -135,5 +130,4 @@ class EventHub:
                 await asyncio.to_thread(self.mqtt.stop)
             if self.webhook is not None:
                 await self.webhook.close()
-            self.coalescer.close()
             self._ready.clear()

@@ -1,14 +1,14 @@
-"""From an event body to hints: parse, drop re-deliveries, route keys to tables, count it all.
+"""From an event body to hints: parse, route keys to tables, count it all.
 
 Shared by the webhook receiver and the MQTT subscriber so both treat the same
-payload the same way, and a record delivered by both (or re-delivered by a
-retrying sender) is counted once as a duplicate.
+payload the same way.  A record delivered twice (by both, or by a retrying
+sender) makes a second hint: the engine's wake-up flag folds it into the tick
+already due, or it costs one cheap log listing that finds nothing new.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 
 from coptwin.events.hint import Hint, SourceStats
@@ -16,24 +16,6 @@ from coptwin.events.payloads import MalformedEvent, parse_event_body
 from coptwin.events.routing import TableRouter
 
 log = logging.getLogger(__name__)
-
-
-class RecentIds:
-    """Bounded memory of recently seen event ids (LRU)."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-
-    def seen(self, event_id: str) -> bool:
-        """True when ``event_id`` was seen before; remembers it either way."""
-        if event_id in self._ids:
-            self._ids.move_to_end(event_id)
-            return True
-        self._ids[event_id] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
-        return False
 
 
 class EventIntake:
@@ -44,12 +26,10 @@ class EventIntake:
         router: TableRouter,
         stats: SourceStats,
         emit: Callable[[Hint], None],
-        recent: RecentIds | None = None,
     ) -> None:
         self.router = router
         self.stats = stats
         self.emit = emit
-        self.recent = recent or RecentIds()
 
     def handle(self, source: str, body: bytes) -> bool:
         """Process one body from ``source``; False when it was malformed (caller answers 400)."""
@@ -70,9 +50,6 @@ class EventIntake:
             self.stats.add(source, "ignored", parsed.ignored)
         tables: dict[str, str] = {}
         for ev in parsed.events:
-            if self.recent.seen(ev.event_id):
-                self.stats.add(source, "duplicate")
-                continue
             table, why = self.router.route(ev.bucket, ev.key)
             if table is None:
                 self.stats.add(source, why)

@@ -14,7 +14,6 @@ SNS subscription confirmations, directory entries) are valid but carry no object
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -33,12 +32,11 @@ class MalformedEvent(ValueError):
 
 @dataclass(frozen=True)
 class ObjectEvent:
-    """One object touched in one bucket; ``event_id`` identifies re-deliveries of it."""
+    """One object touched in one bucket."""
 
     bucket: str | None
     key: str
     name: str
-    event_id: str
 
 
 @dataclass
@@ -48,10 +46,6 @@ class Parsed:
     ignored: int = 0
     #: For an SNS subscription confirmation: the URL an operator must visit once.
     subscribe_url: str | None = None
-
-
-def _event_id(obj: Any) -> str:
-    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _s3_record(rec: Any, i: int) -> ObjectEvent:
@@ -69,7 +63,7 @@ def _s3_record(rec: Any, i: int) -> ObjectEvent:
     # AWS and MinIO URL-encode keys (form encoding); Ceph RGW sends them as they are.
     if not source.startswith("ceph:"):
         key = unquote_plus(key)
-    return ObjectEvent(bucket, key, str(rec.get("eventName", "")), _event_id(rec))
+    return ObjectEvent(bucket, key, str(rec.get("eventName", "")))
 
 
 def _seaweed(doc: dict[str, Any], out: Parsed) -> None:
@@ -85,15 +79,12 @@ def _seaweed(doc: dict[str, Any], out: Parsed) -> None:
     new_parent, new_entry = msg.get("new_parent_path"), msg.get("new_entry")
     if doc.get("event_type") == "rename" and isinstance(new_entry, dict) and new_parent:
         paths.append(f"{str(new_parent).rstrip('/')}/{new_entry.get('name', '')}")
-    eid = _event_id(doc)
-    for n, path in enumerate(paths):
+    for path in paths:
         if path.startswith(SEAWEED_BUCKETS):
             bucket, _, obj_key = path[len(SEAWEED_BUCKETS) :].partition("/")
         else:
             bucket, obj_key = "", path  # filer path outside any bucket: foreign
-        out.events.append(
-            ObjectEvent(bucket, obj_key, str(doc.get("event_type", "")), f"{eid}:{n}")
-        )
+        out.events.append(ObjectEvent(bucket, obj_key, str(doc.get("event_type", ""))))
 
 
 def _document(doc: Any, out: Parsed, depth: int = 0) -> None:
@@ -132,7 +123,7 @@ def _document(doc: Any, out: Parsed, depth: int = 0) -> None:
         bucket, _, key = unquote(doc["Key"]).partition("/")
         if not key:
             raise MalformedEvent("MinIO Key has no object part")
-        out.events.append(ObjectEvent(bucket, key, str(doc["EventName"]), _event_id(doc)))
+        out.events.append(ObjectEvent(bucket, key, str(doc["EventName"])))
         return
     raise MalformedEvent("unrecognised event (expected S3 Records, SNS or SeaweedFS filer event)")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from coptwin.config import Config, ConfigError
 from coptwin.maintenance.runner import MaintenanceOptions, TableReport, maintain_table
-from coptwin.storage import apply_ca_bundle, delta_storage_options, object_store
+from coptwin.storage import apply_ca_bundle, config_store, delta_storage_options
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def _lease_store(config: Config, table: str) -> Any | None:
     """
     tc = getattr(config.tables, table)
     if config.storage.is_s3 and "://" not in tc.path:
-        return object_store(config, tc.path)
+        return config_store(config, tc.path)
     return None
 
 

@@ -28,12 +28,12 @@ import obstore
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import TableNotFoundError as _DlTableNotFound
 
-from coptwin.delta.store import credentials_of, table_store
+from coptwin.delta.store import credentials_of
 from coptwin.maintenance.lease import LeaseBusy, MaintenanceLease
 from coptwin.maintenance.plan import CompactionPlan, plan_compaction
 from coptwin.maintenance.retention import table_retention_hours, vacuum_retention
 from coptwin.maintenance.retry import with_retry
-from coptwin.storage import redact
+from coptwin.storage import object_store, redact
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ class TableMaintainer:
 
     def _store_for_lease(self) -> Any:
         if self._lease_store is None:
-            self._lease_store = table_store(self.uri, self.storage_options)
+            self._lease_store = object_store(self.uri, self.storage_options)
         return self._lease_store
 
     def _compact(self, table: DeltaTable) -> None:
@@ -351,7 +351,7 @@ class TableMaintainer:
 
     def _cleanup_log(self) -> None:
         rep = self.report
-        store = table_store(self.uri, self.storage_options)
+        store = object_store(self.uri, self.storage_options)
         try:
             if self.opts.dry_run:
                 table = self._open()

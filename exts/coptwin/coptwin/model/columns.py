@@ -75,6 +75,19 @@ DTYPES: dict[str, dict[str, pl.DataType]] = {
         "status": pl.Utf8(),
         "parent_id": pl.Utf8(),
     },
+    "alarms": {
+        "event_id": pl.Utf8(),
+        "alarm_id": pl.Utf8(),
+        "event": pl.Utf8(),
+        "ts": TS_DTYPE,
+        "author": pl.Utf8(),
+        "sensor_id": pl.Utf8(),
+        "layer": pl.Utf8(),
+        "status": pl.Utf8(),
+        "value": pl.Float64(),
+        "reason": pl.Utf8(),
+        "until": TS_DTYPE,
+    },
 }
 
 #: Columns without which a table cannot be used at all.
@@ -82,6 +95,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "readings": ("sensor_id", "ts"),
     "sensors": ("sensor_id", "kind", "lon", "lat"),
     "annotations": ("annotation_id",),
+    "alarms": ("event_id", "alarm_id", "event"),
 }
 
 

@@ -3,7 +3,9 @@
 One rule per sensor kind (``config.rules``), with numeric thresholds
 overridable per sensor from the sensors table.  Evaluation is one lazy polars
 query over all sensors (or only the given ids), so a sweep over 100k sensors
-for ageing (stale/offline) costs milliseconds, not a Python loop.
+for ageing (stale/offline) costs milliseconds, not a Python loop.  Every status
+comes with the rule that decided it and that rule's numbers, which :func:`reason`
+puts in words (``value 31.2 °C above alarm_high 30``) for the panel's detail view.
 
 Order of precedence for a sensor:
 
@@ -20,9 +22,12 @@ Order of precedence for a sensor:
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
@@ -32,17 +37,12 @@ from coptwin.model.state import as_utc
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "STATUSES",
-    "evaluate",
-    "evaluate_frame",
-    "evaluate_ids",
-    "rule_frame",
-]
+__all__ = ["REASONS", "REASON_COLUMNS", "STATUSES", "evaluate", "reason", "rule_frame"]
 
 
 def rule_frame(registry: SensorRegistry, config: Config) -> pl.DataFrame:
-    """One row per sensor: its kind's rule with per-sensor threshold overrides."""
+    """One row per sensor, in registry order: its kind's rule with per-sensor
+    threshold overrides."""
     return _rules_cached(registry, config)[0]
 
 
@@ -59,7 +59,9 @@ def _rules_cached(registry: SensorRegistry, config: Config) -> tuple[pl.DataFram
 
 
 def _build_rule_frame(registry: SensorRegistry, config: Config) -> pl.DataFrame:
-    sensors = registry.frame.select("sensor_id", "kind", *THRESHOLD_COLUMNS)
+    sensors = registry.frame.select(
+        "sensor_id", "idx", "kind", pl.col("unit").alias("s_unit"), *THRESHOLD_COLUMNS
+    )
     kinds = sensors["kind"].unique().to_list()
     rules = [config.rule_for(k) for k in kinds]
     per_kind = pl.DataFrame(
@@ -85,7 +87,7 @@ def _build_rule_frame(registry: SensorRegistry, config: Config) -> pl.DataFrame:
         },
     )
     frame = (
-        sensors.join(per_kind, on="kind", how="left")
+        sensors.join(per_kind, on="kind", how="left", maintain_order="left")
         .with_columns(pl.coalesce(c, f"r_{c}").alias(c) for c in THRESHOLD_COLUMNS)
         .drop(f"r_{c}" for c in THRESHOLD_COLUMNS)
         .with_columns(
@@ -118,7 +120,7 @@ def _value_text(value: pl.Expr) -> pl.Expr:
     )
 
 
-def evaluate_frame(
+def evaluate(
     latest: pl.DataFrame,
     registry: SensorRegistry,
     config: Config,
@@ -126,18 +128,17 @@ def evaluate_frame(
     *,
     ids: Iterable[str] | None = None,
     by_quantity: pl.DataFrame | None = None,
-    reasons: bool = True,
 ) -> pl.DataFrame:
-    """``sensor_id, status, reason`` for every registry sensor (or only ``ids``).
-
-    ``reasons=False`` leaves out the human ``reason`` (string formatting is
-    most of the cost of a sweep).
+    """``sensor_id, idx, status`` and the reason's inputs (:data:`REASON_COLUMNS`) of
+    every registry sensor (or only ``ids``), in registry order; ``idx`` is the
+    sensor's registry position.  :func:`reason` puts a row's reason in words.
 
     ``latest`` needs ``sensor_id, ts, value`` and, for rules that name a
-    quantity, ``quantity``; it may hold several rows per sensor (e.g.
-    ``LatestState.latest_by_quantity``), in which case the newest row of the
-    rule's quantity drives the status.  ``by_quantity`` adds such rows to
-    ``latest``.  Readings of sensors not in the registry are ignored.
+    quantity, ``quantity`` (``unit`` is used in reasons when present); it may hold
+    several rows per sensor (e.g. ``LatestState.latest_by_quantity``), in which
+    case the newest row of the rule's quantity drives the status.  ``by_quantity``
+    adds such rows to ``latest``.  Readings of sensors not in the registry are
+    ignored.
     """
     frame, states = _rules_cached(registry, config)
     rf = frame.lazy()
@@ -147,14 +148,14 @@ def evaluate_frame(
         rf = rf.filter(pl.col("sensor_id").is_in(wanted.implode()))
         cand = cand.filter(pl.col("sensor_id").is_in(wanted.implode()))
     if by_quantity is None and frame["r_quantity"].null_count() == frame.height:
-        driving = cand.select("sensor_id", "ts", "value")  # one row per sensor already
+        driving = cand.select("sensor_id", "ts", "value", "unit")  # one row per sensor already
     else:
         driving = (
             cand.join(rf.select("sensor_id", "r_quantity"), on="sensor_id", how="inner")
             .filter(pl.col("r_quantity").is_null() | (pl.col("quantity") == pl.col("r_quantity")))
             .sort("ts")
             .group_by("sensor_id")
-            .agg(pl.col("ts", "value").last())
+            .agg(pl.col("ts", "value", "unit").last())
         )
     now_lit = pl.lit(as_utc(now)).dt.cast_time_unit("us")
     df = rf.join(driving, on="sensor_id", how="left", maintain_order="left").with_columns(
@@ -168,18 +169,21 @@ def evaluate_frame(
         df = df.with_columns(
             pl.lit(None, pl.Utf8).alias("_text"), pl.lit(None, pl.Utf8).alias("state_status")
         )
-    status, reason = _status_and_reason()
-    return df.select("sensor_id", status, *([reason] if reasons else [])).collect()
+    return df.select("sensor_id", "idx", *_verdict()).collect()
 
 
 def _candidates(latest: pl.DataFrame, by_quantity: pl.DataFrame | None) -> pl.LazyFrame:
     def pick(df: pl.DataFrame) -> pl.LazyFrame:
-        quantity = pl.col("quantity") if "quantity" in df.columns else pl.lit(None, pl.Utf8)
+        def text(name: str) -> pl.Expr:
+            col = pl.col(name) if name in df.columns else pl.lit(None, pl.Utf8)
+            return col.fill_null("").cast(pl.Utf8).alias(name)
+
         return df.lazy().select(
             pl.col("sensor_id").cast(pl.Utf8),
             pl.col("ts"),
             pl.col("value").cast(pl.Float64),
-            quantity.fill_null("").cast(pl.Utf8).alias("quantity"),
+            text("quantity"),
+            text("unit"),
         )
 
     frames = [pick(latest)]
@@ -188,14 +192,40 @@ def _candidates(latest: pl.DataFrame, by_quantity: pl.DataFrame | None) -> pl.La
     return pl.concat(frames, how="vertical")
 
 
-def _status_and_reason() -> tuple[pl.Expr, pl.Expr]:
+#: Why a sensor has its status, per rule that decided it (see _decisions()).
+REASONS: dict[str, str] = {
+    "no_reading": "no reading{quantity} yet",
+    "offline": "no reading since {ts} (offline after {limit} s)",
+    "stale": "no reading since {ts} (stale after {limit} s)",
+    "active": "event at {ts} (active for {limit} s)",
+    "idle": "no event since {ts} (active for {limit} s)",
+    "state": "state {state}",
+    "no_value": "reading without a value",
+    "alarm_high": "{value} {side} alarm_high {limit}",
+    "alarm_low": "{value} {side} alarm_low {limit}",
+    "warn_high": "{value} {side} warn_high {limit}",
+    "warn_low": "{value} {side} warn_low {limit}",
+    "unexpected_state": "unexpected state {state}",
+    "within_limits": "{value} within limits",
+    "reporting": "reporting",
+}
+#: What :func:`evaluate` returns besides the status so a reason can be put in words
+#: later: the deciding rule, the driving reading (value, unit, ts) and the value as a
+#: state; the rule's limits come from the sensor's :func:`rule_frame` row.
+REASON_COLUMNS = ("rule", "value", "unit", "ts", "state")
+#: The column each rule compares with (the {limit} of its reason).
+_LIMITS = {
+    "offline": "offline_after_s",
+    "stale": "stale_after_s",
+    "active": "active_for_s",
+    "idle": "active_for_s",
+    **{c: c for c in THRESHOLD_COLUMNS},
+}
+
+
+def _decisions() -> list[tuple[pl.Expr, str | pl.Expr, str]]:
+    """(condition, status, rule) in order of precedence (see the module docstring)."""
     age, value = pl.col("age_s"), pl.col("value")
-    age_txt = age.round(0).cast(pl.Int64, strict=False).cast(pl.Utf8)
-    q_txt = (
-        pl.when(pl.col("r_quantity").is_not_null())
-        .then(pl.concat_str(pl.lit(" of "), pl.col("r_quantity")))
-        .otherwise(pl.lit(""))
-    )
     offline = pl.col("offline_after_s").is_not_null() & (age > pl.col("offline_after_s"))
     stale = pl.col("stale_after_s").is_not_null() & (age > pl.col("stale_after_s"))
     is_event = pl.col("active_for_s").is_not_null()
@@ -208,71 +238,88 @@ def _status_and_reason() -> tuple[pl.Expr, pl.Expr]:
     def under(col: str) -> pl.Expr:
         return pl.col(col).is_not_null() & (value <= pl.col(col))
 
-    def fmt(template: str, *args: pl.Expr) -> pl.Expr:
-        return pl.format(template, *args)
-
-    branches: list[tuple[pl.Expr, str | pl.Expr, pl.Expr]] = [
-        (pl.col("ts").is_null(), "unknown", fmt("no reading{} yet", q_txt)),
-        (offline, "offline", fmt("no reading for {} s", age_txt)),
-        (stale, "stale", fmt("no reading for {} s", age_txt)),
-        (is_event & active, "warn", fmt("active: event {} s ago", age_txt)),
-        (is_event, pl.col("idle_status"), fmt("idle: last event {} s ago", age_txt)),
-        (
-            pl.col("state_status").is_not_null(),
-            pl.col("state_status"),
-            fmt("state {}", pl.col("_text")),
-        ),
-        (has_thr & value.is_null(), "unknown", pl.lit("reading without a value")),
-        (over("alarm_high"), "alarm", fmt("{} >= alarm {}", value, pl.col("alarm_high"))),
-        (under("alarm_low"), "alarm", fmt("{} <= alarm {}", value, pl.col("alarm_low"))),
-        (over("warn_high"), "warn", fmt("{} >= warn {}", value, pl.col("warn_high"))),
-        (under("warn_low"), "warn", fmt("{} <= warn {}", value, pl.col("warn_low"))),
-        (
-            pl.col("has_states") & ~has_thr,
-            "unknown",
-            fmt("unexpected state {}", pl.col("_text").fill_null("(none)")),
-        ),
+    return [
+        (pl.col("ts").is_null(), "unknown", "no_reading"),
+        (offline, "offline", "offline"),
+        (stale, "stale", "stale"),
+        (is_event & active, "warn", "active"),
+        (is_event, pl.col("idle_status"), "idle"),
+        (pl.col("state_status").is_not_null(), pl.col("state_status"), "state"),
+        (has_thr & value.is_null(), "unknown", "no_value"),
+        (over("alarm_high"), "alarm", "alarm_high"),
+        (under("alarm_low"), "alarm", "alarm_low"),
+        (over("warn_high"), "warn", "warn_high"),
+        (under("warn_low"), "warn", "warn_low"),
+        (pl.col("has_states") & ~has_thr, "unknown", "unexpected_state"),
     ]
+
+
+@functools.cache
+def _verdict() -> tuple[pl.Expr, ...]:
+    """``status`` and :data:`REASON_COLUMNS` as expressions (built once).
+
+    Only the deciding rule and its numbers are computed per tick; the words come
+    when someone reads them (formatting text for every evaluated sensor cost
+    more than the rules themselves).
+    """
     status: pl.Expr | None = None
-    reason: pl.Expr | None = None
-    for cond, st, why in branches:
+    rule: pl.Expr | None = None
+    for cond, st, name in _decisions():
         st_expr = pl.lit(st) if isinstance(st, str) else st
         status = (pl.when(cond) if status is None else status.when(cond)).then(st_expr)
-        reason = (pl.when(cond) if reason is None else reason.when(cond)).then(why)
-    assert status is not None and reason is not None
-    ok_reason = pl.when(has_thr).then(fmt("{} within limits", value)).otherwise(pl.lit("reporting"))
-    return status.otherwise(pl.lit("ok")).alias("status"), reason.otherwise(ok_reason).alias(
-        "reason"
+        rule = (pl.when(cond) if rule is None else rule.when(cond)).then(pl.lit(name))
+    assert status is not None and rule is not None
+    rule = rule.otherwise(
+        pl.when(pl.col("has_thresholds"))
+        .then(pl.lit("within_limits"))
+        .otherwise(pl.lit("reporting"))
+    )
+    return (
+        status.otherwise(pl.lit("ok")).alias("status"),
+        rule.alias("rule"),
+        pl.col("value"),
+        pl.coalesce(pl.when(pl.col("unit") != "").then(pl.col("unit")), pl.col("s_unit")).alias(
+            "unit"
+        ),
+        pl.col("ts"),
+        pl.col("_text").alias("state"),
     )
 
 
-def evaluate(
-    latest: pl.DataFrame,
-    registry: SensorRegistry,
-    config: Config,
-    now: datetime,
-    *,
-    ids: Iterable[str] | None = None,
-    by_quantity: pl.DataFrame | None = None,
-) -> dict[str, str]:
-    """``{sensor_id: status}`` for every registry sensor (or only ``ids``).
+def _number(value: float | None) -> str:
+    """30.0 -> "30", 31.25 -> "31.25" (6 decimals at most), as a reason shows it."""
+    if value is None or not math.isfinite(value):
+        return str(value)
+    value = round(value, 6)
+    return str(int(value)) if value == int(value) else str(value)
 
-    See :func:`evaluate_frame` for what ``latest`` and ``by_quantity`` may hold.
-    """
-    df = evaluate_frame(
-        latest, registry, config, now, ids=ids, by_quantity=by_quantity, reasons=False
+
+def reason(
+    rule: str,
+    value: float | None = None,
+    unit: str | None = None,
+    ts: datetime | None = None,
+    state: str | None = None,
+    limits: Mapping[str, Any] | None = None,
+) -> str:
+    """Why a sensor has its status, in words, from :func:`evaluate`'s reason columns
+    and the sensor's :func:`rule_frame` row (``limits``), e.g.
+    "value 31.2 °C above alarm_high 30"."""
+    template = REASONS.get(rule)
+    if template is None:
+        return ""
+    limits = limits or {}
+    limit = limits.get(_LIMITS[rule]) if rule in _LIMITS else None
+    if value is not None and limit is not None and value == limit:
+        side = "at"
+    else:
+        side = "above" if rule.endswith("_high") else "below"
+    quantity = limits.get("r_quantity")
+    return template.format(
+        value=f"value {_number(value)}" + (f" {unit}" if unit else ""),
+        side=side,
+        limit=_number(limit),
+        ts=as_utc(ts).strftime("%Y-%m-%d %H:%M:%S UTC") if ts is not None else "?",
+        state=state if state is not None else "(none)",
+        quantity=f" of {quantity}" if quantity else "",
     )
-    return dict(zip(df["sensor_id"].to_list(), df["status"].to_list(), strict=True))
-
-
-def evaluate_ids(
-    latest: pl.DataFrame,
-    registry: SensorRegistry,
-    config: Config,
-    now: datetime,
-    ids: Iterable[str],
-    *,
-    by_quantity: pl.DataFrame | None = None,
-) -> dict[str, str]:
-    """Statuses of the given sensors only (e.g. ``ApplyResult.changed``)."""
-    return evaluate(latest, registry, config, now, ids=ids, by_quantity=by_quantity)

@@ -449,6 +449,20 @@ class LatestState:
             self._latest_cache = self._frame_at(np.flatnonzero(self._ts != _NO_TS))
         return self._latest_cache
 
+    def latest_at(self, idx: np.ndarray) -> pl.DataFrame:
+        """The latest reading of registry sensors ``idx``, one row each in that order
+        (nulls for a sensor with no reading yet): ``ts, value, quantity, unit``."""
+        ts = self._ts[idx].astype("datetime64[us]")
+        ts[self._ts[idx] == _NO_TS] = np.datetime64("NaT")
+        return pl.DataFrame(
+            [
+                pl.Series("ts", ts).dt.replace_time_zone("UTC"),
+                _nan_null("value", self._val[idx]),
+                self._quantities.decode(self._qty[idx]).alias("quantity"),
+                self._units.decode(self._unit[idx]).alias("unit"),
+            ]
+        )
+
     def latest_for(self, ids: Iterable[str]) -> pl.DataFrame:
         """The :attr:`latest` rows of some sensors only (e.g. ``ApplyResult.changed``);
         cost follows ``len(ids)``, not the fleet."""

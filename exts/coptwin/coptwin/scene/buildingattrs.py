@@ -149,14 +149,3 @@ class BuildingAttrs:
         spec.default = value
         entry[1] = value
         return 1
-
-    def reset(self) -> None:
-        """Remove every attribute written (call inside the caller's change block)."""
-        for path in {p for p, _ in self._specs}:
-            prim = self._layer.GetPrimAtPath(path)
-            if prim is None:
-                continue
-            for spec in [a for a in prim.attributes if a.name.startswith("coptwin:")]:
-                prim.RemoveProperty(spec)
-        self._status.clear()
-        self._specs.clear()

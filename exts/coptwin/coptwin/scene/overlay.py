@@ -4,20 +4,22 @@ Why a session sublayer: the base scene (a CityEngine export can take hours to ma
 never written; the session layer is the strongest place on a stage, so every opinion
 authored here wins over the scene, and removing the sublayer removes the COP.
 
+One input shape: a :class:`MarkerBatch`, many sensors' current state as columns.
 Why two passes: a tick may change 10,000 sensors and must stay far below 100 ms, yet
 every attribute written costs a few microseconds in Sdf plus one change notice on the
-stage.  ``apply()`` therefore, inside one ``Sdf.ChangeBlock``,
+stage.  So
 
-1. *marker pass* (every update, cheap): patches per-layer numpy arrays (positions,
-   colours, prototype indices, ids) through a sensor -> index map and writes each
-   PointInstancer array once — what the viewport shows is always current;
-2. *detail pass* (per-sensor data prims and bound buildings): writes only values that
-   changed, through cached AttributeSpecs.  Two budgets cap this pass per call:
-   ``detail_time_budget_s`` (wall time, default 20 ms, applied only after ``detail_min``
-   = 500 units of work, a unit being one update and a new data prim ten, so small ticks
-   are always complete and deterministic) and ``detail_budget`` (a count).  The
-   rest wait in a queue (coalesced, latest wins, oldest first) for the next call,
-   :meth:`Overlay.flush_details` or :meth:`export`.
+1. :meth:`Overlay.stage_batch` (any thread, no USD) patches per-layer numpy arrays
+   (positions, colours, prototype indices) through a sensor -> index map and queues
+   each sensor's detail as a reference into the batch (newest wins);
+2. :meth:`Overlay.flush` (the thread that owns the stage), inside one ``Sdf.ChangeBlock``,
+   creates the USD structure new sensors need, writes each changed PointInstancer array
+   once (what the viewport shows is always current), then the *detail pass*: per-sensor
+   data prims and bound buildings, writing only values that changed through cached
+   AttributeSpecs, for at most ``detail_time_budget_s`` of wall time once
+   :data:`DETAIL_FLOOR` units of work are done (a unit is one sensor, a new data prim
+   ten), so small ticks are always complete and deterministic.  The rest wait, oldest
+   first, for the next flush, :meth:`Overlay.flush_details` or :meth:`Overlay.export`.
 
 Layout (``root`` defaults to ``/COP``)::
 
@@ -36,7 +38,7 @@ import math
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +54,7 @@ from coptwin.scene.naming import iso_utc, prim_name, stable_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ApplyStats", "MarkerBatch", "MarkerUpdate", "Overlay", "iso_utc", "write_cop_root"]
+__all__ = ["MarkerBatch", "Overlay", "OverlayStats", "iso_utc", "write_cop_root"]
 
 _T = Sdf.ValueTypeNames
 _VARYING = Sdf.VariabilityVarying
@@ -60,105 +62,80 @@ _UNIFORM = Sdf.VariabilityUniform
 _DEFAULT_COLOR = (0.6, 0.6, 0.6)
 _ARRAYS = ("positions", "colors", "proto", "ids", "hidden")
 _TEXT_ATTRS = ("coptwin:kind", "coptwin:unit", "coptwin:quantity", "coptwin:placement")
-#: Wall time the detail pass may take per apply() by default; see the module docstring.
+#: Wall time the detail pass may take per flush() by default; see the module docstring.
 DEFAULT_DETAIL_TIME_BUDGET_S = 0.020
-#: Detail updates always written per apply(), whatever the time budget (a new data
-#: prim counts as ten).
-DEFAULT_DETAIL_MIN = 500
+#: Units of detail work always done per flush(), whatever the time budget: a tick of up
+#: to ~200 sensors is written completely (a new data prim counts as ten).
+DETAIL_FLOOR = 200
 _CREATE_UNITS = 10
 
-
-@dataclass(slots=True)
-class MarkerUpdate:
-    """What one sensor looks like now.
-
-    ``None`` fields (and an empty ``kind``) keep the previous value; the other fields
-    are the sensor's current state and are written as given.
-    """
-
-    sensor_id: str
-    layer: str
-    kind: str = ""
-    #: (x, y, z) in stage units, or None to keep the marker where it is.
-    position: tuple[float, float, float] | None = None
-    color: tuple[float, float, float] | None = None
-    status: str = "unknown"
-    value: float | None = None
-    unit: str = ""
-    #: datetime (naive = UTC) or ready ISO-8601 text; None keeps the previous one.
-    ts: datetime | str | None = None
-    quantity: str = ""
-    placement: str = "exact"
-    #: "" or the prim path of the building the sensor is bound to.
-    bound_prim: str = ""
-    #: Extra attributes for the bound building (keys get the ``coptwin:`` namespace).
-    building_attrs: dict[str, Any] = field(default_factory=dict)
+Position = tuple[float, float, float]
 
 
 @dataclass
 class MarkerBatch:
-    """Many sensors' current state as columns (what the engine hands over per tick).
+    """Many sensors' current state as columns: row ``i`` is sensor ``sensor_ids[i]``.
 
-    Equivalent to one :class:`MarkerUpdate` per row, without building them: the
-    overlay patches its marker arrays from the columns and materialises a
-    :class:`MarkerUpdate` only for the rows its detail pass gets to (a few hundred
-    per tick within the main-thread budget, out of up to 100k).  ``positions`` and
-    ``building_attrs`` are sparse (only moved sensors / bound sensors).
+    A row carries everything the overlay shows of its sensor (newest wins, nothing is
+    merged).  ``colors`` are (N, 3) linear RGB.  ``positions`` and ``building_attrs``
+    are sparse: only sensors that moved (or are new) and bound sensors.  Optional
+    columns left empty get their defaults (status "unknown", no value, unit "", no
+    timestamp, quantity "", placement "exact", unbound); a value or timestamp of None
+    keeps the one already written.
     """
 
     sensor_ids: list[str]
     layers: list[str]
     kinds: list[str]
-    statuses: list[str]
-    #: (N, 3) float32 linear colours
     colors: np.ndarray
-    values: list[float | None]
-    units: list[str]
-    ts: list[datetime | str | None]
-    quantities: list[str]
-    placements: list[str]
-    bound_prims: list[str]
-    positions: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    statuses: list[str] = field(default_factory=list)
+    values: list[float | None] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
+    #: datetime (naive = UTC) or ready ISO-8601 text
+    ts: list[datetime | str | None] = field(default_factory=list)
+    quantities: list[str] = field(default_factory=list)
+    placements: list[str] = field(default_factory=list)
+    #: "" or the prim path of the building the sensor is bound to
+    bound_prims: list[str] = field(default_factory=list)
+    positions: dict[str, Position] = field(default_factory=dict)
+    #: Extra attributes of a bound sensor's building (keys get the ``coptwin:`` namespace).
     building_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.sensor_ids)
+        self.colors = np.asarray(self.colors, dtype=np.float32).reshape(n, 3)
+        for name, default in (
+            ("statuses", "unknown"),
+            ("values", None),
+            ("units", ""),
+            ("ts", None),
+            ("quantities", ""),
+            ("placements", "exact"),
+            ("bound_prims", ""),
+        ):
+            column = getattr(self, name)
+            if not column and n:
+                setattr(self, name, [default] * n)
+            elif len(column) != n:
+                raise ValueError(f"MarkerBatch.{name} has {len(column)} rows, not {n}")
+        if len(self.layers) != n or len(self.kinds) != n:
+            raise ValueError(f"MarkerBatch: layers and kinds need {n} rows")
 
     def __len__(self) -> int:
         return len(self.sensor_ids)
 
-    def update(self, i: int, position: tuple[float, float, float] | None = None) -> MarkerUpdate:
-        """Row ``i`` as a :class:`MarkerUpdate` (``position``: where the marker is now)."""
-        sid = self.sensor_ids[i]
-        return MarkerUpdate(
-            sid,
-            self.layers[i],
-            self.kinds[i],
-            self.positions.get(sid, position),
-            tuple(float(c) for c in self.colors[i]),  # type: ignore[arg-type]
-            self.statuses[i],
-            self.values[i],
-            self.units[i],
-            self.ts[i],
-            self.quantities[i],
-            self.placements[i],
-            self.bound_prims[i],
-            dict(self.building_attrs.get(sid) or {}),
-        )
-
 
 @dataclass
-class ApplyStats:
-    """What one ``apply()`` did; ``skipped`` counts bad input per reason."""
+class OverlayStats:
+    """What the overlay did since the previous flush(); ``skipped`` counts bad input."""
 
+    #: Batch rows staged.
     updates: int = 0
     created: int = 0
     details_written: int = 0
     details_pending: int = 0
     attribute_writes: int = 0
-    layers_written: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
-    #: wall time of the marker pass, the detail pass and the stage's change processing
-    seconds_markers: float = 0.0
-    seconds_details: float = 0.0
-    seconds_notify: float = 0.0
 
 
 class _Layer:
@@ -171,11 +148,11 @@ class _Layer:
         self.sensors_scope: Sdf.PrimSpec | None = None
         self.prototypes_scope: Sdf.PrimSpec | None = None
         self.kinds: dict[str, int] = {}
-        self.sensor_ids: list[str] = []
         self.names: set[str] = set()
-        #: ids hidden by the user / not placed yet; invisibleIds is their union
-        self.hidden: set[int] = set()
+        #: ids of markers with no position yet: the instancer's invisibleIds
         self.unplaced: set[int] = set()
+        #: the sensor each instance shows, in instance order (viewport picks)
+        self.sensor_ids: list[str] = []
         self.n = 0
         cap = 64
         self.positions = np.zeros((cap, 3), dtype=np.float32)
@@ -194,9 +171,10 @@ class _Layer:
             self.ids = np.resize(self.ids, cap)
         i = self.n
         self.n += 1
-        self.sensor_ids.append(sensor_id)
         self.ids[i] = sid
+        self.sensor_ids.append(sensor_id)
         self.colors[i] = _DEFAULT_COLOR
+        self.unplaced.add(sid)  # no marker at the origin before the first position
         self.dirty.update(_ARRAYS)
         return i
 
@@ -213,6 +191,7 @@ class _Sensor:
         "path",
         "prim",
         "kind",
+        "position",
         "specs",
         "written",
         "bound",
@@ -227,6 +206,8 @@ class _Sensor:
         self.path = layer.prim.path.AppendChild("Sensors").AppendChild(name)
         self.prim: Sdf.PrimSpec | None = None
         self.kind: str | None = None
+        #: where the marker is, in full precision (the instancer array is float32)
+        self.position: Position | None = None
         #: attribute name -> AttributeSpec, and -> last value written
         self.specs: dict[str, Sdf.AttributeSpec] = {}
         self.written: dict[str, Any] = {}
@@ -245,33 +226,33 @@ class Overlay:
         up_axis: str,
         marker_size_m: float,
         marker_shapes: Mapping[str, str] | None,
-        detail_budget: int | None,
         detail_time_budget_s: float | None,
     ) -> None:
         self._stage = stage
-        self._layer = layer
-        self._root = Sdf.Path(root)
-        self._sensors_path = self._root.AppendChild("Sensors")
-        self._mpu = float(meters_per_unit)
-        self._up = up_axis
+        #: the overlay's own (anonymous) layer, its root prim and the stage's units and
+        #: up axis (what coptwin.scene.pins draws with); read only
+        self.layer = layer
+        self.root_path = Sdf.Path(root)
+        self.meters_per_unit = float(meters_per_unit)
+        self.up_axis = up_axis
+        self._sensors_path = self.root_path.AppendChild("Sensors")
         self._marker_size_m = float(marker_size_m)
         self._marker_shapes = dict(marker_shapes or {})
-        #: max sensors whose detail is written per apply() (None: no count limit)
-        self.detail_budget = detail_budget
-        #: max seconds the detail pass may take per apply() (None: no time limit)
+        #: max seconds the detail pass may take per flush() (None: no limit)
         self.detail_time_budget_s = detail_time_budget_s
-        #: details always written per apply() before the time budget is looked at
-        self.detail_min = DEFAULT_DETAIL_MIN
         self._layers: dict[str, _Layer] = {}
         self._layer_names: set[str] = set()
         self._sensors: dict[str, _Sensor] = {}
         self._by_path: dict[str, str] = {}
         self._sids: set[int] = set()
-        #: detail writes waiting for the budget: a MarkerUpdate or (MarkerBatch, row)
-        self._pending: OrderedDict[str, MarkerUpdate | tuple[MarkerBatch, int]] = OrderedDict()
-        #: staged updates that need new USD structure, written by flush()
-        self._needs_structure: list[MarkerUpdate] = []
-        #: stage() (worker thread) and flush() (stage thread) share the bookkeeping
+        #: detail writes waiting for the budget: sensor id -> (batch, row)
+        self._pending: OrderedDict[str, tuple[MarkerBatch, int]] = OrderedDict()
+        #: staged rows that need new USD structure (a sensor or marker kind seen
+        #: for the first time), written by flush()
+        self._needs_structure: list[tuple[MarkerBatch, list[int]]] = []
+        #: what was staged since the last flush (flush() reports it)
+        self._staged = OverlayStats()
+        #: stage_batch() (worker thread) and flush() (stage thread) share the bookkeeping
         self._lock = threading.RLock()
         self._buildings = BuildingAttrs(stage, layer)
         self._attached = False
@@ -289,25 +270,19 @@ class Overlay:
         meters_per_unit: float | None = None,
         up_axis: str | None = None,
         *,
-        layer_path: str | Path | None = None,
         marker_size_m: float = 3.0,
         marker_shapes: Mapping[str, str] | None = None,
-        detail_budget: int | None = None,
         detail_time_budget_s: float | None = DEFAULT_DETAIL_TIME_BUDGET_S,
     ) -> Overlay:
-        """Create the overlay layer and insert it as the strongest session sublayer.
+        """Create an anonymous overlay layer, the strongest session sublayer.
 
-        ``meters_per_unit``/``up_axis`` default to the stage's own metadata.
-        ``layer_path`` makes the layer file-backed (the file is replaced); it must not be
-        a layer the stage already uses.  With both ``detail_budget`` and
-        ``detail_time_budget_s`` None every sensor's detail is written in every apply().
+        ``meters_per_unit``/``up_axis`` default to the stage's own metadata.  With
+        ``detail_time_budget_s`` None every sensor's detail is written in every flush().
         """
         if not Sdf.Path.IsValidPathString(root) or not Sdf.Path(root).IsRootPrimPath():
             raise ValueError(f"overlay root {root!r} must be an absolute root prim path like /COP")
         if not math.isfinite(marker_size_m) or marker_size_m <= 0:
             raise ValueError("marker_size_m must be a positive number of metres")
-        if detail_budget is not None and detail_budget < 1:
-            raise ValueError("detail_budget must be None or at least 1")
         if detail_time_budget_s is not None and not detail_time_budget_s >= 0:
             raise ValueError("detail_time_budget_s must be None or >= 0 seconds")
         if meters_per_unit is None:
@@ -319,7 +294,7 @@ class Overlay:
         up = str(up_axis or UsdGeom.GetStageUpAxis(stage)).upper()
         if up not in ("Y", "Z"):
             raise ValueError(f"up axis must be 'Y' or 'Z', not {up_axis!r}")
-        layer = cls._new_layer(stage, layer_path)
+        layer = Sdf.Layer.CreateAnonymous("coptwin_overlay.usda")
         layer.pseudoRoot.SetInfo("upAxis", up)
         layer.pseudoRoot.SetInfo("metersPerUnit", float(meters_per_unit))
         overlay = cls(
@@ -330,11 +305,10 @@ class Overlay:
             up,
             marker_size_m,
             marker_shapes,
-            detail_budget,
             detail_time_budget_s,
         )
         with Sdf.ChangeBlock():
-            for path in (overlay._root, overlay._sensors_path):
+            for path in (overlay.root_path, overlay._sensors_path):
                 spec = Sdf.CreatePrimInLayer(layer, path)
                 spec.specifier = Sdf.SpecifierDef
                 spec.typeName = "Xform"
@@ -343,86 +317,32 @@ class Overlay:
         log.info("overlay %s attached (mpu=%g, up=%s)", layer.identifier, meters_per_unit, up)
         return overlay
 
-    @staticmethod
-    def _new_layer(stage: Usd.Stage, layer_path: str | Path | None) -> Sdf.Layer:
-        if layer_path is None:
-            return Sdf.Layer.CreateAnonymous("coptwin_overlay.usda")
-        target = Path(layer_path).absolute()
-        used = {Path(lyr.realPath).resolve() for lyr in stage.GetUsedLayers() if lyr.realPath}
-        if target.resolve() in used:
-            raise ValueError(f"{target}: refusing to use a layer of the scene as the overlay")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        existing = Sdf.Layer.Find(str(target))
-        if existing is not None:
-            existing.Clear()
-            return existing
-        layer = Sdf.Layer.CreateNew(str(target))
-        if layer is None:
-            raise OSError(f"{target}: cannot create the overlay layer")
-        return layer
-
     def detach(self) -> None:
         """Remove the overlay from the stage (its content stays exportable)."""
         if not self._attached:
             return
         paths = self._stage.GetSessionLayer().subLayerPaths
-        if self._layer.identifier in list(paths):
-            paths.remove(self._layer.identifier)
+        if self.layer.identifier in list(paths):
+            paths.remove(self.layer.identifier)
         self._attached = False
 
     # ------------------------------------------------------------------ properties
 
     @property
-    def layer(self) -> Sdf.Layer:
-        return self._layer
-
-    @property
-    def root_path(self) -> Sdf.Path:
-        return self._root
-
-    @property
-    def stage(self) -> Usd.Stage:
-        return self._stage
-
-    @property
-    def meters_per_unit(self) -> float:
-        return self._mpu
-
-    @property
-    def up_axis(self) -> str:
-        return self._up
-
-    @property
-    def attached(self) -> bool:
-        return self._attached
-
-    @property
-    def sensor_count(self) -> int:
-        return len(self._sensors)
-
-    @property
     def details_pending(self) -> int:
-        """Sensors whose data prim is behind their marker (see ``detail_budget``)."""
+        """Sensors whose data prim is behind their marker (see the detail budget)."""
         return len(self._pending)
 
     # ------------------------------------------------------------------ layers
 
-    def define_layers(self, layers: Iterable[Any]) -> None:
-        """Create sensor layers from ``(name, label, visible)`` tuples (or objects with
-        ``name``/``label``/``visible``); existing layers get the new label/visibility."""
+    def define_layers(self, layers: Iterable[tuple[str, str, bool]]) -> None:
+        """Create sensor layers from ``(name, label, visible)``; existing layers get
+        the new label and visibility."""
         with Sdf.ChangeBlock():
-            for item in layers:
-                if isinstance(item, tuple | list):
-                    name, label, visible = (list(item) + [None, True])[:3]
-                else:
-                    name = item.name
-                    label, visible = getattr(item, "label", name), getattr(item, "visible", True)
+            for name, label, visible in layers:
                 lay = self._layer_state(str(name))
                 _text(lay.prim, "coptwin:label", str(label or name))
                 self._set_visibility(lay, bool(visible))
-
-    def layer_names(self) -> list[str]:
-        return list(self._layers)
 
     def set_layer_visible(self, name: str, visible: bool) -> None:
         """Show or hide every marker of a layer (``visibility`` on its Xform)."""
@@ -432,12 +352,6 @@ class Overlay:
         with Sdf.ChangeBlock():
             self._set_visibility(lay, visible)
 
-    def layer_path(self, name: str) -> Sdf.Path:
-        return self._layer_state(name).prim.path
-
-    def instancer_path(self, name: str) -> Sdf.Path:
-        return self._layer_state(name).instancer.path
-
     def _layer_state(self, name: str) -> _Layer:
         lay = self._layers.get(name)
         if lay is not None:
@@ -446,7 +360,7 @@ class Overlay:
         self._layer_names.add(pname)
         with Sdf.ChangeBlock():
             prim = Sdf.PrimSpec(
-                self._layer.GetPrimAtPath(self._sensors_path), pname, Sdf.SpecifierDef, "Xform"
+                self.layer.GetPrimAtPath(self._sensors_path), pname, Sdf.SpecifierDef, "Xform"
             )
             lay = _Layer(name, prim)
             _text(prim, "coptwin:layer", name)
@@ -480,13 +394,13 @@ class Overlay:
         if idx is not None:
             return idx
         taken = {c.name for c in lay.prototypes_scope.nameChildren}
-        size = self._marker_size_m / self._mpu
+        size = self._marker_size_m / self.meters_per_unit
         proto = author_prototype(
             lay.prototypes_scope,
             prim_name(kind or "default", taken),
             shape_for(kind, self._marker_shapes),
             size,
-            self._up,
+            self.up_axis,
         )
         _text(proto, "coptwin:kind", kind)
         lay.attrs["prototypes"].targetPathList.explicitItems.append(proto.path)
@@ -510,6 +424,17 @@ class Overlay:
             p = p.GetParentPath()
         return None
 
+    def sensor_ids(self) -> list[str]:
+        return list(self._sensors)
+
+    def instancers(self) -> dict[str, str]:
+        """Marker PointInstancer path -> sensor layer (what a viewport pick reports)."""
+        return {
+            str(lay.instancer.path): name
+            for name, lay in self._layers.items()
+            if lay.instancer is not None
+        }
+
     def sensor_for_instance(self, layer: str, index: int) -> str | None:
         """The sensor shown by instance ``index`` of a layer's PointInstancer."""
         lay = self._layers.get(layer)
@@ -517,261 +442,147 @@ class Overlay:
             return None
         return lay.sensor_ids[index]
 
-    def instance_index(self, sensor_id: str) -> tuple[str, int] | None:
-        st = self._sensors.get(sensor_id)
-        return (st.layer.name, st.index) if st else None
-
-    def sensor_ids(self) -> list[str]:
-        return list(self._sensors)
-
-    def set_sensor_hidden(self, sensor_id: str, hidden: bool) -> None:
-        """Hide/show one marker through the instancer's ``invisibleIds``."""
-        st = self._sensors.get(sensor_id)
-        if st is None:
-            raise KeyError(f"unknown sensor {sensor_id!r}")
-        lay = st.layer
-        if hidden == (st.sid in lay.hidden):
-            return
-        if hidden:
-            lay.hidden.add(st.sid)
-        else:
-            lay.hidden.discard(st.sid)
-        with Sdf.ChangeBlock():
-            self._write_hidden(lay)
-
     def _write_hidden(self, lay: _Layer) -> None:
-        ids = lay.hidden | lay.unplaced
-        arr = np.fromiter(sorted(ids), dtype=np.int64, count=len(ids))
+        arr = np.fromiter(sorted(lay.unplaced), dtype=np.int64, count=len(lay.unplaced))
         lay.attrs["hidden"].default = Vt.Int64Array.FromNumpy(arr)
 
-    def _register(self, u: MarkerUpdate) -> _Sensor:
+    def _register(self, sensor_id: str, layer: str) -> _Sensor:
         """Give a new sensor an instance slot; its data prim comes with the detail pass."""
-        lay = self._layer_state(u.layer or "default")
-        name = prim_name(u.sensor_id, lay.names)
+        lay = self._layer_state(layer or "default")
+        name = prim_name(sensor_id, lay.names)
         lay.names.add(name)
-        sid = stable_id(u.sensor_id)
+        sid = stable_id(sensor_id)
         while sid in self._sids:  # 63-bit hash collision: practically never, still handled
             sid = (sid + 1) & 0x7FFF_FFFF_FFFF_FFFF
         self._sids.add(sid)
-        st = _Sensor(u.sensor_id, lay, lay.add(u.sensor_id, sid), sid, name)
-        lay.unplaced.add(sid)  # no marker at the origin before the first position
-        self._sensors[u.sensor_id] = st
-        self._by_path[str(st.path)] = u.sensor_id
+        st = _Sensor(sensor_id, lay, lay.add(sensor_id, sid), sid, name)
+        self._sensors[sensor_id] = st
+        self._by_path[str(st.path)] = sensor_id
         return st
 
-    # ------------------------------------------------------------------ apply
+    # ------------------------------------------------------------------ staging
 
-    def apply(self, updates: Sequence[MarkerUpdate]) -> ApplyStats:
-        """Author the given sensors' current state; nothing else is touched.
+    def stage_batch(self, batch: MarkerBatch) -> None:
+        """Take a batch (any thread, no USD writes): patch the marker arrays and queue
+        each row's detail; rows that need new USD structure wait for :meth:`flush`.
 
-        The updates are handed over: the overlay may complete them in place while
-        they wait for the detail pass.  Same as :meth:`stage_updates` then :meth:`flush`.
+        Known sensors cost a dict lookup and a list append each.  The batch belongs
+        to the overlay from now on (queued rows refer into it).
         """
-        stats = self.stage_updates(updates)
-        flushed = self.flush()
-        stats.created += flushed.created
-        stats.details_written = flushed.details_written
-        stats.details_pending = flushed.details_pending
-        stats.attribute_writes += flushed.attribute_writes
-        stats.layers_written = flushed.layers_written
-        stats.skipped.update(flushed.skipped)
-        stats.seconds_markers += flushed.seconds_markers
-        stats.seconds_details, stats.seconds_notify = (
-            flushed.seconds_details,
-            flushed.seconds_notify,
-        )
-        return stats
-
-    def stage_updates(self, updates: Sequence[MarkerUpdate]) -> ApplyStats:
-        """Worker-thread half of :meth:`apply`: bookkeeping and array patches, no USD.
-
-        Kit's engine calls this off the main thread so that the main thread only
-        pays for :meth:`flush`.  Updates that need new USD structure (a sensor,
-        layer or marker kind seen for the first time) wait for :meth:`flush`.
-        """
-        t0 = time.perf_counter()
         with self._lock:
-            stats = ApplyStats(updates=len(updates))
-            sensors_get = self._sensors.get
-            known: list[MarkerUpdate] = []
-            for u in updates:
-                st = sensors_get(u.sensor_id)
-                if st is None or (u.kind and u.kind != st.kind and u.kind not in st.layer.kinds):
-                    self._needs_structure.append(u)
-                else:
-                    known.append(u)
-            self._mark(known, stats)
-        stats.seconds_markers = time.perf_counter() - t0
-        self._log_skips(stats, len(updates))
-        return stats
-
-    def stage_batch(self, batch: MarkerBatch) -> ApplyStats:
-        """:meth:`stage_updates` for a columnar batch (worker thread, no USD writes).
-
-        Known sensors cost a dict lookup and a list append each; their detail waits
-        in the queue as a reference into the batch (newest wins: positions and
-        colours are read back from the marker arrays when it is written).
-        """
-        t0 = time.perf_counter()
-        with self._lock:
-            stats = ApplyStats(updates=len(batch))
+            staged = self._staged
+            staged.updates += len(batch)
             sensors_get = self._sensors.get
             ids, kinds = batch.sensor_ids, batch.kinds
-            rows_by_layer: dict[_Layer, list[int]] = {}
             known: list[int] = []
+            fresh: list[int] = []
             for i, st in enumerate([sensors_get(sid) for sid in ids]):
-                if st is None or (kinds[i] and kinds[i] != st.kind):
-                    self._needs_structure.append(batch.update(i))
-                    continue
-                known.append(i)
-                rows = rows_by_layer.get(st.layer)
-                if rows is None:
-                    rows = rows_by_layer[st.layer] = []
-                rows.append(i)
-            sensors = self._sensors
-            for lay, rows in rows_by_layer.items():
-                idx = np.fromiter(
-                    (sensors[ids[i]].index for i in rows), dtype=np.int64, count=len(rows)
-                )
-                lay.colors[idx] = batch.colors[rows]
-                lay.dirty.add("colors")
-            if batch.positions:
-                pi: dict[_Layer, tuple[list[int], list[Any]]] = {}
-                for sid, pos in batch.positions.items():
-                    st = sensors_get(sid)
-                    if st is None:
-                        continue
-                    if not _finite3(pos):
-                        stats.skipped["bad_position"] += 1
-                        continue
-                    idx_l, pos_l = pi.setdefault(st.layer, ([], []))
-                    idx_l.append(st.index)
-                    pos_l.append(pos)
-                for lay, (idx_l, pos_l) in pi.items():
-                    self._patch_layer(lay, idx_l, pos_l, [], [])
-            # A row carries everything a queued update would (kind, layer, placement,
-            # binding, all of a bound sensor's quantities) but the position, which is
-            # read back from the marker array: newest wins, nothing to merge.
-            self._pending.update((ids[i], (batch, i)) for i in known)
-        stats.seconds_markers = time.perf_counter() - t0
-        self._log_skips(stats, len(batch))
-        return stats
-
-    def flush(self) -> ApplyStats:
-        """Stage-thread half of :meth:`apply`: new structure, changed instancer arrays,
-        then the detail pass within its budget.  Cheap when nothing was staged."""
-        stats = ApplyStats()
-        t0 = time.perf_counter()
-        with self._lock, Sdf.ChangeBlock():
-            fresh, self._needs_structure = self._needs_structure, []
+                if st is None:
+                    sid = ids[i]
+                    if not sid or not isinstance(sid, str):
+                        staged.skipped["empty_sensor_id"] += 1
+                    else:
+                        fresh.append(i)
+                elif kinds[i] and kinds[i] != st.kind and kinds[i] not in st.layer.kinds:
+                    fresh.append(i)  # a marker kind this layer has no prototype for yet
+                else:
+                    known.append(i)
             if fresh:
-                stats.updates = len(fresh)
-                self._mark(fresh, stats)
+                self._needs_structure.append((batch, fresh))
+            self._stage_rows(batch, known, staged.skipped)
+
+    def _stage_rows(self, batch: MarkerBatch, rows: list[int], skipped: Counter[str]) -> None:
+        """Patch colours, prototypes and positions of known sensors; queue their details."""
+        if not rows:
+            return
+        sensors = self._sensors
+        ids, kinds, layers = batch.sensor_ids, batch.kinds, batch.layers
+        by_layer: dict[_Layer, tuple[list[int], list[int]]] = {}
+        for i in rows:
+            st = sensors[ids[i]]
+            lay = st.layer
+            slots = by_layer.get(lay)
+            if slots is None:
+                slots = by_layer[lay] = ([], [])
+            slots[0].append(i)
+            slots[1].append(st.index)
+            kind = kinds[i]
+            if kind != st.kind and (kind or st.kind is None):
+                st.kind = kind
+                lay.proto[st.index] = self._proto_index(lay, kind)
+                lay.dirty.add("proto")
+            if layers[i] != lay.name and layers[i]:
+                self._warn_once("layer_changed", ids[i], "keeps its first layer %r", lay.name)
+        colors = batch.colors
+        for lay, (batch_rows, slots) in by_layer.items():
+            rows_arr = np.asarray(batch_rows, dtype=np.int64)
+            ok = np.isfinite(colors[rows_arr]).all(axis=1)
+            if not ok.all():
+                skipped["bad_color"] += int((~ok).sum())
+            lay.colors[np.asarray(slots, dtype=np.int64)[ok]] = colors[rows_arr[ok]]
+            lay.dirty.add("colors")
+        if batch.positions:
+            self._stage_positions(batch, rows, skipped)
+        self._pending.update((ids[i], (batch, i)) for i in rows)
+
+    def _stage_positions(self, batch: MarkerBatch, rows: list[int], skipped: Counter[str]) -> None:
+        positions, ids, sensors = batch.positions, batch.sensor_ids, self._sensors
+        moved: dict[_Layer, tuple[list[int], list[Position]]] = {}
+        for i in rows:
+            pos = positions.get(ids[i])
+            if pos is None:
+                continue
+            if not _finite3(pos):
+                skipped["bad_position"] += 1
+                continue
+            st = sensors[ids[i]]
+            st.position = (float(pos[0]), float(pos[1]), float(pos[2]))
+            slots, values = moved.setdefault(st.layer, ([], []))
+            slots.append(st.index)
+            values.append(st.position)
+        for lay, (slots, values) in moved.items():
+            lay.positions[np.asarray(slots, dtype=np.int64)] = np.asarray(values, dtype=np.float32)
+            lay.dirty.add("positions")
+            if lay.unplaced:
+                placed = {int(sid) for sid in lay.ids[slots]} & lay.unplaced
+                if placed:
+                    lay.unplaced -= placed
+                    lay.dirty.add("hidden")
+
+    # ------------------------------------------------------------------ flush
+
+    def flush(self) -> OverlayStats:
+        """Stage-thread half: new structure, changed instancer arrays, then the detail
+        pass within its budget.  Reports everything staged since the last flush; cheap
+        when nothing was staged."""
+        with self._lock, Sdf.ChangeBlock():
+            stats, self._staged = self._staged, OverlayStats()
+            fresh, self._needs_structure = self._needs_structure, []
+            for batch, rows in fresh:
+                for i in rows:
+                    sid = batch.sensor_ids[i]
+                    if sid not in self._sensors:
+                        self._register(sid, batch.layers[i])
+                        stats.created += 1
+                self._stage_rows(batch, rows, stats.skipped)
             for lay in self._layers.values():
                 if lay.dirty:
                     self._flush_layer(lay)
-                    stats.layers_written += 1
-            t1 = time.perf_counter()
-            self._detail_pass(stats, self.detail_budget, self.detail_time_budget_s)
-            t2 = time.perf_counter()
-        t3 = time.perf_counter()
-        stats.seconds_markers, stats.seconds_details, stats.seconds_notify = (
-            t1 - t0,
-            t2 - t1,
-            t3 - t2,
-        )
-        if fresh:
-            self._log_skips(stats, len(fresh))
-        return stats
-
-    def _log_skips(self, stats: ApplyStats, n: int) -> None:
+            self._detail_pass(stats, self.detail_time_budget_s)
         if stats.skipped:
             log.warning(
                 "overlay: skipped %s in %d updates",
                 ", ".join(f"{k} {r}" for r, k in sorted(stats.skipped.items())),
-                n,
+                stats.updates,
             )
-
-    def _mark(self, updates: Sequence[MarkerUpdate], stats: ApplyStats) -> None:
-        """The hot loop (10k updates per tick in the benchmark): no Sdf calls, no numpy
-        per update; registers new sensors (Sdf) only when called from :meth:`flush`."""
-        pending = self._pending
-        touched: dict[_Layer, tuple[list[int], list[Any], list[int], list[Any]]] = {}
-        sensors_get = self._sensors.get
-        pending_get = pending.get
-        last_lay: _Layer | None = None
-        pi = pv = ci = cv = []  # type: list[Any]
-        for u in updates:
-            sensor_id = u.sensor_id
-            st = sensors_get(sensor_id)
-            if st is None:
-                if not sensor_id or not isinstance(sensor_id, str):
-                    stats.skipped["empty_sensor_id"] += 1
-                    continue
-                st = self._register(u)
-                stats.created += 1
-            lay = st.layer
-            if lay is not last_lay:
-                last_lay = lay
-                cols = touched.get(lay)
-                if cols is None:
-                    cols = touched[lay] = ([], [], [], [])
-                pi, pv, ci, cv = cols
-            if u.layer != lay.name and u.layer:
-                self._warn_once("layer_changed", sensor_id, "keeps its first layer %r", lay.name)
-            pos = u.position
-            if pos is not None:
-                if _finite3(pos):
-                    pi.append(st.index)
-                    pv.append(pos)
-                else:
-                    stats.skipped["bad_position"] += 1
-                    u.position = None
-            color = u.color
-            if color is not None:
-                if _finite3(color):
-                    ci.append(st.index)
-                    cv.append(color)
-                else:
-                    stats.skipped["bad_color"] += 1
-                    u.color = None
-            if u.kind != st.kind:
-                if u.kind or st.kind is None:
-                    st.kind = u.kind
-                    lay.proto[st.index] = self._proto_index(lay, u.kind)
-                    lay.dirty.add("proto")
-                else:  # no kind given: keep the one it has
-                    u.kind = st.kind
-            old = pending_get(sensor_id)
-            if isinstance(old, tuple):
-                old = self._materialise(st, old)
-            pending[sensor_id] = u if old is None else _merge(old, u)
-        for lay, (pi, pv, ci, cv) in touched.items():
-            self._patch_layer(lay, pi, pv, ci, cv)
-
-    def flush_details(self) -> ApplyStats:
-        """Write every queued sensor detail now, whatever the budget."""
-        stats = ApplyStats()
-        with self._lock, Sdf.ChangeBlock():
-            self._detail_pass(stats, None, None)
         return stats
 
-    def _patch_layer(
-        self, lay: _Layer, pi: list[int], pv: list[Any], ci: list[int], cv: list[Any]
-    ) -> None:
-        if pi:
-            idx = np.fromiter(pi, dtype=np.int64, count=len(pi))
-            lay.positions[idx] = np.asarray(pv, dtype=np.float32)
-            lay.dirty.add("positions")
-            if lay.unplaced:
-                placed = {int(lay.ids[i]) for i in pi} & lay.unplaced
-                if placed:
-                    lay.unplaced -= placed
-                    lay.dirty.add("hidden")
-        if ci:
-            idx = np.fromiter(ci, dtype=np.int64, count=len(ci))
-            lay.colors[idx] = np.asarray(cv, dtype=np.float32)
-            lay.dirty.add("colors")
+    def flush_details(self) -> OverlayStats:
+        """Write every queued sensor detail now, whatever the budget."""
+        stats = OverlayStats()
+        with self._lock, Sdf.ChangeBlock():
+            self._detail_pass(stats, None)
+        return stats
 
     def _flush_layer(self, lay: _Layer) -> None:
         n, attrs, dirty = lay.n, lay.attrs, lay.dirty
@@ -789,36 +600,21 @@ class Overlay:
 
     # ------------------------------------------------------------------ detail pass
 
-    def _materialise(self, st: _Sensor, ref: tuple[MarkerBatch, int]) -> MarkerUpdate:
-        """A queued batch row as a full update, at the marker's current position
-        (a row only carries positions of sensors that moved in that batch; the data
-        prim follows the marker, rewritten only when it differs)."""
-        batch, i = ref
-        lay = st.layer
-        pos = None
-        if st.sid not in lay.unplaced:
-            pos = tuple(float(v) for v in lay.positions[st.index])
-        return batch.update(i, pos)  # type: ignore[arg-type]
-
-    def _detail_pass(self, stats: ApplyStats, budget: int | None, seconds: float | None) -> None:
+    def _detail_pass(self, stats: OverlayStats, seconds: float | None) -> None:
         pending = self._pending
-        count = len(pending) if budget is None else min(budget, len(pending))
         deadline = None if seconds is None else time.perf_counter() + seconds
-        floor = self.detail_min
         writes = done = units = 0
         sensors = self._sensors
-        while done < count:
-            sensor_id, u = pending.popitem(last=False)
+        while pending:
+            sensor_id, (batch, i) = pending.popitem(last=False)
             st = sensors[sensor_id]
-            if isinstance(u, tuple):
-                u = self._materialise(st, u)
             # creating a data prim costs about ten updates: count it so in the floor
             units += _CREATE_UNITS if st.prim is None else 1
-            writes += self._write_detail(st, u, stats.skipped)
+            writes += self._write_detail(st, batch, i, stats.skipped)
             done += 1
             if (
                 deadline is not None
-                and units >= floor
+                and units >= DETAIL_FLOOR
                 and done & 15 == 0
                 and time.perf_counter() > deadline
             ):
@@ -827,15 +623,16 @@ class Overlay:
         stats.details_pending = len(pending)
         stats.attribute_writes += writes
 
-    def _write_detail(self, st: _Sensor, u: MarkerUpdate, skipped: Counter[str]) -> int:
-        """The sensor's data prim (created on first use) and its bound building."""
+    def _write_detail(self, st: _Sensor, b: MarkerBatch, i: int, skipped: Counter[str]) -> int:
+        """Row ``i`` of ``b`` on the sensor's data prim (created on first use) and on
+        its bound building."""
         specs, written = st.specs, st.written
         writes = 0
         if st.prim is None:
             st.prim = Sdf.PrimSpec(st.layer.sensors_scope, st.name, Sdf.SpecifierDef, "Xform")
             _text(st.prim, "coptwin:sensorId", st.sensor_id)
             writes += 1
-        pos = u.position
+        pos = st.position  # the data prim follows the marker
         if pos is not None and pos != written.get("pos"):
             spec = specs.get("pos")
             if spec is None:
@@ -843,47 +640,54 @@ class Overlay:
             spec.default = Gf.Vec3d(*pos)
             written["pos"] = pos
             writes += 1
-        color = u.color
-        if color is not None and color != written.get("color"):
-            spec = specs.get("color")
-            if spec is None:
-                spec = Sdf.AttributeSpec(st.prim, "primvars:displayColor", _T.Color3fArray)
-                spec.SetInfo("interpolation", "constant")
-                specs["color"] = spec
-            spec.default = Vt.Vec3fArray([Gf.Vec3f(*color)])
-            written["color"] = color
-            writes += 1
-        value = u.value
+        color = b.colors[i]
+        if np.isfinite(color).all():
+            color = (float(color[0]), float(color[1]), float(color[2]))
+            if color != written.get("color"):
+                spec = specs.get("color")
+                if spec is None:
+                    spec = Sdf.AttributeSpec(st.prim, "primvars:displayColor", _T.Color3fArray)
+                    spec.SetInfo("interpolation", "constant")
+                    specs["color"] = spec
+                spec.default = Vt.Vec3fArray([Gf.Vec3f(*color)])
+                written["color"] = color
+                writes += 1
+        value = b.values[i]
         if value is not None:
             if isinstance(value, int | float) and math.isfinite(value):
                 writes += self._put(st, "coptwin:value", _T.Double, float(value))
             else:
                 skipped["bad_value"] += 1
+                value = None
         ts_text = ""
-        if u.ts is not None:
-            ts_text = self._iso(u.ts)
+        ts = b.ts[i]
+        if ts is not None:
+            ts_text = self._iso(ts)
             writes += self._put(st, "coptwin:ts", _T.String, ts_text)
-        writes += self._put(st, "coptwin:status", _T.String, u.status)
-        texts = (u.kind, u.unit, u.quantity, u.placement)
+        status = b.statuses[i]
+        writes += self._put(st, "coptwin:status", _T.String, status)
+        kind = st.kind or ""
+        texts = (kind, b.units[i], b.quantities[i], b.placements[i])
         if written.get("texts") != texts:  # rarely changes: one compare for four attributes
             written["texts"] = texts
             for key, text in zip(_TEXT_ATTRS, texts, strict=True):
                 writes += self._put(st, key, _T.String, text)
-        if st.bound and st.bound != u.bound_prim:
+        bound = b.bound_prims[i]
+        if st.bound and st.bound != bound:
             writes += self._buildings.unbind(st.sensor_id, st.bound, skipped)
             st.bound = ""
-        if u.bound_prim:
-            if st.bound != u.bound_prim:
-                st.bound = u.bound_prim
-                writes += self._put(st, "coptwin:boundPrim", _T.String, u.bound_prim)
+        if bound:
+            if st.bound != bound:
+                st.bound = bound
+                writes += self._put(st, "coptwin:boundPrim", _T.String, bound)
             writes += self._buildings.update(
                 st.sensor_id,
-                u.bound_prim,
-                u.status,
-                u.quantity,
-                u.value,
+                bound,
+                status,
+                b.quantities[i],
+                value,
                 ts_text,
-                u.building_attrs,
+                b.building_attrs.get(st.sensor_id) or {},
                 skipped,
             )
         return writes
@@ -913,36 +717,9 @@ class Overlay:
         self.flush_details()
         target = Path(path).absolute()
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not self._layer.Export(str(target)):
+        if not self.layer.Export(str(target)):
             raise OSError(f"{target}: could not write the overlay")
         return target
-
-    def save(self) -> None:
-        """Save a file-backed overlay layer (``layer_path=``) in place."""
-        if self._layer.anonymous:
-            raise ValueError("anonymous overlay: use export(path)")
-        self.flush_details()
-        self._layer.Save()
-
-    def reset(self) -> None:
-        """Remove every sensor, marker and building attribute (layers stay defined)."""
-        with Sdf.ChangeBlock():
-            self._buildings.reset()
-            for lay in self._layers.values():
-                scope = lay.sensors_scope
-                for child in list(scope.nameChildren):
-                    del scope.nameChildren[child.name]
-                lay.n = 0
-                lay.sensor_ids.clear()
-                lay.names.clear()
-                lay.hidden.clear()
-                lay.unplaced.clear()
-                lay.dirty.update(_ARRAYS)
-                self._flush_layer(lay)
-        self._sensors.clear()
-        self._by_path.clear()
-        self._sids.clear()
-        self._pending.clear()
 
     def _warn_once(self, what: str, key: str, msg: str, *args: Any) -> None:
         if (what, key) not in self._warned:
@@ -957,26 +734,6 @@ def _finite3(v: Any) -> bool:
         return not (x - x or y - y or z - z)
     except (TypeError, ValueError):
         return False
-
-
-def _merge(old: MarkerUpdate, new: MarkerUpdate) -> MarkerUpdate:
-    """Coalesce two queued updates of one sensor: ``new`` wins, its None fields keep old.
-
-    ``new`` is completed in place: updates handed to :meth:`Overlay.apply` belong to
-    the overlay from then on, and copying 10k of them per tick (``dataclasses.replace``)
-    was most of a sustained tick's main-thread time.
-    """
-    if new.position is None:
-        new.position = old.position
-    if new.color is None:
-        new.color = old.color
-    if new.value is None:
-        new.value = old.value
-    if new.ts is None:
-        new.ts = old.ts
-    if old.building_attrs and old.bound_prim == new.bound_prim:
-        new.building_attrs = {**old.building_attrs, **new.building_attrs}
-    return new
 
 
 def _text(prim: Sdf.PrimSpec, name: str, value: str) -> None:

@@ -1,4 +1,5 @@
-"""The detail area of the selected sensor: facts, a small plot, its building.
+"""The detail area of the selected sensor: facts, why it has its status, a small
+plot, its building.
 
 The plot shows the sensor's recent values (the engine keeps a bounded history
 per sensor); the building block lists the bound prim's attributes.  Building
@@ -78,6 +79,7 @@ def detail_fields(row: SensorRow, now: datetime) -> tuple[tuple[str, str], ...]:
         ("Kind", row.kind or MISSING),
         ("Layer", row.layer or MISSING),
         ("Status", row.status),
+        ("Why", row.reason or MISSING),
         ("Value", format_value(row.value, row.unit)),
         ("Quantity", row.quantity or MISSING),
         ("Reading time", format_time(row.ts)),

@@ -121,24 +121,28 @@ class NotesView:
     point: str = ""
 
 
-def _sensor_for_path(engine: Any) -> Callable[[str], str | None] | None:
-    overlay = getattr(engine, "overlay", None)
-    return getattr(overlay, "sensor_for_path", None)
+def _sensor_for_path(engine: Any) -> Callable[[str], str | None]:
+    """Prim path -> sensor id through the engine's overlay *when asked*: the overlay
+    is attached after the engine is bound (its run loop opens it)."""
+
+    def lookup(path: str) -> str | None:
+        overlay = getattr(engine, "overlay", None)
+        find = getattr(overlay, "sensor_for_path", None)
+        return find(path) if find is not None else None
+
+    return lookup
 
 
 def _instancers(engine: Any) -> dict[str, str]:
     """Marker instancer path -> sensor layer, from the engine's overlay (read when asked)."""
     overlay = getattr(engine, "overlay", None)
-    if overlay is None or not hasattr(overlay, "layer_names"):
-        return {}
-    return {str(overlay.instancer_path(name)): name for name in overlay.layer_names()}
+    return overlay.instancers() if overlay is not None else {}
 
 
 def _sensor_for_instance(engine: Any) -> Callable[[str, int], str | None]:
     def lookup(layer: str, index: int) -> str | None:
         overlay = getattr(engine, "overlay", None)
-        find = getattr(overlay, "sensor_for_instance", None)
-        return find(layer, index) if find is not None else None
+        return overlay.sensor_for_instance(layer, index) if overlay is not None else None
 
     return lookup
 
@@ -272,8 +276,7 @@ class PanelVM:
         def sensor_for_path(path: str) -> str | None:
             if path in self._markers:
                 return self._markers[path]
-            lookup = _sensor_for_path(engine)
-            return lookup(path) if lookup is not None else None
+            return _sensor_for_path(engine)(path)
 
         def pins_scope() -> str | None:
             overlay = getattr(engine, "overlay", None)
@@ -301,7 +304,7 @@ class PanelVM:
 
     def _book_lock(self) -> AbstractContextManager[Any]:
         """The engine's lock: its workers fold new note events into the book under it."""
-        lock = getattr(self.engine, "_lock", None)
+        lock = getattr(self.engine, "lock", None)
         return lock if lock is not None else contextlib.nullcontext()
 
     def _update_notes_view(self) -> bool:

@@ -282,20 +282,17 @@ class CopWeb:
             if row is None:
                 raise web.HTTPNotFound(reason=f"no sensor {sid!r}")
             history = await asyncio.to_thread(self.engine.history, sid)
-            why = await asyncio.to_thread(self.engine.explain, sid)
             now = datetime.now(timezone.utc)
         else:
             row = state.row(sid)
             if row is None:
                 raise web.HTTPNotFound(reason=f"no sensor {sid!r}")
-            history, why, now = state.history(sid), state.reasons.get(sid, ""), state.when
+            history, now = state.history(sid), state.when
         fields = []
         for label, text in detail_fields(row, now):
             if label in ("Position", "Marker prim"):
                 continue  # stage-only facts; the page shows WGS84 below
             fields.append([label, text])
-            if label == "Status":
-                fields.append(["Why", why or "—"])
         if row.position is not None:
             lon, lat, h = self.geo.stage_to_wgs84([row.position])
             fields.append(["Position", f"{lon[0]:.6f}, {lat[0]:.6f}, {h[0]:.1f} m"])
@@ -306,7 +303,7 @@ class CopWeb:
                 "sensor_id": row.sensor_id,
                 "name": row.name,
                 "status": row.status,
-                "why": why,
+                "why": row.reason,
                 "fields": fields,
                 "building": row.bound_prim,
                 "history": {

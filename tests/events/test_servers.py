@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
@@ -15,7 +14,8 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from coptwin.events.devserver import sigv4_headers
+from tests.support.servers import sigv4_headers
+from tests.support.wait import wait_until
 
 
 @pytest.mark.s3
@@ -56,10 +56,7 @@ def test_s3_server_takes_delta_writes_and_posts_filer_events(s3_running):
         write_deltalake(uri, pl.DataFrame({"a": [1, 2]}), storage_options=s3.storage_options())
         assert DeltaTable(uri, storage_options=s3.storage_options()).version() == 0
         key = f"/buckets/{bucket}/tables/readings/_delta_log/00000000000000000000.json"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not any(e.get("key") == key for e in got):
-            time.sleep(0.05)
-        assert any(e.get("key") == key for e in got), [e.get("key") for e in got]
+        wait_until(lambda: any(e.get("key") == key for e in got), what=f"a filer event for {key}")
     finally:
         s3.webhook_target = None
         srv.shutdown()
@@ -75,11 +72,12 @@ def test_mqtt_broker_round_trip(mqtt_broker):
     c.connect(mqtt_broker.host, mqtt_broker.port)
     c.loop_start()
     try:
-        deadline = time.monotonic() + 10
-        while not got.is_set() and time.monotonic() < deadline:
+
+        def delivered() -> bool:  # publish until the subscription is up and one arrives
             c.publish("t/x", b"hi", qos=1)
-            got.wait(0.2)
-        assert got.is_set()
+            return got.wait(0.2)
+
+        wait_until(delivered, 10, 0, what="a message through the broker")
     finally:
         c.loop_stop()
         c.disconnect()
