@@ -33,6 +33,7 @@ from coptwin.config import SceneConfig
 from coptwin.geo.errors import SceneError
 from coptwin.geo.frame import read_axes
 from coptwin.geo.raycast import VerticalGrid, closest_points_on_triangles
+from coptwin.geo.stagemeshes import expand_points, expand_triangles, read_stage_meshes
 from coptwin.geo.triangulate import TriangulationStats, triangulate
 
 log = logging.getLogger(__name__)
@@ -365,78 +366,50 @@ def _cache_key(stage: object, scene_cfg: SceneConfig) -> tuple | None:
     return (root, tuple(sorted(stamps)), scene_cfg.object_id_attribute, scene_cfg.overlay_root)
 
 
-@dataclass
-class _Collected:
-    points: list[np.ndarray] = field(default_factory=list)
-    counts: list[np.ndarray] = field(default_factory=list)
-    indices: list[np.ndarray] = field(default_factory=list)
-    mesh_paths: list[str] = field(default_factory=list)
-    mesh_owner: list[int] = field(default_factory=list)
-
-
 def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
-    from pxr import Usd, UsdGeom
-
     t0 = time.perf_counter()
     up_axis, mpu = read_axes(stage)
     stats = IndexStats()
-    oid_attr = scene_cfg.object_id_attribute
-    skip_root = scene_cfg.overlay_root.rstrip("/")
-    xf = UsdGeom.XformCache(Usd.TimeCode.Default())
+    sm = read_stage_meshes(
+        stage, tag_attribute=scene_cfg.object_id_attribute, skip_root=scene_cfg.overlay_root
+    )
+    stats.meshes, stats.skipped_meshes = int(sm.use_mesh.size), sm.skipped_meshes
+    t_read = time.perf_counter()
     buildings: list[Building] = []
     building_of_path: dict[str, int] = {}
-    col = _Collected()
-    n_prims = 0
-
-    it = iter(Usd.PrimRange(stage.GetPseudoRoot(), Usd.TraverseInstanceProxies()))  # type: ignore[attr-defined]
-    for prim in it:
-        n_prims += 1
-        path = str(prim.GetPath())
-        if skip_root and (path == skip_root or path.startswith(skip_root + "/")):
-            it.PruneChildren()
-            continue
-        if prim.IsA(UsdGeom.PointInstancer):
-            it.PruneChildren()  # prototypes are drawn where instanced, not where defined
-            continue
-        if prim.IsA(UsdGeom.Imageable):
-            img = UsdGeom.Imageable(prim)
-            vis = img.GetVisibilityAttr().Get()
-            purpose = img.GetPurposeAttr().Get()
-            if vis == UsdGeom.Tokens.invisible or purpose == UsdGeom.Tokens.guide:
-                it.PruneChildren()
-                continue
-        attr = prim.GetAttribute(oid_attr) if path != "/" else None
-        if attr and attr.HasAuthoredValue():
-            oid = normalize_object_id(attr.Get())
-            building_of_path[path] = len(buildings)
-            buildings.append(Building(len(buildings), path, oid, "attribute"))
-        if prim.IsA(UsdGeom.Mesh) and _collect_mesh(prim, path, xf, col, stats):
-            col.mesh_owner.append(_owner_of(path, building_of_path))
-
-    if not col.points:
+    for path, value in sm.tagged:
+        building_of_path[path] = len(buildings)
+        buildings.append(Building(len(buildings), path, normalize_object_id(value), "attribute"))
+    if sm.use_mesh.size == 0:
         raise SceneError(
             f"{stage.GetRootLayer().identifier}: the scene has no mesh geometry "  # type: ignore[attr-defined]
-            f"({n_prims} prims traversed, {stats.skipped_meshes} unreadable meshes); "
+            f"({sm.prims} prims traversed, {stats.skipped_meshes} unreadable meshes); "
             f"coptwin needs building/terrain meshes to place markers"
         )
-    _assign_connector_buildings(stage, col, buildings)
+    use_owner = [_owner_of(p, building_of_path) for p in sm.use_path]
+    _assign_connector_buildings(stage, sm.use_path, use_owner, buildings)
 
-    sizes = np.array([p.shape[0] for p in col.points], dtype=np.int64)
+    # Triangulate each distinct mesh once (in its own space), then place every use.
+    sizes = np.array([m.points.shape[0] for m in sm.meshes], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    points = np.concatenate(col.points)
-    counts = np.concatenate(col.counts)
-    indices = np.concatenate([idx + off for idx, off in zip(col.indices, offsets, strict=True)])
     tstats = TriangulationStats()
-    tri_idx = triangulate(counts, indices, points, tstats)
+    tri_idx = triangulate(
+        np.concatenate([m.counts for m in sm.meshes]),
+        np.concatenate([m.indices + off for m, off in zip(sm.meshes, offsets, strict=True)]),
+        np.concatenate([m.points for m in sm.meshes]),
+        tstats,
+    )
     stats.degenerate_faces, stats.fan_fallbacks = tstats.degenerate_faces, tstats.fan_fallbacks
-    point_owner = np.repeat(np.asarray(col.mesh_owner, dtype=np.int64), sizes)
-    owner = point_owner[tri_idx[:, 0]] if tri_idx.size else np.zeros(0, dtype=np.int64)
-
-    local = _to_local(points, up_axis, mpu)
-    tris = local[tri_idx]
+    t_tri = time.perf_counter()
+    points, use_start, mesh_start = expand_points(sm)
+    tri_x, use_of = expand_triangles(tri_idx, mesh_start, sm.use_mesh, use_start)
+    owner = np.asarray(use_owner, dtype=np.int64)[use_of]
+    tris = _to_local(points, up_axis, mpu)[tri_x]
     area2 = np.linalg.norm(np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]), axis=1)
     keep = area2 > 1e-12
-    tris, owner = tris[keep], owner[keep]
+    if not keep.all():
+        tris, owner = tris[keep], owner[keep]
+    t_expand = time.perf_counter()
     if tris.shape[0] == 0:
         raise SceneError(
             f"{stage.GetRootLayer().identifier}: the scene's meshes have no usable faces"  # type: ignore[attr-defined]
@@ -460,12 +433,18 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
     )
     stats.build_seconds = time.perf_counter() - t0
     log.info(
-        "scene index: %d meshes, %d buildings, %d triangles (%d terrain) in %.2f s",
+        "scene index: %d meshes (%d distinct), %d buildings, %d triangles (%d terrain) in "
+        "%.2f s (read %.2f, triangulate %.2f, instance %.2f, grid %.2f)",
         stats.meshes,
+        len(sm.meshes),
         len(buildings),
         stats.triangles,
         stats.terrain_triangles,
         stats.build_seconds,
+        t_read - t0,
+        t_tri - t_read,
+        t_expand - t_tri,
+        time.perf_counter() - t_expand,
     )
     return index
 
@@ -483,45 +462,6 @@ def _owner_of(path: str, building_of_path: dict[str, int]) -> int:
     return TERRAIN
 
 
-def _collect_mesh(prim: object, path: str, xf: object, col: _Collected, stats: IndexStats) -> bool:
-    """Read one mesh in world (stage) coordinates, float64; unreadable ones are counted."""
-    from pxr import Usd, UsdGeom
-
-    mesh = UsdGeom.Mesh(prim)
-    pts_attr = mesh.GetPointsAttr()
-    pts = pts_attr.Get()
-    if pts is None and pts_attr.GetNumTimeSamples():
-        pts = pts_attr.Get(Usd.TimeCode.EarliestTime())
-    counts = mesh.GetFaceVertexCountsAttr().Get()
-    indices = mesh.GetFaceVertexIndicesAttr().Get()
-    if pts is None or counts is None or indices is None or len(pts) == 0:
-        stats.skipped_meshes += 1
-        log.debug("mesh %s has no points/faces; skipped", path)
-        return False
-    p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
-    c = np.asarray(counts, dtype=np.int64)
-    i = np.asarray(indices, dtype=np.int64)
-    if int(c.sum()) != i.shape[0]:
-        stats.skipped_meshes += 1
-        log.warning("mesh %s: faceVertexCounts do not match faceVertexIndices; skipped", path)
-        return False
-    holes = mesh.GetHoleIndicesAttr().Get()
-    if holes is not None and len(holes):
-        keep = np.ones(c.shape[0], dtype=bool)
-        h = np.asarray(holes, dtype=np.int64)
-        keep[h[(h >= 0) & (h < c.shape[0])]] = False
-        i = i[np.repeat(keep, c)]
-        c = c[keep]
-    m = np.array(xf.GetLocalToWorldTransform(prim), dtype=np.float64)  # type: ignore[attr-defined]
-    world = p @ m[:3, :3] + m[3, :3]
-    col.points.append(world)
-    col.counts.append(c)
-    col.indices.append(i)
-    col.mesh_paths.append(path)
-    stats.meshes += 1
-    return True
-
-
 def _to_local(points: np.ndarray, up_axis: str, mpu: float) -> np.ndarray:
     out = np.empty_like(points)
     if up_axis == "Y":
@@ -531,7 +471,9 @@ def _to_local(points: np.ndarray, up_axis: str, mpu: float) -> np.ndarray:
     return out * mpu
 
 
-def _assign_connector_buildings(stage: object, col: _Collected, buildings: list[Building]) -> None:
+def _assign_connector_buildings(
+    stage: object, paths: list[str], owners: list[int], buildings: list[Building]
+) -> None:
     """Meshes under no object-id prim: find ``<ShapeName>_<OID>`` ancestors (module doc)."""
     from pxr import Usd
 
@@ -546,7 +488,7 @@ def _assign_connector_buildings(stage: object, col: _Collected, buildings: list[
         return sibling_score[parent]
 
     by_path: dict[str, int] = {}
-    for k, (path, own) in enumerate(zip(col.mesh_paths, col.mesh_owner, strict=True)):
+    for k, (path, own) in enumerate(zip(paths, owners, strict=True)):
         if own != TERRAIN:
             continue
         parts = path.strip("/").split("/")
@@ -569,4 +511,4 @@ def _assign_connector_buildings(stage: object, col: _Collected, buildings: list[
         if bpath not in by_path:
             by_path[bpath] = len(buildings)
             buildings.append(Building(len(buildings), bpath, normalize_object_id(oid), "name"))
-        col.mesh_owner[k] = by_path[bpath]
+        owners[k] = by_path[bpath]

@@ -1,0 +1,256 @@
+"""Every visible mesh of a stage, read once per distinct mesh, with where it is drawn.
+
+CityEngine's detailed exports make almost every leaf instanceable: ce_ottawa_c draws
+17,348 meshes but holds 314 distinct ones (windows sills, pipes and ledges are a handful
+of shared assets). Reading through instance proxies repeats the reading -- and a caller's
+triangulation -- for every copy. :func:`read_stage_meshes` walks the stage *without*
+instance proxies, reads each prototype once (nested instancing included) and returns
+
+* ``meshes``: the distinct meshes, each in its own space (points float64, face counts and
+  indices with hole faces removed);
+* the *uses*: for every place a mesh is drawn, which mesh, its mesh-to-stage matrix
+  (row-vector USD convention) and its path as seen through instance proxies, so callers
+  that key on paths (building ownership, connector names) see the same paths as before;
+* ``tagged``: prims carrying ``tag_attribute`` (e.g. CityEngine's OBJECTID), by their
+  proxy path, in traversal order.
+
+:func:`expand_points` and :func:`expand_triangles` turn that into stage-space arrays for
+all uses at once (vectorised, no per-mesh Python loop), for callers that want flat
+geometry; triangulate the concatenated distinct meshes once in between.
+
+Skipped like the renderer skips them: invisible and ``guide`` subtrees, PointInstancer
+subtrees (their prototypes are drawn where instanced, which this reader does not expand)
+and the ``skip_root`` subtree (coptwin's own overlay). Only USD reads; a pure function of
+the stage, so it may run on any thread against a stage nobody is writing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MeshData:
+    """One distinct mesh in its own space."""
+
+    #: where it was read: a stage path, or a path inside a prototype (``/__Prototype_N/...``)
+    path: str
+    points: np.ndarray  # (P, 3) float64
+    counts: np.ndarray  # (F,) int64 faceVertexCounts (hole faces removed)
+    indices: np.ndarray  # (sum(counts),) int64 faceVertexIndices
+
+
+@dataclass
+class StageMeshes:
+    """Distinct meshes and their uses (see the module doc)."""
+
+    meshes: list[MeshData]
+    use_mesh: np.ndarray  # (U,) int64 index into meshes
+    use_matrix: np.ndarray  # (U, 4, 4) float64 mesh -> stage, row vectors
+    use_path: list[str]  # (U,) path through instance proxies
+    tagged: list[tuple[str, object]]  # (proxy path, attribute value), traversal order
+    prims: int = 0  # prims visited (prototype prims once)
+    skipped_meshes: int = 0  # distinct meshes without usable points / faces
+
+
+@dataclass
+class _Flat:
+    """What one subtree (the stage or one prototype) draws, relative to its root."""
+
+    mesh: list[int] = field(default_factory=list)
+    matrix: list[np.ndarray] = field(default_factory=list)
+    path: list[str] = field(default_factory=list)  # relative to the subtree root ("" = root)
+    tagged: list[tuple[str, object]] = field(default_factory=list)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        mats = np.array(self.matrix, dtype=np.float64).reshape(-1, 4, 4)
+        return np.asarray(self.mesh, dtype=np.int64), mats
+
+
+class _Reader:
+    def __init__(self, stage: object, tag_attribute: str | None, skip_root: str | None) -> None:
+        from pxr import Usd, UsdGeom
+
+        self.stage = stage
+        self.tag = tag_attribute
+        self.skip = (skip_root or "").rstrip("/")
+        self.xf = UsdGeom.XformCache(Usd.TimeCode.Default())
+        self.meshes: list[MeshData] = []
+        self.protos: dict[str, _Flat] = {}
+        self.prims = 0
+        self.skipped = 0
+
+    def walk(self, root: object, top: bool) -> _Flat:
+        """Meshes, instances (expanded from their prototypes) and tags below ``root``."""
+        from pxr import Usd, UsdGeom
+
+        flat = _Flat()
+        base = str(root.GetPath())  # type: ignore[attr-defined]
+        cut = 0 if top else len(base)
+        it = iter(Usd.PrimRange(root))
+        for prim in it:
+            self.prims += 1
+            path = str(prim.GetPath())
+            if top and self.skip and (path == self.skip or path.startswith(self.skip + "/")):
+                it.PruneChildren()
+                continue
+            if prim.IsA(UsdGeom.PointInstancer):
+                it.PruneChildren()
+                continue
+            if prim.IsA(UsdGeom.Imageable):
+                img = UsdGeom.Imageable(prim)
+                if (
+                    img.GetVisibilityAttr().Get() == UsdGeom.Tokens.invisible
+                    or img.GetPurposeAttr().Get() == UsdGeom.Tokens.guide
+                ):
+                    it.PruneChildren()
+                    continue
+            rel = path[cut:]
+            if self.tag and path != "/":
+                attr = prim.GetAttribute(self.tag)
+                if attr and attr.HasAuthoredValue():
+                    flat.tagged.append((rel, attr.Get()))
+            if prim.IsA(UsdGeom.Mesh):
+                mesh = self._read_mesh(prim, path)
+                if mesh is not None:
+                    flat.mesh.append(mesh)
+                    flat.matrix.append(self._matrix(prim))
+                    flat.path.append(rel)
+            if prim.IsInstance():
+                self._add_instance(flat, prim, rel)
+        return flat
+
+    def _matrix(self, prim: object) -> np.ndarray:
+        # Inside a prototype this is relative to the prototype root (which has no xform).
+        return np.array(self.xf.GetLocalToWorldTransform(prim), dtype=np.float64)
+
+    def _add_instance(self, flat: _Flat, prim: object, rel: str) -> None:
+        proto = prim.GetPrototype()  # type: ignore[attr-defined]
+        key = str(proto.GetPath())
+        sub = self.protos.get(key)
+        if sub is None:
+            sub = self.protos[key] = self.walk(proto, top=False)
+        inst = self._matrix(prim)
+        flat.mesh.extend(sub.mesh)
+        flat.matrix.extend(m @ inst for m in sub.matrix)
+        flat.path.extend(rel + p for p in sub.path)
+        flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
+
+    def _read_mesh(self, prim: object, path: str) -> int | None:
+        from pxr import Usd, UsdGeom
+
+        mesh = UsdGeom.Mesh(prim)
+        pts_attr = mesh.GetPointsAttr()
+        pts = pts_attr.Get()
+        if pts is None and pts_attr.GetNumTimeSamples():
+            pts = pts_attr.Get(Usd.TimeCode.EarliestTime())
+        counts = mesh.GetFaceVertexCountsAttr().Get()
+        indices = mesh.GetFaceVertexIndicesAttr().Get()
+        if pts is None or counts is None or indices is None or len(pts) == 0:
+            self.skipped += 1
+            log.debug("mesh %s has no points/faces; skipped", path)
+            return None
+        p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
+        c = np.asarray(counts, dtype=np.int64)
+        i = np.asarray(indices, dtype=np.int64)
+        if int(c.sum()) != i.shape[0]:
+            self.skipped += 1
+            log.warning("mesh %s: faceVertexCounts do not match faceVertexIndices; skipped", path)
+            return None
+        holes = mesh.GetHoleIndicesAttr().Get()
+        if holes is not None and len(holes):
+            keep = np.ones(c.shape[0], dtype=bool)
+            h = np.asarray(holes, dtype=np.int64)
+            keep[h[(h >= 0) & (h < c.shape[0])]] = False
+            i = i[np.repeat(keep, c)]
+            c = c[keep]
+        self.meshes.append(MeshData(path, p, c, i))
+        return len(self.meshes) - 1
+
+
+def read_stage_meshes(
+    stage: object, *, tag_attribute: str | None = None, skip_root: str | None = None
+) -> StageMeshes:
+    """Distinct meshes of ``stage`` and every place they are drawn (module doc)."""
+    reader = _Reader(stage, tag_attribute, skip_root)
+    flat = reader.walk(stage.GetPseudoRoot(), top=True)  # type: ignore[attr-defined]
+    mesh, mats = flat.arrays()
+    log.debug(
+        "stage meshes: %d distinct meshes, %d uses, %d prototypes, %d prims",
+        len(reader.meshes),
+        mesh.shape[0],
+        len(reader.protos),
+        reader.prims,
+    )
+    return StageMeshes(
+        reader.meshes, mesh, mats, flat.path, flat.tagged, reader.prims, reader.skipped
+    )
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Row-vector transform: ``points (N, 3) @ matrix[:3, :3] + matrix[3, :3]``; matrix
+    may be one (4, 4) or one per point (N, 4, 4)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.ndim == 2:
+        return points @ m[:3, :3] + m[3, :3]
+    return np.einsum("ni,nij->nj", points, m[:, :3, :3]) + m[:, 3, :3]
+
+
+def expand_points(sm: StageMeshes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage-space points of every use: ``(points (N, 3), use_start (U+1,), mesh_start)``.
+
+    Use ``u``'s points are ``points[use_start[u]:use_start[u+1]]``, in its mesh's point
+    order; ``mesh_start[m]`` is where mesh ``m``'s points begin in the concatenation of
+    all distinct meshes (handy for mapping per-mesh vertex indices).
+    """
+    sizes = np.array([m.points.shape[0] for m in sm.meshes], dtype=np.int64)
+    mesh_start = np.concatenate([[0], np.cumsum(sizes)])
+    if not sm.meshes or sm.use_mesh.size == 0:
+        return np.zeros((0, 3)), np.zeros(sm.use_mesh.size + 1, dtype=np.int64), mesh_start
+    allp = np.concatenate([m.points for m in sm.meshes])
+    per_use = sizes[sm.use_mesh]
+    use_start = np.concatenate([[0], np.cumsum(per_use)])
+    total = int(use_start[-1])
+    use_of = np.repeat(np.arange(sm.use_mesh.size), per_use)
+    src = mesh_start[sm.use_mesh][use_of] + np.arange(total) - use_start[:-1][use_of]
+    pts = allp[src]
+    out = np.empty_like(pts)
+    m = sm.use_matrix
+    for j in range(3):  # column by column keeps temporaries at (N,) instead of (N, 4, 4)
+        out[:, j] = (
+            pts[:, 0] * m[use_of, 0, j]
+            + pts[:, 1] * m[use_of, 1, j]
+            + pts[:, 2] * m[use_of, 2, j]
+            + m[use_of, 3, j]
+        )
+    return out, use_start, mesh_start
+
+
+def expand_triangles(
+    tris: np.ndarray, mesh_start: np.ndarray, use_mesh: np.ndarray, use_start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Triangles of every use: ``(vertex indices into expand_points' points, use of each)``.
+
+    ``tris`` (T, 3) index the concatenation of all distinct meshes' points (offsets
+    ``mesh_start``), e.g. one :func:`~coptwin.geo.triangulate.triangulate` call over all
+    distinct meshes; they may come in any order.
+    """
+    tris = np.asarray(tris, dtype=np.int64).reshape(-1, 3)
+    n_mesh = mesh_start.shape[0] - 1
+    tri_mesh = np.searchsorted(mesh_start, tris[:, 0], side="right") - 1
+    order = np.argsort(tri_mesh, kind="stable")
+    tris, tri_mesh = tris[order], tri_mesh[order]
+    per_mesh = np.bincount(tri_mesh, minlength=n_mesh)
+    tri_start = np.concatenate([[0], np.cumsum(per_mesh)])
+    per_use = per_mesh[use_mesh]
+    out_start = np.concatenate([[0], np.cumsum(per_use)])
+    total = int(out_start[-1])
+    use_of = np.repeat(np.arange(use_mesh.size), per_use)
+    src = tri_start[use_mesh][use_of] + np.arange(total) - out_start[:-1][use_of]
+    shift = use_start[:-1] - mesh_start[use_mesh]  # mesh-concatenation -> expanded index
+    return tris[src] + shift[use_of][:, None], use_of
