@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coptwin.geo.raycast import VerticalGrid, closest_points_on_triangles
+from coptwin.geo.raycast import VerticalIndex, closest_points_on_triangles
 
 
 def _brute_highest(tris: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -29,7 +29,7 @@ def _random_tris(rng: np.random.Generator, n: int, span: float = 100.0) -> np.nd
 def test_highest_hit_matches_brute_force() -> None:
     rng = np.random.default_rng(1)
     tris = _random_tris(rng, 150)
-    grid = VerticalGrid(tris)
+    grid = VerticalIndex(tris)
     uv = rng.uniform(-10, 110, (150, 2))
     got, tri = grid.highest(uv)
     want = _brute_highest(tris, uv)
@@ -44,7 +44,7 @@ def test_accept_filter_and_max_up_restrict_hits() -> None:
         [[[0, 0, 0], [10, 0, 0], [10, 10, 0]], [[0, 0, 0], [10, 10, 0], [0, 10, 0]]], float
     )
     tris = np.concatenate([sq, sq + [0, 0, 10]])
-    grid = VerticalGrid(tris)
+    grid = VerticalIndex(tris)
     uv = np.array([[2.0, 3.0], [7.0, 1.0], [50.0, 50.0]])
     w, t = grid.highest(uv)
     assert w[:2].tolist() == [10.0, 10.0] and np.isnan(w[2]) and t[2] == -1
@@ -59,18 +59,18 @@ def test_points_on_shared_edges_and_vertical_triangles() -> None:
         [[[0, 0, 1], [10, 0, 1], [10, 10, 1]], [[0, 0, 1], [10, 10, 1], [0, 10, 1]]], float
     )
     wall = np.array([[[0, 0, 0], [10, 0, 0], [10, 0, 50]]], float)
-    grid = VerticalGrid(np.concatenate([sq, wall]))
+    grid = VerticalIndex(np.concatenate([sq, wall]))
     assert grid.n_tris == 2  # the wall cannot be hit from above
     w, _ = grid.highest(np.array([[5.0, 5.0], [0.0, 0.0], [10.0, 10.0]]))
     assert w.tolist() == [1.0, 1.0, 1.0]
 
 
 def test_empty_grid_and_many_points_in_chunks() -> None:
-    empty = VerticalGrid(np.zeros((0, 3, 3)))
+    empty = VerticalIndex(np.zeros((0, 3, 3)))
     w, t = empty.highest(np.zeros((3, 2)))
     assert np.isnan(w).all() and (t == -1).all()
     big = np.array([[[0, 0, 2], [100, 0, 2], [0, 100, 2]]], float)
-    w, _ = VerticalGrid(big).highest(np.random.default_rng(0).uniform(0, 40, (50_000, 2)))
+    w, _ = VerticalIndex(big).highest(np.random.default_rng(0).uniform(0, 40, (50_000, 2)))
     assert (w == 2.0).all()
 
 

@@ -84,38 +84,58 @@ class _Reader:
         self.protos: dict[str, _Flat] = {}
         self.prims = 0
         self.skipped = 0
+        #: prim type name -> (prune: PointInstancer, imageable, mesh); IsA costs a lookup
+        self._kinds: dict[str, tuple[bool, bool, bool]] = {}
+
+    def _kind(self, prim: object) -> tuple[bool, bool, bool]:
+        from pxr import UsdGeom
+
+        name = prim.GetTypeName()  # type: ignore[attr-defined]
+        kind = self._kinds.get(name)
+        if kind is None:
+            kind = self._kinds[name] = (
+                prim.IsA(UsdGeom.PointInstancer),  # type: ignore[attr-defined]
+                prim.IsA(UsdGeom.Imageable),  # type: ignore[attr-defined]
+                prim.IsA(UsdGeom.Mesh),  # type: ignore[attr-defined]
+            )
+        return kind
 
     def walk(self, root: object, top: bool) -> _Flat:
         """Meshes, instances (expanded from their prototypes) and tags below ``root``."""
         from pxr import Usd, UsdGeom
 
+        invisible, guide = UsdGeom.Tokens.invisible, UsdGeom.Tokens.guide
         flat = _Flat()
         base = str(root.GetPath())  # type: ignore[attr-defined]
         cut = 0 if top else len(base)
+        skip = self.skip if top else ""
+        tag = self.tag
         it = iter(Usd.PrimRange(root))
         for prim in it:
             self.prims += 1
             path = str(prim.GetPath())
-            if top and self.skip and (path == self.skip or path.startswith(self.skip + "/")):
+            if skip and (path == skip or path.startswith(skip + "/")):
                 it.PruneChildren()
                 continue
-            if prim.IsA(UsdGeom.PointInstancer):
+            prune, imageable, is_mesh = self._kind(prim)
+            if prune:  # PointInstancer: prototypes are drawn where instanced
                 it.PruneChildren()
                 continue
-            if prim.IsA(UsdGeom.Imageable):
-                img = UsdGeom.Imageable(prim)
-                if (
-                    img.GetVisibilityAttr().Get() == UsdGeom.Tokens.invisible
-                    or img.GetPurposeAttr().Get() == UsdGeom.Tokens.guide
-                ):
-                    it.PruneChildren()
-                    continue
+            # Only authored opinions can hide a prim or tag it; reading the list once is
+            # cheaper than three attribute look-ups on every prim.
+            authored = prim.GetAuthoredPropertyNames() if path != "/" else ()
+            if imageable and (
+                ("visibility" in authored and prim.GetAttribute("visibility").Get() == invisible)
+                or ("purpose" in authored and prim.GetAttribute("purpose").Get() == guide)
+            ):
+                it.PruneChildren()
+                continue
             rel = path[cut:]
-            if self.tag and path != "/":
-                attr = prim.GetAttribute(self.tag)
-                if attr and attr.HasAuthoredValue():
+            if tag and tag in authored:
+                attr = prim.GetAttribute(tag)
+                if attr.HasAuthoredValue():
                     flat.tagged.append((rel, attr.Get()))
-            if prim.IsA(UsdGeom.Mesh):
+            if is_mesh:
                 mesh = self._read_mesh(prim, path)
                 if mesh is not None:
                     flat.mesh.append(mesh)
@@ -136,10 +156,16 @@ class _Reader:
         if sub is None:
             sub = self.protos[key] = self.walk(proto, top=False)
         inst = self._matrix(prim)
-        flat.mesh.extend(sub.mesh)
-        flat.matrix.extend(m @ inst for m in sub.matrix)
-        flat.path.extend(rel + p for p in sub.path)
-        flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
+        if len(sub.mesh) == 1:  # the common case: one mesh per instanced leaf
+            flat.mesh.append(sub.mesh[0])
+            flat.matrix.append(sub.matrix[0] @ inst)
+            flat.path.append(rel + sub.path[0])
+        else:
+            flat.mesh.extend(sub.mesh)
+            flat.matrix.extend(m @ inst for m in sub.matrix)
+            flat.path.extend(rel + p for p in sub.path)
+        if sub.tagged:
+            flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
 
     def _read_mesh(self, prim: object, path: str) -> int | None:
         from pxr import Usd, UsdGeom

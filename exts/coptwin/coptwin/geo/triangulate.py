@@ -10,9 +10,12 @@ through. The common cases (3, 4) are vectorised; ear clipping is per face.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from coptwin.geo.raycast import cross_rows
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +84,17 @@ def triangulate(
 def _quads(indices: np.ndarray, s: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Split quads along the diagonal that lies inside (matters for concave quads)."""
     i0, i1, i2, i3 = indices[s], indices[s + 1], indices[s + 2], indices[s + 3]
-    p0, p1, p2, p3 = pts[i0], pts[i1], pts[i2], pts[i3]
-    n1 = np.cross(p1 - p0, p2 - p0)
-    n2 = np.cross(p2 - p0, p3 - p0)
+    p0 = pts[i0]
+    n1 = cross_rows(pts[i1] - p0, pts[i2] - p0)
+    n2 = cross_rows(pts[i2] - p0, pts[i3] - p0)
     # diagonal 0-2 is inside iff both halves turn the same way
-    use02 = np.einsum("ij,ij->i", n1, n2) >= 0.0
+    use02 = (n1 * n2).sum(axis=1) >= 0.0
     tri1 = np.column_stack([i0, i1, np.where(use02, i2, i3)])
     tri2 = np.column_stack([np.where(use02, i0, i1), i2, i3])
     return np.concatenate([tri1, tri2])
 
 
-def _plane_coords(ring: np.ndarray) -> np.ndarray:
+def _plane_coords(ring: np.ndarray) -> list[tuple[float, float]]:
     """2D coordinates of a 3D polygon in its own plane, counter-clockwise (Newell normal)."""
     nxt = np.roll(ring, -1, axis=0)
     normal = np.array(
@@ -101,30 +104,37 @@ def _plane_coords(ring: np.ndarray) -> np.ndarray:
             np.sum((ring[:, 0] - nxt[:, 0]) * (ring[:, 1] + nxt[:, 1])),
         ]
     )
-    length = np.linalg.norm(normal)
+    length = math.sqrt(float(normal @ normal))
     if length < _EPS:
-        return np.empty((0, 2))
+        return []
     normal /= length
     helper = np.array([1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    u = np.cross(helper, normal)
-    u /= np.linalg.norm(u)
-    v = np.cross(normal, u)
+    u = cross_rows(helper[None], normal[None])[0]
+    u /= math.sqrt(float(u @ u))
+    v = cross_rows(normal[None], u[None])[0]
     rel = ring - ring.mean(axis=0)
-    return np.column_stack([rel @ u, rel @ v])
+    return list(zip((rel @ u).tolist(), (rel @ v).tolist(), strict=True))
 
 
-def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
+Point = tuple[float, float]
+
+
+def _cross(o: Point, a: Point, b: Point) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
 
 def _ear_clip(ring: np.ndarray, st: TriangulationStats) -> np.ndarray:
-    """Ear clipping of one simple polygon given as (n, 3) points -> (n-2, 3) local indices."""
+    """Ear clipping of one simple polygon given as (n, 3) points -> (n-2, 3) local indices.
+
+    Plain Python floats: polygons have a handful of corners, where numpy scalars cost
+    more than they save.
+    """
     xy = _plane_coords(ring)
     n = ring.shape[0]
-    if xy.shape[0] == 0:
+    if not xy:
         st.degenerate_faces += 1
         return np.empty((0, 3), dtype=np.int64)
-    scale = float(np.abs(xy).max()) or 1.0
+    scale = max(max(abs(x), abs(y)) for x, y in xy) or 1.0
     eps = 1e-9 * scale * scale
     idx = list(range(n))
     tris: list[tuple[int, int, int]] = []
@@ -158,16 +168,14 @@ def _ear_clip(ring: np.ndarray, st: TriangulationStats) -> np.ndarray:
     return np.asarray(tris, dtype=np.int64).reshape(-1, 3)
 
 
-def _any_inside(xy: np.ndarray, idx: list[int], a: int, b: int, c: int, eps: float) -> bool:
+def _any_inside(xy: list[Point], idx: list[int], a: int, b: int, c: int, eps: float) -> bool:
     """True if another polygon corner lies in (or on) triangle abc: then abc is no ear."""
     pa, pb, pc = xy[a], xy[b], xy[c]
     for j in idx:
         if j in (a, b, c):
             continue
         p = xy[j]
-        if (
-            np.array_equal(p, pa) or np.array_equal(p, pb) or np.array_equal(p, pc)
-        ):  # duplicate point (touching rings): not blocking
+        if p in (pa, pb, pc):  # duplicate point (touching rings): not blocking
             continue
         if _cross(pa, pb, p) >= -eps and _cross(pb, pc, p) >= -eps and _cross(pc, pa, p) >= -eps:
             return True
