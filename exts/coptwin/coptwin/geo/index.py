@@ -32,7 +32,7 @@ import numpy as np
 from coptwin.config import SceneConfig
 from coptwin.geo.errors import SceneError
 from coptwin.geo.frame import read_axes
-from coptwin.geo.raycast import VerticalIndex, closest_points_on_triangles, cross_rows
+from coptwin.geo.raycast import VerticalIndex, closest_points_on_triangles
 from coptwin.geo.stagemeshes import expand_points, expand_triangles, read_stage_meshes
 from coptwin.geo.triangulate import TriangulationStats, triangulate
 
@@ -43,6 +43,8 @@ TERRAIN = -1
 _WALL_MAX_UP = 0.2
 _CONNECTOR_NAME = re.compile(r"^(?P<shape>.+?)_(?P<oid>\d+)$")
 _CACHE_SIZE = 4
+_NO_BOX = np.full(3, np.nan)
+_NO_BOX.flags.writeable = False  # shared by every building without geometry
 #: Most (point, wall triangle) pairs screened at once in nearest-wall queries.
 _MAX_WALL_PAIRS = 4_000_000
 _cache: collections.OrderedDict[tuple, SceneIndex] = collections.OrderedDict()
@@ -82,8 +84,8 @@ class Building:
     object_id: str | None
     #: "attribute" (object-id attribute) or "name" (connector-style prim name)
     source: str
-    bbox_min: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
-    bbox_max: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    bbox_min: np.ndarray = field(default_factory=lambda: _NO_BOX)
+    bbox_max: np.ndarray = field(default_factory=lambda: _NO_BOX)
     tri_start: int = 0
     tri_end: int = 0
 
@@ -128,14 +130,13 @@ class SceneIndex:
     ) -> None:
         tris = np.asarray(tris, dtype=np.float64).reshape(-1, 3, 3)
         owner = np.asarray(owner, dtype=np.int64)
-        normal = cross_rows(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
-        length = np.sqrt(np.einsum("ij,ij->i", normal, normal))
+        nz, length = _normal_z_and_length(tris)
         keep = length > 1e-12  # zero-area triangles answer no query
         if not keep.all():
-            tris, owner, normal, length = tris[keep], owner[keep], normal[keep], length[keep]
+            tris, owner, nz, length = tris[keep], owner[keep], nz[keep], length[keep]
         if (np.diff(owner) < 0).any():
             order = np.argsort(owner, kind="stable")
-            tris, owner, normal, length = tris[order], owner[order], normal[order], length[order]
+            tris, owner, nz, length = tris[order], owner[order], nz[order], length[order]
         self.tris = np.ascontiguousarray(tris)
         self.owner = owner
         self.buildings = buildings
@@ -153,25 +154,38 @@ class SceneIndex:
                 self.by_object_id.setdefault(b.object_id, b)
         t = self.tris
         # per-triangle boxes, elementwise (a reduction over an axis of 3 is far slower)
-        self._tri_lo = np.minimum(np.minimum(t[:, 0], t[:, 1]), t[:, 2])
-        self._tri_hi = np.maximum(np.maximum(t[:, 0], t[:, 1]), t[:, 2])
-        starts = np.searchsorted(owner, np.arange(len(buildings)), side="left")
-        ends = np.searchsorted(owner, np.arange(len(buildings)), side="right")
-        for b, s, e in zip(buildings, starts, ends, strict=True):
-            b.tri_start, b.tri_end = int(s), int(e)
-            if e > s:
-                b.bbox_min = np.array([self._tri_lo[s:e, k].min() for k in range(3)])
-                b.bbox_max = np.array([self._tri_hi[s:e, k].max() for k in range(3)])
+        lo = np.minimum(np.minimum(t[:, 0], t[:, 1]), t[:, 2])
+        hi = np.maximum(np.maximum(t[:, 0], t[:, 1]), t[:, 2])
+        nb = len(buildings)
+        starts = np.searchsorted(owner, np.arange(nb), side="left")
+        ends = np.searchsorted(owner, np.arange(nb), side="right")
+        full = np.nonzero(ends > starts)[0]
+        #: per-building boxes (B, 3), NaN where a building has no geometry
+        self.building_min = np.full((nb, 3), np.nan)
+        self.building_max = np.full((nb, 3), np.nan)
+        if full.size:  # per-building boxes in one pass (segments of the owner-sorted rows)
+            bmin = np.minimum.reduceat(lo, starts[full], axis=0)
+            bmax = np.maximum.reduceat(hi, starts[full], axis=0)
+            # reduceat runs each segment to the next start: the last one must stop at its end
+            last = full[-1]
+            bmin[-1] = [lo[starts[last] : ends[last], k].min() for k in range(3)]
+            bmax[-1] = [hi[starts[last] : ends[last], k].max() for k in range(3)]
+            self.building_min[full], self.building_max[full] = bmin, bmax
+            for b in full.tolist():
+                buildings[b].bbox_min = self.building_min[b]
+                buildings[b].bbox_max = self.building_max[b]
+        for b, st, en in zip(buildings, starts.tolist(), ends.tolist(), strict=True):
+            b.tri_start, b.tri_end = st, en
         self.terrain_triangles = int(np.count_nonzero(owner == TERRAIN))
         stats.triangles = int(t.shape[0])
         stats.terrain_triangles = self.terrain_triangles
         if t.shape[0]:
-            self.bbox_min = np.array([self._tri_lo[:, k].min() for k in range(3)])
-            self.bbox_max = np.array([self._tri_hi[:, k].max() for k in range(3)])
+            self.bbox_min = np.array([lo[:, k].min() for k in range(3)])
+            self.bbox_max = np.array([hi[:, k].max() for k in range(3)])
         else:
             self.bbox_min = self.bbox_max = np.full(3, np.nan)
-        self.grid = VerticalIndex(t, lo=self._tri_lo, hi=self._tri_hi, normal_z=normal[:, 2])
-        self._build_wall_lists(np.abs(normal[:, 2]) <= _WALL_MAX_UP * length)
+        self.grid = VerticalIndex(t, lo=lo, hi=hi, normal_z=nz)
+        self._build_wall_lists(np.abs(nz) <= _WALL_MAX_UP * length, lo, hi)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -198,23 +212,19 @@ class SceneIndex:
         with _cache_lock:
             _cache.clear()
 
-    def _build_wall_lists(self, wall: np.ndarray) -> None:
+    def _build_wall_lists(self, wall: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         """Per building, the triangles a facade marker may snap to (walls, else all)."""
-        lists: list[np.ndarray] = []
-        starts = [0]
-        for b in self.buildings:
-            ids = np.arange(b.tri_start, b.tri_end)
-            walls = ids[wall[b.tri_start : b.tri_end]]
-            chosen = walls if walls.size else ids
-            lists.append(chosen)
-            starts.append(starts[-1] + chosen.size)
-        self._wall_tris = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
-        self._wall_start = np.asarray(starts, dtype=np.int64)
+        nb = len(self.buildings)
+        mine = self.owner >= 0
+        has_wall = np.bincount(self.owner[mine & wall], minlength=nb) > 0
+        chosen = mine & (wall | ~has_wall[np.maximum(self.owner, 0)]) if nb else mine
+        self._wall_tris = np.nonzero(chosen)[0]  # owner-sorted, so grouped by building
+        per = np.bincount(self.owner[self._wall_tris], minlength=nb)
+        self._wall_start = np.concatenate([[0], np.cumsum(per)]).astype(np.int64)
         # contiguous per-wall boxes: the cheap lower bound that prunes nearest-wall pairs
-        self._wall_lo = self._tri_lo[self._wall_tris]
-        self._wall_hi = self._tri_hi[self._wall_tris]
-        mid = self.tris[self._wall_tris]
-        self._wall_mid = (mid[:, 0] + mid[:, 1] + mid[:, 2]) / 3.0  # a point on each wall
+        self._wall_lo = lo[self._wall_tris]
+        self._wall_hi = hi[self._wall_tris]
+        self._wall_corner = self.tris[self._wall_tris, 0]  # a point on each wall
 
     # ------------------------------------------------------------------ lookups
     @property
@@ -290,8 +300,7 @@ class SceneIndex:
         best_d = np.full(uv.shape[0], np.inf)
         if not self.buildings or uv.shape[0] == 0:
             return best, best_d
-        bmin = np.array([b.bbox_min for b in self.buildings])
-        bmax = np.array([b.bbox_max for b in self.buildings])
+        bmin, bmax = self.building_min, self.building_max
         lo2, hi2 = bmin[:, :2], bmax[:, :2]
         step = max(1, 2_000_000 // len(self.buildings))
         pi_l, bi_l = [], []
@@ -359,12 +368,12 @@ class SceneIndex:
         first = np.repeat(np.cumsum(cnt) - cnt, cnt)
         slot = np.repeat(s, cnt) + np.arange(total) - first
         qp = q[pidx]
-        # Prune with boxes: a wall whose box is further than some wall's midpoint cannot
+        # Prune with boxes: a wall whose box is further than some wall's corner cannot
         # hold the nearest point. Detailed facades have ~10^4 walls per building.
         gap = np.maximum(np.maximum(self._wall_lo[slot] - qp, qp - self._wall_hi[slot]), 0.0)
         lower = np.einsum("ij,ij->i", gap, gap)
-        d_mid = self._wall_mid[slot] - qp
-        upper = np.einsum("ij,ij->i", d_mid, d_mid)
+        d_corner = self._wall_corner[slot] - qp
+        upper = np.einsum("ij,ij->i", d_corner, d_corner)
         seg = np.concatenate([[0], np.cumsum(cnt)[:-1]])
         bound = np.minimum.reduceat(upper, seg)[np.repeat(np.arange(pts.size), cnt)]
         near = np.nonzero(lower <= bound * (1 + 1e-9) + 1e-12)[0]
@@ -446,10 +455,16 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
     )
     stats.degenerate_faces, stats.fan_fallbacks = tstats.degenerate_faces, tstats.fan_fallbacks
     t_tri = time.perf_counter()
+    # Straight into the local frame: the axis swap and units ride on each use's matrix.
+    sm.use_matrix = sm.use_matrix @ _stage_to_local(up_axis, mpu)
     points, use_start, mesh_start = expand_points(sm)
     tri_x, use_of = expand_triangles(tri_idx, mesh_start, sm.use_mesh, use_start)
+    n_distinct = len(sm.meshes)
+    del sm, tri_idx
     owner = np.asarray(use_owner, dtype=np.int64)[use_of]
-    tris = _to_local(points, up_axis, mpu)[tri_x]
+    del use_of
+    tris = points[tri_x]
+    del points, tri_x
     t_expand = time.perf_counter()
     if stats.degenerate_faces or stats.fan_fallbacks or stats.skipped_meshes:
         log.warning(
@@ -483,7 +498,7 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
         "scene index: %d meshes (%d distinct), %d buildings, %d triangles (%d terrain) in "
         "%.2f s (%s)",
         stats.meshes,
-        len(sm.meshes),
+        n_distinct,
         len(buildings),
         stats.triangles,
         stats.terrain_triangles,
@@ -491,6 +506,24 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
         ", ".join(f"{k} {v:.2f}" for k, v in stats.phases.items()),
     )
     return index
+
+
+def _normal_z_and_length(tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z of each triangle's normal (e1 x e2) and the normal's length (twice the area),
+    column by column so that no (T, 3) temporaries are made."""
+    ax, ay, az = tris[:, 0, 0], tris[:, 0, 1], tris[:, 0, 2]
+    e1x, e1y, e1z = tris[:, 1, 0] - ax, tris[:, 1, 1] - ay, tris[:, 1, 2] - az
+    e2x, e2y, e2z = tris[:, 2, 0] - ax, tris[:, 2, 1] - ay, tris[:, 2, 2] - az
+    nz = e1x * e2y - e1y * e2x
+    length = e1y * e2z - e1z * e2y
+    length *= length
+    ny = e1z * e2x - e1x * e2z
+    ny *= ny
+    length += ny
+    del ny
+    length += nz * nz
+    np.sqrt(length, out=length)
+    return nz, length
 
 
 def _owner_of(path: str, building_of_path: dict[str, int]) -> int:
@@ -506,13 +539,13 @@ def _owner_of(path: str, building_of_path: dict[str, int]) -> int:
     return TERRAIN
 
 
-def _to_local(points: np.ndarray, up_axis: str, mpu: float) -> np.ndarray:
-    out = np.empty_like(points)
-    if up_axis == "Y":
-        out[:, 0], out[:, 1], out[:, 2] = points[:, 0], -points[:, 2], points[:, 1]
-    else:
-        out[:] = points
-    return out * mpu
+def _stage_to_local(up_axis: str, mpu: float) -> np.ndarray:
+    """4x4 row-vector matrix: stage coordinates -> local metric frame (east, north, up)."""
+    m = np.eye(4)
+    if up_axis == "Y":  # (x, y, z) -> (x, -z, y)
+        m[:3, :3] = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]
+    m[:3, :3] *= mpu
+    return m
 
 
 def _assign_connector_buildings(

@@ -74,75 +74,90 @@ class _Flat:
 
 class _Reader:
     def __init__(self, stage: object, tag_attribute: str | None, skip_root: str | None) -> None:
-        from pxr import Usd, UsdGeom
+        from pxr import Usd, UsdGeom, UsdShade
 
         self.stage = stage
         self.tag = tag_attribute
-        self.skip = (skip_root or "").rstrip("/")
+        skip = (skip_root or "").rstrip("/")
+        self.skip_prim = stage.GetPrimAtPath(skip) if skip.startswith("/") else None  # type: ignore[attr-defined]
+        if self.skip_prim is not None and not self.skip_prim.IsValid():
+            self.skip_prim = None
         self.xf = UsdGeom.XformCache(Usd.TimeCode.Default())
         self.meshes: list[MeshData] = []
         self.protos: dict[str, _Flat] = {}
         self.prims = 0
         self.skipped = 0
-        #: prim type name -> (prune: PointInstancer, imageable, mesh); IsA costs a lookup
+        #: prim type name -> (prune, imageable, mesh); IsA costs a lookup per call
         self._kinds: dict[str, tuple[bool, bool, bool]] = {}
+        self._usd, self._geom, self._shade = Usd, UsdGeom, UsdShade
+        self._invisible, self._guide = UsdGeom.Tokens.invisible, UsdGeom.Tokens.guide
 
     def _kind(self, prim: object) -> tuple[bool, bool, bool]:
-        from pxr import UsdGeom
-
         name = prim.GetTypeName()  # type: ignore[attr-defined]
         kind = self._kinds.get(name)
         if kind is None:
+            geom, shade = self._geom, self._shade
             kind = self._kinds[name] = (
-                prim.IsA(UsdGeom.PointInstancer),  # type: ignore[attr-defined]
-                prim.IsA(UsdGeom.Imageable),  # type: ignore[attr-defined]
-                prim.IsA(UsdGeom.Mesh),  # type: ignore[attr-defined]
+                # PointInstancer: its prototypes are drawn where instanced, not where
+                # defined; materials and shaders hold no drawable geometry (Hydra culls
+                # their children too)
+                prim.IsA(geom.PointInstancer)  # type: ignore[attr-defined]
+                or prim.IsA(shade.NodeGraph)  # type: ignore[attr-defined]
+                or prim.IsA(shade.Shader),  # type: ignore[attr-defined]
+                prim.IsA(geom.Imageable),  # type: ignore[attr-defined]
+                prim.IsA(geom.Mesh),  # type: ignore[attr-defined]
             )
         return kind
 
     def walk(self, root: object, top: bool) -> _Flat:
-        """Meshes, instances (expanded from their prototypes) and tags below ``root``."""
-        from pxr import Usd, UsdGeom
+        """Meshes, instances (expanded from their prototypes) and tags below ``root``.
 
-        invisible, guide = UsdGeom.Tokens.invisible, UsdGeom.Tokens.guide
+        A depth-first walk over ``GetChildren`` (the same prims and order as a
+        ``Usd.PrimRange``, which costs more to create than a prototype has prims).
+        """
+        invisible, guide = self._invisible, self._guide
         flat = _Flat()
-        base = str(root.GetPath())  # type: ignore[attr-defined]
-        cut = 0 if top else len(base)
-        skip = self.skip if top else ""
+        cut = 0 if top else len(str(root.GetPath()))  # type: ignore[attr-defined]
+        skip = self.skip_prim if top else None
         tag = self.tag
-        it = iter(Usd.PrimRange(root))
-        for prim in it:
+        if top:  # the pseudo-root has no properties: start with its children
             self.prims += 1
-            path = str(prim.GetPath())
-            if skip and (path == skip or path.startswith(skip + "/")):
-                it.PruneChildren()
+            stack = list(reversed(root.GetChildren()))  # type: ignore[attr-defined]
+        else:
+            stack = [root]
+        while stack:
+            prim = stack.pop()
+            self.prims += 1
+            if skip is not None and prim == skip:
                 continue
             prune, imageable, is_mesh = self._kind(prim)
-            if prune:  # PointInstancer: prototypes are drawn where instanced
-                it.PruneChildren()
+            if prune:
                 continue
             # Only authored opinions can hide a prim or tag it; reading the list once is
             # cheaper than three attribute look-ups on every prim.
-            authored = prim.GetAuthoredPropertyNames() if path != "/" else ()
+            authored = prim.GetAuthoredPropertyNames()
             if imageable and (
                 ("visibility" in authored and prim.GetAttribute("visibility").Get() == invisible)
                 or ("purpose" in authored and prim.GetAttribute("purpose").Get() == guide)
             ):
-                it.PruneChildren()
                 continue
+            instance = prim.IsInstance()
+            path = str(prim.GetPath()) if (is_mesh or instance or tag in authored) else ""
             rel = path[cut:]
             if tag and tag in authored:
                 attr = prim.GetAttribute(tag)
                 if attr.HasAuthoredValue():
                     flat.tagged.append((rel, attr.Get()))
             if is_mesh:
-                mesh = self._read_mesh(prim, path)
+                mesh = self._read_mesh(prim, path, authored)
                 if mesh is not None:
                     flat.mesh.append(mesh)
                     flat.matrix.append(self._matrix(prim))
                     flat.path.append(rel)
-            if prim.IsInstance():
+            if instance:  # an instance has no children of its own: its prototype does
                 self._add_instance(flat, prim, rel)
+            else:
+                stack.extend(reversed(prim.GetChildren()))
         return flat
 
     def _matrix(self, prim: object) -> np.ndarray:
@@ -167,14 +182,13 @@ class _Reader:
         if sub.tagged:
             flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
 
-    def _read_mesh(self, prim: object, path: str) -> int | None:
-        from pxr import Usd, UsdGeom
-
-        mesh = UsdGeom.Mesh(prim)
+    def _read_mesh(self, prim: object, path: str, authored: object) -> int | None:
+        geom = self._geom
+        mesh = geom.Mesh(prim)
         pts_attr = mesh.GetPointsAttr()
         pts = pts_attr.Get()
         if pts is None and pts_attr.GetNumTimeSamples():
-            pts = pts_attr.Get(Usd.TimeCode.EarliestTime())
+            pts = pts_attr.Get(self._usd.TimeCode.EarliestTime())
         counts = mesh.GetFaceVertexCountsAttr().Get()
         indices = mesh.GetFaceVertexIndicesAttr().Get()
         if pts is None or counts is None or indices is None or len(pts) == 0:
@@ -184,12 +198,12 @@ class _Reader:
         p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
         c = np.asarray(counts, dtype=np.int64)
         i = np.asarray(indices, dtype=np.int64)
-        if int(c.sum()) != i.shape[0]:
-            self.skipped += 1
-            log.warning("mesh %s: faceVertexCounts do not match faceVertexIndices; skipped", path)
-            return None
-        holes = mesh.GetHoleIndicesAttr().Get()
+        has_holes = "holeIndices" in authored  # type: ignore[operator]
+        holes = mesh.GetHoleIndicesAttr().Get() if has_holes else None
         if holes is not None and len(holes):
+            if int(c.sum()) != i.shape[0]:  # checked here, before the holes use it
+                self._bad_topology(path)
+                return None
             keep = np.ones(c.shape[0], dtype=bool)
             h = np.asarray(holes, dtype=np.int64)
             keep[h[(h >= 0) & (h < c.shape[0])]] = False
@@ -198,6 +212,31 @@ class _Reader:
         self.meshes.append(MeshData(path, p, c, i))
         return len(self.meshes) - 1
 
+    def _bad_topology(self, path: str) -> None:
+        self.skipped += 1
+        log.warning("mesh %s: faceVertexCounts do not match faceVertexIndices; skipped", path)
+
+    def drop_bad_topology(self, flat: _Flat) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Check every mesh's counts against its indices at once (a sum per mesh costs
+        more than reading it); drop the bad meshes and their uses."""
+        mesh, mats = flat.arrays()
+        if not self.meshes:
+            return mesh, mats, flat.path
+        n_faces = np.array([m.counts.shape[0] for m in self.meshes], dtype=np.int64)
+        n_idx = np.array([m.indices.shape[0] for m in self.meshes], dtype=np.int64)
+        csum = np.concatenate([[0], np.cumsum(np.concatenate([m.counts for m in self.meshes]))])
+        ends = np.cumsum(n_faces)
+        bad = csum[ends] - csum[ends - n_faces] != n_idx
+        if not bad.any():
+            return mesh, mats, flat.path
+        for k in np.nonzero(bad)[0].tolist():
+            self._bad_topology(self.meshes[k].path)
+        new_id = np.cumsum(~bad) - 1
+        self.meshes = [m for m, b in zip(self.meshes, bad.tolist(), strict=True) if not b]
+        ok = ~bad[mesh]
+        paths = [p for p, keep in zip(flat.path, ok.tolist(), strict=True) if keep]
+        return new_id[mesh[ok]], mats[ok], paths
+
 
 def read_stage_meshes(
     stage: object, *, tag_attribute: str | None = None, skip_root: str | None = None
@@ -205,7 +244,7 @@ def read_stage_meshes(
     """Distinct meshes of ``stage`` and every place they are drawn (module doc)."""
     reader = _Reader(stage, tag_attribute, skip_root)
     flat = reader.walk(stage.GetPseudoRoot(), top=True)  # type: ignore[attr-defined]
-    mesh, mats = flat.arrays()
+    mesh, mats, paths = reader.drop_bad_topology(flat)
     log.debug(
         "stage meshes: %d distinct meshes, %d uses, %d prototypes, %d prims",
         len(reader.meshes),
@@ -213,18 +252,7 @@ def read_stage_meshes(
         len(reader.protos),
         reader.prims,
     )
-    return StageMeshes(
-        reader.meshes, mesh, mats, flat.path, flat.tagged, reader.prims, reader.skipped
-    )
-
-
-def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Row-vector transform: ``points (N, 3) @ matrix[:3, :3] + matrix[3, :3]``; matrix
-    may be one (4, 4) or one per point (N, 4, 4)."""
-    m = np.asarray(matrix, dtype=np.float64)
-    if m.ndim == 2:
-        return points @ m[:3, :3] + m[3, :3]
-    return np.einsum("ni,nij->nj", points, m[:, :3, :3]) + m[:, 3, :3]
+    return StageMeshes(reader.meshes, mesh, mats, paths, flat.tagged, reader.prims, reader.skipped)
 
 
 def expand_points(sm: StageMeshes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
