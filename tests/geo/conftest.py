@@ -2,6 +2,7 @@
 
 The export lives in ``<repo>/../shared/scenes/ce_ottawa_a`` and is never written: each
 variant copies it into a temporary folder, or references it from a new root layer.
+``ce_ottawa_c`` (detailed, instanced CityEngine assets) is only read, in place.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from coptwin.config import SceneConfig
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / "shared"
 OTTAWA = SHARED / "scenes" / "ce_ottawa_a"
+OTTAWA_C = SHARED / "scenes" / "ce_ottawa_c"
 ROOT_NAME = "ce_ottawa_a"
 
 
@@ -52,15 +54,27 @@ def ottawa(tmp_path_factory: pytest.TempPathFactory) -> Ottawa:
         pytest.skip(f"shared CityEngine scene not found at {OTTAWA} (needs ../shared)")
     dst = tmp_path_factory.mktemp("ottawa") / "ce_ottawa_a"
     shutil.copytree(OTTAWA, dst)
-    meta = json.loads((dst / "global_offset.json").read_text(encoding="utf-8"))
+    return _load(dst)
+
+
+def _load(folder: Path) -> Ottawa:
+    meta = json.loads((folder / "global_offset.json").read_text(encoding="utf-8"))
     return Ottawa(
-        dir=dst,
-        root_layer=dst / meta["usd_root"],
-        sensors=pl.read_csv(dst / "sensors.csv", schema_overrides={"object_id": pl.Utf8}),
-        truth=json.loads((dst / "truth.json").read_text(encoding="utf-8")),
+        dir=folder,
+        root_layer=folder / meta["usd_root"],
+        sensors=pl.read_csv(folder / "sensors.csv", schema_overrides={"object_id": pl.Utf8}),
+        truth=json.loads((folder / "truth.json").read_text(encoding="utf-8")),
         crs=meta["crs"],
         offset=tuple(float(v) for v in meta["global_offset"]),
     )
+
+
+@pytest.fixture(scope="session")
+def ottawa_c() -> Ottawa:
+    """The detailed export, read in place (nothing here writes a layer)."""
+    if not (OTTAWA_C / "ce_ottawa_c" / "ce_ottawa_c.usdc").is_file():
+        pytest.skip(f"shared CityEngine scene not found at {OTTAWA_C} (needs ../shared)")
+    return _load(OTTAWA_C)
 
 
 def open_stage(path: Path) -> Usd.Stage:

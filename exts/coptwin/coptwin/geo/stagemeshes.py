@@ -120,11 +120,10 @@ class _Reader:
         cut = 0 if top else len(str(root.GetPath()))  # type: ignore[attr-defined]
         skip = self.skip_prim if top else None
         tag = self.tag
-        if top:  # the pseudo-root has no properties: start with its children
-            self.prims += 1
-            stack = list(reversed(root.GetChildren()))  # type: ignore[attr-defined]
-        else:
-            stack = [root]
+        # The pseudo-root and a prototype's root have no properties (an instance keeps
+        # its own): start with their children.
+        self.prims += 1
+        stack = list(reversed(root.GetChildren()))  # type: ignore[attr-defined]
         while stack:
             prim = stack.pop()
             self.prims += 1
