@@ -104,7 +104,9 @@ class Building:
 
 @dataclass
 class IndexStats:
+    #: meshes drawn (each instance counts) and distinct meshes read (prototypes once)
     meshes: int = 0
+    distinct_meshes: int = 0
     skipped_meshes: int = 0
     triangles: int = 0
     terrain_triangles: int = 0
@@ -459,7 +461,7 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
     sm.use_matrix = sm.use_matrix @ _stage_to_local(up_axis, mpu)
     points, use_start, mesh_start = expand_points(sm)
     tri_x, use_of = expand_triangles(tri_idx, mesh_start, sm.use_mesh, use_start)
-    n_distinct = len(sm.meshes)
+    stats.distinct_meshes = len(sm.meshes)
     del sm, tri_idx
     owner = np.asarray(use_owner, dtype=np.int64)[use_of]
     del use_of
@@ -498,7 +500,7 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
         "scene index: %d meshes (%d distinct), %d buildings, %d triangles (%d terrain) in "
         "%.2f s (%s)",
         stats.meshes,
-        n_distinct,
+        stats.distinct_meshes,
         len(buildings),
         stats.triangles,
         stats.terrain_triangles,
