@@ -67,9 +67,11 @@ class _Flat:
     path: list[str] = field(default_factory=list)  # relative to the subtree root ("" = root)
     tagged: list[tuple[str, object]] = field(default_factory=list)
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        mats = np.array(self.matrix, dtype=np.float64).reshape(-1, 4, 4)
-        return np.asarray(self.mesh, dtype=np.int64), mats
+
+#: A use at the top level: what it draws (a prototype's flat, or one mesh), its
+#: stage-space matrix and its path; composed all at once in :meth:`_Reader.compose`.
+_Use = tuple[_Flat, np.ndarray, str]
+_IDENTITY = np.eye(4)
 
 
 class _Reader:
@@ -84,7 +86,7 @@ class _Reader:
             self.skip_prim = None
         self.xf = UsdGeom.XformCache(Usd.TimeCode.Default())
         self.meshes: list[MeshData] = []
-        self.protos: dict[str, _Flat] = {}
+        self.protos: dict[object, _Flat] = {}  # by prototype prim
         self.prims = 0
         self.skipped = 0
         #: prim type name -> (prune, imageable, mesh); IsA costs a lookup per call
@@ -109,14 +111,19 @@ class _Reader:
             )
         return kind
 
-    def walk(self, root: object, top: bool) -> _Flat:
-        """Meshes, instances (expanded from their prototypes) and tags below ``root``.
+    def walk(self, root: object, top: bool) -> tuple[_Flat, list[_Use]]:
+        """Meshes, instances and tags below ``root``.
 
-        A depth-first walk over ``GetChildren`` (the same prims and order as a
-        ``Usd.PrimRange``, which costs more to create than a prototype has prims).
+        Inside a prototype, uses are composed on the spot into its :class:`_Flat` (a
+        prototype is read once). At the top level they are returned as :data:`_Use`
+        records for :meth:`compose`, which multiplies all matrices at once.
+
+        A depth-first walk over ``GetChildren``: the same prims and order as a
+        ``Usd.PrimRange``, which costs more to create than a prototype has prims.
         """
         invisible, guide = self._invisible, self._guide
         flat = _Flat()
+        uses: list[_Use] = []
         cut = 0 if top else len(str(root.GetPath()))  # type: ignore[attr-defined]
         skip = self.skip_prim if top else None
         tag = self.tag
@@ -150,36 +157,46 @@ class _Reader:
             if is_mesh:
                 mesh = self._read_mesh(prim, path, authored)
                 if mesh is not None:
-                    flat.mesh.append(mesh)
-                    flat.matrix.append(self._matrix(prim))
-                    flat.path.append(rel)
+                    one = _Flat([mesh], [_IDENTITY], [""])
+                    self._use(flat, uses, one, self._matrix(prim), rel, top)
             if instance:  # an instance has no children of its own: its prototype does
-                self._add_instance(flat, prim, rel)
+                proto = prim.GetPrototype()  # type: ignore[attr-defined]
+                sub = self.protos.get(proto)
+                if sub is None:
+                    sub = self.protos[proto] = self.walk(proto, top=False)[0]
+                self._use(flat, uses, sub, self._matrix(prim), rel, top)
+                if sub.tagged:
+                    flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
             else:
                 stack.extend(reversed(prim.GetChildren()))
-        return flat
+        return flat, uses
+
+    @staticmethod
+    def _use(
+        flat: _Flat, uses: list[_Use], sub: _Flat, matrix: np.ndarray, rel: str, top: bool
+    ) -> None:
+        if top:
+            uses.append((sub, matrix, rel))
+            return
+        flat.mesh.extend(sub.mesh)
+        flat.matrix.extend(matrix if m is _IDENTITY else m @ matrix for m in sub.matrix)
+        flat.path.extend(rel + p for p in sub.path)
+
+    @staticmethod
+    def compose(uses: list[_Use]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Top-level uses -> (mesh ids, stage matrices, proxy paths), one matmul for all."""
+        if not uses:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4)), []
+        per = np.array([len(f.mesh) for f, _, _ in uses], dtype=np.int64)
+        mesh = np.fromiter((m for f, _, _ in uses for m in f.mesh), np.int64, int(per.sum()))
+        local = np.array([m for f, _, _ in uses for m in f.matrix], dtype=np.float64)
+        where = np.repeat(np.array([w for _, w, _ in uses], dtype=np.float64), per, axis=0)
+        paths = [rel + p for f, _, rel in uses for p in f.path]
+        return mesh, np.matmul(local.reshape(-1, 4, 4), where), paths
 
     def _matrix(self, prim: object) -> np.ndarray:
         # Inside a prototype this is relative to the prototype root (which has no xform).
         return np.array(self.xf.GetLocalToWorldTransform(prim), dtype=np.float64)
-
-    def _add_instance(self, flat: _Flat, prim: object, rel: str) -> None:
-        proto = prim.GetPrototype()  # type: ignore[attr-defined]
-        key = str(proto.GetPath())
-        sub = self.protos.get(key)
-        if sub is None:
-            sub = self.protos[key] = self.walk(proto, top=False)
-        inst = self._matrix(prim)
-        if len(sub.mesh) == 1:  # the common case: one mesh per instanced leaf
-            flat.mesh.append(sub.mesh[0])
-            flat.matrix.append(sub.matrix[0] @ inst)
-            flat.path.append(rel + sub.path[0])
-        else:
-            flat.mesh.extend(sub.mesh)
-            flat.matrix.extend(m @ inst for m in sub.matrix)
-            flat.path.extend(rel + p for p in sub.path)
-        if sub.tagged:
-            flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
 
     def _read_mesh(self, prim: object, path: str, authored: object) -> int | None:
         geom = self._geom
@@ -215,26 +232,27 @@ class _Reader:
         self.skipped += 1
         log.warning("mesh %s: faceVertexCounts do not match faceVertexIndices; skipped", path)
 
-    def drop_bad_topology(self, flat: _Flat) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def drop_bad_topology(
+        self, mesh: np.ndarray, mats: np.ndarray, paths: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Check every mesh's counts against its indices at once (a sum per mesh costs
         more than reading it); drop the bad meshes and their uses."""
-        mesh, mats = flat.arrays()
         if not self.meshes:
-            return mesh, mats, flat.path
+            return mesh, mats, paths
         n_faces = np.array([m.counts.shape[0] for m in self.meshes], dtype=np.int64)
         n_idx = np.array([m.indices.shape[0] for m in self.meshes], dtype=np.int64)
         csum = np.concatenate([[0], np.cumsum(np.concatenate([m.counts for m in self.meshes]))])
         ends = np.cumsum(n_faces)
         bad = csum[ends] - csum[ends - n_faces] != n_idx
         if not bad.any():
-            return mesh, mats, flat.path
+            return mesh, mats, paths
         for k in np.nonzero(bad)[0].tolist():
             self._bad_topology(self.meshes[k].path)
         new_id = np.cumsum(~bad) - 1
         self.meshes = [m for m, b in zip(self.meshes, bad.tolist(), strict=True) if not b]
         ok = ~bad[mesh]
-        paths = [p for p, keep in zip(flat.path, ok.tolist(), strict=True) if keep]
-        return new_id[mesh[ok]], mats[ok], paths
+        kept = [p for p, keep in zip(paths, ok.tolist(), strict=True) if keep]
+        return new_id[mesh[ok]], mats[ok], kept
 
 
 def read_stage_meshes(
@@ -242,8 +260,8 @@ def read_stage_meshes(
 ) -> StageMeshes:
     """Distinct meshes of ``stage`` and every place they are drawn (module doc)."""
     reader = _Reader(stage, tag_attribute, skip_root)
-    flat = reader.walk(stage.GetPseudoRoot(), top=True)  # type: ignore[attr-defined]
-    mesh, mats, paths = reader.drop_bad_topology(flat)
+    flat, uses = reader.walk(stage.GetPseudoRoot(), top=True)  # type: ignore[attr-defined]
+    mesh, mats, paths = reader.drop_bad_topology(*reader.compose(uses))
     log.debug(
         "stage meshes: %d distinct meshes, %d uses, %d prototypes, %d prims",
         len(reader.meshes),
