@@ -32,7 +32,7 @@ import numpy as np
 from coptwin.config import SceneConfig
 from coptwin.geo.errors import SceneError
 from coptwin.geo.frame import read_axes
-from coptwin.geo.raycast import VerticalIndex, closest_points_on_triangles
+from coptwin.geo.raycast import VerticalIndex, closest_points_on_triangles, triangle_facts
 from coptwin.geo.stagemeshes import expand_points, expand_triangles, read_stage_meshes
 from coptwin.geo.triangulate import TriangulationStats, triangulate
 
@@ -132,13 +132,13 @@ class SceneIndex:
     ) -> None:
         tris = np.asarray(tris, dtype=np.float64).reshape(-1, 3, 3)
         owner = np.asarray(owner, dtype=np.int64)
-        nz, length = _normal_z_and_length(tris)
+        lo, hi, nz, length = triangle_facts(tris)
         keep = length > 1e-12  # zero-area triangles answer no query
         if not keep.all():
-            tris, owner, nz, length = tris[keep], owner[keep], nz[keep], length[keep]
+            tris, owner, lo, hi, nz, length = (a[keep] for a in (tris, owner, lo, hi, nz, length))
         if (np.diff(owner) < 0).any():
             order = np.argsort(owner, kind="stable")
-            tris, owner, nz, length = tris[order], owner[order], nz[order], length[order]
+            tris, owner, lo, hi, nz, length = (a[order] for a in (tris, owner, lo, hi, nz, length))
         self.tris = np.ascontiguousarray(tris)
         self.owner = owner
         self.buildings = buildings
@@ -155,9 +155,6 @@ class SceneIndex:
             if b.object_id is not None:
                 self.by_object_id.setdefault(b.object_id, b)
         t = self.tris
-        # per-triangle boxes, elementwise (a reduction over an axis of 3 is far slower)
-        lo = np.minimum(np.minimum(t[:, 0], t[:, 1]), t[:, 2])
-        hi = np.maximum(np.maximum(t[:, 0], t[:, 1]), t[:, 2])
         nb = len(buildings)
         starts = np.searchsorted(owner, np.arange(nb), side="left")
         ends = np.searchsorted(owner, np.arange(nb), side="right")
@@ -508,24 +505,6 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
         ", ".join(f"{k} {v:.2f}" for k, v in stats.phases.items()),
     )
     return index
-
-
-def _normal_z_and_length(tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """z of each triangle's normal (e1 x e2) and the normal's length (twice the area),
-    column by column so that no (T, 3) temporaries are made."""
-    ax, ay, az = tris[:, 0, 0], tris[:, 0, 1], tris[:, 0, 2]
-    e1x, e1y, e1z = tris[:, 1, 0] - ax, tris[:, 1, 1] - ay, tris[:, 1, 2] - az
-    e2x, e2y, e2z = tris[:, 2, 0] - ax, tris[:, 2, 1] - ay, tris[:, 2, 2] - az
-    nz = e1x * e2y - e1y * e2x
-    length = e1y * e2z - e1z * e2y
-    length *= length
-    ny = e1z * e2x - e1x * e2z
-    ny *= ny
-    length += ny
-    del ny
-    length += nz * nz
-    np.sqrt(length, out=length)
-    return nz, length
 
 
 def _owner_of(path: str, building_of_path: dict[str, int]) -> int:
