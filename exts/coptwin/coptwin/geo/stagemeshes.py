@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 class MeshData:
     """One distinct mesh in its own space."""
 
-    #: where it was read: a stage path, or a path inside a prototype (``/__Prototype_N/...``)
-    path: str
+    #: where it was read (an ``Sdf.Path``): on the stage, or inside a prototype
+    #: (``/__Prototype_N/...``)
+    path: object
     points: np.ndarray  # (P, 3) float64
     counts: np.ndarray  # (F,) int64 faceVertexCounts (hole faces removed)
     indices: np.ndarray  # (sum(counts),) int64 faceVertexIndices
@@ -72,6 +73,7 @@ class _Flat:
 #: stage-space matrix and its path; composed all at once in :meth:`_Reader.compose`.
 _Use = tuple[_Flat, np.ndarray, str]
 _IDENTITY = np.eye(4)
+_IDENTITY.flags.writeable = False
 
 
 class _Reader:
@@ -112,64 +114,93 @@ class _Reader:
         return kind
 
     def walk(self, root: object, top: bool) -> tuple[_Flat, list[_Use]]:
-        """Meshes, instances and tags below ``root``.
+        """Meshes, instances and tags below ``root`` (the pseudo-root, or a prototype).
 
         Inside a prototype, uses are composed on the spot into its :class:`_Flat` (a
         prototype is read once). At the top level they are returned as :data:`_Use`
         records for :meth:`compose`, which multiplies all matrices at once.
 
-        A depth-first walk over ``GetChildren``: the same prims and order as a
-        ``Usd.PrimRange``, which costs more to create than a prototype has prims.
+        The stage is walked with a ``Usd.PrimRange``; a prototype, which has a few prims
+        only, depth-first over ``GetChildren`` (same prims, same order), because a range
+        costs more to create than such a walk. The roots themselves have no properties
+        (an instance keeps its own), so the walks start with their children.
         """
-        invisible, guide = self._invisible, self._guide
         flat = _Flat()
         uses: list[_Use] = []
-        cut = 0 if top else len(str(root.GetPath()))  # type: ignore[attr-defined]
-        skip = self.skip_prim if top else None
-        tag = self.tag
-        # The pseudo-root and a prototype's root have no properties (an instance keeps
-        # its own): start with their children.
         self.prims += 1
-        stack = list(reversed(root.GetChildren()))  # type: ignore[attr-defined]
+        if top:
+            it = iter(self._usd.PrimRange(root))
+            next(it)  # the pseudo-root
+            for prim in it:
+                if self._visit(prim, flat, uses, None, True, False) is None:
+                    it.PruneChildren()
+            return flat, uses
+        # each entry: a prim, its path below the root (built from names: cheaper than
+        # asking for paths) and whether everything between it and the root is
+        # untransformed (then a prim without xformOpOrder sits at the identity)
+        stack = [(c, "/" + c.GetName(), True) for c in reversed(root.GetChildren())]  # type: ignore[attr-defined]
         while stack:
-            prim = stack.pop()
-            self.prims += 1
-            if skip is not None and prim == skip:
-                continue
-            prune, imageable, is_mesh = self._kind(prim)
-            if prune:
-                continue
-            # Only authored opinions can hide a prim or tag it; reading the list once is
-            # cheaper than three attribute look-ups on every prim.
-            authored = prim.GetAuthoredPropertyNames()
-            if imageable and (
-                ("visibility" in authored and prim.GetAttribute("visibility").Get() == invisible)
-                or ("purpose" in authored and prim.GetAttribute("purpose").Get() == guide)
-            ):
-                continue
-            instance = prim.IsInstance()
-            path = str(prim.GetPath()) if (is_mesh or instance or tag in authored) else ""
-            rel = path[cut:]
-            if tag and tag in authored:
-                attr = prim.GetAttribute(tag)
-                if attr.HasAuthoredValue():
-                    flat.tagged.append((rel, attr.Get()))
-            if is_mesh:
-                mesh = self._read_mesh(prim, path, authored)
-                if mesh is not None:
-                    one = _Flat([mesh], [_IDENTITY], [""])
-                    self._use(flat, uses, one, self._matrix(prim), rel, top)
-            if instance:  # an instance has no children of its own: its prototype does
-                proto = prim.GetPrototype()  # type: ignore[attr-defined]
-                sub = self.protos.get(proto)
-                if sub is None:
-                    sub = self.protos[proto] = self.walk(proto, top=False)[0]
-                self._use(flat, uses, sub, self._matrix(prim), rel, top)
-                if sub.tagged:
-                    flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
-            else:
-                stack.extend(reversed(prim.GetChildren()))
+            prim, rel, plain = stack.pop()
+            plain = self._visit(prim, flat, uses, rel, False, plain)
+            if plain is not None and not prim.IsInstance():
+                stack.extend(
+                    (c, rel + "/" + c.GetName(), plain) for c in reversed(prim.GetChildren())
+                )
         return flat, uses
+
+    def _visit(
+        self,
+        prim: object,
+        flat: _Flat,
+        uses: list[_Use],
+        rel: str | None,
+        top: bool,
+        plain: bool,
+    ) -> bool | None:
+        """Read one prim (``rel``: its path below a prototype root; None at the top
+        level). None if its subtree is not drawn, else whether it and its ancestors (up
+        to the walk's root) are untransformed."""
+        self.prims += 1
+        if top and prim == self.skip_prim:
+            return None
+        prune, imageable, is_mesh = self._kind(prim)
+        if prune:
+            return None
+        # Only authored opinions can hide a prim or tag it; reading the list once is
+        # cheaper than three attribute look-ups on every prim.
+        authored = prim.GetAuthoredPropertyNames()  # type: ignore[attr-defined]
+        if imageable and (
+            ("visibility" in authored and prim.GetAttribute("visibility").Get() == self._invisible)  # type: ignore[attr-defined]
+            or ("purpose" in authored and prim.GetAttribute("purpose").Get() == self._guide)  # type: ignore[attr-defined]
+        ):
+            return None
+        plain = plain and "xformOpOrder" not in authored
+        instance = prim.IsInstance()  # type: ignore[attr-defined]
+        tag = self.tag
+        tagged = tag is not None and tag in authored
+        if rel is None:
+            rel = str(prim.GetPath()) if (is_mesh or instance or tagged) else ""  # type: ignore[attr-defined]
+        if tagged:
+            attr = prim.GetAttribute(tag)  # type: ignore[attr-defined]
+            if attr.HasAuthoredValue():
+                flat.tagged.append((rel, attr.Get()))
+        if is_mesh:
+            mesh = self._read_mesh(prim, authored)
+            if mesh is not None and top:
+                uses.append((_Flat([mesh], [_IDENTITY], [""]), self._matrix(prim, plain), rel))
+            elif mesh is not None:
+                flat.mesh.append(mesh)
+                flat.matrix.append(self._matrix(prim, plain))
+                flat.path.append(rel)
+        if instance:  # an instance has no children of its own: its prototype does
+            proto = prim.GetPrototype()  # type: ignore[attr-defined]
+            sub = self.protos.get(proto)
+            if sub is None:
+                sub = self.protos[proto] = self.walk(proto, top=False)[0]
+            self._use(flat, uses, sub, self._matrix(prim, plain), rel, top)
+            if sub.tagged:
+                flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
+        return plain
 
     @staticmethod
     def _use(
@@ -194,38 +225,39 @@ class _Reader:
         paths = [rel + p for f, _, rel in uses for p in f.path]
         return mesh, np.matmul(local.reshape(-1, 4, 4), where), paths
 
-    def _matrix(self, prim: object) -> np.ndarray:
-        # Inside a prototype this is relative to the prototype root (which has no xform).
+    def _matrix(self, prim: object, plain: bool) -> np.ndarray:
+        """Prim -> walk root (the stage, or a prototype root, which has no xform)."""
+        if plain:
+            return _IDENTITY
         return np.array(self.xf.GetLocalToWorldTransform(prim), dtype=np.float64)
 
-    def _read_mesh(self, prim: object, path: str, authored: object) -> int | None:
-        geom = self._geom
-        mesh = geom.Mesh(prim)
-        pts_attr = mesh.GetPointsAttr()
+    def _read_mesh(self, prim: object, authored: object) -> int | None:
+        get = prim.GetAttribute  # type: ignore[attr-defined]
+        pts_attr = get("points")
         pts = pts_attr.Get()
         if pts is None and pts_attr.GetNumTimeSamples():
             pts = pts_attr.Get(self._usd.TimeCode.EarliestTime())
-        counts = mesh.GetFaceVertexCountsAttr().Get()
-        indices = mesh.GetFaceVertexIndicesAttr().Get()
+        counts = get("faceVertexCounts").Get()
+        indices = get("faceVertexIndices").Get()
         if pts is None or counts is None or indices is None or len(pts) == 0:
             self.skipped += 1
-            log.debug("mesh %s has no points/faces; skipped", path)
+            log.debug("mesh %s has no points/faces; skipped", prim)
             return None
         p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
         c = np.asarray(counts, dtype=np.int64)
         i = np.asarray(indices, dtype=np.int64)
         has_holes = "holeIndices" in authored  # type: ignore[operator]
-        holes = mesh.GetHoleIndicesAttr().Get() if has_holes else None
+        holes = get("holeIndices").Get() if has_holes else None
         if holes is not None and len(holes):
             if int(c.sum()) != i.shape[0]:  # checked here, before the holes use it
-                self._bad_topology(path)
+                self._bad_topology(str(prim.GetPath()))  # type: ignore[attr-defined]
                 return None
             keep = np.ones(c.shape[0], dtype=bool)
             h = np.asarray(holes, dtype=np.int64)
             keep[h[(h >= 0) & (h < c.shape[0])]] = False
             i = i[np.repeat(keep, c)]
             c = c[keep]
-        self.meshes.append(MeshData(path, p, c, i))
+        self.meshes.append(MeshData(prim.GetPath(), p, c, i))  # type: ignore[attr-defined]
         return len(self.meshes) - 1
 
     def _bad_topology(self, path: str) -> None:
@@ -247,7 +279,7 @@ class _Reader:
         if not bad.any():
             return mesh, mats, paths
         for k in np.nonzero(bad)[0].tolist():
-            self._bad_topology(self.meshes[k].path)
+            self._bad_topology(str(self.meshes[k].path))
         new_id = np.cumsum(~bad) - 1
         self.meshes = [m for m, b in zip(self.meshes, bad.tolist(), strict=True) if not b]
         ok = ~bad[mesh]
