@@ -454,13 +454,18 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
     )
     stats.degenerate_faces, stats.fan_fallbacks = tstats.degenerate_faces, tstats.fan_fallbacks
     t_tri = time.perf_counter()
-    # Straight into the local frame: the axis swap and units ride on each use's matrix.
-    sm.use_matrix = sm.use_matrix @ _stage_to_local(up_axis, mpu)
+    # Uses in building order (terrain first), so the triangles come out as the index
+    # keeps them; and straight into the local frame: the axis swap and units ride on
+    # each use's matrix.
+    use_owner_a = np.asarray(use_owner, dtype=np.int64)
+    by_owner = np.argsort(use_owner_a, kind="stable")
+    sm.use_mesh, use_owner_a = sm.use_mesh[by_owner], use_owner_a[by_owner]
+    sm.use_matrix = sm.use_matrix[by_owner] @ _stage_to_local(up_axis, mpu)
     points, use_start, mesh_start = expand_points(sm)
     tri_x, use_of = expand_triangles(tri_idx, mesh_start, sm.use_mesh, use_start)
     stats.distinct_meshes = len(sm.meshes)
     del sm, tri_idx
-    owner = np.asarray(use_owner, dtype=np.int64)[use_of]
+    owner = use_owner_a[use_of]
     del use_of
     tris = points[tri_x]
     del points, tri_x

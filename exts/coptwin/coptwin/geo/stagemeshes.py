@@ -356,4 +356,6 @@ def expand_triangles(
     use_of = np.repeat(np.arange(use_mesh.size), per_use)
     src = tri_start[use_mesh][use_of] + np.arange(total) - out_start[:-1][use_of]
     shift = use_start[:-1] - mesh_start[use_mesh]  # mesh-concatenation -> expanded index
-    return tris[src] + shift[use_of][:, None], use_of
+    out = tris[src]
+    out += shift[use_of][:, None]
+    return out, use_of

@@ -98,14 +98,20 @@ def triangulate(
     return np.concatenate([o.reshape(-1, 3) for o in out]).astype(np.int64, copy=False)
 
 
-def _quads(indices: np.ndarray, s: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """Split quads along the diagonal that lies inside (matters for concave quads)."""
+def _quads(indices: np.ndarray, s: np.ndarray, pts: np.ndarray, block: int = 8192) -> np.ndarray:
+    """Split quads along the diagonal that lies inside (matters for concave quads).
+
+    In blocks of quads, so that the temporaries stay small."""
     i0, i1, i2, i3 = indices[s], indices[s + 1], indices[s + 2], indices[s + 3]
-    p0 = pts[i0]
-    n1 = cross_rows(pts[i1] - p0, pts[i2] - p0)
-    n2 = cross_rows(pts[i2] - p0, pts[i3] - p0)
-    # diagonal 0-2 is inside iff both halves turn the same way
-    use02 = (n1 * n2).sum(axis=1) >= 0.0
+    use02 = np.empty(s.shape[0], dtype=bool)
+    for b in range(0, s.shape[0], block):
+        k = slice(b, b + block)
+        p0 = pts[i0[k]]
+        d2 = pts[i2[k]] - p0
+        n1 = cross_rows(pts[i1[k]] - p0, d2)
+        n2 = cross_rows(d2, pts[i3[k]] - p0)
+        # diagonal 0-2 is inside iff both halves turn the same way
+        use02[k] = np.einsum("ij,ij->i", n1, n2) >= 0.0
     tri1 = np.column_stack([i0, i1, np.where(use02, i2, i3)])
     tri2 = np.column_stack([np.where(use02, i0, i1), i2, i3])
     return np.concatenate([tri1, tri2])
