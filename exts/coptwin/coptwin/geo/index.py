@@ -32,7 +32,12 @@ import numpy as np
 from coptwin.config import SceneConfig
 from coptwin.geo.errors import SceneError
 from coptwin.geo.frame import read_axes
-from coptwin.geo.raycast import VerticalIndex, closest_points_on_triangles, triangle_facts
+from coptwin.geo.raycast import (
+    TriangleFacts,
+    VerticalIndex,
+    closest_points_on_triangles,
+    triangle_facts,
+)
 from coptwin.geo.stagemeshes import expand_points, expand_triangles, read_stage_meshes
 from coptwin.geo.triangulate import TriangulationStats, triangulate
 
@@ -132,13 +137,16 @@ class SceneIndex:
     ) -> None:
         tris = np.asarray(tris, dtype=np.float64).reshape(-1, 3, 3)
         owner = np.asarray(owner, dtype=np.int64)
-        lo, hi, nz, length = triangle_facts(tris)
-        keep = length > 1e-12  # zero-area triangles answer no query
-        if not keep.all():
-            tris, owner, lo, hi, nz, length = (a[keep] for a in (tris, owner, lo, hi, nz, length))
+        facts = triangle_facts(tris, _WALL_MAX_UP)
+        if not facts.area.all():  # zero-area triangles answer no query
+            keep = facts.area
+            tris, owner = tris[keep], owner[keep]
+            facts = TriangleFacts(*(a[keep] for a in facts))
         if (np.diff(owner) < 0).any():
             order = np.argsort(owner, kind="stable")
-            tris, owner, lo, hi, nz, length = (a[order] for a in (tris, owner, lo, hi, nz, length))
+            tris, owner = tris[order], owner[order]
+            facts = TriangleFacts(*(a[order] for a in facts))
+        lo, hi = facts.lo, facts.hi
         self.tris = np.ascontiguousarray(tris)
         self.owner = owner
         self.buildings = buildings
@@ -183,8 +191,8 @@ class SceneIndex:
             self.bbox_max = np.array([hi[:, k].max() for k in range(3)])
         else:
             self.bbox_min = self.bbox_max = np.full(3, np.nan)
-        self.grid = VerticalIndex(t, lo=lo, hi=hi, normal_z=nz)
-        self._build_wall_lists(np.abs(nz) <= _WALL_MAX_UP * length, lo, hi)
+        self.grid = VerticalIndex(t, facts)
+        self._build_wall_lists(facts.wall, lo, hi)
 
     # ------------------------------------------------------------------ construction
     @classmethod

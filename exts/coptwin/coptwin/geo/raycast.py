@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -41,24 +42,41 @@ def cross_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def triangle_facts(
-    tris: np.ndarray, block: int = _BLOCK
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per triangle: box ``lo``, ``hi`` (T, 3), the normal's z and its length (twice the
-    area), computed in blocks of rows so that temporaries stay small (cache-sized, and
-    reused by the allocator instead of being fresh pages every time)."""
+class TriangleFacts(NamedTuple):
+    """Per-triangle facts the index needs, from one pass (:func:`triangle_facts`)."""
+
+    lo: np.ndarray  # (T, 3) box corners
+    hi: np.ndarray
+    area: np.ndarray  # (T,) bool: non-zero area (the others answer no query)
+    wall: np.ndarray  # (T,) bool: normal within ~78 degrees of horizontal
+    footprint: np.ndarray  # (T,) bool: a vertical ray can hit it (not a vertical wall)
+
+
+def triangle_facts(tris: np.ndarray, wall_max_up: float, block: int = _BLOCK) -> TriangleFacts:
+    """Boxes and kinds of every triangle, in blocks of rows so that temporaries stay
+    small (cache-sized, and reused by the allocator instead of fresh pages each time).
+
+    ``wall_max_up``: largest |normal z| / |normal| of a wall triangle.
+    """
     n = tris.shape[0]
     lo, hi = np.empty((n, 3)), np.empty((n, 3))
-    nz, length = np.empty(n), np.empty(n)
+    area, wall, footprint = (np.empty(n, dtype=bool) for _ in range(3))
     for s in range(0, n, block):
-        t = tris[s : s + block]
+        e = min(s + block, n)
+        t = tris[s:e]
         a, b, c = t[:, 0], t[:, 1], t[:, 2]
-        np.minimum(np.minimum(a, b), c, out=lo[s : s + block])
-        np.maximum(np.maximum(a, b), c, out=hi[s : s + block])
+        bl, bh = lo[s:e], hi[s:e]
+        np.minimum(np.minimum(a, b), c, out=bl)
+        np.maximum(np.maximum(a, b), c, out=bh)
         nrm = cross_rows(b - a, c - a)
-        nz[s : s + block] = nrm[:, 2]
-        np.sqrt(np.einsum("ij,ij->i", nrm, nrm), out=length[s : s + block])
-    return lo, hi, nz, length
+        nz = np.abs(nrm[:, 2])
+        length = np.sqrt(np.einsum("ij,ij->i", nrm, nrm))
+        area[s:e] = length > 1e-12
+        wall[s:e] = nz <= wall_max_up * length
+        w, h = bh[:, 0] - bl[:, 0], bh[:, 1] - bl[:, 1]
+        # a footprint this thin for its size is a vertical triangle (rounding noise)
+        footprint[s:e] = nz > 1e-10 * np.maximum(w * w + h * h, 1e-12)
+    return TriangleFacts(lo, hi, area, wall, footprint)
 
 
 def _morton(q: np.ndarray) -> np.ndarray:
@@ -90,27 +108,14 @@ class VerticalIndex:
     their box covers (9.4M entries for ce_ottawa_c's 0.8M non-vertical triangles).
     """
 
-    def __init__(
-        self,
-        tris: np.ndarray,
-        *,
-        lo: np.ndarray | None = None,
-        hi: np.ndarray | None = None,
-        normal_z: np.ndarray | None = None,
-    ) -> None:
-        """``lo``/``hi`` (T, >=2) triangle boxes and ``normal_z`` (T,), the z of the
-        unnormalised normal (e1 x e2), may be passed when the caller has them already."""
+    def __init__(self, tris: np.ndarray, facts: TriangleFacts | None = None) -> None:
+        """``facts`` from :func:`triangle_facts` when the caller has them already."""
         tris = np.asarray(tris, dtype=np.float64).reshape(-1, 3, 3)
         self._tris = tris
-        if lo is None or hi is None:
-            lo = np.minimum(np.minimum(tris[:, 0, :2], tris[:, 1, :2]), tris[:, 2, :2])
-            hi = np.maximum(np.maximum(tris[:, 0, :2], tris[:, 1, :2]), tris[:, 2, :2])
-        if normal_z is None:
-            e1, e2 = tris[:, 1, :2] - tris[:, 0, :2], tris[:, 2, :2] - tris[:, 0, :2]
-            normal_z = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-        w, h = hi[:, 0] - lo[:, 0], hi[:, 1] - lo[:, 1]
-        # a footprint this thin for its size is a vertical triangle (rounding noise)
-        kept = np.nonzero(np.abs(normal_z) > 1e-10 * np.maximum(w * w + h * h, 1e-12))[0]
+        if facts is None:
+            facts = triangle_facts(tris, wall_max_up=0.0)
+        lo, hi = facts.lo, facts.hi
+        kept = np.nonzero(facts.footprint)[0]
         n = kept.shape[0]
         self.n_tris = n
         #: per tree level, node boxes (nodes, 4): min x, min y, max x, max y
