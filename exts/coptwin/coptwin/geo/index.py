@@ -454,10 +454,11 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
     sizes = np.array([m.points.shape[0] for m in sm.meshes], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     tstats = TriangulationStats()
+    all_points = np.concatenate([m.points for m in sm.meshes])
     tri_idx = triangulate(
         np.concatenate([m.counts for m in sm.meshes]),
         np.concatenate([m.indices + off for m, off in zip(sm.meshes, offsets, strict=True)]),
-        np.concatenate([m.points for m in sm.meshes]),
+        all_points,
         tstats,
     )
     stats.degenerate_faces, stats.fan_fallbacks = tstats.degenerate_faces, tstats.fan_fallbacks
@@ -469,10 +470,10 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
     by_owner = np.argsort(use_owner_a, kind="stable")
     sm.use_mesh, use_owner_a = sm.use_mesh[by_owner], use_owner_a[by_owner]
     sm.use_matrix = sm.use_matrix[by_owner] @ _stage_to_local(up_axis, mpu)
-    points, use_start, mesh_start = expand_points(sm)
+    points, use_start, mesh_start = expand_points(sm, all_points)
     tri_x, use_of = expand_triangles(tri_idx, mesh_start, sm.use_mesh, use_start)
     stats.distinct_meshes = len(sm.meshes)
-    del sm, tri_idx
+    del sm, tri_idx, all_points
     owner = use_owner_a[use_of]
     del use_of
     tris = points[tri_x]

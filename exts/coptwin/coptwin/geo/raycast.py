@@ -123,27 +123,24 @@ class VerticalIndex:
         self._tri_ids = np.zeros(0, dtype=np.int64)
         if n == 0:
             return
-        box = np.empty((n, 4))
-        box[:, :2] = lo[kept, :2]
-        box[:, 2:] = hi[kept, :2]
-        lo = np.array([box[:, 0].min(), box[:, 1].min()])
-        extent = float(max(box[:, 2].max() - lo[0], box[:, 3].max() - lo[1], 1e-9))
+        x0, y0, x1, y1 = lo[kept, 0], lo[kept, 1], hi[kept, 0], hi[kept, 1]
+        ox, oy = float(x0.min()), float(y0.min())
+        extent = float(max(x1.max() - ox, y1.max() - oy, 1e-9))
         # slack so that a point a rounding error outside a box still reaches its triangle
-        slack = 1e-9 * (extent + float(np.abs(lo).max()))
-        box[:, :2] -= slack
-        box[:, 2:] += slack
-        centre = ((box[:, :2] + box[:, 2:]) * 0.5 - lo) * (65535.0 / extent)
-        code = _morton(np.clip(centre, 0, 65535).astype(np.uint64))
-        order = np.argsort(code)  # ties (same cell) may go either way: same answers
+        slack = 1e-9 * (extent + max(abs(ox), abs(oy)))
+        scale = 32767.5 / extent  # centre = (lo + hi) / 2, mapped onto 0..65535
+        cx = np.clip(((x0 - ox) + (x1 - ox)) * scale, 0, 65535).astype(np.uint64)
+        cy = np.clip(((y0 - oy) + (y1 - oy)) * scale, 0, 65535).astype(np.uint64)
+        order = np.argsort(_morton(np.column_stack([cx, cy])))  # ties: either way is fine
         self._tri_ids = kept[order]
-        box = box[order]
         leaves = -(-n // _LEAF)
         depth = max(0, int(leaves - 1).bit_length())
         level = np.empty((1 << depth, 4))
         level[:, :2], level[:, 2:] = np.inf, -np.inf  # padding leaves contain nothing
         starts = np.arange(0, n, _LEAF)
-        level[:leaves, :2] = np.minimum.reduceat(box[:, :2], starts, axis=0)
-        level[:leaves, 2:] = np.maximum.reduceat(box[:, 2:], starts, axis=0)
+        ids = self._tri_ids
+        level[:leaves, :2] = np.minimum.reduceat(lo[ids, :2], starts, axis=0) - slack
+        level[:leaves, 2:] = np.maximum.reduceat(hi[ids, :2], starts, axis=0) + slack
         self._boxes = [level]
         while level.shape[0] > 1:
             pair = level.reshape(-1, 2, 4)

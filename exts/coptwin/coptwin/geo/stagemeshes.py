@@ -304,18 +304,21 @@ def read_stage_meshes(
     return StageMeshes(reader.meshes, mesh, mats, paths, flat.tagged, reader.prims, reader.skipped)
 
 
-def expand_points(sm: StageMeshes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def expand_points(
+    sm: StageMeshes, all_points: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stage-space points of every use: ``(points (N, 3), use_start (U+1,), mesh_start)``.
 
     Use ``u``'s points are ``points[use_start[u]:use_start[u+1]]``, in its mesh's point
     order; ``mesh_start[m]`` is where mesh ``m``'s points begin in the concatenation of
-    all distinct meshes (handy for mapping per-mesh vertex indices).
+    all distinct meshes (handy for mapping per-mesh vertex indices). ``all_points`` is
+    that concatenation, if the caller has made it already.
     """
     sizes = np.array([m.points.shape[0] for m in sm.meshes], dtype=np.int64)
     mesh_start = np.concatenate([[0], np.cumsum(sizes)])
     if not sm.meshes or sm.use_mesh.size == 0:
         return np.zeros((0, 3)), np.zeros(sm.use_mesh.size + 1, dtype=np.int64), mesh_start
-    allp = np.concatenate([m.points for m in sm.meshes])
+    allp = np.concatenate([m.points for m in sm.meshes]) if all_points is None else all_points
     per_use = sizes[sm.use_mesh]
     use_start = np.concatenate([[0], np.cumsum(per_use)])
     total = int(use_start[-1])
