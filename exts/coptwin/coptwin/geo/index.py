@@ -1,8 +1,11 @@
 """Spatial index of a city stage: which meshes are buildings, which are terrain.
 
-Built once per scene (it reads every mesh, through instance proxies, with world
-transforms in double precision) and cached by the identity and file stamps of the
-layers it was built from, so the engine, the CLI and the Kit panel share one build.
+Built once per scene and cached by the identity and file stamps of the layers it was
+built from, so the engine, the CLI and the Kit panel share one build. It reads each
+distinct mesh once (:mod:`coptwin.geo.stagemeshes`: an instance prototype once, however
+often it is drawn), triangulates it once, and places every use with its world matrix in
+double precision; a pure function of the stage, so any thread may build it from a stage
+nobody is writing.
 
 Buildings are, in order of evidence:
 
