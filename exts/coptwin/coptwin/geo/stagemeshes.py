@@ -135,17 +135,17 @@ class _Reader:
                 if self._visit(prim, flat, uses, None, True, False) is None:
                     it.PruneChildren()
             return flat, uses
-        # each entry: a prim, its path below the root (built from names: cheaper than
-        # asking for paths) and whether everything between it and the root is
-        # untransformed (then a prim without xformOpOrder sits at the identity)
-        stack = [(c, "/" + c.GetName(), True) for c in reversed(root.GetChildren())]  # type: ignore[attr-defined]
+        # each entry: a prim, its parent's path below the root (paths are built from
+        # names, which costs less than asking for them) and whether everything between
+        # it and the root is untransformed (then, without an xformOpOrder of its own, it
+        # sits at the identity)
+        stack = [(c, "", True) for c in reversed(root.GetChildren())]  # type: ignore[attr-defined]
         while stack:
-            prim, rel, plain = stack.pop()
+            prim, parent, plain = stack.pop()
+            rel = parent + "/" + prim.GetName()  # type: ignore[attr-defined]
             plain = self._visit(prim, flat, uses, rel, False, plain)
-            if plain is not None and not prim.IsInstance():
-                stack.extend(
-                    (c, rel + "/" + c.GetName(), plain) for c in reversed(prim.GetChildren())
-                )
+            if plain is not None:
+                stack.extend((c, rel, plain) for c in reversed(prim.GetChildren()))
         return flat, uses
 
     def _visit(
@@ -158,8 +158,9 @@ class _Reader:
         plain: bool,
     ) -> bool | None:
         """Read one prim (``rel``: its path below a prototype root; None at the top
-        level). None if its subtree is not drawn, else whether it and its ancestors (up
-        to the walk's root) are untransformed."""
+        level). None if there is nothing below it to walk (not drawn, or an instance,
+        whose prototype is read here), else whether it and its ancestors (up to the
+        walk's root) are untransformed."""
         self.prims += 1
         if top and prim == self.skip_prim:
             return None
@@ -200,6 +201,7 @@ class _Reader:
             self._use(flat, uses, sub, self._matrix(prim, plain), rel, top)
             if sub.tagged:
                 flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
+            return None
         return plain
 
     @staticmethod
