@@ -450,7 +450,7 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
             f"({sm.prims} prims traversed, {stats.skipped_meshes} unreadable meshes); "
             f"coptwin needs building/terrain meshes to place markers"
         )
-    use_owner = [_owner_of(p, building_of_path) for p in sm.use_path]
+    use_owner = _owners(sm.use_path, building_of_path)
     _assign_connector_buildings(stage, sm.use_path, use_owner, buildings)
 
     # Triangulate each distinct mesh once (in its own space), then place every use.
@@ -522,6 +522,23 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
         ", ".join(f"{k} {v:.2f}" for k, v in stats.phases.items()),
     )
     return index
+
+
+def _owners(paths: list[str], building_of_path: dict[str, int]) -> list[int]:
+    """The building each mesh path lies in (nearest tagged ancestor), else terrain.
+
+    Thousands of leaves share a few parents, so the answer is kept per parent path."""
+    by_parent: dict[str, int] = {}
+    out = []
+    for path in paths:
+        own = building_of_path.get(path)
+        if own is None:
+            parent = path[: path.rfind("/")]
+            own = by_parent.get(parent)
+            if own is None:
+                own = by_parent[parent] = _owner_of(parent, building_of_path)
+        out.append(own)
+    return out
 
 
 def _owner_of(path: str, building_of_path: dict[str, int]) -> int:
