@@ -3,6 +3,7 @@
 The export lives in ``<repo>/../shared/scenes/ce_ottawa_a`` and is never written: each
 variant copies it into a temporary folder, or references it from a new root layer.
 Without ``../shared`` these tests skip locally and fail under CI (tests.support.require).
+``ce_ottawa_c`` (detailed, instanced CityEngine assets) is only read, in place.
 """
 
 from __future__ import annotations
@@ -50,15 +51,26 @@ def ottawa(tmp_path_factory: pytest.TempPathFactory) -> Ottawa:
     shared_path("scenes", ROOT_NAME, ROOT_NAME, f"{ROOT_NAME}.usdc")
     dst = tmp_path_factory.mktemp("ottawa") / ROOT_NAME
     shutil.copytree(shared_path("scenes", ROOT_NAME), dst)
-    meta = json.loads((dst / "global_offset.json").read_text(encoding="utf-8"))
+    return _load(dst)
+
+
+def _load(folder: Path) -> Ottawa:
+    meta = json.loads((folder / "global_offset.json").read_text(encoding="utf-8"))
     return Ottawa(
-        dir=dst,
-        root_layer=dst / meta["usd_root"],
-        sensors=pl.read_csv(dst / "sensors.csv", schema_overrides={"object_id": pl.Utf8}),
-        truth=json.loads((dst / "truth.json").read_text(encoding="utf-8")),
+        dir=folder,
+        root_layer=folder / meta["usd_root"],
+        sensors=pl.read_csv(folder / "sensors.csv", schema_overrides={"object_id": pl.Utf8}),
+        truth=json.loads((folder / "truth.json").read_text(encoding="utf-8")),
         crs=meta["crs"],
         offset=tuple(float(v) for v in meta["global_offset"]),
     )
+
+
+@pytest.fixture(scope="session")
+def ottawa_c() -> Ottawa:
+    """The detailed export, read in place (nothing here writes a layer)."""
+    shared_path("scenes", "ce_ottawa_c", "ce_ottawa_c", "ce_ottawa_c.usdc")
+    return _load(shared_path("scenes", "ce_ottawa_c"))
 
 
 def open_stage(path: Path) -> Usd.Stage:

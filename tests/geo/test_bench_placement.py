@@ -8,13 +8,13 @@ import numpy as np
 import polars as pl
 from pxr import Usd
 
-from coptwin.bench.placement import bench_placement
+from coptwin.bench.placement import bench_detailed_scene, bench_placement
 from coptwin.config import SceneConfig
 from coptwin.geo import Placer, SceneFrame, SceneIndex
 
 
 def test_bench_placement_small(tmp_path: Path) -> None:
-    r = bench_placement(n_sensors=300, n_buildings=40, workdir=tmp_path)
+    r = bench_placement(n_sensors=300, n_buildings=40, workdir=tmp_path, detailed_scene=None)
     assert r["n_sensors"] == r["rows_out"] == 300
     assert r["n_buildings"] >= 40
     assert r["exact"] + r["fallback"] == 300
@@ -50,3 +50,23 @@ def test_generated_city_roofs_match_its_buildings_csv(tmp_path: Path) -> None:
     )
     got = placed.select("x", "y", "z").to_numpy()
     assert np.abs(got - want).max() < 0.02  # CSV rounding (cm heights, mm positions)
+
+
+def test_bench_detailed_scene_reports_accuracy_and_rate(ottawa_c) -> None:
+    r = bench_detailed_scene(ottawa_c.dir)
+    assert r["triangles"] == 1_432_189 and r["meshes"] == 17_348 and r["distinct_meshes"] < 400
+    assert (r["within_0.25m"], r["sensors"]) == (120, 120)
+    assert (r["bound_right"], r["bound"]) == (80, 80)
+    assert (r["hard_cases_within_tolerance"], r["hard_cases"]) == (18, 18)
+    assert r["exact"] == 120
+    assert (
+        r["index_build_s"] > 0
+        and r["plain_read"]["s"] > 0
+        and r["baseline"]["place_s_estimate"] > 0
+        and r["triangles_per_s"] > 0
+    )
+    assert isinstance(r["meets_aim"], bool)
+
+
+def test_bench_detailed_scene_says_when_the_scene_is_missing(tmp_path: Path) -> None:
+    assert "skipped" in bench_detailed_scene(tmp_path / "nowhere")

@@ -99,3 +99,25 @@ def test_collinear_corners_are_tolerated() -> None:
     total = sum(_area(pts[t][:, :2]) for t in tris)
     assert total == pytest.approx(40.0)
     assert stats.fan_fallbacks == 0
+
+
+def test_batched_ear_clipping_matches_the_scalar_clipper() -> None:
+    """Random non-convex polygons in random planes, some with collinear or repeated
+    corners: the batch gives the scalar clipper's triangles, or hands the polygon back."""
+    from coptwin.geo.triangulate import _ear_clip, _ear_clip_many
+
+    rng = np.random.default_rng(0)
+    for n in (5, 6, 9, 11, 17):
+        ang = np.sort(rng.uniform(0, 2 * np.pi, (200, n)), axis=1)
+        r = rng.uniform(0.3, 1.0, (200, n))
+        flat = np.stack([r * np.cos(ang), r * np.sin(ang), np.zeros((200, n))], axis=2)
+        rot = np.linalg.qr(rng.normal(size=(200, 3, 3)))[0]
+        rings = np.einsum("bnk,bjk->bnj", flat, rot) * 50 + rng.normal(0, 1000, (200, 1, 3))
+        rings[:20, 2] = (rings[:20, 1] + rings[:20, 3]) / 2  # collinear corner
+        rings[20:30, 4] = rings[20:30, 3]  # repeated corner
+        tris, state = _ear_clip_many(rings, TriangulationStats())
+        assert (state == 1).sum() > 150
+        for k in range(200):
+            want = _ear_clip(rings[k], TriangulationStats())
+            if state[k] == 1:
+                np.testing.assert_array_equal(tris[k], want)

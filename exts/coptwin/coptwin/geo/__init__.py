@@ -1,9 +1,11 @@
 """Georeferencing and placement: WGS84 sensors -> positions in a CityEngine USD scene.
 
-Three parts with one job each:
+Four parts with one job each:
 
 * :mod:`coptwin.geo.frame` -- :class:`SceneFrame`, lon/lat/height <-> stage coordinates
   (up axis, metersPerUnit, CRS + CityEngine offset or an ENU origin).
+* :mod:`coptwin.geo.stagemeshes` -- every visible mesh of a stage, read once per distinct
+  mesh (instance prototypes once), with the matrix and proxy path of each use.
 * :mod:`coptwin.geo.index` -- :class:`SceneIndex`, buildings and terrain of a stage with
   vectorised vertical ray casts and nearest-wall queries (pure numpy, so it runs in Kit too).
 * :mod:`coptwin.geo.placement` -- :class:`Placer`, binds sensors to buildings and puts

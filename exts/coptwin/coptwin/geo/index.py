@@ -1,8 +1,11 @@
 """Spatial index of a city stage: which meshes are buildings, which are terrain.
 
-Built once per scene (it reads every mesh, through instance proxies, with world
-transforms in double precision) and cached by the identity and file stamps of the
-layers it was built from, so the engine, the CLI and the Kit panel share one build.
+Built once per scene and cached by the identity and file stamps of the layers it was
+built from, so the engine, the CLI and the Kit panel share one build. It reads each
+distinct mesh once (:mod:`coptwin.geo.stagemeshes`: an instance prototype once, however
+often it is drawn), triangulates it once, and places every use with its world matrix in
+double precision; a pure function of the stage, so any thread may build it from a stage
+nobody is writing.
 
 Buildings are, in order of evidence:
 
@@ -32,7 +35,13 @@ import numpy as np
 from coptwin.config import SceneConfig
 from coptwin.geo.errors import SceneError
 from coptwin.geo.frame import read_axes
-from coptwin.geo.raycast import VerticalGrid, closest_points_on_triangles
+from coptwin.geo.raycast import (
+    TriangleFacts,
+    VerticalIndex,
+    closest_points_on_triangles,
+    triangle_facts,
+)
+from coptwin.geo.stagemeshes import expand_points, expand_triangles, read_stage_meshes
 from coptwin.geo.triangulate import TriangulationStats, triangulate
 
 log = logging.getLogger(__name__)
@@ -42,6 +51,10 @@ TERRAIN = -1
 _WALL_MAX_UP = 0.2
 _CONNECTOR_NAME = re.compile(r"^(?P<shape>.+?)_(?P<oid>\d+)$")
 _CACHE_SIZE = 4
+_NO_BOX = np.full(3, np.nan)
+_NO_BOX.flags.writeable = False  # shared by every building without geometry
+#: Most (point, wall triangle) pairs screened at once in nearest-wall queries.
+_MAX_WALL_PAIRS = 4_000_000
 _cache: collections.OrderedDict[tuple, SceneIndex] = collections.OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -79,8 +92,8 @@ class Building:
     object_id: str | None
     #: "attribute" (object-id attribute) or "name" (connector-style prim name)
     source: str
-    bbox_min: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
-    bbox_max: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    bbox_min: np.ndarray = field(default_factory=lambda: _NO_BOX)
+    bbox_max: np.ndarray = field(default_factory=lambda: _NO_BOX)
     tri_start: int = 0
     tri_end: int = 0
 
@@ -99,13 +112,17 @@ class Building:
 
 @dataclass
 class IndexStats:
+    #: meshes drawn (each instance counts) and distinct meshes read (prototypes once)
     meshes: int = 0
+    distinct_meshes: int = 0
     skipped_meshes: int = 0
     triangles: int = 0
     terrain_triangles: int = 0
     degenerate_faces: int = 0
     fan_fallbacks: int = 0
     build_seconds: float = 0.0
+    #: seconds per phase of the build: read, triangulate, instance, grid
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 class SceneIndex:
@@ -121,9 +138,20 @@ class SceneIndex:
         stats: IndexStats,
         identifier: str = "",
     ) -> None:
-        order = np.argsort(owner, kind="stable")
-        self.tris = np.ascontiguousarray(tris[order])
-        self.owner = owner[order].astype(np.int64)
+        tris = np.asarray(tris, dtype=np.float64).reshape(-1, 3, 3)
+        owner = np.asarray(owner, dtype=np.int64)
+        facts = triangle_facts(tris, _WALL_MAX_UP)
+        if not facts.area.all():  # zero-area triangles answer no query
+            keep = facts.area
+            tris, owner = tris[keep], owner[keep]
+            facts = TriangleFacts(*(a[keep] for a in facts))
+        if (np.diff(owner) < 0).any():
+            order = np.argsort(owner, kind="stable")
+            tris, owner = tris[order], owner[order]
+            facts = TriangleFacts(*(a[order] for a in facts))
+        lo, hi = facts.lo, facts.hi
+        self.tris = np.ascontiguousarray(tris)
+        self.owner = owner
         self.buildings = buildings
         self.up_axis = up_axis
         self.meters_per_unit = meters_per_unit
@@ -137,21 +165,37 @@ class SceneIndex:
         for b in buildings:
             if b.object_id is not None:
                 self.by_object_id.setdefault(b.object_id, b)
-        starts = np.searchsorted(self.owner, np.arange(len(buildings)), side="left")
-        ends = np.searchsorted(self.owner, np.arange(len(buildings)), side="right")
-        for b, s, e in zip(buildings, starts, ends, strict=True):
-            b.tri_start, b.tri_end = int(s), int(e)
-            if e > s:
-                v = self.tris[s:e].reshape(-1, 3)
-                b.bbox_min, b.bbox_max = v.min(axis=0), v.max(axis=0)
-        self.terrain_triangles = int((self.owner == TERRAIN).sum())
-        stats.triangles = int(self.tris.shape[0])
+        t = self.tris
+        nb = len(buildings)
+        starts = np.searchsorted(owner, np.arange(nb), side="left")
+        ends = np.searchsorted(owner, np.arange(nb), side="right")
+        full = np.nonzero(ends > starts)[0]
+        #: per-building boxes (B, 3), NaN where a building has no geometry
+        self.building_min = np.full((nb, 3), np.nan)
+        self.building_max = np.full((nb, 3), np.nan)
+        if full.size:  # per-building boxes in one pass (segments of the owner-sorted rows)
+            bmin = np.minimum.reduceat(lo, starts[full], axis=0)
+            bmax = np.maximum.reduceat(hi, starts[full], axis=0)
+            # reduceat runs each segment to the next start: the last one must stop at its end
+            last = full[-1]
+            bmin[-1] = [lo[starts[last] : ends[last], k].min() for k in range(3)]
+            bmax[-1] = [hi[starts[last] : ends[last], k].max() for k in range(3)]
+            self.building_min[full], self.building_max[full] = bmin, bmax
+            for b in full.tolist():
+                buildings[b].bbox_min = self.building_min[b]
+                buildings[b].bbox_max = self.building_max[b]
+        for b, st, en in zip(buildings, starts.tolist(), ends.tolist(), strict=True):
+            b.tri_start, b.tri_end = st, en
+        self.terrain_triangles = int(np.count_nonzero(owner == TERRAIN))
+        stats.triangles = int(t.shape[0])
         stats.terrain_triangles = self.terrain_triangles
-        flat = self.tris.reshape(-1, 3)
-        self.bbox_min = flat.min(axis=0)
-        self.bbox_max = flat.max(axis=0)
-        self.grid = VerticalGrid(self.tris)
-        self._build_wall_lists()
+        if t.shape[0]:
+            self.bbox_min = np.array([lo[:, k].min() for k in range(3)])
+            self.bbox_max = np.array([hi[:, k].max() for k in range(3)])
+        else:
+            self.bbox_min = self.bbox_max = np.full(3, np.nan)
+        self.grid = VerticalIndex(t, facts)
+        self._build_wall_lists(facts.wall, lo, hi)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -178,23 +222,19 @@ class SceneIndex:
         with _cache_lock:
             _cache.clear()
 
-    def _build_wall_lists(self) -> None:
+    def _build_wall_lists(self, wall: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         """Per building, the triangles a facade marker may snap to (walls, else all)."""
-        t = self.tris
-        n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-        length = np.linalg.norm(n, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            wall = (np.abs(n[:, 2]) <= _WALL_MAX_UP * length) & (length > 0)
-        lists: list[np.ndarray] = []
-        starts = [0]
-        for b in self.buildings:
-            ids = np.arange(b.tri_start, b.tri_end)
-            walls = ids[wall[b.tri_start : b.tri_end]]
-            chosen = walls if walls.size else ids
-            lists.append(chosen)
-            starts.append(starts[-1] + chosen.size)
-        self._wall_tris = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
-        self._wall_start = np.asarray(starts, dtype=np.int64)
+        nb = len(self.buildings)
+        mine = self.owner >= 0
+        has_wall = np.bincount(self.owner[mine & wall], minlength=nb) > 0
+        chosen = mine & (wall | ~has_wall[np.maximum(self.owner, 0)]) if nb else mine
+        self._wall_tris = np.nonzero(chosen)[0]  # owner-sorted, so grouped by building
+        per = np.bincount(self.owner[self._wall_tris], minlength=nb)
+        self._wall_start = np.concatenate([[0], np.cumsum(per)]).astype(np.int64)
+        # contiguous per-wall boxes: the cheap lower bound that prunes nearest-wall pairs
+        self._wall_lo = lo[self._wall_tris]
+        self._wall_hi = hi[self._wall_tris]
+        self._wall_corner = self.tris[self._wall_tris, 0]  # a point on each wall
 
     # ------------------------------------------------------------------ lookups
     @property
@@ -270,8 +310,7 @@ class SceneIndex:
         best_d = np.full(uv.shape[0], np.inf)
         if not self.buildings or uv.shape[0] == 0:
             return best, best_d
-        bmin = np.array([b.bbox_min for b in self.buildings])
-        bmax = np.array([b.bbox_max for b in self.buildings])
+        bmin, bmax = self.building_min, self.building_max
         lo2, hi2 = bmin[:, :2], bmax[:, :2]
         step = max(1, 2_000_000 // len(self.buildings))
         pi_l, bi_l = [], []
@@ -317,14 +356,41 @@ class SceneIndex:
         pts = np.nonzero(ok)[0]
         if pts.size == 0:
             return out, dist
+        cnt = self._wall_start[bld[pts] + 1] - self._wall_start[bld[pts]]
+        csum = np.cumsum(cnt)
+        begin = 0
+        while begin < pts.size:  # at most _MAX_WALL_PAIRS (point, wall) pairs at once
+            base = int(csum[begin - 1]) if begin else 0
+            end = max(int(np.searchsorted(csum, base + _MAX_WALL_PAIRS, side="right")), begin + 1)
+            self._nearest_walls_chunk(bld, q, pts[begin:end], out, dist)
+            begin = end
+        return out, dist
+
+    def _nearest_walls_chunk(
+        self, bld: np.ndarray, q: np.ndarray, pts: np.ndarray, out: np.ndarray, dist: np.ndarray
+    ) -> None:
         s = self._wall_start[bld[pts]]
         cnt = self._wall_start[bld[pts] + 1] - s
+        total = int(cnt.sum())
+        if total == 0:
+            return
         pidx = np.repeat(pts, cnt)
         first = np.repeat(np.cumsum(cnt) - cnt, cnt)
-        tri = self._wall_tris[np.repeat(s, cnt) + np.arange(int(cnt.sum())) - first]
-        t = self.tris[tri]
-        cp = closest_points_on_triangles(q[pidx], t[:, 0], t[:, 1], t[:, 2])
-        d = np.linalg.norm(cp - q[pidx], axis=1)
+        slot = np.repeat(s, cnt) + np.arange(total) - first
+        qp = q[pidx]
+        # Prune with boxes: a wall whose box is further than some wall's corner cannot
+        # hold the nearest point. Detailed facades have ~10^4 walls per building.
+        gap = np.maximum(np.maximum(self._wall_lo[slot] - qp, qp - self._wall_hi[slot]), 0.0)
+        lower = np.einsum("ij,ij->i", gap, gap)
+        d_corner = self._wall_corner[slot] - qp
+        upper = np.einsum("ij,ij->i", d_corner, d_corner)
+        seg = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+        bound = np.minimum.reduceat(upper, seg)[np.repeat(np.arange(pts.size), cnt)]
+        near = np.nonzero(lower <= bound * (1 + 1e-9) + 1e-12)[0]
+        pidx, qp = pidx[near], qp[near]
+        t = self.tris[self._wall_tris[slot[near]]]
+        cp = closest_points_on_triangles(qp, t[:, 0], t[:, 1], t[:, 2])
+        d = np.linalg.norm(cp - qp, axis=1)
         d = np.where(np.isfinite(d), d, np.inf)
         order = np.lexsort((-d, pidx))  # per point, smallest distance last
         pidx, d, cp = pidx[order], d[order], cp[order]
@@ -333,7 +399,6 @@ class SceneIndex:
         good = last & np.isfinite(d)
         out[pidx[good]] = cp[good]
         dist[pidx[good]] = d[good]
-        return out, dist
 
 
 # ---------------------------------------------------------------------- building the index
@@ -365,82 +430,58 @@ def _cache_key(stage: object, scene_cfg: SceneConfig) -> tuple | None:
     return (root, tuple(sorted(stamps)), scene_cfg.object_id_attribute, scene_cfg.overlay_root)
 
 
-@dataclass
-class _Collected:
-    points: list[np.ndarray] = field(default_factory=list)
-    counts: list[np.ndarray] = field(default_factory=list)
-    indices: list[np.ndarray] = field(default_factory=list)
-    mesh_paths: list[str] = field(default_factory=list)
-    mesh_owner: list[int] = field(default_factory=list)
-
-
 def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
-    from pxr import Usd, UsdGeom
-
     t0 = time.perf_counter()
     up_axis, mpu = read_axes(stage)
     stats = IndexStats()
-    oid_attr = scene_cfg.object_id_attribute
-    skip_root = scene_cfg.overlay_root.rstrip("/")
-    xf = UsdGeom.XformCache(Usd.TimeCode.Default())
+    sm = read_stage_meshes(
+        stage, tag_attribute=scene_cfg.object_id_attribute, skip_root=scene_cfg.overlay_root
+    )
+    stats.meshes, stats.skipped_meshes = int(sm.use_mesh.size), sm.skipped_meshes
+    t_read = time.perf_counter()
     buildings: list[Building] = []
     building_of_path: dict[str, int] = {}
-    col = _Collected()
-    n_prims = 0
-
-    it = iter(Usd.PrimRange(stage.GetPseudoRoot(), Usd.TraverseInstanceProxies()))  # type: ignore[attr-defined]
-    for prim in it:
-        n_prims += 1
-        path = str(prim.GetPath())
-        if skip_root and (path == skip_root or path.startswith(skip_root + "/")):
-            it.PruneChildren()
-            continue
-        if prim.IsA(UsdGeom.PointInstancer):
-            it.PruneChildren()  # prototypes are drawn where instanced, not where defined
-            continue
-        if prim.IsA(UsdGeom.Imageable):
-            img = UsdGeom.Imageable(prim)
-            vis = img.GetVisibilityAttr().Get()
-            purpose = img.GetPurposeAttr().Get()
-            if vis == UsdGeom.Tokens.invisible or purpose == UsdGeom.Tokens.guide:
-                it.PruneChildren()
-                continue
-        attr = prim.GetAttribute(oid_attr) if path != "/" else None
-        if attr and attr.HasAuthoredValue():
-            oid = normalize_object_id(attr.Get())
-            building_of_path[path] = len(buildings)
-            buildings.append(Building(len(buildings), path, oid, "attribute"))
-        if prim.IsA(UsdGeom.Mesh) and _collect_mesh(prim, path, xf, col, stats):
-            col.mesh_owner.append(_owner_of(path, building_of_path))
-
-    if not col.points:
+    for path, value in sm.tagged:
+        building_of_path[path] = len(buildings)
+        buildings.append(Building(len(buildings), path, normalize_object_id(value), "attribute"))
+    if sm.use_mesh.size == 0:
         raise SceneError(
             f"{stage.GetRootLayer().identifier}: the scene has no mesh geometry "  # type: ignore[attr-defined]
-            f"({n_prims} prims traversed, {stats.skipped_meshes} unreadable meshes); "
+            f"({sm.prims} prims traversed, {stats.skipped_meshes} unreadable meshes); "
             f"coptwin needs building/terrain meshes to place markers"
         )
-    _assign_connector_buildings(stage, col, buildings)
+    use_owner = _owners(sm.use_path, building_of_path)
+    _assign_connector_buildings(stage, sm.use_path, use_owner, buildings)
 
-    sizes = np.array([p.shape[0] for p in col.points], dtype=np.int64)
+    # Triangulate each distinct mesh once (in its own space), then place every use.
+    sizes = np.array([m.points.shape[0] for m in sm.meshes], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    points = np.concatenate(col.points)
-    counts = np.concatenate(col.counts)
-    indices = np.concatenate([idx + off for idx, off in zip(col.indices, offsets, strict=True)])
     tstats = TriangulationStats()
-    tri_idx = triangulate(counts, indices, points, tstats)
+    all_points = np.concatenate([m.points for m in sm.meshes])
+    tri_idx = triangulate(
+        np.concatenate([m.counts for m in sm.meshes]),
+        np.concatenate([m.indices + off for m, off in zip(sm.meshes, offsets, strict=True)]),
+        all_points,
+        tstats,
+    )
     stats.degenerate_faces, stats.fan_fallbacks = tstats.degenerate_faces, tstats.fan_fallbacks
-    point_owner = np.repeat(np.asarray(col.mesh_owner, dtype=np.int64), sizes)
-    owner = point_owner[tri_idx[:, 0]] if tri_idx.size else np.zeros(0, dtype=np.int64)
-
-    local = _to_local(points, up_axis, mpu)
-    tris = local[tri_idx]
-    area2 = np.linalg.norm(np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]), axis=1)
-    keep = area2 > 1e-12
-    tris, owner = tris[keep], owner[keep]
-    if tris.shape[0] == 0:
-        raise SceneError(
-            f"{stage.GetRootLayer().identifier}: the scene's meshes have no usable faces"  # type: ignore[attr-defined]
-        )
+    t_tri = time.perf_counter()
+    # Uses in building order (terrain first), so the triangles come out as the index
+    # keeps them; and straight into the local frame: the axis swap and units ride on
+    # each use's matrix.
+    use_owner_a = np.asarray(use_owner, dtype=np.int64)
+    by_owner = np.argsort(use_owner_a, kind="stable")
+    sm.use_mesh, use_owner_a = sm.use_mesh[by_owner], use_owner_a[by_owner]
+    sm.use_matrix = sm.use_matrix[by_owner] @ _stage_to_local(up_axis, mpu)
+    points, use_start, mesh_start = expand_points(sm, all_points)
+    tri_x, use_of = expand_triangles(tri_idx, mesh_start, sm.use_mesh, use_start)
+    stats.distinct_meshes = len(sm.meshes)
+    del sm, tri_idx, all_points
+    owner = use_owner_a[use_of]
+    del use_of
+    tris = points[tri_x]
+    del points, tri_x
+    t_expand = time.perf_counter()
     if stats.degenerate_faces or stats.fan_fallbacks or stats.skipped_meshes:
         log.warning(
             "scene index: skipped %d unreadable meshes and %d degenerate faces; "
@@ -458,16 +499,46 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
         stats,
         identifier=stage.GetRootLayer().identifier,  # type: ignore[attr-defined]
     )
+    if stats.triangles == 0:
+        raise SceneError(
+            f"{stage.GetRootLayer().identifier}: the scene's meshes have no usable faces"  # type: ignore[attr-defined]
+        )
     stats.build_seconds = time.perf_counter() - t0
+    stats.phases = {
+        "read": round(t_read - t0, 4),
+        "triangulate": round(t_tri - t_read, 4),
+        "instance": round(t_expand - t_tri, 4),
+        "grid": round(stats.build_seconds - (t_expand - t0), 4),
+    }
     log.info(
-        "scene index: %d meshes, %d buildings, %d triangles (%d terrain) in %.2f s",
+        "scene index: %d meshes (%d distinct), %d buildings, %d triangles (%d terrain) in "
+        "%.2f s (%s)",
         stats.meshes,
+        stats.distinct_meshes,
         len(buildings),
         stats.triangles,
         stats.terrain_triangles,
         stats.build_seconds,
+        ", ".join(f"{k} {v:.2f}" for k, v in stats.phases.items()),
     )
     return index
+
+
+def _owners(paths: list[str], building_of_path: dict[str, int]) -> list[int]:
+    """The building each mesh path lies in (nearest tagged ancestor), else terrain.
+
+    Thousands of leaves share a few parents, so the answer is kept per parent path."""
+    by_parent: dict[str, int] = {}
+    out = []
+    for path in paths:
+        own = building_of_path.get(path)
+        if own is None:
+            parent = path[: path.rfind("/")]
+            own = by_parent.get(parent)
+            if own is None:
+                own = by_parent[parent] = _owner_of(parent, building_of_path)
+        out.append(own)
+    return out
 
 
 def _owner_of(path: str, building_of_path: dict[str, int]) -> int:
@@ -483,55 +554,18 @@ def _owner_of(path: str, building_of_path: dict[str, int]) -> int:
     return TERRAIN
 
 
-def _collect_mesh(prim: object, path: str, xf: object, col: _Collected, stats: IndexStats) -> bool:
-    """Read one mesh in world (stage) coordinates, float64; unreadable ones are counted."""
-    from pxr import Usd, UsdGeom
-
-    mesh = UsdGeom.Mesh(prim)
-    pts_attr = mesh.GetPointsAttr()
-    pts = pts_attr.Get()
-    if pts is None and pts_attr.GetNumTimeSamples():
-        pts = pts_attr.Get(Usd.TimeCode.EarliestTime())
-    counts = mesh.GetFaceVertexCountsAttr().Get()
-    indices = mesh.GetFaceVertexIndicesAttr().Get()
-    if pts is None or counts is None or indices is None or len(pts) == 0:
-        stats.skipped_meshes += 1
-        log.debug("mesh %s has no points/faces; skipped", path)
-        return False
-    p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
-    c = np.asarray(counts, dtype=np.int64)
-    i = np.asarray(indices, dtype=np.int64)
-    if int(c.sum()) != i.shape[0]:
-        stats.skipped_meshes += 1
-        log.warning("mesh %s: faceVertexCounts do not match faceVertexIndices; skipped", path)
-        return False
-    holes = mesh.GetHoleIndicesAttr().Get()
-    if holes is not None and len(holes):
-        keep = np.ones(c.shape[0], dtype=bool)
-        h = np.asarray(holes, dtype=np.int64)
-        keep[h[(h >= 0) & (h < c.shape[0])]] = False
-        i = i[np.repeat(keep, c)]
-        c = c[keep]
-    m = np.array(xf.GetLocalToWorldTransform(prim), dtype=np.float64)  # type: ignore[attr-defined]
-    world = p @ m[:3, :3] + m[3, :3]
-    col.points.append(world)
-    col.counts.append(c)
-    col.indices.append(i)
-    col.mesh_paths.append(path)
-    stats.meshes += 1
-    return True
+def _stage_to_local(up_axis: str, mpu: float) -> np.ndarray:
+    """4x4 row-vector matrix: stage coordinates -> local metric frame (east, north, up)."""
+    m = np.eye(4)
+    if up_axis == "Y":  # (x, y, z) -> (x, -z, y)
+        m[:3, :3] = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]
+    m[:3, :3] *= mpu
+    return m
 
 
-def _to_local(points: np.ndarray, up_axis: str, mpu: float) -> np.ndarray:
-    out = np.empty_like(points)
-    if up_axis == "Y":
-        out[:, 0], out[:, 1], out[:, 2] = points[:, 0], -points[:, 2], points[:, 1]
-    else:
-        out[:] = points
-    return out * mpu
-
-
-def _assign_connector_buildings(stage: object, col: _Collected, buildings: list[Building]) -> None:
+def _assign_connector_buildings(
+    stage: object, paths: list[str], owners: list[int], buildings: list[Building]
+) -> None:
     """Meshes under no object-id prim: find ``<ShapeName>_<OID>`` ancestors (module doc)."""
     from pxr import Usd
 
@@ -546,7 +580,7 @@ def _assign_connector_buildings(stage: object, col: _Collected, buildings: list[
         return sibling_score[parent]
 
     by_path: dict[str, int] = {}
-    for k, (path, own) in enumerate(zip(col.mesh_paths, col.mesh_owner, strict=True)):
+    for k, (path, own) in enumerate(zip(paths, owners, strict=True)):
         if own != TERRAIN:
             continue
         parts = path.strip("/").split("/")
@@ -569,4 +603,4 @@ def _assign_connector_buildings(stage: object, col: _Collected, buildings: list[
         if bpath not in by_path:
             by_path[bpath] = len(buildings)
             buildings.append(Building(len(buildings), bpath, normalize_object_id(oid), "name"))
-        col.mesh_owner[k] = by_path[bpath]
+        owners[k] = by_path[bpath]

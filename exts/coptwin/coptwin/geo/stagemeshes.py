@@ -1,0 +1,366 @@
+"""Every visible mesh of a stage, read once per distinct mesh, with where it is drawn.
+
+CityEngine's detailed exports make almost every leaf instanceable: ce_ottawa_c draws
+17,348 meshes but holds 314 distinct ones (windows sills, pipes and ledges are a handful
+of shared assets). Reading through instance proxies repeats the reading -- and a caller's
+triangulation -- for every copy. :func:`read_stage_meshes` walks the stage *without*
+instance proxies, reads each prototype once (nested instancing included) and returns
+
+* ``meshes``: the distinct meshes, each in its own space (points float64, face counts and
+  indices with hole faces removed);
+* the *uses*: for every place a mesh is drawn, which mesh, its mesh-to-stage matrix
+  (row-vector USD convention) and its path as seen through instance proxies, so callers
+  that key on paths (building ownership, connector names) see the same paths as before;
+* ``tagged``: prims carrying ``tag_attribute`` (e.g. CityEngine's OBJECTID), by their
+  proxy path, in traversal order.
+
+:func:`expand_points` and :func:`expand_triangles` turn that into stage-space arrays for
+all uses at once (vectorised, no per-mesh Python loop), for callers that want flat
+geometry; triangulate the concatenated distinct meshes once in between.
+
+Skipped like the renderer skips them: invisible and ``guide`` subtrees, PointInstancer
+subtrees (their prototypes are drawn where instanced, which this reader does not expand)
+and the ``skip_root`` subtree (coptwin's own overlay). Only USD reads; a pure function of
+the stage, so it may run on any thread against a stage nobody is writing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MeshData:
+    """One distinct mesh in its own space."""
+
+    #: where it was read (an ``Sdf.Path``): on the stage, or inside a prototype
+    #: (``/__Prototype_N/...``)
+    path: object
+    points: np.ndarray  # (P, 3) float64
+    counts: np.ndarray  # (F,) int64 faceVertexCounts (hole faces removed)
+    indices: np.ndarray  # (sum(counts),) int64 faceVertexIndices
+
+
+@dataclass
+class StageMeshes:
+    """Distinct meshes and their uses (see the module doc)."""
+
+    meshes: list[MeshData]
+    use_mesh: np.ndarray  # (U,) int64 index into meshes
+    use_matrix: np.ndarray  # (U, 4, 4) float64 mesh -> stage, row vectors
+    use_path: list[str]  # (U,) path through instance proxies
+    tagged: list[tuple[str, object]]  # (proxy path, attribute value), traversal order
+    prims: int = 0  # prims visited (prototype prims once)
+    skipped_meshes: int = 0  # distinct meshes without usable points / faces
+
+
+@dataclass
+class _Flat:
+    """What one subtree (the stage or one prototype) draws, relative to its root."""
+
+    mesh: list[int] = field(default_factory=list)
+    matrix: list[np.ndarray] = field(default_factory=list)
+    path: list[str] = field(default_factory=list)  # relative to the subtree root ("" = root)
+    tagged: list[tuple[str, object]] = field(default_factory=list)
+
+
+#: A use at the top level: what it draws (a prototype's flat, or one mesh), its
+#: stage-space matrix and its path; composed all at once in :meth:`_Reader.compose`.
+_Use = tuple[_Flat, np.ndarray, str]
+_IDENTITY = np.eye(4)
+_IDENTITY.flags.writeable = False
+
+
+class _Reader:
+    def __init__(self, stage: object, tag_attribute: str | None, skip_root: str | None) -> None:
+        from pxr import Usd, UsdGeom, UsdShade
+
+        self.stage = stage
+        self.tag = tag_attribute
+        skip = (skip_root or "").rstrip("/")
+        self.skip_prim = stage.GetPrimAtPath(skip) if skip.startswith("/") else None  # type: ignore[attr-defined]
+        if self.skip_prim is not None and not self.skip_prim.IsValid():
+            self.skip_prim = None
+        self.xf = UsdGeom.XformCache(Usd.TimeCode.Default())
+        self.meshes: list[MeshData] = []
+        self.protos: dict[object, _Flat] = {}  # by prototype prim
+        self.prims = 0
+        self.skipped = 0
+        #: prim type name -> (prune, imageable, mesh); IsA costs a lookup per call
+        self._kinds: dict[str, tuple[bool, bool, bool]] = {}
+        self._usd, self._geom, self._shade = Usd, UsdGeom, UsdShade
+        self._invisible, self._guide = UsdGeom.Tokens.invisible, UsdGeom.Tokens.guide
+
+    def _kind(self, prim: object) -> tuple[bool, bool, bool]:
+        name = prim.GetTypeName()  # type: ignore[attr-defined]
+        kind = self._kinds.get(name)
+        if kind is None:
+            geom, shade = self._geom, self._shade
+            kind = self._kinds[name] = (
+                # PointInstancer: its prototypes are drawn where instanced, not where
+                # defined; materials and shaders hold no drawable geometry (Hydra culls
+                # their children too)
+                prim.IsA(geom.PointInstancer)  # type: ignore[attr-defined]
+                or prim.IsA(shade.NodeGraph)  # type: ignore[attr-defined]
+                or prim.IsA(shade.Shader),  # type: ignore[attr-defined]
+                prim.IsA(geom.Imageable),  # type: ignore[attr-defined]
+                prim.IsA(geom.Mesh),  # type: ignore[attr-defined]
+            )
+        return kind
+
+    def walk(self, root: object, top: bool) -> tuple[_Flat, list[_Use]]:
+        """Meshes, instances and tags below ``root`` (the pseudo-root, or a prototype).
+
+        Inside a prototype, uses are composed on the spot into its :class:`_Flat` (a
+        prototype is read once). At the top level they are returned as :data:`_Use`
+        records for :meth:`compose`, which multiplies all matrices at once.
+
+        The stage is walked with a ``Usd.PrimRange``; a prototype, which has a few prims
+        only, depth-first over ``GetChildren`` (same prims, same order), because a range
+        costs more to create than such a walk. The roots themselves have no properties
+        (an instance keeps its own), so the walks start with their children.
+        """
+        flat = _Flat()
+        uses: list[_Use] = []
+        self.prims += 1
+        if top:
+            it = iter(self._usd.PrimRange(root))
+            next(it)  # the pseudo-root
+            for prim in it:
+                if self._visit(prim, flat, uses, None, True, False) is None:
+                    it.PruneChildren()
+            return flat, uses
+        # each entry: a prim, its parent's path below the root (paths are built from
+        # names, which costs less than asking for them) and whether everything between
+        # it and the root is untransformed (then, without an xformOpOrder of its own, it
+        # sits at the identity)
+        stack = [(c, "", True) for c in reversed(root.GetChildren())]  # type: ignore[attr-defined]
+        while stack:
+            prim, parent, plain = stack.pop()
+            rel = parent + "/" + prim.GetName()  # type: ignore[attr-defined]
+            plain = self._visit(prim, flat, uses, rel, False, plain)
+            if plain is not None:
+                stack.extend((c, rel, plain) for c in reversed(prim.GetChildren()))
+        return flat, uses
+
+    def _visit(
+        self,
+        prim: object,
+        flat: _Flat,
+        uses: list[_Use],
+        rel: str | None,
+        top: bool,
+        plain: bool,
+    ) -> bool | None:
+        """Read one prim (``rel``: its path below a prototype root; None at the top
+        level). None if there is nothing below it to walk (not drawn, or an instance,
+        whose prototype is read here), else whether it and its ancestors (up to the
+        walk's root) are untransformed."""
+        self.prims += 1
+        if top and prim == self.skip_prim:
+            return None
+        prune, imageable, is_mesh = self._kind(prim)
+        if prune:
+            return None
+        # Only authored opinions can hide a prim or tag it; reading the list once is
+        # cheaper than three attribute look-ups on every prim.
+        authored = prim.GetAuthoredPropertyNames()  # type: ignore[attr-defined]
+        if imageable and (
+            ("visibility" in authored and prim.GetAttribute("visibility").Get() == self._invisible)  # type: ignore[attr-defined]
+            or ("purpose" in authored and prim.GetAttribute("purpose").Get() == self._guide)  # type: ignore[attr-defined]
+        ):
+            return None
+        plain = plain and "xformOpOrder" not in authored
+        instance = prim.IsInstance()  # type: ignore[attr-defined]
+        tag = self.tag
+        tagged = tag is not None and tag in authored
+        if rel is None:
+            rel = str(prim.GetPath()) if (is_mesh or instance or tagged) else ""  # type: ignore[attr-defined]
+        if tagged:
+            attr = prim.GetAttribute(tag)  # type: ignore[attr-defined]
+            if attr.HasAuthoredValue():
+                flat.tagged.append((rel, attr.Get()))
+        if is_mesh:
+            mesh = self._read_mesh(prim, authored)
+            if mesh is not None and top:
+                uses.append((_Flat([mesh], [_IDENTITY], [""]), self._matrix(prim, plain), rel))
+            elif mesh is not None:
+                flat.mesh.append(mesh)
+                flat.matrix.append(self._matrix(prim, plain))
+                flat.path.append(rel)
+        if instance:  # an instance has no children of its own: its prototype does
+            proto = prim.GetPrototype()  # type: ignore[attr-defined]
+            sub = self.protos.get(proto)
+            if sub is None:
+                sub = self.protos[proto] = self.walk(proto, top=False)[0]
+            self._use(flat, uses, sub, self._matrix(prim, plain), rel, top)
+            if sub.tagged:
+                flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
+            return None
+        return plain
+
+    @staticmethod
+    def _use(
+        flat: _Flat, uses: list[_Use], sub: _Flat, matrix: np.ndarray, rel: str, top: bool
+    ) -> None:
+        if top:
+            uses.append((sub, matrix, rel))
+            return
+        flat.mesh.extend(sub.mesh)
+        flat.matrix.extend(matrix if m is _IDENTITY else m @ matrix for m in sub.matrix)
+        flat.path.extend(rel + p for p in sub.path)
+
+    @staticmethod
+    def compose(uses: list[_Use]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Top-level uses -> (mesh ids, stage matrices, proxy paths), one matmul for all."""
+        if not uses:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4)), []
+        per = np.array([len(f.mesh) for f, _, _ in uses], dtype=np.int64)
+        mesh = np.fromiter((m for f, _, _ in uses for m in f.mesh), np.int64, int(per.sum()))
+        local = np.array([m for f, _, _ in uses for m in f.matrix], dtype=np.float64)
+        where = np.repeat(np.array([w for _, w, _ in uses], dtype=np.float64), per, axis=0)
+        paths = [rel + p for f, _, rel in uses for p in f.path]
+        return mesh, np.matmul(local.reshape(-1, 4, 4), where), paths
+
+    def _matrix(self, prim: object, plain: bool) -> np.ndarray:
+        """Prim -> walk root (the stage, or a prototype root, which has no xform)."""
+        if plain:
+            return _IDENTITY
+        return np.array(self.xf.GetLocalToWorldTransform(prim), dtype=np.float64)
+
+    def _read_mesh(self, prim: object, authored: object) -> int | None:
+        get = prim.GetAttribute  # type: ignore[attr-defined]
+        pts_attr = get("points")
+        pts = pts_attr.Get()
+        if pts is None and pts_attr.GetNumTimeSamples():
+            pts = pts_attr.Get(self._usd.TimeCode.EarliestTime())
+        counts = get("faceVertexCounts").Get()
+        indices = get("faceVertexIndices").Get()
+        if pts is None or counts is None or indices is None or len(pts) == 0:
+            self.skipped += 1
+            log.debug("mesh %s has no points/faces; skipped", prim)
+            return None
+        p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
+        c = np.asarray(counts, dtype=np.int64)
+        i = np.asarray(indices, dtype=np.int64)
+        has_holes = "holeIndices" in authored  # type: ignore[operator]
+        holes = get("holeIndices").Get() if has_holes else None
+        if holes is not None and len(holes):
+            if int(c.sum()) != i.shape[0]:  # checked here, before the holes use it
+                self._bad_topology(str(prim.GetPath()))  # type: ignore[attr-defined]
+                return None
+            keep = np.ones(c.shape[0], dtype=bool)
+            h = np.asarray(holes, dtype=np.int64)
+            keep[h[(h >= 0) & (h < c.shape[0])]] = False
+            i = i[np.repeat(keep, c)]
+            c = c[keep]
+        self.meshes.append(MeshData(prim.GetPath(), p, c, i))  # type: ignore[attr-defined]
+        return len(self.meshes) - 1
+
+    def _bad_topology(self, path: str) -> None:
+        self.skipped += 1
+        log.warning("mesh %s: faceVertexCounts do not match faceVertexIndices; skipped", path)
+
+    def drop_bad_topology(
+        self, mesh: np.ndarray, mats: np.ndarray, paths: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Check every mesh's counts against its indices at once (a sum per mesh costs
+        more than reading it); drop the bad meshes and their uses."""
+        if not self.meshes:
+            return mesh, mats, paths
+        n_faces = np.array([m.counts.shape[0] for m in self.meshes], dtype=np.int64)
+        n_idx = np.array([m.indices.shape[0] for m in self.meshes], dtype=np.int64)
+        csum = np.concatenate([[0], np.cumsum(np.concatenate([m.counts for m in self.meshes]))])
+        ends = np.cumsum(n_faces)
+        bad = csum[ends] - csum[ends - n_faces] != n_idx
+        if not bad.any():
+            return mesh, mats, paths
+        for k in np.nonzero(bad)[0].tolist():
+            self._bad_topology(str(self.meshes[k].path))
+        new_id = np.cumsum(~bad) - 1
+        self.meshes = [m for m, b in zip(self.meshes, bad.tolist(), strict=True) if not b]
+        ok = ~bad[mesh]
+        kept = [p for p, keep in zip(paths, ok.tolist(), strict=True) if keep]
+        return new_id[mesh[ok]], mats[ok], kept
+
+
+def read_stage_meshes(
+    stage: object, *, tag_attribute: str | None = None, skip_root: str | None = None
+) -> StageMeshes:
+    """Distinct meshes of ``stage`` and every place they are drawn (module doc)."""
+    reader = _Reader(stage, tag_attribute, skip_root)
+    flat, uses = reader.walk(stage.GetPseudoRoot(), top=True)  # type: ignore[attr-defined]
+    mesh, mats, paths = reader.drop_bad_topology(*reader.compose(uses))
+    log.debug(
+        "stage meshes: %d distinct meshes, %d uses, %d prototypes, %d prims",
+        len(reader.meshes),
+        mesh.shape[0],
+        len(reader.protos),
+        reader.prims,
+    )
+    return StageMeshes(reader.meshes, mesh, mats, paths, flat.tagged, reader.prims, reader.skipped)
+
+
+def expand_points(
+    sm: StageMeshes, all_points: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage-space points of every use: ``(points (N, 3), use_start (U+1,), mesh_start)``.
+
+    Use ``u``'s points are ``points[use_start[u]:use_start[u+1]]``, in its mesh's point
+    order; ``mesh_start[m]`` is where mesh ``m``'s points begin in the concatenation of
+    all distinct meshes (handy for mapping per-mesh vertex indices). ``all_points`` is
+    that concatenation, if the caller has made it already.
+    """
+    sizes = np.array([m.points.shape[0] for m in sm.meshes], dtype=np.int64)
+    mesh_start = np.concatenate([[0], np.cumsum(sizes)])
+    if not sm.meshes or sm.use_mesh.size == 0:
+        return np.zeros((0, 3)), np.zeros(sm.use_mesh.size + 1, dtype=np.int64), mesh_start
+    allp = np.concatenate([m.points for m in sm.meshes]) if all_points is None else all_points
+    per_use = sizes[sm.use_mesh]
+    use_start = np.concatenate([[0], np.cumsum(per_use)])
+    total = int(use_start[-1])
+    use_of = np.repeat(np.arange(sm.use_mesh.size), per_use)
+    src = mesh_start[sm.use_mesh][use_of] + np.arange(total) - use_start[:-1][use_of]
+    pts = allp[src]
+    out = np.empty_like(pts)
+    m = sm.use_matrix
+    for j in range(3):  # column by column keeps temporaries at (N,) instead of (N, 4, 4)
+        out[:, j] = (
+            pts[:, 0] * m[use_of, 0, j]
+            + pts[:, 1] * m[use_of, 1, j]
+            + pts[:, 2] * m[use_of, 2, j]
+            + m[use_of, 3, j]
+        )
+    return out, use_start, mesh_start
+
+
+def expand_triangles(
+    tris: np.ndarray, mesh_start: np.ndarray, use_mesh: np.ndarray, use_start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Triangles of every use: ``(vertex indices into expand_points' points, use of each)``.
+
+    ``tris`` (T, 3) index the concatenation of all distinct meshes' points (offsets
+    ``mesh_start``), e.g. one :func:`~coptwin.geo.triangulate.triangulate` call over all
+    distinct meshes; they may come in any order.
+    """
+    tris = np.asarray(tris, dtype=np.int64).reshape(-1, 3)
+    n_mesh = mesh_start.shape[0] - 1
+    tri_mesh = np.searchsorted(mesh_start, tris[:, 0], side="right") - 1
+    order = np.argsort(tri_mesh, kind="stable")
+    tris, tri_mesh = tris[order], tri_mesh[order]
+    per_mesh = np.bincount(tri_mesh, minlength=n_mesh)
+    tri_start = np.concatenate([[0], np.cumsum(per_mesh)])
+    per_use = per_mesh[use_mesh]
+    out_start = np.concatenate([[0], np.cumsum(per_use)])
+    total = int(out_start[-1])
+    use_of = np.repeat(np.arange(use_mesh.size), per_use)
+    src = tri_start[use_mesh][use_of] + np.arange(total) - out_start[:-1][use_of]
+    shift = use_start[:-1] - mesh_start[use_mesh]  # mesh-concatenation -> expanded index
+    out = tris[src]
+    out += shift[use_of][:, None]
+    return out, use_of
