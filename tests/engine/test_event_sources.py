@@ -79,12 +79,15 @@ def test_webhook_port_in_use_is_reported_and_polling_takes_over(cop, caplog):
         status, line = follow_a_new_commit(cop)
     assert any("webhook" in p and f":{port}" in p and "in use" in p for p in status.event_problems)
     assert line.level == "warn" and "webhook" in line.text and "polling every 0.2 s" in line.text
-    assert any(r.levelno >= logging.WARNING and f":{port}" in r.getMessage() for r in caplog.records)
+    assert any(
+        r.levelno >= logging.WARNING and f":{port}" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_webhook_token_variable_unset_is_reported_and_polling_takes_over(cop, monkeypatch):
     monkeypatch.delenv("COPTWIN_TEST_UNSET_TOKEN", raising=False)
-    extra = '\n[events.webhook]\nenabled = true\nport = 0\nauth_token_env = "COPTWIN_TEST_UNSET_TOKEN"\n'
+    extra = "\n[events.webhook]\nenabled = true\nport = 0\n"
+    extra += 'auth_token_env = "COPTWIN_TEST_UNSET_TOKEN"\n'
     configure(cop, extra + POLLING)
     status, line = follow_a_new_commit(cop)
     assert any("COPTWIN_TEST_UNSET_TOKEN is not set" in p for p in status.event_problems)
@@ -116,7 +119,9 @@ def test_an_event_hub_that_dies_is_reported_and_the_loop_polls(cop, monkeypatch)
 
 
 def test_healthy_sources_report_no_problem(cop):
-    configure(cop, "\n[events.webhook]\nenabled = true\nport = 0\n[events.polling]\ninterval_s = 0.2\n")
+    configure(
+        cop, "\n[events.webhook]\nenabled = true\nport = 0\n[events.polling]\ninterval_s = 0.2\n"
+    )
     status, line = follow_a_new_commit(cop)
     assert status.event_problems == () and line.level == "ok"
     assert status.event_sources == ("webhook", "polling")

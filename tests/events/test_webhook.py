@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
+import socket
 import subprocess
 import sys
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -171,7 +171,10 @@ def parser_receiver(request) -> Iterator[tuple[int, subprocess.Popen]]:
         env["AIOHTTP_NO_EXTENSIONS"] = "1"
     script = Path(__file__).with_name("receiver_process.py")
     proc = subprocess.Popen(
-        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+        [sys.executable, str(script)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
         text=True,
     )
     try:

@@ -172,8 +172,7 @@ class WebhookReceiver:
                 ) from None
             why = getattr(exc, "strerror", None) or exc
             raise ConfigError(
-                f"events.webhook: cannot listen on {where} ({why}); "
-                "pick another host or port"
+                f"events.webhook: cannot listen on {where} ({why}); pick another host or port"
             ) from None
         self._runner = runner
         self.port = self._server.sockets[0].getsockname()[1]
