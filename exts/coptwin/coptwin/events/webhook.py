@@ -167,10 +167,9 @@ class WebhookReceiver:
             await runner.cleanup()
             where = f"{self.cfg.host}:{self.cfg.port}"
             if isinstance(exc, OSError) and exc.errno in _IN_USE:
-                raise PortInUse(
-                    f"events.webhook: cannot listen on {where}: in use ({exc.strerror})"
-                ) from None
-            why = getattr(exc, "strerror", None) or exc
+                raise PortInUse(f"events.webhook: cannot listen on {where}: in use") from None
+            errno_ = getattr(exc, "errno", None)
+            why = os.strerror(errno_) if errno_ else exc
             raise ConfigError(
                 f"events.webhook: cannot listen on {where} ({why}); pick another host or port"
             ) from None
