@@ -214,3 +214,32 @@ topic = "cop/doctor"
 """,
     )
     assert statuses(path)["events: MQTT connect + subscribe"] == "PASS"
+
+
+def test_webhook_token_variable_unset_fails_its_check(tmp_path, monkeypatch, capsys):
+    """Issue 12.1: doctor said "all checks passed" while the receiver could not start."""
+    tables = tmp_path / "tables"
+    write_deltalake(str(tables / "readings"), READINGS.rename({"device": "sensor_id"}))
+    write_deltalake(str(tables / "sensors"), SENSORS)
+    monkeypatch.delenv("COPTWIN_DOCTOR_HOOK_TOKEN", raising=False)
+    text = """
+[storage]
+uri = "tables"
+[tables.readings]
+path = "readings"
+[tables.sensors]
+path = "sensors"
+[events.webhook]
+enabled = true
+port = 0
+auth_token_env = "COPTWIN_DOCTOR_HOOK_TOKEN"
+"""
+    path = write_config(tmp_path, text)
+    assert main(["doctor", "--config", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  events: webhook token" in out
+    assert "COPTWIN_DOCTOR_HOOK_TOKEN is not set" in out and "all checks passed" not in out
+    monkeypatch.setenv("COPTWIN_DOCTOR_HOOK_TOKEN", "s3cret-hook-token")
+    assert main(["doctor", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  events: webhook token" in out and "s3cret-hook-token" not in out
