@@ -66,6 +66,38 @@ def _path(cfg: WebhookConfig) -> str:
     return "/" + cfg.path.strip("/")
 
 
+class SlowSenders:
+    """Closes connections that have not sent a whole request head within ``READ_TIMEOUT_S``.
+
+    aiohttp 3.14 arms its keep-alive timer as a connection opens and closes such a
+    connection itself; older aiohttp (as Kit may bundle) waits for ever for a head
+    that trickles in a byte at a time.  Once a connection has sent a request,
+    aiohttp's keep-alive timeout (:data:`SERVER_OPTIONS`) bounds every later wait.
+    Add :meth:`middleware` to the app and run :meth:`sweep` beside the server.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[object, float] = {}  # connection -> first seen without a request
+        self._served: set[object] = set()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        self._served.add(request.protocol)
+        return await handler(request)
+
+    async def sweep(self, server: web.Server) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, READ_TIMEOUT_S / 4))
+            now, live = loop.time(), server.connections
+            self._served.intersection_update(live)
+            waiting = {c: self._waiting.get(c, now) for c in live if c not in self._served}
+            self._waiting = waiting
+            for conn, since in waiting.items():
+                if now - since > READ_TIMEOUT_S:
+                    conn.force_close()
+
+
 class WebhookEndpoint:
     """The webhook route; hands each body to ``handle(body) -> bool`` (False: malformed).
 
@@ -140,6 +172,7 @@ class WebhookReceiver:
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._sweeper: asyncio.Task | None = None
 
     @property
     def rejected(self) -> dict[int, int]:
@@ -154,7 +187,8 @@ class WebhookReceiver:
     async def start(self) -> None:
         """Listen; :class:`PortInUse` when another server holds the port, else
         :class:`ConfigError` for what no retry can fix."""
-        app = web.Application()
+        senders = SlowSenders()
+        app = web.Application(middlewares=[senders.middleware])
         app.add_routes([self.endpoint.route()])
         runner = web.AppRunner(app, access_log=None, **SERVER_OPTIONS)
         await runner.setup()
@@ -174,6 +208,7 @@ class WebhookReceiver:
                 f"events.webhook: cannot listen on {where} ({why}); pick another host or port"
             ) from None
         self._runner = runner
+        self._sweeper = asyncio.ensure_future(senders.sweep(runner.server))
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("webhook receiver %s%s", self.state, self.path)
 
@@ -183,6 +218,8 @@ class WebhookReceiver:
         self._server = self._runner = None
         if server is None or runner is None:
             return
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         server.close()
         await runner.cleanup()  # ends keep-alive and slow connections
         with contextlib.suppress(asyncio.TimeoutError):

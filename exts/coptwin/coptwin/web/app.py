@@ -35,7 +35,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from coptwin.events.webhook import SERVER_OPTIONS
+from coptwin.events.webhook import SERVER_OPTIONS, SlowSenders
 from coptwin.web.asof import AsOfCache, AsOfState, parse_as_of
 from coptwin.web.live import LiveFeed, legend, number, state_document
 
@@ -107,6 +107,8 @@ class CopWeb:
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
         self._feed_task: asyncio.Task | None = None
+        self._senders = SlowSenders()
+        self._sweeper: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> str:
@@ -130,6 +132,7 @@ class CopWeb:
             self.app(), access_log=None, shutdown_timeout=2.0, **SERVER_OPTIONS
         )
         await self._runner.setup()
+        self._sweeper = asyncio.ensure_future(self._senders.sweep(self._runner.server))
         site = web.TCPSite(self._runner, self.host, self.port)
         try:
             await site.start()
@@ -159,6 +162,9 @@ class CopWeb:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._feed_task
             self._feed_task = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -166,7 +172,9 @@ class CopWeb:
     def app(self) -> web.Application:
         from coptwin.web.ogc import OgcApi
 
-        app = web.Application(middlewares=[_headers], client_max_size=64 * 1024)
+        app = web.Application(
+            middlewares=[self._senders.middleware, _headers], client_max_size=64 * 1024
+        )
         app.add_routes(
             [
                 web.get("/", self.index),
