@@ -203,10 +203,15 @@ def test_500_concurrent_posts_are_all_answered_and_fold_into_few_ticks(engine_ca
     live(engine_case, s3_running, scenario)
 
 
-def test_s3_outage_during_an_event_burst_loses_nothing(engine_case, s3_running, fault_figures):
+@pytest.mark.parametrize("down_s", [0.0, 5.0])
+def test_s3_outage_during_an_event_burst_loses_nothing(
+    engine_case, s3_running, fault_figures, down_s
+):
     """SeaweedFS (S3 and the filer sending the events) is stopped by PID in the middle
-    of a burst of commits and events, and restarted; the engine reports the outage,
-    and catches up from its applied version once storage is back."""
+    of a burst of commits and events, stays down ``down_s`` more seconds after the engine
+    noticed (its retries back off meanwhile), and is restarted; the engine catches up
+    from its applied version once storage is back.  Recovery: from SeaweedFS answering
+    again to the engine showing the last of the commits written after it."""
 
     async def scenario(case, port):
         bucket = case.table.uri.split("/")[2]
@@ -219,6 +224,7 @@ def test_s3_outage_during_an_event_burst_loses_nothing(engine_case, s3_running, 
         assert await exchange(port, post_head(len(body)), body) == 200
         await until(lambda: case.engine.connection == "disconnected", 30, what="disconnected")
         assert case.engine.reason and s3_running.secret_key not in case.engine.reason
+        await asyncio.sleep(down_s)
         await asyncio.to_thread(s3_running.start)
         back = time.monotonic()
         for _ in range(5):  # the burst goes on once storage is back
