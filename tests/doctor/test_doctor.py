@@ -27,6 +27,17 @@ SENSORS = pl.DataFrame(
 )
 
 
+#: Readings and sensors tables in the folder ``tables`` next to the config.
+LOCAL_TABLES = """
+[storage]
+uri = "tables"
+[tables.readings]
+path = "readings"
+[tables.sensors]
+path = "sensors"
+"""
+
+
 def config_text(
     endpoint: str, bucket: str, *, readings_path="readings", sensor_col="device", extra=""
 ):
@@ -199,14 +210,8 @@ def test_reachable_broker_passes_the_mqtt_check(mqtt_broker, tmp_path):
     (tmp_path / "tables").mkdir()
     path = write_config(
         tmp_path,
-        f"""
-[storage]
-uri = "tables"
-[tables.readings]
-path = "readings"
-[tables.sensors]
-path = "sensors"
-[events.mqtt]
+        LOCAL_TABLES
+        + f"""[events.mqtt]
 enabled = true
 host = "{mqtt_broker.host}"
 port = {mqtt_broker.port}
@@ -222,19 +227,9 @@ def test_webhook_token_variable_unset_fails_its_check(tmp_path, monkeypatch, cap
     write_deltalake(str(tables / "readings"), READINGS.rename({"device": "sensor_id"}))
     write_deltalake(str(tables / "sensors"), SENSORS)
     monkeypatch.delenv("COPTWIN_DOCTOR_HOOK_TOKEN", raising=False)
-    text = """
-[storage]
-uri = "tables"
-[tables.readings]
-path = "readings"
-[tables.sensors]
-path = "sensors"
-[events.webhook]
-enabled = true
-port = 0
-auth_token_env = "COPTWIN_DOCTOR_HOOK_TOKEN"
-"""
-    path = write_config(tmp_path, text)
+    hook = "[events.webhook]\nenabled = true\nport = 0\n"
+    hook += 'auth_token_env = "COPTWIN_DOCTOR_HOOK_TOKEN"\n'
+    path = write_config(tmp_path, LOCAL_TABLES + hook)
     assert main(["doctor", "--config", str(path)]) == 1
     out = capsys.readouterr().out
     assert "FAIL  events: webhook token" in out
