@@ -62,7 +62,8 @@ def token_matches(header: str | None, token: str) -> bool:
     return hmac.compare_digest(value.encode(), token.encode())
 
 
-def _path(cfg: WebhookConfig) -> str:
+def webhook_path(cfg: WebhookConfig) -> str:
+    """The route's path, with one leading slash (``"events"`` and ``"/events/"``: ``/events``)."""
     return "/" + cfg.path.strip("/")
 
 
@@ -108,7 +109,7 @@ class WebhookEndpoint:
     def __init__(self, cfg: WebhookConfig, handle: Callable[[bytes], bool]) -> None:
         self.cfg = cfg
         self.handle = handle
-        self.path = _path(cfg)
+        self.path = webhook_path(cfg)
         self._token = expected_token(cfg)
         #: Requests refused, by status code (the intake counts the malformed bodies).
         self.rejected: dict[int, int] = {}

@@ -35,7 +35,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from coptwin.events.webhook import SERVER_OPTIONS, SlowSenders
+from coptwin.events.webhook import SERVER_OPTIONS, SlowSenders, webhook_path
 from coptwin.web.asof import AsOfCache, AsOfState, parse_as_of
 from coptwin.web.live import LiveFeed, legend, number, state_document
 
@@ -192,7 +192,7 @@ class CopWeb:
         )
         hook = self.engine.config.events.webhook
         if hook.enabled:
-            path = "/" + hook.path.strip("/")
+            path = webhook_path(hook)
             if path.startswith(_TAKEN):
                 raise ValueError(f"events.webhook.path: {path} is taken by the page; pick another")
             app.add_routes([web.route("*", path, self.webhook)])
