@@ -27,6 +27,17 @@ SENSORS = pl.DataFrame(
 )
 
 
+#: Readings and sensors tables in the folder ``tables`` next to the config.
+LOCAL_TABLES = """
+[storage]
+uri = "tables"
+[tables.readings]
+path = "readings"
+[tables.sensors]
+path = "sensors"
+"""
+
+
 def config_text(
     endpoint: str, bucket: str, *, readings_path="readings", sensor_col="device", extra=""
 ):
@@ -199,14 +210,8 @@ def test_reachable_broker_passes_the_mqtt_check(mqtt_broker, tmp_path):
     (tmp_path / "tables").mkdir()
     path = write_config(
         tmp_path,
-        f"""
-[storage]
-uri = "tables"
-[tables.readings]
-path = "readings"
-[tables.sensors]
-path = "sensors"
-[events.mqtt]
+        LOCAL_TABLES
+        + f"""[events.mqtt]
 enabled = true
 host = "{mqtt_broker.host}"
 port = {mqtt_broker.port}
@@ -214,3 +219,22 @@ topic = "cop/doctor"
 """,
     )
     assert statuses(path)["events: MQTT connect + subscribe"] == "PASS"
+
+
+def test_webhook_token_variable_unset_fails_its_check(tmp_path, monkeypatch, capsys):
+    """Issue 12.1: doctor said "all checks passed" while the receiver could not start."""
+    tables = tmp_path / "tables"
+    write_deltalake(str(tables / "readings"), READINGS.rename({"device": "sensor_id"}))
+    write_deltalake(str(tables / "sensors"), SENSORS)
+    monkeypatch.delenv("COPTWIN_DOCTOR_HOOK_TOKEN", raising=False)
+    hook = "[events.webhook]\nenabled = true\nport = 0\n"
+    hook += 'auth_token_env = "COPTWIN_DOCTOR_HOOK_TOKEN"\n'
+    path = write_config(tmp_path, LOCAL_TABLES + hook)
+    assert main(["doctor", "--config", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  events: webhook token" in out
+    assert "COPTWIN_DOCTOR_HOOK_TOKEN is not set" in out and "all checks passed" not in out
+    monkeypatch.setenv("COPTWIN_DOCTOR_HOOK_TOKEN", "s3cret-hook-token")
+    assert main(["doctor", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  events: webhook token" in out and "s3cret-hook-token" not in out

@@ -53,3 +53,12 @@ def test_many_records_for_one_table_make_one_hint(prefixes):
         doc["Records"].append(r)
     intake.handle("webhook", body(doc))
     assert len(hints) == 1 and hints[0].table == "readings"
+
+
+def test_deeply_nested_json_is_malformed_not_a_crash(prefixes, caplog):
+    """Issue 12.6: 2,000 ``[`` (4 KB) raised RecursionError out of the intake."""
+    intake, hints, stats = make(prefixes)
+    assert not intake.handle("webhook", b"[" * 2000 + b"]" * 2000)
+    assert not intake.handle("webhook", b'{"Records": ' + b"[" * 2000)
+    assert hints == [] and stats.get("webhook", "malformed") == 2
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

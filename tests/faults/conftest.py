@@ -16,6 +16,10 @@ the column mapping and the latest state, as one engine tick chains them);
 engine-level cases can drive the engine instead and keep the same counters and
 :meth:`FaultTable.check`.
 
+``engine_case`` follows a FaultTable with a real :class:`~coptwin.engine.engine.Engine`
+(its live loop, event hub and webhook receiver) and checks the same invariants on
+the engine's own counters (:meth:`EngineCase.check`).
+
 ``tls_s3`` is a second SeaweedFS that serves S3 over HTTPS with a
 certificate from a private CA made for the session (corporate TLS).
 
@@ -25,11 +29,13 @@ everything is reached through the ``fault_table`` and ``tls_s3`` fixtures.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import ipaddress
 import json
 import os
+import statistics
 import time
 import uuid
 from collections.abc import Iterator
@@ -45,6 +51,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from deltalake import write_deltalake
+from pxr import Usd, UsdGeom
 
 from coptwin.config import Config, config_from_dict
 from coptwin.delta import DeltaBatch, TableWatcher
@@ -297,6 +304,8 @@ class Figures:
     quarantined_files: int = 0
     quarantined_rows: int = 0
     skipped: int = 0
+    #: Seconds from storage back to the engine caught up, per outage case.
+    recoveries: list[float] = field(default_factory=list)
 
     def add(self, c: Counts) -> None:
         self.cases += 1
@@ -312,7 +321,13 @@ class Figures:
             f"fault suite: {self.cases} cases checked, {self.written} rows written, "
             f"{self.read} read, {self.skipped} skipped and counted, {self.quarantined_rows} in "
             f"{self.quarantined_files} quarantined files, {lost} lost"
-        )
+        ) + self.recovery_text()
+
+    def recovery_text(self) -> str:
+        if not self.recoveries:
+            return ""
+        p50, worst = statistics.median(self.recoveries), max(self.recoveries)
+        return f"; recovery after an outage: p50 {p50:.1f} s, max {worst:.1f} s"
 
 
 FIGURES = Figures()
@@ -360,6 +375,146 @@ def fault_table(request: pytest.FixtureRequest, where: str, tmp_path) -> FaultTa
     bucket = s3.new_bucket("faults")
     root = f"s3://{bucket}/cop"
     return FaultTable(f"{root}/readings", s3.storage_options(), _config(root))
+
+
+# -- engine-level cases: a real engine follows the table ------------------------------------
+
+
+def _ground() -> Usd.Stage:
+    """A flat 2 km square of terrain around the ENU origin (the sensors stand on it)."""
+    stage = Usd.Stage.CreateInMemory()
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
+    ground = UsdGeom.Mesh.Define(stage, "/World/Terrain")
+    ground.CreatePointsAttr(
+        [(-1000, -1000, 0), (1000, -1000, 0), (1000, 1000, 0), (-1000, 1000, 0)]
+    )
+    ground.CreateFaceVertexCountsAttr([4])
+    ground.CreateFaceVertexIndicesAttr([0, 1, 2, 3])
+    return stage
+
+
+class EngineCase:
+    """A real :class:`Engine` following a :class:`FaultTable` live (``coptwin run``'s loop).
+
+    The engine reads the table through its own watcher, woken by its event hub
+    (webhook receiver, polling) exactly as in production; :meth:`check` asserts the
+    suite's invariants on the engine's counters.  Async: run it inside the test's loop.
+    """
+
+    def __init__(self, table: FaultTable, storage: dict[str, Any], events: dict[str, Any]) -> None:
+        from coptwin.engine.engine import Engine
+
+        self.table = table
+        root = table.uri.rsplit("/", 1)[0]
+        sensors = pl.DataFrame(
+            {
+                "sensor_id": SENSORS,
+                "kind": ["temperature"] * len(SENSORS),
+                "lon": [13.4 + 0.0001 * i for i in range(len(SENSORS))],
+                "lat": [52.5] * len(SENSORS),
+            }
+        )
+        write_deltalake(f"{root}/sensors", sensors, storage_options=table.storage_options or None)
+        self.config = config_from_dict(
+            {
+                "storage": {"uri": root, **storage},
+                "tables": {"readings": {"path": "readings"}, "sensors": {"path": "sensors"}},
+                "rules": {"temperature": {"quantity": "temperature"}},
+                "scene": {"enu_origin": {"lat": 52.5, "lon": 13.4}, "ground_elevation_m": 0.0},
+                "events": events,
+            },
+            source="faults.toml",
+        )
+        self.engine = Engine(self.config, stage=_ground())
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    @property
+    def hub(self) -> Any:
+        return self.engine.hub
+
+    @property
+    def hook_url(self) -> str:
+        return f"http://{LOCALHOST}:{self.hub.webhook_port}/events"
+
+    def version(self) -> int:
+        return self.engine.shown_versions.get("readings", -1)
+
+    async def start(self, timeout: float = 60.0) -> None:
+        """Run the engine's live loop; returns once it has read the table and the hub is up."""
+        from tests.support.wait import until
+
+        self._task = asyncio.ensure_future(self.engine.run(self._stop))
+        await until(lambda: self.engine.opened or self._task.done(), timeout, what="engine open")
+        if self.hub is not None:
+            await self.hub.wait_ready(timeout)
+
+    async def caught_up(self, timeout: float = 60.0) -> float:
+        """Wait until the engine shows the table's latest version; seconds it took."""
+        from tests.support.wait import until
+
+        started = time.monotonic()
+        latest = await asyncio.to_thread(self.table.latest_version)
+        await until(lambda: self.version() >= latest, timeout, what=f"readings v{latest}")
+        return time.monotonic() - started
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, 30)
+        self.engine.close()
+
+    async def check(self, later_rows: int = 5) -> None:
+        """Nothing lost (rows read = written, applied + skipped = read), nothing stuck
+        (a valid commit written afterwards is read and applied in full)."""
+        await self.caught_up()
+        running, written = self.engine.running, self.table.counts.written
+        skipped = sum(running.skipped.values())
+        assert running.rows_read == written, f"rows read {running.rows_read} != written {written}"
+        assert running.rows_applied + skipped == running.rows_read, (
+            f"applied {running.rows_applied} + skipped {running.rows_skipped} != read"
+        )
+        read, applied = running.rows_read, running.rows_applied
+        await asyncio.to_thread(self.table.append, later_rows)
+        await self.caught_up()
+        assert (running.rows_read - read, running.rows_applied - applied) == (later_rows,) * 2, (
+            f"the later commit of {later_rows} rows: read {running.rows_read - read}, "
+            f"applied {running.rows_applied - applied}"
+        )
+        c = self.table.counts
+        c.read, c.applied, c.skipped = (
+            running.rows_read,
+            running.rows_applied,
+            dict(running.skipped),
+        )
+        FIGURES.add(c)
+
+
+@pytest.fixture
+def fault_figures() -> Figures:
+    """The suite's totals (cases record outage recovery times here)."""
+    return FIGURES
+
+
+@pytest.fixture
+def engine_case(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Factory: ``engine_case(events)`` - a readings table in a fresh SeaweedFS bucket and
+    an :class:`EngineCase` over it, with the storage credentials in the environment.
+    The filer's real bucket events go to nobody until the case points them at its hub."""
+    s3 = request.getfixturevalue("s3_running")
+    for key, value in s3.env().items():
+        monkeypatch.setenv(key, value)
+
+    def make(events: dict[str, Any]) -> EngineCase:
+        bucket = s3.new_bucket("faults-live")
+        root = f"s3://{bucket}/cop"
+        table = FaultTable(f"{root}/readings", s3.storage_options(), _config(root))
+        table.append(10)  # the table exists before the engine opens
+        return EngineCase(table, {"endpoint": s3.endpoint, "allow_http": True}, events)
+
+    yield make
+    s3.webhook_target = None
 
 
 # -- corporate TLS: a private CA and SeaweedFS serving S3 over HTTPS --------------------------

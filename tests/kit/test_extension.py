@@ -323,14 +323,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11.6: fixed with the event-source rework")
 def test_disable_then_enable_at_once_keeps_live_updates(kit, cop_tables, city_stage):
     """Issue 11.6: the old webhook receiver still holds its port when the new one starts.
 
     The stand-in keeps a closed asyncio server's port bound until its close is
-    awaited (as Windows' proactor loop does).  The restarted engine must say that
-    the webhook failed, fall back to polling, and keep picking up new readings.
+    awaited (as Windows' proactor loop does).  Shutdown awaits the old receiver's
+    close; meanwhile the new engine says the port is taken and polling covers; then
+    the new receiver binds the port and takes events, and readings keep coming.
     """
+    import http.client
+
     port = _free_port()
     config = cop_tables.read_text(encoding="utf-8")
     config += f"\n[events.webhook]\nenabled = true\nport = {port}\n"
@@ -340,14 +342,31 @@ def test_disable_then_enable_at_once_keeps_live_updates(kit, cop_tables, city_st
     kit.frame()
     data = kit.kit_test("_data")
 
+    def post_event() -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("POST", "/events", body=b'{"Event": "s3:TestEvent"}')
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
     async def scenario():
         kit.manager.set_extension_enabled_immediate("coptwin", True)
         await kit.until(lambda: drawn(instance()), "the first engine")
+        first = instance().session.engine.hub
+        await kit.until(lambda: first.webhook_port == port, "the first receiver")
         kit.manager.set_extension_enabled_immediate("coptwin", False)
         kit.manager.set_extension_enabled_immediate("coptwin", True)  # at once
         ext = instance()
         try:
             await kit.until(lambda: drawn(ext), "the second engine")
+            hub = ext.session.engine.hub
+            await kit.until(
+                lambda: hub.webhook_port == port and not hub.problems,
+                "the new receiver on the port the old one freed",
+            )
+            assert await asyncio.to_thread(post_event) == 200
+            assert hub.stats["webhook"]["received"] == 1
             data.append_reading(cop_tables.parent, "t1", 33.3)
             await kit.until(
                 lambda: any(
@@ -356,7 +375,9 @@ def test_disable_then_enable_at_once_keeps_live_updates(kit, cop_tables, city_st
                 "the new reading (live updates after the restart)",
                 frames=300,
             )
-            assert "polling" in ext.panel.status.details
+            status = ext.panel.status
+            assert "events: webhook, polling" in status.details and status.level != "error"
+            assert "webhook" not in status.text  # no problem left to report
         finally:
             kit.manager.set_extension_enabled_immediate("coptwin", False)
             await kit.frames()

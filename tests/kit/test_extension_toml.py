@@ -142,8 +142,8 @@ def test_pipapi_matches_the_core_and_never_brings_usd(toml):
     names = {re.split(r"[<>=;\[ ]", r, maxsplit=1)[0].lower() for r in pipapi["requirements"]}
     assert "usd-core" not in names and "pxr" not in names
     assert "numpy" not in names  # Kit ships numpy; a second one breaks Kit's extensions
-    # aiohttp is only for `coptwin serve` (coptwin.web), which Kit does not load; Kit ships
-    # its own aiohttp, and a second one from pip would shadow it.
+    # Kit ships its own aiohttp (the webhook receiver runs on it, coptwin.events.webhook),
+    # and a second one from pip would shadow it.
     assert "aiohttp" not in names
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     core = {re.split(r"[<>=;\[ ]", r, maxsplit=1)[0].lower() for r in project["dependencies"]}
@@ -169,3 +169,18 @@ def test_provider_mapping():
     assert provider("carb.eventdispatcher", deps) == "<kernel>"
     assert provider("omni.kit.window.property", deps) is None
     assert provider("omni.uix", deps) is None
+
+
+def test_kit_runs_the_webhook_receiver_without_loading_the_page():
+    """The engine, its event sources and the panel's view-models import no ``coptwin.web``
+    (the page) and no ``coptwin.render`` (VTK): Kit gets the receiver only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, coptwin.engine.engine, coptwin.engine.loop, coptwin.events.webhook, "
+        "coptwin.ui.session, coptwin.ui.panel; "
+        "print(sorted(m for m in sys.modules if m.startswith(('coptwin.web', 'coptwin.render'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -75,3 +75,38 @@ def test_connecting_and_skipped_rows_are_visible():
 def test_idle_line_says_why_nothing_runs():
     line = idle_status_line("no stage is open")
     assert (line.state, line.text, line.level) == ("Stopped", "Stopped: no stage is open", "error")
+
+
+def test_failing_event_source_is_a_warning_that_says_what_covers():
+    """Issue 12.1: the status line says which source failed and that polling covers."""
+    problem = (
+        "webhook: events.webhook: cannot listen on 127.0.0.1:8765: in use; polling every 1 s covers"
+    )
+    status = EngineStatus(
+        connection="connected",
+        event_sources=("webhook",),
+        last_update=NOW - timedelta(seconds=2),
+        event_problems=(problem,),
+    )
+    line = format_status(status, NOW)
+    assert (line.state, line.level) == ("Connected", "warn")
+    assert line.text == f"Connected · last update 2 s ago · {problem}"
+    down = format_status(EngineStatus(connection="disconnected", event_problems=(problem,)), NOW)
+    assert down.level == "error" and problem in down.text
+
+
+def test_skipped_event_counters_are_in_the_details():
+    """Issue 12.9: foreign, malformed and ignored events are shown, per source."""
+    counts = {
+        "webhook": {"received": 9, "hints": 5, "malformed": 2, "foreign": 1, "ignored": 0},
+        "polling": {"received": 0, "hints": 40, "malformed": 0, "foreign": 0, "ignored": 0},
+        "mqtt": {"received": 3, "hints": 0, "malformed": 0, "foreign": 0, "ignored": 3},
+    }
+    status = EngineStatus(
+        connection="connected", event_sources=("webhook", "mqtt"), event_counts=counts
+    )
+    details = format_status(status, NOW).details
+    assert "events: webhook, mqtt" in details
+    assert "webhook 9 events (2 malformed, 1 foreign)" in details
+    assert "mqtt 3 events (3 ignored)" in details
+    assert "polling" not in details.split("events: webhook, mqtt")[1]

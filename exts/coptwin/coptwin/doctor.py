@@ -427,6 +427,7 @@ class Doctor:
         ev = self.config.events
         if ev.webhook.enabled:
             self._webhook(ev.webhook.host, ev.webhook.port)
+            self._webhook_token()
         if ev.mqtt.enabled:
             self._mqtt()
         if ev.polling.enabled:
@@ -446,6 +447,29 @@ class Doctor:
             )
             return
         self._add(name, True, f"{host}:{port}")
+
+    def _webhook_token(self) -> None:
+        from coptwin.events.webhook import expected_token
+
+        name = "events: webhook token"
+        cfg = self.config.events.webhook
+        if not cfg.auth_token_env:
+            self._add(
+                name, True, "none: senders are not authenticated (events.webhook.auth_token_env)"
+            )
+            return
+        try:
+            expected_token(cfg)
+        except ValueError as exc:  # the receiver would not start: events would come by polling
+            self._add(
+                name,
+                False,
+                str(exc),
+                f"set {cfg.auth_token_env} in the environment coptwin runs in, to the token "
+                "your storage sends (MinIO auth_token, the SeaweedFS filer's bearer_token)",
+            )
+            return
+        self._add(name, True, f"${cfg.auth_token_env} is set")
 
     def _mqtt(self) -> None:
         name = "events: MQTT connect + subscribe"

@@ -95,17 +95,21 @@ class Wakeup:
         return tables or None
 
 
-async def run(engine: Engine, stop: asyncio.Event | None = None) -> None:
+async def run(
+    engine: Engine, stop: asyncio.Event | None = None, *, mount_webhook: bool = False
+) -> None:
     """Run ``engine`` until ``stop`` is set or the engine is closed.
 
     While storage is unreachable the status says why and retries back off
     exponentially (a hint still triggers an early retry); on recovery the watchers
     catch up from the last applied version, so nothing committed is missed.
+    ``mount_webhook``: a web server mounts the webhook route (``coptwin serve``),
+    the hub opens no server of its own.
     """
     stop = stop or asyncio.Event()
     wakeup = engine.wakeup
     wakeup.bind(asyncio.get_running_loop())
-    hub_task = start_hub(engine, stop)
+    hub_task = start_hub(engine, stop, mount_webhook=mount_webhook)
     backoff = 0.0
     tables: set[str] | None = None
     try:
@@ -130,20 +134,31 @@ async def run(engine: Engine, stop: asyncio.Event | None = None) -> None:
         if hub_task is not None:
             hub_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await hub_task
+                await hub_task  # the hub awaits its receiver's close: the port is free after
         wakeup.bind(None)
 
 
 def poll_interval(engine: Engine) -> float:
-    """Seconds until the next check when no hint comes (jittered)."""
-    poll = engine.config.events.polling
-    if engine.hub is not None or not poll.enabled:
+    """Seconds until the next check when no hint comes (jittered).
+
+    A running event hub polls by itself (and whenever a push source is down);
+    without one, or once it has stopped, this loop polls at the configured interval.
+    """
+    hub = engine.hub
+    if hub is not None and not hub.stopped:
         return HUB_WAIT_S
+    poll = engine.config.events.polling
     return poll.interval_s * (1 + poll.jitter * (2 * random.random() - 1))
 
 
-def start_hub(engine: Engine, stop: asyncio.Event) -> asyncio.Task | None:
-    """Start the bucket-event sources the config enables (polling alone is this loop)."""
+def start_hub(
+    engine: Engine, stop: asyncio.Event, *, mount_webhook: bool = False
+) -> asyncio.Task | None:
+    """Start the bucket-event sources the config enables (polling alone is this loop).
+
+    The hub's end is watched: if it fails, it has recorded why (its ``problems``
+    reach the status line), and this loop is woken to poll in its place.
+    """
     cfg = engine.config.events
     sources = []
     if cfg.webhook.enabled:
@@ -155,9 +170,24 @@ def start_hub(engine: Engine, stop: asyncio.Event) -> asyncio.Task | None:
     engine.event_sources = tuple(sources)
     if not (cfg.webhook.enabled or cfg.mqtt.enabled):
         return None
-    engine.hub = EventHub(
+    hub = engine.hub = EventHub(
         engine.config,
         table_prefixes(engine.config),
         lambda hint: engine.request_check(hint.table),
+        mount_webhook=mount_webhook,
     )
-    return asyncio.ensure_future(engine.hub.run(stop))
+    task = asyncio.ensure_future(hub.run(stop))
+
+    def ended(task: asyncio.Task) -> None:
+        if stop.is_set() or task.cancelled():
+            return
+        exc = task.exception()
+        log.error(
+            "event sources stopped (%s); polling every %g s instead",
+            f"{type(exc).__name__}: {exc}" if exc else "ended",
+            cfg.polling.interval_s,
+        )
+        engine.request_check()  # wake the loop: it polls from now on
+
+    task.add_done_callback(ended)
+    return task

@@ -76,6 +76,10 @@ class EngineStatus:
     as_of: int | datetime | None = None
     rows_read: int = 0
     rows_skipped: dict[str, int] = field(default_factory=dict)
+    #: Event sources that do not work, one line each with what covers for them.
+    event_problems: tuple[str, ...] = ()
+    #: Per event source: received, hints, malformed, foreign, ignored.
+    event_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def live(self) -> bool:
@@ -108,6 +112,8 @@ def build_snapshot(engine: Engine) -> EngineSnapshot:
             as_of=engine.as_of,
             rows_read=engine.running.rows_read,
             rows_skipped=dict(engine.running.skipped),
+            event_problems=engine.hub.problems if engine.hub is not None else (),
+            event_counts=engine.hub.stats if engine.hub is not None else {},
         )
         registry, state, overlay = engine.registry, engine.state, engine.overlay
         if registry is None or state is None or not (engine.opened or engine.closed):

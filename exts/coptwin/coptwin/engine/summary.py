@@ -28,6 +28,11 @@ def summary_dict(snapshot: EngineSnapshot, running: RunningStats) -> dict[str, o
         "rows_skipped": dict(running.skipped),
         "tick_ms_p50": running.percentile(50),
         "tick_ms_p95": running.percentile(95),
+        "events": {
+            "sources": list(snapshot.status.event_sources),
+            "problems": list(snapshot.status.event_problems),
+            "counts": dict(snapshot.status.event_counts),
+        },
     }
 
 
@@ -59,5 +64,23 @@ def format_summary(snapshot: EngineSnapshot, running: RunningStats) -> str:
         "tick time: "
         + (f"median {p50:.1f} ms, p95 {p95:.1f} ms" if p50 is not None else "no ticks with data")
         + f" over {d['ticks']} ticks",
+        *_event_lines(snapshot),
     ]
     return "\n".join(lines)
+
+
+def _event_lines(snapshot: EngineSnapshot) -> list[str]:
+    """Event sources in use, what each received and skipped, and any that failed."""
+    status = snapshot.status
+    if not status.event_sources:
+        return []  # --once and --as-of run no sources
+    lines = [f"events: {', '.join(status.event_sources)}"]
+    for source, c in status.event_counts.items():
+        if source == "polling":
+            continue  # polling receives nothing; its hints are the ticks above
+        lines.append(
+            f"  {source}: {c['received']} received, {c['hints']} hints, "
+            f"{c['malformed']} malformed, {c['foreign']} foreign, {c['ignored']} ignored"
+        )
+    lines += [f"  FAILED {p}" for p in status.event_problems]
+    return lines

@@ -37,4 +37,6 @@ class SourceStats:
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         """``{source: {counter: n}}`` with every counter present (zeros included)."""
-        return {src: {c: counts[c] for c in COUNTERS} for src, counts in self._counts.items()}
+        # list(): snapshots read this from worker threads while the loop adds sources
+        items = list(self._counts.items())
+        return {src: {c: counts[c] for c in COUNTERS} for src, counts in items}

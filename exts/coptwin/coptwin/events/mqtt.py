@@ -90,7 +90,8 @@ class MqttSource:
         self.client.loop_start()
 
     def stop(self) -> None:
-        self.client.disconnect()
+        if self.client.is_connected():  # paho logs an error for a disconnect never connected
+            self.client.disconnect()
         self.client.loop_stop()
 
     # -- called from paho's thread ------------------------------------------------------------

@@ -134,6 +134,8 @@ def parse_event_body(body: bytes) -> Parsed:
         doc = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise MalformedEvent("body is not UTF-8 JSON") from None
+    except RecursionError:  # a few KB of "[[[[" nest deeper than the decoder can go
+        raise MalformedEvent("body nests too deeply to be an event") from None
     out = Parsed()
     _document(doc, out)
     return out

@@ -1,42 +1,43 @@
-"""Webhook receiver: a small asyncio HTTP/1.1 server for storage event POSTs.
+"""The bucket-event webhook: one aiohttp route, and a server of its own for it.
 
 MinIO, Ceph RGW, AWS SNS (HTTPS subscription) and the SeaweedFS filer all POST
-JSON.  The receiver checks the optional bearer token in constant time, limits
-the body size (413), answers 400 for malformed bodies (counted, logged), and
-answers 200 only once the resulting hints are queued - so a sender that sees
-2xx can rely on coptwin having taken the event.  It binds 127.0.0.1 unless the
-config says otherwise; port 0 picks a free port (see :attr:`port`).
+JSON.  :class:`WebhookEndpoint` is the route: it checks the optional bearer
+token in constant time, limits the body size (413, without reading it), answers
+400 for malformed bodies (counted by the intake) and 200 only once the
+resulting hints are queued - so a sender that sees 2xx can rely on coptwin
+having taken the event.  HTTP itself (request line, headers, ``Content-Length``
+digits, keep-alive) is aiohttp's parser, not ours.
 
-stdlib only (no web framework) so it runs unchanged inside Kit's Python.
+One implementation, two hosts: ``coptwin serve`` mounts the route on its page
+server (:mod:`coptwin.web.app` builds on this module, never the reverse);
+``coptwin run`` and the Kit extension run :class:`WebhookReceiver`, the same
+route alone on its own aiohttp server, on the asyncio loop the engine runs on
+(Kit's own loop inside Omniverse; Kit bundles aiohttp).  The receiver binds
+127.0.0.1 unless the config says otherwise; port 0 picks a free port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import logging
 import os
 from collections.abc import Callable
 
+from aiohttp import web
+
 from coptwin.config import ConfigError, WebhookConfig
 
 log = logging.getLogger(__name__)
 
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    411: "Length Required",
-    413: "Payload Too Large",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-}
-_MAX_HEADER_BYTES = 16 * 1024
-_READ_TIMEOUT_S = 15.0
+#: Seconds a sender gets to send its body, and an idle or slow connection lives
+#: (a slowloris sender is cut off after this, whatever it sends).
+READ_TIMEOUT_S = 15.0
+#: The server options that bound a connection's time (both hosts use them).
+SERVER_OPTIONS = {"keepalive_timeout": READ_TIMEOUT_S}
+_CLOSE_TIMEOUT_S = 2.0
 
 
 def expected_token(cfg: WebhookConfig) -> str | None:
@@ -61,26 +62,122 @@ def token_matches(header: str | None, token: str) -> bool:
     return hmac.compare_digest(value.encode(), token.encode())
 
 
-class _HttpError(Exception):
-    def __init__(self, status: int, close: bool = True) -> None:
-        self.status = status
-        self.close = close
+def webhook_path(cfg: WebhookConfig) -> str:
+    """The route's path, with one leading slash (``"events"`` and ``"/events/"``: ``/events``)."""
+    return "/" + cfg.path.strip("/")
+
+
+class SlowSenders:
+    """Closes connections that have not sent a whole request head within ``READ_TIMEOUT_S``.
+
+    aiohttp 3.14 arms its keep-alive timer as a connection opens and closes such a
+    connection itself; older aiohttp (as Kit may bundle) waits for ever for a head
+    that trickles in a byte at a time.  Once a connection has sent a request,
+    aiohttp's keep-alive timeout (:data:`SERVER_OPTIONS`) bounds every later wait.
+    Add :meth:`middleware` to the app and run :meth:`sweep` beside the server.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[object, float] = {}  # connection -> first seen without a request
+        self._served: set[object] = set()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        self._served.add(request.protocol)
+        return await handler(request)
+
+    async def sweep(self, server: web.Server) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, READ_TIMEOUT_S / 4))
+            now, live = loop.time(), server.connections
+            self._served.intersection_update(live)
+            waiting = {c: self._waiting.get(c, now) for c in live if c not in self._served}
+            self._waiting = waiting
+            for conn, since in waiting.items():
+                if now - since > READ_TIMEOUT_S:
+                    conn.force_close()
+
+
+class WebhookEndpoint:
+    """The webhook route; hands each body to ``handle(body) -> bool`` (False: malformed).
+
+    Raises :class:`ConfigError` at once when the token variable is unset, so a
+    misconfigured receiver never accepts unauthenticated events.
+    """
+
+    def __init__(self, cfg: WebhookConfig, handle: Callable[[bytes], bool]) -> None:
+        self.cfg = cfg
+        self.handle = handle
+        self.path = webhook_path(cfg)
+        self._token = expected_token(cfg)
+        #: Requests refused, by status code (the intake counts the malformed bodies).
+        self.rejected: dict[int, int] = {}
+
+    def route(self) -> web.RouteDef:
+        return web.route("*", self.path, self.serve)
+
+    def _refuse(self, status: int, *, close: bool = False) -> web.Response:
+        self.rejected[status] = self.rejected.get(status, 0) + 1
+        resp = web.Response(status=status)
+        if close:
+            resp.force_close()  # the body was not read: do not reuse the connection
+        return resp
+
+    async def serve(self, request: web.Request) -> web.Response:
+        if request.method in ("GET", "HEAD"):
+            return web.Response()  # liveness probe (some senders check before sending)
+        if request.method != "POST":
+            return self._refuse(405, close=True)
+        if self._token is not None and not token_matches(
+            request.headers.get("Authorization"), self._token
+        ):
+            log.warning("webhook: rejected a request without the expected bearer token")
+            return self._refuse(401, close=True)
+        length = request.content_length  # aiohttp's parser accepts digits only
+        if length is None:  # chunked or no length: the size must be known before reading
+            return self._refuse(411, close=True)
+        if length > self.cfg.max_body_bytes:
+            limit = self.cfg.max_body_bytes
+            log.warning("webhook: rejected %d-byte body (limit %d)", length, limit)
+            return self._refuse(413, close=True)
+        try:
+            body = await asyncio.wait_for(request.content.readexactly(length), READ_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            return self._refuse(408, close=True)
+        except asyncio.IncompleteReadError:  # the sender went away mid-body
+            return self._refuse(400, close=True)
+        try:
+            ok = self.handle(body)  # queues the hints synchronously on this loop
+        except Exception:  # never answer a sender with a dropped connection
+            log.exception("webhook: unexpected error while handling an event")
+            return self._refuse(500)
+        return web.Response() if ok else self._refuse(400)
 
 
 class WebhookReceiver:
-    """Receives event POSTs and hands each body to ``handle(body) -> bool`` (False: malformed)."""
+    """The endpoint alone on an aiohttp server of its own (``coptwin run``, Kit).
+
+    :meth:`close` returns once the port is free: aiohttp's ``TCPSite.stop`` closes
+    its listening server without awaiting it, and on Windows' proactor loop the
+    port stays bound until the close has been processed, so the receiver makes
+    the listening server itself and awaits its ``wait_closed()``.
+    """
 
     name = "webhook"
 
     def __init__(self, cfg: WebhookConfig, handle: Callable[[bytes], bool]) -> None:
         self.cfg = cfg
-        self.handle = handle
-        self.path = "/" + cfg.path.strip("/") if cfg.path.strip("/") else "/"
-        self._token = expected_token(cfg)
-        self._server: asyncio.AbstractServer | None = None
+        self.endpoint = WebhookEndpoint(cfg, handle)
+        self.path = self.endpoint.path
         self.port: int | None = None
-        self.rejected: dict[int, int] = {}
-        self._conns: set[asyncio.StreamWriter] = set()
+        self._runner: web.AppRunner | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._sweeper: asyncio.Task | None = None
+
+    @property
+    def rejected(self) -> dict[int, int]:
+        return self.endpoint.rejected
 
     @property
     def state(self) -> str:
@@ -89,111 +186,49 @@ class WebhookReceiver:
         return f"listening {self.cfg.host}:{self.port}"
 
     async def start(self) -> None:
+        """Listen; :class:`PortInUse` when another server holds the port, else
+        :class:`ConfigError` for what no retry can fix."""
+        senders = SlowSenders()
+        app = web.Application(middlewares=[senders.middleware])
+        app.add_routes([self.endpoint.route()])
+        runner = web.AppRunner(app, access_log=None, **SERVER_OPTIONS)
+        await runner.setup()
+        loop = asyncio.get_running_loop()
         try:
-            self._server = await asyncio.start_server(
-                self._serve, host=self.cfg.host, port=self.cfg.port, limit=_MAX_HEADER_BYTES
+            self._server = await loop.create_server(
+                runner.server, self.cfg.host, self.cfg.port, backlog=128
             )
-        except OSError as exc:
+        except (OSError, OverflowError) as exc:
+            await runner.cleanup()
+            where = f"{self.cfg.host}:{self.cfg.port}"
+            if isinstance(exc, OSError) and exc.errno in _IN_USE:
+                raise PortInUse(f"events.webhook: cannot listen on {where}: in use") from None
+            errno_ = getattr(exc, "errno", None)
+            why = os.strerror(errno_) if errno_ else exc
             raise ConfigError(
-                f"events.webhook: cannot listen on {self.cfg.host}:{self.cfg.port} "
-                f"({exc.strerror or exc}); pick another port or stop the other listener"
+                f"events.webhook: cannot listen on {where} ({why}); pick another host or port"
             ) from None
+        self._runner = runner
+        self._sweeper = asyncio.ensure_future(senders.sweep(runner.server))
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("webhook receiver %s%s", self.state, self.path)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            # Senders keep connections alive; close them so shutdown does not wait for them.
-            for writer in list(self._conns):
-                writer.close()
-            await self._server.wait_closed()
-            self._server = None
+        """Stop listening, end open connections, and return once the port is free."""
+        server, runner = self._server, self._runner
+        self._server = self._runner = None
+        if server is None or runner is None:
+            return
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        server.close()
+        await runner.cleanup()  # ends keep-alive and slow connections
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), _CLOSE_TIMEOUT_S)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._conns.add(writer)
-        try:
-            while True:
-                try:
-                    request = self._one_request(reader, writer)
-                    keep = await asyncio.wait_for(request, _READ_TIMEOUT_S)
-                except _HttpError as err:
-                    self.rejected[err.status] = self.rejected.get(err.status, 0) + 1
-                    await self._respond(writer, err.status, close=err.close)
-                    keep = not err.close
-                except asyncio.TimeoutError:
-                    keep = False
-                if not keep:
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass  # client went away, or the receiver is shutting down
-        except Exception:  # never let one bad connection take the receiver down
-            log.exception("webhook: unexpected error while serving a request")
-        finally:
-            self._conns.discard(writer)
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
 
-    async def _one_request(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
-        """Serve one request; True to keep the connection open."""
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            if not exc.partial:
-                return False  # client closed an idle keep-alive connection
-            raise _HttpError(400) from None
-        except asyncio.LimitOverrunError:
-            raise _HttpError(431) from None
-        try:
-            lines = head.decode("latin-1").split("\r\n")
-            method, target, version = lines[0].split(" ", 2)
-        except ValueError:
-            raise _HttpError(400) from None
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-        keep = version.upper() == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-        path = target.split("?", 1)[0]
-        if path.rstrip("/") != self.path.rstrip("/"):
-            raise _HttpError(404)
-        if method in ("GET", "HEAD"):
-            # Liveness probe (some senders check the endpoint before sending).
-            await self._respond(writer, 200, close=not keep)
-            return keep
-        if method != "POST":
-            raise _HttpError(405)
-        if self._token is not None and not token_matches(headers.get("authorization"), self._token):
-            log.warning("webhook: rejected a request without the expected bearer token")
-            raise _HttpError(401)
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            raise _HttpError(411)
-        try:
-            length = int(headers.get("content-length", ""))
-        except ValueError:
-            raise _HttpError(411) from None
-        if length < 0:
-            raise _HttpError(400)
-        if length > self.cfg.max_body_bytes:
-            limit = self.cfg.max_body_bytes
-            log.warning("webhook: rejected %d-byte body (limit %d)", length, limit)
-            raise _HttpError(413)
-        body = await reader.readexactly(length)
-        ok = self.handle(body)  # queues the hints synchronously on this loop
-        if not ok:
-            raise _HttpError(400, close=not keep)
-        await self._respond(writer, 200, close=not keep)
-        return keep
+class PortInUse(ConfigError):
+    """Another server holds the port (perhaps our own previous one, still closing)."""
 
-    async def _respond(self, writer: asyncio.StreamWriter, status: int, *, close: bool) -> None:
-        head = (
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-            "Content-Length: 0\r\n"
-            f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n"
-        )
-        writer.write(head.encode("latin-1"))
-        await writer.drain()
+
+_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}

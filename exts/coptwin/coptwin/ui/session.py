@@ -6,6 +6,11 @@ on the current loop (Kit's, inside Omniverse); ``stop`` ends the task, closes
 the engine and so detaches its overlay.  Both are idempotent, so enabling,
 disabling and re-enabling the extension — or reopening stages — never leaves
 a second task or a second overlay layer behind.
+
+The engine's event sources run inside that task, on the same loop: the webhook
+receiver (``coptwin.events.webhook``, on Kit's bundled aiohttp) listens there, and
+stopping the task awaits the receiver's close.  An engine started before the old
+receiver has let go of its port retries the port and polls meanwhile (issue 11.6).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ tests pin them down and the omni.ui panel only paints them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -66,6 +66,7 @@ def _details(status: EngineStatus) -> str:
     parts: list[str] = []
     sources = ", ".join(status.event_sources) if status.event_sources else "none"
     parts.append(f"events: {sources}")
+    parts.extend(_event_counts(status.event_counts))
     if status.versions:
         versions = ", ".join(f"{name} v{v}" for name, v in sorted(status.versions.items()))
         parts.append(f"versions: {versions}")
@@ -81,6 +82,25 @@ def _details(status: EngineStatus) -> str:
     return " · ".join(parts)
 
 
+def _event_counts(counts: dict[str, dict[str, int]]) -> list[str]:
+    """Per push source: events received, and those skipped (malformed, foreign, ignored)."""
+    out = []
+    for source, c in counts.items():
+        if not c.get("received"):
+            continue
+        skipped = ", ".join(f"{c[k]} {k}" for k in ("malformed", "foreign", "ignored") if c.get(k))
+        out.append(f"{source} {c['received']} events" + (f" ({skipped})" if skipped else ""))
+    return out
+
+
+def _with_problems(line: StatusLine, problems: tuple[str, ...]) -> StatusLine:
+    """A failing event source: named on the headline, and at least a warning."""
+    if not problems:
+        return line
+    level: Level = "warn" if line.level == "ok" else line.level
+    return replace(line, text=" · ".join((line.text, *problems)), level=level)
+
+
 def format_status(
     status: EngineStatus,
     now: datetime,
@@ -89,8 +109,14 @@ def format_status(
     """The status line for one engine status at wall-clock time ``now``.
 
     Precedence: as-of (the user chose the past) > disconnected > connecting >
-    stale (connected but no new data for ``stale_after_s``) > connected.
+    stale (connected but no new data for ``stale_after_s``) > connected.  While
+    live, an event source that fails is named on the headline (at least a warning).
     """
+    line = _state_line(status, now, stale_after_s)
+    return line if not line.live else _with_problems(line, status.event_problems)
+
+
+def _state_line(status: EngineStatus, now: datetime, stale_after_s: float) -> StatusLine:
     details = _details(status)
     age = age_seconds(status.last_update, now)
     updated = f"last update {format_age(age)}" if age is not None else "no update yet"

@@ -15,10 +15,12 @@ Routes (all read-only except the note writes, which need the bearer token):
 ``/api/notes``              notes (GET); add (POST) and ``/api/notes/{id}/{action}``
 ``/basemap.pmtiles``        the configured basemap, with HTTP range requests
 ``/ogc/...``                OGC API - Features (see :mod:`coptwin.web.ogc`)
+``events.webhook.path``     bucket events, when the webhook is enabled (``/events``)
 
-The bucket-event webhook moves here next: one ``web.post(cfg.events.webhook.path, ...)``
-route whose handler checks the token and size and hands the body to the event hub's
-intake, the way ``events/webhook.py`` does today.
+The bucket-event webhook is the event hub's own route
+(:class:`coptwin.events.webhook.WebhookEndpoint`: token, size limits, intake),
+mounted here so ``coptwin serve`` listens on one port; ``coptwin run`` and Kit run
+the same route on a server of its own.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from coptwin.events.webhook import SERVER_OPTIONS, SlowSenders, webhook_path
 from coptwin.web.asof import AsOfCache, AsOfState, parse_as_of
 from coptwin.web.live import LiveFeed, legend, number, state_document
 
@@ -48,6 +51,8 @@ CSP = (
     "form-action 'none'"
 )
 _SSE_KEEPALIVE_S = 15.0
+#: Paths of the page the webhook route cannot share.
+_TAKEN = ("/api/", "/ogc", "/static/", "/basemap.pmtiles")
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -102,6 +107,8 @@ class CopWeb:
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
         self._feed_task: asyncio.Task | None = None
+        self._senders = SlowSenders()
+        self._sweeper: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> str:
@@ -121,8 +128,11 @@ class CopWeb:
         await self.feed.start()
         self.notes = Notes(engine, self.geo, self._position, engine.config.web.notes_token_env)
         self._feed_task = asyncio.ensure_future(self.feed.run(self._stop))
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, shutdown_timeout=2.0, **SERVER_OPTIONS
+        )
         await self._runner.setup()
+        self._sweeper = asyncio.ensure_future(self._senders.sweep(self._runner.server))
         site = web.TCPSite(self._runner, self.host, self.port)
         try:
             await site.start()
@@ -152,6 +162,9 @@ class CopWeb:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._feed_task
             self._feed_task = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -159,7 +172,9 @@ class CopWeb:
     def app(self) -> web.Application:
         from coptwin.web.ogc import OgcApi
 
-        app = web.Application(middlewares=[_headers], client_max_size=64 * 1024)
+        app = web.Application(
+            middlewares=[self._senders.middleware, _headers], client_max_size=64 * 1024
+        )
         app.add_routes(
             [
                 web.get("/", self.index),
@@ -175,6 +190,12 @@ class CopWeb:
                 *OgcApi(self).routes(),
             ]
         )
+        hook = self.engine.config.events.webhook
+        if hook.enabled:
+            path = webhook_path(hook)
+            if path.startswith(_TAKEN):
+                raise ValueError(f"events.webhook.path: {path} is taken by the page; pick another")
+            app.add_routes([web.route("*", path, self.webhook)])
         return app
 
     # ------------------------------------------------------------------ helpers
@@ -353,6 +374,15 @@ class CopWeb:
     async def note_action(self, request: web.Request) -> web.Response:
         return await self._write(request, request.match_info["action"], request.match_info["nid"])
 
+    # ------------------------------------------------------------------ bucket events
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        """The event hub's webhook route (503 while it has none: see the status line)."""
+        hub = self.engine.hub
+        endpoint = hub.webhook_endpoint if hub is not None else None
+        if endpoint is None:
+            raise web.HTTPServiceUnavailable(reason="the webhook is not accepting events")
+        return await endpoint.serve(request)
+
     # ------------------------------------------------------------------ basemap
     async def basemap_file(self, request: web.Request) -> web.StreamResponse:
         if self.basemap is None:
@@ -365,13 +395,17 @@ async def serve(
 ) -> None:
     """Run the engine's live loop and the web server until ``stop`` is set.
 
+    The bucket-event webhook (when enabled) is a route of this server, on its port.
+
     Opens the engine first (reads in a worker thread), so a bad config or an
     unreachable scene fails at once; storage outages later are the engine's
     ``disconnected`` status, shown on the page.
     """
+    from coptwin.engine.loop import run as run_engine
+
     if engine.stage is None or engine.registry is None:
         engine.commit_open(await asyncio.to_thread(engine.prepare_open))
-    run = asyncio.ensure_future(engine.run(stop))
+    run = asyncio.ensure_future(run_engine(engine, stop, mount_webhook=True))
     site = CopWeb(engine, host=host, port=port)
     try:
         url = await site.start()

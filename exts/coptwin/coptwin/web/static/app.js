@@ -25,7 +25,7 @@ function showStatus(st) {
   const box = $("status");
   box.className = `status ${st.level}`;
   $("status-text").textContent = st.text;
-  box.title = st.details || "";
+  box.title = [st.text, st.details].filter(Boolean).join("\n");  // the headline may be cut off
 }
 
 function showBanner(text) {
