@@ -53,10 +53,7 @@ class Engine:
         """rows: (sensor, status, value[, reading seconds[, kind[, layer]]]); ts defaults to now."""
         frame = None
         if rows:
-            idx = [
-                self.register(r[0], r[4] if len(r) > 4 else "level", r[5] if len(r) > 5 else "water")
-                for r in rows
-            ]
+            idx = [self.register(*r[:1], *r[4:6]) for r in rows]
             for i, r in zip(idx, rows, strict=True):
                 self.reasons[i] = f"{r[0]} is {r[1]}"
             frame = pl.DataFrame(

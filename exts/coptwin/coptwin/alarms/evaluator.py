@@ -131,7 +131,8 @@ class AlarmEvaluator:
         """Adopt a registry's sensors (registry order); sensors that stay keep their phase
         and timers (a re-read sensors table is not a new start)."""
         ids_arr = np.asarray(list(ids), dtype=object)
-        keep = np.fromiter((self._slot.get(s, -1) for s in ids_arr.tolist()), np.int64, ids_arr.size)
+        old = self._slot
+        keep = np.fromiter((old.get(s, -1) for s in ids_arr.tolist()), np.int64, ids_arr.size)
         self._resize(ids_arr, keep)
         kinds_arr = np.asarray(["" if k is None else k for k in kinds], dtype=object)
         self._layer = np.asarray(list(layers), dtype=object)
@@ -307,4 +308,3 @@ class AlarmEvaluator:
         if due.size == 0:
             return None
         return datetime.fromtimestamp(int(due.min()) / 1e6, tz=timezone.utc)
-
