@@ -67,7 +67,8 @@ export class CopMap {
   }
 
   statusColor() {
-    const expr = ["match", ["coalesce", ["feature-state", "s"], 5]];
+    const unknown = this.legend.findIndex((s) => s.name === "unknown");
+    const expr = ["match", ["coalesce", ["feature-state", "s"], unknown]];
     this.legend.forEach((s, i) => expr.push(i, s.hex));
     expr.push("#999999");
     return expr;
