@@ -119,10 +119,13 @@ def test_deadband_holds_alarm_then_warn_until_the_value_is_back_past_the_band(fe
 def test_a_wavering_value_keeps_one_status_with_a_deadband(feed):
     plain, banded = feed(), feed(deadband=0.3)
     waver = [4.0 + 0.1 * np.sin(k) for k in range(50)]  # 3.9 ... 4.1 around alarm_high
-    flips = [sum(a != b for a, b in itertools.pairwise(s)) for s in (
-        [plain.read(v)[0] for v in waver],
-        [banded.read(v)[0] for v in waver],
-    )]
+    flips = [
+        sum(a != b for a, b in itertools.pairwise(s))
+        for s in (
+            [plain.read(v)[0] for v in waver],
+            [banded.read(v)[0] for v in waver],
+        )
+    ]
     assert flips[0] > 10 and flips[1] == 0
 
 

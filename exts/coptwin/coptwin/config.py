@@ -490,14 +490,14 @@ def _validate(cfg: Config, source: str) -> None:
             v = getattr(rule, name)
             if v is not None and not math.isfinite(v):
                 fail(f"rules.{kind}.{name}", "expected a finite number")
-        if rule.valid_min is not None and rule.valid_max is not None:
-            if rule.valid_min >= rule.valid_max:
-                fail(f"rules.{kind}.valid_max", "must be greater than valid_min")
-        if rule.flat_line_count is not None and rule.flat_line_count > cfg.engine.history_per_sensor:
+        lo, hi = rule.valid_min, rule.valid_max
+        if lo is not None and hi is not None and lo >= hi:
+            fail(f"rules.{kind}.valid_max", "must be greater than valid_min")
+        kept = cfg.engine.history_per_sensor
+        if rule.flat_line_count is not None and rule.flat_line_count > kept:
             fail(
                 f"rules.{kind}.flat_line_count",
-                f"at most engine.history_per_sensor ({cfg.engine.history_per_sensor}) "
-                "readings are kept per sensor",
+                f"at most engine.history_per_sensor ({kept}) readings are kept per sensor",
             )
         stale, offline = rule.stale_after_s, rule.offline_after_s
         if stale is not None and offline is not None and offline < stale:

@@ -39,8 +39,8 @@ from coptwin.geo.frame import SceneFrame
 from coptwin.geo.index import SceneIndex
 from coptwin.geo.placement import Placer
 from coptwin.model.columns import to_canonical
-from coptwin.model.registry import SensorRegistry
 from coptwin.model.quality import rule_frame
+from coptwin.model.registry import SensorRegistry
 from coptwin.model.state import LatestState
 from coptwin.scene import pins
 from coptwin.scene.overlay import MarkerBatch, Overlay, write_cop_root

@@ -204,7 +204,7 @@ def _deadband(
         for level, lower in (("alarm", ("warn", "ok")), ("warn", ("ok",))):
             was = (before == "alarm") | ((before == "warn") & (level == "warn"))
             can = eligible & was & np.isin(status, lower)
-            for side, sign in (("high", -1.0), ("low", 1.0)):
+            for side in ("high", "low"):
                 limit = p[f"{level}_{side}"][idx]
                 inside = value > limit - band if side == "high" else value < limit + band
                 hold = can & inside
