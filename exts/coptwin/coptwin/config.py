@@ -337,6 +337,10 @@ class EmailTarget(_Base):
 class NotifyConfig(_Base):
     """Where alarm notices go and how they are delivered."""
 
+    #: Which process sends them, so Kit sessions and a server do not both send: the
+    #: headless engine (``coptwin run`` / ``coptwin serve``), Kit sessions (a site
+    #: without a server, one workstation), or none.
+    sender: Literal["headless", "kit", "none"] = "headless"
     webhooks: list[WebhookTarget] = []
     email: list[EmailTarget] = []
     #: Notices sent by default: raised, escalated, returned, cleared.

@@ -560,6 +560,7 @@ class Notifier:
             now = self._clock()
             q.last_error, q.last_error_at = error, now
             q.next_attempt_at = now + timedelta(seconds=delay)
+        self._save()
         log.warning(
             "notify %s: attempt failed (%s); %d pending, retrying in %.1fs",
             dest.name,
@@ -597,6 +598,19 @@ class Notifier:
                     "pending": [n.to_dict() for n in q.pending.values()],
                     "delivered": {k: iso_z(t) for k, t in q.delivered.items()},
                     "failed": [{"notice": n.to_dict(), "error": e} for n, e in q.failed.values()],
+                    # how the destination is doing, for `coptwin doctor` and the next start
+                    "health": {
+                        "streak": q.streak,
+                        "last_error": q.last_error,
+                        **{
+                            key: iso_z(when) if when is not None else None
+                            for key, when in (
+                                ("last_error_at", q.last_error_at),
+                                ("last_ok_at", q.last_ok_at),
+                                ("next_attempt_at", q.next_attempt_at),
+                            )
+                        },
+                    },
                 }
         path = self.state_path
         try:
@@ -634,6 +648,11 @@ class Notifier:
                 for item in saved.get("failed", []):
                     n = Notice.from_dict(item["notice"])
                     q.failed[n.event_id] = (n, item.get("error", ""))
+                health = saved.get("health") or {}
+                q.streak = int(health.get("streak") or 0)
+                q.last_error = health.get("last_error")
+                q.last_error_at = _time_or_none(health.get("last_error_at"))
+                q.last_ok_at = _time_or_none(health.get("last_ok_at"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             aside = path.with_name(path.name + ".unreadable")
             log.error(
@@ -648,3 +667,34 @@ class Notifier:
         total = sum(len(q.pending) for q in self._queues.values())
         if total:
             log.info("notify: %d notices pending from the last run", total)
+
+
+def _time_or_none(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def read_state(path: str | Path) -> dict[str, dict]:
+    """What a notifier's state file says per destination (``coptwin doctor``): counts of
+    pending, delivered and failed notices, the failed ones' errors and the health record;
+    ``{}`` when there is no file.  Raises ValueError for an unreadable one."""
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {p} ({exc})") from None
+    if data.get("version") != STATE_VERSION:
+        raise ValueError(f"{p}: unknown state version {data.get('version')!r}")
+    out = {}
+    for name, saved in (data.get("destinations") or {}).items():
+        failed = saved.get("failed") or []
+        out[name] = {
+            "pending": len(saved.get("pending") or []),
+            "delivered": len(saved.get("delivered") or {}),
+            "failed": len(failed),
+            "failed_errors": sorted({str(f.get("error", "")) for f in failed}),
+            "saved_at": data.get("saved_at"),
+            **(saved.get("health") or {}),
+        }
+    return out

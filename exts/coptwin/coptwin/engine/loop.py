@@ -138,8 +138,11 @@ def poll_interval(engine: Engine) -> float:
     """Seconds until the next check when no hint comes (jittered)."""
     poll = engine.config.events.polling
     if engine.hub is not None or not poll.enabled:
-        return HUB_WAIT_S
-    return poll.interval_s * (1 + poll.jitter * (2 * random.random() - 1))
+        wait = HUB_WAIT_S
+    else:
+        wait = poll.interval_s * (1 + poll.jitter * (2 * random.random() - 1))
+    due = engine.alarms.due_in(engine.clock()) if engine.alarms is not None else None
+    return wait if due is None else min(wait, due)  # an alarm delay, shelving or escalation
 
 
 def start_hub(engine: Engine, stop: asyncio.Event) -> asyncio.Task | None:
