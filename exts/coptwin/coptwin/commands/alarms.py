@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,22 +40,16 @@ _STATE_CHOICES = (
     "out-of-service",
     "closed",
 )
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])", re.IGNORECASE)
-_UNIT_S = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def parse_duration(text: str) -> timedelta:
-    """``8h``, ``30m``, ``1h30m``, ``2d``, ``90s`` -> a positive duration."""
-    cleaned = text.strip().replace(" ", "")
-    parts = _DURATION.findall(cleaned)
-    if not parts or "".join(n + u for n, u in parts).lower() != cleaned.lower():
-        raise argparse.ArgumentTypeError(
-            f"--for: {text!r} is not a duration like 8h, 30m, 1h30m or 2d"
-        )
-    seconds = sum(float(n) * _UNIT_S[u.lower()] for n, u in parts)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError("--for: the duration must be positive")
-    return timedelta(seconds=seconds)
+    """``--for``: ``8h``, ``30m``, ``1h30m``, ``2d``, ``90s`` -> a positive duration."""
+    from coptwin.alarms.model import AlarmError, duration
+
+    try:
+        return duration(text)
+    except AlarmError as exc:
+        raise argparse.ArgumentTypeError(f"--for: {exc}") from None
 
 
 def _time(text: str) -> datetime:
