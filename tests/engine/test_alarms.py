@@ -197,3 +197,70 @@ def test_the_loop_wakes_for_a_due_alarm_delay(acop, tmp_path):
     engine.tick()  # no new reading: the delay alone raises
     assert [r.sensor_id for r in engine.snapshot().alarms.rows] == [hot]
     engine.close()
+
+
+NOTIFY = """
+[alarms.notify]
+state_path = "notify-state.json"
+retry_initial_s = 0.05
+retry_max_s = 0.2
+rate_per_minute = 6000
+
+[[alarms.notify.webhooks]]
+name = "ops"
+url_env = "COPTWIN_TEST_OPS_URL"
+
+[[alarms.notify.webhooks]]
+name = "down"
+url_env = "COPTWIN_TEST_DOWN_URL"
+"""
+
+
+def test_the_sending_engine_notifies_and_a_dead_destination_shows_everywhere(acop, monkeypatch):
+    """A raise reaches a real local webhook receiver; a destination nobody listens on never
+    blocks a tick, and shows in the status line and in `coptwin doctor`."""
+    from coptwin.alarms.notify import diagnose
+    from coptwin.ui.status import format_status
+    from tests.alarms import receivers
+    from tests.support.wait import wait_until
+
+    path = acop.root / "cop.toml"
+    path.write_text(path.read_text(encoding="utf-8") + NOTIFY, encoding="utf-8")
+    config = load_config(path)
+    ops = receivers.HttpReceiver().start()
+    monkeypatch.setenv("COPTWIN_TEST_OPS_URL", ops.url("/ops"))
+    monkeypatch.setenv("COPTWIN_TEST_DOWN_URL", f"http://127.0.0.1:{receivers.free_port()}/x")
+    hot = acop.ids("temperature")[0]
+    engine = Engine(config, clock=Clock(T0 + timedelta(seconds=5)), notify=True)
+    try:
+        engine.open()
+        acop.append([{"sensor_id": hot, "ts": T0, "value": 40.0}])
+        engine.tick()
+        wait_until(lambda: ops.bodies(), 10, what="the raise notice")
+        [body] = ops.bodies()
+        assert (body["kind"], body["sensor_id"], body["state"]) == (
+            "raised",
+            hot,
+            "unacknowledged-active",
+        )
+        wait_until(lambda: not engine.snapshot().alarms.notify.healthy, 10, what="the failure")
+        view = engine.snapshot().alarms
+        assert view.notify.failing == ("down",)
+        line = format_status(engine.snapshot().status, T0, alarms=view)
+        assert "notifications failing: down" in line.text and line.level == "warn"
+        assert "down: ClientConnectorError" in line.details
+        checks = {d.name: d for d in diagnose(config)}
+        assert checks["notify: ops"].ok and "1 delivered, 0 pending" in checks["notify: ops"].detail
+        assert not checks["notify: down"].ok
+        assert "cannot connect" in checks["notify: down"].detail
+    finally:
+        engine.close()
+        ops.stop()
+    # The state file remembers the failure for doctor after the engine stopped.
+    monkeypatch.setenv("COPTWIN_TEST_DOWN_URL", ops.url("/gone"))  # reachable now
+    ops = receivers.HttpReceiver(ops.port).start()
+    try:
+        down = {d.name: d for d in diagnose(config)}["notify: down"]
+        assert not down.ok and "failing since" in down.detail and "1 pending" in down.detail
+    finally:
+        ops.stop()

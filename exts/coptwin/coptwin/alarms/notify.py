@@ -698,3 +698,110 @@ def read_state(path: str | Path) -> dict[str, dict]:
             **(saved.get("health") or {}),
         }
     return out
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One ``coptwin doctor`` line about notifications."""
+
+    name: str
+    ok: bool | None  # None: skipped
+    detail: str
+    remedy: str = ""
+
+
+def _reachable(host: str, port: int, timeout_s: float) -> str | None:
+    """None when a TCP connection opens, else why not (nothing is sent)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+def diagnose(
+    config: Config, environ: Mapping[str, str] | None = None, timeout_s: float = 5.0
+) -> list[Diagnosis]:
+    """What ``coptwin doctor`` says of the notifications: who sends, each destination's
+    configuration and reachability (a TCP connection, no message is sent), and what the
+    sending process's state file records (failing, refused and pending notices)."""
+    notify = config.alarms.notify
+    destinations = destinations_from_config(notify, environ, config)
+    if not destinations:
+        return [Diagnosis("notify", None, "no destinations configured (alarms.notify)")]
+    sender = {
+        "headless": "the headless engine (coptwin run / coptwin serve)",
+        "kit": "Kit sessions",
+        "none": "nobody (alarms.notify.sender = none)",
+    }[notify.sender]
+    out = [
+        Diagnosis(
+            "notify: sender",
+            notify.sender != "none",
+            f"notices are sent by {sender}",
+            "set alarms.notify.sender to headless or kit",
+        )
+    ]
+    path = config.resolve_path(notify.state_path)
+    try:
+        saved = read_state(path)
+    except ValueError as exc:
+        saved = {}
+        out.append(Diagnosis("notify: state file", False, str(exc), "move the file aside"))
+    for dest in destinations:
+        name = f"notify: {dest.name}"
+        if dest.problem is not None:
+            out.append(
+                Diagnosis(
+                    name,
+                    False,
+                    dest.problem,
+                    "set it in the sending process's "
+                    "environment (the URL and credentials are never in the file)",
+                )
+            )
+            continue
+        if isinstance(dest, WebhookDestination):
+            parts = urlsplit(dest._url)
+            host = parts.hostname or ""
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        else:
+            host, port = dest.host, dest.port
+        why = _reachable(host, port, timeout_s)
+        if why is not None:
+            out.append(
+                Diagnosis(
+                    name,
+                    False,
+                    f"{dest.describe()}: cannot connect ({why})",
+                    "check the address, the proxy and the firewall",
+                )
+            )
+            continue
+        record = saved.get(dest.name, {})
+        problems = []
+        if record.get("failed"):
+            errors = "; ".join(record.get("failed_errors", []))[:200]
+            problems.append(f"{record['failed']} notice(s) refused ({errors})")
+        if record.get("streak"):
+            problems.append(
+                f"failing since {record.get('last_error_at')}: {record.get('last_error')}"
+            )
+        pending = record.get("pending", 0)
+        detail = f"{dest.describe()}: reachable"
+        if record:
+            detail += f"; {record.get('delivered', 0)} delivered, {pending} pending"
+        if problems:
+            out.append(
+                Diagnosis(
+                    name,
+                    False,
+                    f"{detail}; {'; '.join(problems)}",
+                    f"see {path}; fix the destination, then the pending notices go",
+                )
+            )
+        else:
+            out.append(Diagnosis(name, True, detail))
+    return out
