@@ -196,7 +196,7 @@ class AlarmEvaluator:
         twice); rows whose status did not change cost nothing more.  None or empty:
         nothing changed (due delays still fire).  ``book``: the alarms as folded so
         far; it decides raise vs repeat and which sensors are out of service.
-        ``describe``: the reasons of the sensors that transition (their rule's words).
+        ``describe``: the reasons of the sensors that raise an alarm (their rule's words).
         Fold the result into the book, and :meth:`sync`, before the next tick.
         """
         now_us = _us(now)
@@ -256,7 +256,12 @@ class AlarmEvaluator:
         opened = [a for a, k in zip(opened, keep.tolist(), strict=True) if k]
         event = np.where(is_up, np.where(has, REPEATED, RAISED), RETURNED)
         codes = np.where(is_up, self._since_status[at], _OTHER)
-        reasons = list(describe(at)) if describe is not None else [None] * at.size
+        # Why it was raised, in words; a repeat keeps its alarm's reason (a chattering
+        # sensor costs no formatting) and a return needs none: it is back to normal.
+        reasons = np.full(at.size, None, dtype=object)
+        raising = is_up & ~has
+        if describe is not None and raising.any():
+            reasons[raising] = list(describe(at[raising]))
         stamp = pl.col("sensor_id") + "@" + pl.col("ts").dt.strftime(_ISO)
         rows = pl.DataFrame(
             {
@@ -267,7 +272,7 @@ class AlarmEvaluator:
                 "layer": pl.Series(self._layer[at], dtype=pl.String),
                 "status": pl.Series(_STATUS_TEXT[codes], dtype=pl.String),
                 "value": self._since_value[at],
-                "reason": pl.Series(reasons, dtype=pl.String),
+                "reason": pl.Series(reasons.tolist(), dtype=pl.String),
             }
         )
         return rows.select(

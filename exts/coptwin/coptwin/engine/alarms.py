@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -207,6 +208,8 @@ class EngineAlarms:
         self.shown_at: datetime | None = None
         self.evaluator = AlarmEvaluator(config.rules, author=cfg.system_author)
         self._queue: list[pl.DataFrame] = []
+        #: Event ids of the last appends: their echo from the table needs no second fold.
+        self._written: deque[pl.Series] = deque(maxlen=16)
         self._queue_lock = threading.Lock()
         self.append_error = ""
         #: Milliseconds of the last tick: evaluating + folding (+ notices), and appending.
@@ -214,6 +217,10 @@ class EngineAlarms:
         self.append_ms = 0.0
         self._rings: tuple[Ring, ...] = ()
         self._ring_sensors: list[tuple[str, str | None, str]] = []
+        #: alarm id -> its ring; the book the rings were computed from, and until when
+        self._ring_map: dict[str, tuple] = {}
+        self._rings_for: tuple = (None, -1)
+        self._rings_until: datetime | None = None
         self._drawn: AlarmRings | None = None
         self.notices: NoticeSource | None = None
         self.notifier = None
@@ -245,31 +252,41 @@ class EngineAlarms:
         events = self.evaluator.evaluate(
             changes, now, self.live, lambda idx: [reason(int(i)) for i in idx]
         )
+        changed: list = []
         if events.height:
             with self._queue_lock:
                 self._queue.append(events)
-            self._folded(self.live.apply(events), now)
+            # the evaluator's own transitions: it knows what they did (no sync needed)
+            changed = self._folded(self.live.apply(events), now, sync=False)
         elif self.notices is not None:
             self._notify([], now)
+        self._refresh_rings(now, changed)
         self.evaluate_ms = (time.perf_counter() - t0) * 1000.0
-        self._refresh_rings(now)
 
     def fold_table(self, batch: DeltaBatch | None, table: Any, now: datetime) -> None:
         """New commits of the alarms table (other writers' events, our own echoed back;
         ``table``: its TableConfig); under the engine's lock."""
         if batch is None:
             return
-        self._folded(self.live.apply_batch(batch, table), now, batch.full_reload)
-        self._refresh_rings(now)
+        rows = self.live.schema.to_canonical(batch.data, table)
+        if self._written and not batch.full_reload:  # our own appends, already folded
+            ours = pl.concat(list(self._written)).implode()
+            rows = rows.filter(~pl.col("event_id").is_in(ours))
+        changed = self._folded(self.live.apply(rows, batch.full_reload), now, batch.full_reload)
+        self._refresh_rings(now, None if batch.full_reload else changed)
 
-    def _folded(self, result: Any, now: datetime, full_reload: bool = False) -> None:
+    def _folded(
+        self, result: Any, now: datetime, full_reload: bool = False, sync: bool = True
+    ) -> list:
+        """After a fold: the evaluator follows the book, notices go out; returns what changed."""
         if full_reload:
             self.evaluator.sync(self.live)
-        elif result.changed:
+        elif result.changed and sync:
             alarms = (self.live.get(k) for k in result.changed if isinstance(k, str))
             self.evaluator.sync(self.live, {a.sensor_id for a in alarms if a is not None})
         if self.notices is not None:
             self._notify(result.changed, now)
+        return result.changed
 
     def _notify(self, changed: list, now: datetime) -> None:
         assert self.notices is not None and self.notifier is not None
@@ -296,6 +313,7 @@ class EngineAlarms:
             log.warning("alarms: %d events not written yet (%s)", frame.height, self.append_error)
         else:
             self.append_error = ""
+            self._written.append(frame["event_id"])
         self.append_ms = (time.perf_counter() - t0) * 1000.0
 
     @property
@@ -360,15 +378,56 @@ class EngineAlarms:
         return None if due is None else max((due - now).total_seconds(), 0.05)
 
     # ------------------------------------------------------------------ rings
-    def _refresh_rings(self, now: datetime | None) -> None:
+    def _ring(self, book: AlarmBook, alarm: Alarm | None, at: datetime) -> tuple | None:
+        """An alarm's ring (sensor, status while active, layer), None when it has none."""
+        if alarm is None or alarm.closed:
+            return None
+        state = book.state_of(alarm, at)
+        if state not in (UNACK_ACTIVE, UNACK_RETURNED):
+            return None
+        return (alarm.sensor_id, alarm.status if state == UNACK_ACTIVE else None, alarm.layer or "")
+
+    def _refresh_rings(self, now: datetime | None, changed: list | None = None) -> None:
+        """Which sensors get a ring: open alarms awaiting acknowledgement (not shelved or
+        out of service).  ``changed``: the alarm ids a fold changed (only those are looked
+        at); everything is looked at again for another book, a service change or when a
+        shelving ended."""
         at = self.shown_at or now
         if at is None:
             return
-        self._ring_sensors = [
-            (r.sensor_id, r.status if r.state == UNACK_ACTIVE else None, r.layer)
-            for r in open_rows(self.shown, at)
-            if r.unacknowledged
-        ]
+        book = self.shown
+        same = self._rings_for[0] is book and (self._rings_until is None or at < self._rings_until)
+        if same and changed is not None and all(isinstance(k, str) for k in changed):
+            if not changed:
+                return
+            for alarm_id in changed:
+                ring = self._ring(book, book.get(alarm_id), at)
+                if ring is None:
+                    self._ring_map.pop(alarm_id, None)
+                else:
+                    self._ring_map[alarm_id] = ring
+                alarm = book.get(alarm_id)
+                if (
+                    alarm is not None
+                    and alarm.shelved_until is not None
+                    and alarm.shelved_until > at
+                ):
+                    self._rings_until = min(
+                        self._rings_until or alarm.shelved_until, alarm.shelved_until
+                    )
+        else:
+            self._ring_map, self._rings_until = {}, None
+            for a in book.open_alarms():
+                ring = self._ring(book, a, at)
+                if ring is not None:
+                    self._ring_map[a.alarm_id] = ring
+                if a.shelved_until is not None and a.shelved_until > at:
+                    until = self._rings_until
+                    self._rings_until = (
+                        a.shelved_until if until is None else min(until, a.shelved_until)
+                    )
+        self._ring_sensors = sorted(self._ring_map.values())
+        self._rings_for = (book, book.revision)
 
     def draw(
         self,
