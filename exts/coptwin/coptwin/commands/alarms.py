@@ -147,12 +147,14 @@ def _store(cfg: Config):
 
 
 def _book(store, as_of):
-    """The book and the time its states are shown at (now, or as of a version/time)."""
-    version = as_of if isinstance(as_of, int) else None
-    when = as_of if isinstance(as_of, datetime) else None
-    if version is None and when is None:
-        return store.book(), store.now()
-    return store.load(version, when), store.as_of_time(version, when)
+    """The book and the time its states are shown at: now; as of a table version (Delta
+    time travel: what the table held then); or as of a time (the events up to then, the
+    way the engine and the page show the past)."""
+    if isinstance(as_of, datetime):
+        return store.book().as_of(as_of), as_of
+    if isinstance(as_of, int):
+        return store.load(as_of), store.as_of_time(as_of)
+    return store.book(), store.now()
 
 
 def _states(choice: str):
