@@ -212,6 +212,8 @@ class EngineAlarms:
         self._written: deque[pl.Series] = deque(maxlen=16)
         self._queue_lock = threading.Lock()
         self.append_error = ""
+        #: When something next changes with no new reading (see :meth:`next_due`).
+        self._due: datetime | None = None
         #: Milliseconds of the last tick: evaluating + folding (+ notices), and appending.
         self.evaluate_ms = 0.0
         self.append_ms = 0.0
@@ -261,6 +263,7 @@ class EngineAlarms:
         elif self.notices is not None:
             self._notify([], now)
         self._refresh_rings(now, changed)
+        self._due = self.next_due(now)
         self.evaluate_ms = (time.perf_counter() - t0) * 1000.0
 
     def fold_table(self, batch: DeltaBatch | None, table: Any, now: datetime) -> None:
@@ -274,6 +277,7 @@ class EngineAlarms:
             rows = rows.filter(~pl.col("event_id").is_in(ours))
         changed = self._folded(self.live.apply(rows, batch.full_reload), now, batch.full_reload)
         self._refresh_rings(now, None if batch.full_reload else changed)
+        self._due = self.next_due(now)
 
     def _folded(
         self, result: Any, now: datetime, full_reload: bool = False, sync: bool = True
@@ -373,8 +377,9 @@ class EngineAlarms:
         return min(future) if future else None
 
     def due_in(self, now: datetime) -> float | None:
-        """Seconds until :meth:`next_due` (at least a little: a tick is on its way)."""
-        due = self.next_due(now)
+        """Seconds until :meth:`next_due` as of the last tick (any thread: it reads what the
+        tick left, not the book), at least a little."""
+        due = self._due
         return None if due is None else max((due - now).total_seconds(), 0.05)
 
     # ------------------------------------------------------------------ rings

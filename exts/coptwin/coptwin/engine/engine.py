@@ -564,14 +564,14 @@ class Engine:
         """
         with self.lock:
             self.hub = None
-            if self.alarms is not None:
-                self.alarms.close()
             if self.overlay is not None:
                 self.overlay.detach()
                 self.overlay = None
             self._resolver = None
             self.opened = False
             self.closed = True
+        if self.alarms is not None:
+            self.alarms.close()  # stops the notifier (its thread), outside the lock
 
     # ------------------------------------------------------------------ live loop
     def request_check(self, table: str | None = None) -> None:

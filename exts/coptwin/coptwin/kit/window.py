@@ -219,30 +219,36 @@ class CoptwinWindow(ui.Window):
                 ui.Label(item.reason, word_wrap=True, height=0)
                 if item.detail:
                     ui.Label(item.detail, name="dim", word_wrap=True, height=0)
+                actions = (
+                    (
+                        "Ack",
+                        item.can_ack,
+                        "Acknowledge: I have seen it, I am on it",
+                        lambda: self._spawn(self._panel.ack_alarm(alarm_id)),
+                    ),
+                    (
+                        "Shelve…",
+                        item.can_shelve,
+                        "Mute it until a time, with a reason",
+                        lambda: self.update(self._panel.open_shelve(alarm_id)),
+                    ),
+                    (
+                        "Unshelve",
+                        item.can_unshelve,
+                        "End the shelving now",
+                        lambda: self._spawn(self._panel.unshelve_alarm(alarm_id)),
+                    ),
+                )
                 with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
-                    if item.can_ack:
-                        ui.Button(
-                            "Ack",
-                            width=style.ALARM_BUTTON_WIDTH,
-                            enabled=not busy,
-                            tooltip="Acknowledge: I have seen it, I am on it",
-                            clicked_fn=lambda: self._spawn(self._panel.ack_alarm(alarm_id)),
-                        )
-                    if item.can_shelve:
-                        ui.Button(
-                            "Shelve…",
-                            width=style.ALARM_BUTTON_WIDTH,
-                            enabled=not busy,
-                            tooltip="Mute it until a time, with a reason",
-                            clicked_fn=lambda: self.update(self._panel.open_shelve(alarm_id)),
-                        )
-                    if item.can_unshelve:
-                        ui.Button(
-                            "Unshelve",
-                            width=style.ALARM_BUTTON_WIDTH,
-                            enabled=not busy,
-                            clicked_fn=lambda: self._spawn(self._panel.unshelve_alarm(alarm_id)),
-                        )
+                    for label, offered, tooltip, clicked in actions:
+                        if offered:
+                            ui.Button(
+                                label,
+                                width=style.ALARM_BUTTON_WIDTH,
+                                enabled=not busy,
+                                tooltip=tooltip,
+                                clicked_fn=clicked,
+                            )
                     ui.Button(
                         "Show",
                         width=style.ALARM_BUTTON_WIDTH,
