@@ -154,6 +154,19 @@ def test_list_as_of_a_version(cfg_path, capsys):
     assert json.loads(out)["state"] == "acknowledged-active"
 
 
+def test_list_as_of_a_time_folds_the_events_up_to_then(cfg_path, capsys):
+    """As the engine and the page time-travel: an alarm raised a minute ago and
+    acknowledged now was unacknowledged 30 s ago, and did not exist 2 minutes ago."""
+    alarm = _raise(cfg_path, "W-1", 60)
+    _run(capsys, "ack", "-c", cfg_path, alarm, "--author", "ann")
+    half = (utc_now() - timedelta(seconds=30)).isoformat()
+    code, out, _ = _run(capsys, "list", "-c", cfg_path, "--json", "--as-of", half)
+    assert json.loads(out)["state"] == "unacknowledged-active"
+    before = (utc_now() - timedelta(seconds=120)).isoformat()
+    code, out, _ = _run(capsys, "list", "-c", cfg_path, "--json", "--as-of", before)
+    assert out == ""
+
+
 def test_export_alarms_and_events_spreadsheet_safe(cfg_path, capsys, tmp_path):
     alarm = _raise(cfg_path, "W-1", 60)
     _run(capsys, "ack", "-c", cfg_path, alarm, "--author", "@ann")

@@ -80,3 +80,19 @@ def test_refused_values_name_their_key(tmp_path, rules, alarms, match):
     with pytest.raises(ConfigError) as err:
         _cfg(tmp_path, rules, **alarms)
     assert match in str(err.value)
+
+
+def test_one_kind_of_process_sends_the_notifications(tmp_path):
+    from coptwin.engine.alarms import sends_notifications
+
+    hook = {"webhooks": [{"name": "ops", "url_env": "OPS_URL"}]}
+    default = _cfg(tmp_path, notify=hook)
+    assert default.alarms.notify.sender == "headless"
+    assert sends_notifications(default, "headless") and not sends_notifications(default, "kit")
+    kit = _cfg(tmp_path, notify={**hook, "sender": "kit"})
+    assert sends_notifications(kit, "kit") and not sends_notifications(kit, "headless")
+    nobody = _cfg(tmp_path, notify={**hook, "sender": "none"})
+    assert not sends_notifications(nobody, "headless") and not sends_notifications(nobody, "kit")
+    assert not sends_notifications(_cfg(tmp_path), "headless")  # no destination: nothing to send
+    with pytest.raises(ConfigError, match="alarms.notify.sender"):
+        _cfg(tmp_path, notify={"sender": "everyone"})

@@ -17,31 +17,55 @@ from .conftest import T0, at, operator
 
 
 class Engine:
-    """One engine's alarm side: an evaluator and the book it feeds, driven by a fake clock."""
+    """One engine's alarm side: an evaluator and the book it feeds, driven by a fake clock.
+
+    Sensors join the evaluator's registry as they first appear (kind and layer from
+    their first row), as a re-read sensors table would add them."""
 
     def __init__(self, book: AlarmBook | None = None, **rules: RuleConfig) -> None:
         self.evaluator = AlarmEvaluator(rules or {"level": RuleConfig()}, author="coptwin")
         self.book = book if book is not None else AlarmBook()
         self.written: list[dict] = []
+        self.sensors: dict[str, tuple[str, str]] = {}
+        self.reasons: dict[int, str] = {}
+        self.evaluator.sync(self.book)
+
+    def register(self, sensor: str, kind: str = "level", layer: str = "water") -> int:
+        if sensor not in self.sensors:
+            self.sensors[sensor] = (kind, layer)
+            ids = list(self.sensors)
+            self.evaluator.set_sensors(
+                ids, [k for k, _ in self.sensors.values()], [v for _, v in self.sensors.values()]
+            )
+            self.evaluator.sync(self.book)
+        return self.evaluator.index_of(sensor)
+
+    def describe(self, idx):
+        return [self.reasons.get(int(i)) for i in idx]
+
+    def run(self, frame, now):
+        events = self.evaluator.evaluate(frame, now, self.book, self.describe)
+        result = self.book.apply(events)
+        self.evaluator.sync(self.book, {self.book.get(a).sensor_id for a in result.changed})
+        return events
 
     def tick(self, seconds: float, *rows: tuple) -> list[tuple[str, str]]:
         """rows: (sensor, status, value[, reading seconds[, kind[, layer]]]); ts defaults to now."""
         frame = None
         if rows:
+            idx = [self.register(*r[:1], *r[4:6]) for r in rows]
+            for i, r in zip(idx, rows, strict=True):
+                self.reasons[i] = f"{r[0]} is {r[1]}"
             frame = pl.DataFrame(
                 {
-                    "sensor_id": [r[0] for r in rows],
-                    "kind": [r[4] if len(r) > 4 else "level" for r in rows],
+                    "idx": idx,
                     "status": [r[1] for r in rows],
                     "value": [float(r[2]) for r in rows],
                     "ts": [at(r[3] if len(r) > 3 else seconds) for r in rows],
-                    "layer": [r[5] if len(r) > 5 else "water" for r in rows],
-                    "reason": [f"{r[0]} is {r[1]}" for r in rows],
                 },
                 schema_overrides={"ts": pl.Datetime("us", "UTC")},
             )
-        events = self.evaluator.evaluate(frame, at(seconds), self.book)
-        self.book.apply(events)
+        events = self.run(frame, at(seconds))
         self.written.extend(events.iter_rows(named=True))
         return [(e["event"], e["sensor_id"]) for e in events.iter_rows(named=True)]
 
@@ -210,31 +234,14 @@ def test_ten_thousand_sensors_five_percent_wavering(n):
     rng = np.random.default_rng(3)
     ids = np.array([f"s{i:05d}" for i in range(n)])
     eng = Engine(level=RuleConfig(alarm_delay_s=2, clear_delay_s=5))
-    first = pl.DataFrame(
-        {
-            "sensor_id": ids,
-            "kind": "level",
-            "status": "ok",
-            "value": 1.0,
-            "ts": at(0),
-            "layer": "water",
-        }
-    )
-    eng.evaluator.evaluate(first, at(0), eng.book)
+    eng.evaluator.set_sensors(ids.tolist(), ["level"] * n, ["water"] * n)
+    first = pl.DataFrame({"idx": np.arange(n), "status": "ok", "value": 1.0, "ts": at(0)})
+    eng.run(first, at(0))
     waver = rng.choice(n, size=n // 20, replace=False)
     for k in range(1, 40):
         status = np.where(rng.random(waver.size) < 0.7, "alarm", "ok")
-        batch = pl.DataFrame(
-            {
-                "sensor_id": ids[waver],
-                "kind": "level",
-                "status": status,
-                "value": 2.0,
-                "ts": at(k),
-                "layer": "water",
-            }
-        )
-        eng.book.apply(eng.evaluator.evaluate(batch, at(k), eng.book))
+        batch = pl.DataFrame({"idx": waver, "status": status, "value": 2.0, "ts": at(k)})
+        eng.run(batch, at(k))
     raised = {a.sensor_id for a in eng.book}
     assert raised <= set(ids[waver]) and len(raised) > 0.9 * waver.size
     assert all(len([a for a in eng.book if a.sensor_id == s]) == 1 for s in list(raised)[:50])
@@ -242,3 +249,34 @@ def test_ten_thousand_sensors_five_percent_wavering(n):
 
 def test_unused_start():
     assert isinstance(T0, datetime)
+
+
+def test_an_alarm_active_in_the_table_returns_when_a_new_engine_sees_the_sensor_normal():
+    first = Engine()
+    first.tick(0, ("W", "alarm", 11.0))
+    restarted = Engine(book=first.book)  # the engine restarted; the table says active
+    assert restarted.tick(100, ("W", "ok", 9.0, 90)) == [("returned", "W")]
+    assert restarted.written[-1]["ts"] == at(90)
+
+
+def test_a_reread_registry_keeps_phases_and_timers():
+    eng = Engine(level=RuleConfig(alarm_delay_s=30))
+    eng.tick(0, ("W", "alarm", 11.0))
+    eng.register("NEW")  # the sensors table gained a sensor: W keeps its onset
+    ids = ["NEW", "W"]  # and a new order
+    eng.evaluator.set_sensors(ids, ["level", "level"], ["water", "water"])
+    assert eng.evaluator.index_of("W") == 1
+    assert eng.evaluator.next_due() == at(30)
+    assert eng.run(None, at(30))["event"].to_list() == ["raised"]
+
+
+def test_next_due_names_the_earliest_pending_delay():
+    eng = Engine(level=RuleConfig(alarm_delay_s=30, clear_delay_s=60))
+    assert eng.evaluator.next_due() is None
+    eng.tick(0, ("A", "alarm", 11.0), ("B", "ok", 1.0))
+    eng.tick(10, ("B", "alarm", 11.0))
+    assert eng.evaluator.next_due() == at(30)
+    eng.tick(30)
+    assert eng.evaluator.next_due() == at(40)
+    eng.tick(40, ("A", "ok", 1.0))
+    assert eng.evaluator.next_due() == at(100)

@@ -44,7 +44,11 @@ def test_demo_writes_a_live_cop(tmp_path, capsys):
     assert len([s for s in statuses if s != "unknown"]) >= 3, statuses
     # Markers are drawn by one PointInstancer per layer holding every sensor of it.
     instancers = [p for p in stage.Traverse() if p.IsA(UsdGeom.PointInstancer)]
+    rings = [p for p in instancers if str(p.GetPath()) == "/COP/Alarms/Rings"]
+    instancers = [p for p in instancers if p not in rings]
     drawn = sum(len(UsdGeom.PointInstancer(p).GetPositionsAttr().Get()) for p in instancers)
+    # The demo's alarms await acknowledgement: their markers have rings.
+    assert rings and len(UsdGeom.PointInstancer(rings[0]).GetPositionsAttr().Get()) >= 1
     assert drawn == len(markers)
     # The COP root composes the base scene under the overlay.
     assert stage.GetDefaultPrim().IsValid()

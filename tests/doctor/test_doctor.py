@@ -238,3 +238,52 @@ def test_webhook_token_variable_unset_fails_its_check(tmp_path, monkeypatch, cap
     assert main(["doctor", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "PASS  events: webhook token" in out and "s3cret-hook-token" not in out
+
+
+def test_alarms_table_and_notification_destinations(tmp_path, capsys, monkeypatch):
+    """The alarms table may not exist yet; a destination whose URL variable is unset, or
+    that nobody listens on, fails its line; one that listens passes (nothing is sent)."""
+    tables = tmp_path / "tables"
+    write_deltalake(str(tables / "readings"), READINGS)
+    write_deltalake(str(tables / "sensors"), SENSORS)
+    with socket.socket() as listening, socket.socket() as closed:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        monkeypatch.setenv("DOC_HOOK_OK", f"http://127.0.0.1:{listening.getsockname()[1]}/h")
+        monkeypatch.setenv("DOC_HOOK_DOWN", f"http://127.0.0.1:{closed.getsockname()[1]}/h")
+        monkeypatch.delenv("DOC_HOOK_UNSET", raising=False)
+        path = write_config(
+            tmp_path,
+            """
+[storage]
+uri = "tables"
+[tables.readings]
+path = "readings"
+columns = { sensor_id = "device" }
+[tables.sensors]
+path = "sensors"
+[tables.alarms]
+path = "alarms"
+[[alarms.notify.webhooks]]
+name = "ok"
+url_env = "DOC_HOOK_OK"
+[[alarms.notify.webhooks]]
+name = "down"
+url_env = "DOC_HOOK_DOWN"
+[[alarms.notify.webhooks]]
+name = "unset"
+url_env = "DOC_HOOK_UNSET"
+""",
+        )
+        assert main(["doctor", "--config", str(path), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    st = {c["name"]: (c["status"], c["detail"]) for c in doc["checks"]}
+    assert st["alarms: list/read"] == (
+        "PASS",
+        f"{tables / 'alarms'}: not created yet (the first event creates it)",
+    )
+    assert st["notify: sender"][0] == "PASS" and "headless engine" in st["notify: sender"][1]
+    assert st["notify: ok"][0] == "PASS"
+    assert st["notify: down"][0] == "FAIL" and "cannot connect" in st["notify: down"][1]
+    assert st["notify: unset"] == ("FAIL", "environment variable DOC_HOOK_UNSET is not set")

@@ -146,7 +146,7 @@ def test_header_click_sorts_and_filter_filters(painted, kit):
         assert tree_rows(window) == ["Gate", "Tower roof", "Harbour"]
         (tree,) = widgets(window, "TreeView")
         assert [c.text for c in tree.cells if type(c).__name__ == "Button"][2] == "Value ▲"
-        widgets(window, "StringField")[1].model.set_value("status:alarm")
+        by_id(window, "coptwin_sensor_filter").model.set_value("status:alarm")
         await kit.frames()
         assert tree_rows(window) == ["Harbour"]
         assert "1 of 3 sensors" in label_texts(window)
@@ -206,7 +206,7 @@ def test_as_of_shows_a_banner_and_live_clears_it(painted, kit):
     ui = kit.kit_test("_ui")
 
     async def scenario():
-        widgets(window, "StringField")[0].model.set_value("v2")
+        by_id(window, "coptwin_as_of").model.set_value("v2")
         await ui.click(TITLE, "Button", text="Show")
         await asyncio.gather(*window.in_flight)
         await kit.frames()
@@ -214,7 +214,7 @@ def test_as_of_shows_a_banner_and_live_clears_it(painted, kit):
         assert banner.visible is True
         banner_text = "NOT LIVE — showing the COP as of version 2."
         assert any(t.startswith(banner_text) for t in label_texts(window))
-        widgets(window, "StringField")[0].model.set_value("someday")
+        by_id(window, "coptwin_as_of").model.set_value("someday")
         await ui.click(TITLE, "Button", text="Show")
         await asyncio.gather(*window.in_flight)
         assert any("neither a table version" in t for t in label_texts(window))
@@ -222,7 +222,7 @@ def test_as_of_shows_a_banner_and_live_clears_it(painted, kit):
         await asyncio.gather(*window.in_flight)
         await kit.frames()
         assert banner.visible is False and replay.snap.status.as_of is None
-        assert widgets(window, "StringField")[0].model.get_value_as_string() == ""
+        assert by_id(window, "coptwin_as_of").model.get_value_as_string() == ""
 
     asyncio.run(scenario())
 
@@ -446,7 +446,7 @@ def test_show_before_the_engine_opened_reads_nothing_on_the_main_thread(
         ext = kit.manager.instance
         try:
             await kit.frames()
-            widgets(ext.window, "StringField")[0].model.set_value("0")
+            by_id(ext.window, "coptwin_as_of").model.set_value("0")
             await ui.click(TITLE, "Button", text="Show")
             await asyncio.gather(*ext.window.in_flight)
             assert "still opening" in ext.panel.time.error
@@ -498,4 +498,105 @@ def test_clicking_a_marker_instance_selects_its_row_and_frame_shows_it(kit, cop_
         finally:
             kit.manager.set_extension_enabled_immediate("coptwin", False)
 
+    asyncio.run(scenario())
+
+
+# ----------------------------------------------------------------------------- alarms
+
+ALARMS_CONFIG = """
+[tables.alarms]
+path = "alarms"
+
+[rules.temperature]
+warn_high = 30.0
+alarm_high = 35.0
+"""
+
+
+def test_alarm_list_badge_ack_shelve_unshelve_and_the_ring(kit, cop_tables, city_stage):
+    """Issue 15.5: the Harbour sensor (41 °C) raises an alarm; the panel lists it with a
+    badge and a ring around its marker; Ack, Shelve… (reason, until) and Unshelve are
+    commits that come back through the engine's table watcher."""
+    kit.import_kit()
+    from pxr import UsdGeom
+
+    from coptwin.alarms.store import AlarmStore
+    from coptwin.config import load_config
+    from coptwin.kit.window import CoptwinWindow
+    from coptwin.scene.rings import ring_path
+
+    cop_tables.write_text(cop_tables.read_text(encoding="utf-8") + ALARMS_CONFIG, encoding="utf-8")
+    ui = kit.kit_test("_ui")
+
+    async def click(text: str) -> None:
+        ref = ui.find(TITLE, "Button", text=text)
+        await ui.scroll_into_view(TITLE, "Button", ref)
+        await ui.find(TITLE, "Button", text=text).click()
+        await asyncio.gather(*window.in_flight)
+        await kit.frames()
+
+    def ring_count() -> int:
+        prim = city_stage.GetPrimAtPath(str(ring_path(engine.overlay)))
+        return len(UsdGeom.PointInstancer(prim).GetPositionsAttr().Get() or []) if prim else 0
+
+    async def scenario():
+        nonlocal window, engine
+        session, panel = await _running_panel(kit, cop_tables, city_stage)
+        engine = session.engine
+        window = CoptwinWindow(panel, PALETTE)
+        await kit.frames()
+        try:
+            await _until(kit, window, panel, lambda: panel.alarms_view.items, "the alarm")
+            texts = label_texts(window)
+            assert {"ACTIVE · unacknowledged", "Harbour"} <= set(texts)
+            assert any(t.startswith("value 41 °C above alarm_high 35") for t in texts)
+            badge = by_id(window, "coptwin_alarm_badge")
+            assert (badge.text, badge.name) == ("1 unacknowledged of 1 alarm", "badge_error")
+            assert [w.name for w in widgets(window, "Rectangle")].count("alarm_unack") == 1
+            assert ring_count() == 1
+            # Ack: a commit in a worker; the engine reads it back; the ring goes.
+            await click("Ack")
+            await _until(
+                kit,
+                window,
+                panel,
+                lambda: "active · acknowledged" in label_texts(window),
+                "the acknowledgement",
+            )
+            assert "acknowledged by ann" in label_texts(window)
+            assert buttons(window, "Ack") == [] and ring_count() == 0
+            assert badge.text == "1 open alarm, all acknowledged"
+            # Shelve…: the form asks for a reason; an empty one is refused, nothing written.
+            form = [
+                w
+                for w in widgets(window, "VStack")
+                if by_id(window, "coptwin_shelve_ok") in w.walk()
+            ]
+            assert form[-1].visible is False
+            await click("Shelve…")
+            assert form[-1].visible is True
+            assert any(t.startswith("Shelve the alarm of Harbour") for t in label_texts(window))
+            await click("Shelve")
+            assert any(t.startswith("shelve needs a reason") for t in label_texts(window))
+            by_id(window, "coptwin_shelve_reason").model.set_value("sensor in the sun")
+            by_id(window, "coptwin_shelve_until").model.set_value("2h")
+            await click("Shelve")
+            await _until(kit, window, panel, lambda: buttons(window, "Unshelve"), "the shelving")
+            assert any(
+                "by ann: sensor in the sun" in t and t.startswith("acknowledged by ann")
+                for t in label_texts(window)
+            )
+            assert form[-1].visible is False  # shelved: the form closed
+            await click("Unshelve")
+            await _until(
+                kit, window, panel, lambda: not buttons(window, "Unshelve"), "the unshelve"
+            )
+            config = load_config(cop_tables)
+            events = AlarmStore.from_config(config).read()["event"].to_list()
+            assert sorted(events) == ["acknowledged", "raised", "shelved", "unshelved"]
+        finally:
+            window.destroy()
+            session.stop()
+
+    window = engine = None
     asyncio.run(scenario())

@@ -17,11 +17,12 @@ import pytest
 from PIL import Image
 from pyproj import Transformer
 
+from coptwin.config import STATUSES
 from coptwin.model.palette import HEX
 
 from .conftest import wait_for
 
-STATUS_CODES = ["alarm", "warn", "offline", "stale", "ok", "unknown"]
+STATUS_CODES = list(STATUSES)
 
 
 def rgb(hexcode: str) -> tuple[int, int, int]:
@@ -238,3 +239,68 @@ def test_as_of_shows_the_not_live_banner(page):
     assert "NOT LIVE" in banner and "version 1" in banner
     page.find_element("id", "asof-live").click()
     wait_for(page, "document.getElementById('banner').hidden && cop.live", 20)
+
+
+def ring_pixel(driver) -> tuple[int, int, int]:  # noqa: ANN001
+    """Looking down at a marker: the colour halfway through where its alarm ring goes
+    (1.07 marker sizes east of its centre; pulse stopped).  The marker's size on screen is
+    measured (the roof it sits on is nearer the camera than the ground)."""
+    driver.execute_script(
+        "clearInterval(cop.map.pulse);"
+        " cop.map.map.setPaintProperty('rings', 'fill-extrusion-opacity', 0.95);"
+    )
+    idle(driver)
+    left, top, right, bottom = map_box(driver)
+    img = screenshot(driver)
+    cx, cy = (left + right) // 2, (top + bottom) // 2
+    marker = img.getpixel((cx, cy))
+    half = next(
+        dx for dx in range(1, right - cx) if math.dist(img.getpixel((cx + dx, cy)), marker) > 30
+    )
+    x = cx + round(2 * half * 1.07)
+    patch = sorted(img.getpixel((x + dx, cy + dy)) for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+    return patch[len(patch) // 2]
+
+
+def test_an_alarm_shows_with_a_ring_and_is_acknowledged_with_the_token(page, demo):
+    """Issue 15.5: a reading above alarm_high raises an alarm the page lists (with the badge
+    and a dark ring around its marker); Ack needs the bearer token, reaches the engine and
+    the ring goes."""
+    from .conftest import SECRETS, TOKEN_ENV
+
+    alone = page.execute_script(ALONE, "temperature", "kind", roof_ids(demo))
+    i = next(k for k in alone if page.execute_script(f"return cop.s.status[{k}];") != 0)
+    sid = page.execute_script(f"return cop.s.id[{i}];")
+    look_down_at(page, i)
+    before = ring_pixel(page)
+    demo.append([{"sensor_id": sid, "value": 46.0, "quantity": "temperature", "unit": "degC"}])
+    mine = f"(cop.alarms?.alarms || []).find(a => a.sensor_id === {sid!r})"
+    wait_for(page, f"{mine}?.unacknowledged === true", 20)
+    item = page.find_element("css selector", f"#alarms li[data-alarm^='{sid}@']")
+    assert "ACTIVE · unacknowledged" in item.text and "above alarm_high 35" in item.text
+    badge = page.find_element("id", "alarm-badge")
+    assert badge.is_displayed() and "unacknowledged" in badge.text
+    rings = "cop.map.map.getSource('rings').serialize().data.features"
+    mine_ring = f"{rings}.filter(f => f.properties.alarm.startsWith({sid + '@'!r})).length"
+    assert page.execute_script(f"return {mine_ring};") == 1
+    ringed = ring_pixel(page)
+    page.save_screenshot(str(demo.root / "alarm-ring.png"))
+    assert sum(ringed) < 250 < sum(before), (before, ringed)  # a dark ring where roof was
+    # A wrong token is refused and changes nothing.
+    page.find_element("id", "alarm-author").clear()
+    page.find_element("id", "alarm-author").send_keys("Ann (control room)")
+    page.find_element("id", "alarm-token").clear()
+    page.find_element("id", "alarm-token").send_keys("not-the-token")
+    item.find_element("xpath", ".//button[text()='Ack']").click()
+    wait_for(page, "document.getElementById('alarm-error').textContent.includes('token')", 10)
+    assert page.execute_script(f"return {mine}.unacknowledged;") is True
+    # The right one acknowledges: the engine reads the table back and the page follows.
+    page.find_element("id", "alarm-token").clear()
+    page.find_element("id", "alarm-token").send_keys(SECRETS[TOKEN_ENV])
+    item = page.find_element("css selector", f"#alarms li[data-alarm^='{sid}@']")
+    item.find_element("xpath", ".//button[text()='Ack']").click()
+    wait_for(page, f"{mine}?.state === 'acknowledged-active'", 20)
+    item = page.find_element("css selector", f"#alarms li[data-alarm^='{sid}@']")
+    assert "acknowledged by Ann (control room)" in item.text
+    assert page.execute_script(f"return {mine_ring};") == 0
+    assert sum(ring_pixel(page)) > 250

@@ -23,7 +23,7 @@ def test_landing_conformance_and_collections(api):
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conf
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in conf
     ids = {c["id"] for c in api.collections()["collections"]}
-    assert ids == {"sensors", "buildings", "notes"}
+    assert ids == {"sensors", "buildings", "notes", "alarms"}
     sensors = api.collection("sensors")
     west, south, east, north = sensors["extent"]["spatial"]["bbox"][0]
     assert -75.71 < west < east < -75.68 and 45.41 < south < north < 45.43
@@ -37,9 +37,23 @@ def test_sensor_items_carry_status_value_and_time(api, demo):
     lon, lat, h = f["geometry"]["coordinates"]
     assert -75.71 < lon < -75.68 and 45.41 < lat < 45.43 and 55 < h < 200
     props = f["properties"]
-    assert props["status"] in ("alarm", "warn", "offline", "stale", "ok", "unknown")
+    assert props["status"] in ("alarm", "warn", "offline", "suspect", "stale", "ok", "unknown")
     assert props["unit"] == "degC" and isinstance(props["value"], float)
     assert datetime.fromisoformat(props["ts"].replace("Z", "+00:00")).tzinfo is not None
+
+
+def test_alarm_items_are_the_open_alarms_at_their_sensors(api, server):
+    page = json.loads(server.get("/api/alarms"))
+    items = api.collection_items("alarms", limit=1000)
+    assert items["numberMatched"] == len(page["alarms"]) > 0
+    f = items["features"][0]
+    props = f["properties"]
+    assert f["id"] == props["alarm_id"] and props["alarm_id"].startswith(props["sensor_id"] + "@")
+    assert props["state"] in ("unacknowledged-active", "acknowledged-active", "shelved")
+    assert props["reason"] and f["geometry"]["type"] == "Point"
+    sensor = api.collection_items("sensors", limit=10000)["features"]
+    where = next(s["geometry"] for s in sensor if s["id"] == props["sensor_id"])
+    assert f["geometry"] == where
 
 
 def test_limit_offset_and_next_link(api):
@@ -152,5 +166,6 @@ def test_as_of_a_version_is_judged_at_its_newest_sane_reading(server, demo):
     version = DeltaTable(demo.config.table_uri("readings")).version()
     doc = json.loads(server.get(f"/api/asof?at={version}"))
     i = doc["sensors"]["id"].index(temps[-1])
-    assert doc["sensors"]["status"][i] == 4, "a fresh 20 degC reading is OK as of its version"
+    ok = [s["name"] for s in doc["legend"]].index("ok")
+    assert doc["sensors"]["status"][i] == ok, "a fresh 20 degC reading is OK as of its version"
     assert "NOT LIVE" in doc["banner"] and f"version {version}" in doc["banner"]

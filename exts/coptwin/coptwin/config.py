@@ -27,7 +27,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 log = logging.getLogger(__name__)
 
 #: Statuses a sensor can have, in order of severity (used for sorting and legends).
-STATUSES: tuple[str, ...] = ("alarm", "warn", "offline", "stale", "ok", "unknown")
+#: "suspect" is the data-quality status: the reading is there but cannot be trusted
+#: (outside its physical range, a flat line, an impossible rate of change).
+STATUSES: tuple[str, ...] = ("alarm", "warn", "offline", "suspect", "stale", "ok", "unknown")
 
 #: Canonical column names per table; a config maps them onto a user's own names.
 CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -77,7 +79,7 @@ CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 #: Sensor statuses that can raise an alarm (``rules.<kind>.raise_on``).
-ALARM_RAISE_STATUSES: tuple[str, ...] = ("alarm", "warn", "offline", "stale")
+ALARM_RAISE_STATUSES: tuple[str, ...] = ("alarm", "warn", "offline", "suspect", "stale")
 #: What operators can be notified of (``alarms.notify.events``).
 ALARM_NOTICES: tuple[str, ...] = ("raised", "escalated", "returned", "cleared")
 
@@ -200,12 +202,24 @@ class RuleConfig(_Base):
     #: Marker shape for this kind (sphere, cube, cone, cylinder, capsule); None: per-kind default.
     marker: Literal["sphere", "cube", "cone", "cylinder", "capsule"] | None = None
     #: Statuses that raise an operator alarm (see docs/alarms.md): any of alarm, warn,
-    #: offline, stale.
+    #: offline, suspect, stale.
     raise_on: list[str] = msgspec.field(default_factory=lambda: ["alarm"])
     #: The status must hold this long before an alarm is raised (chattering protection).
     alarm_delay_s: NonNegative = 0.0
     #: The sensor must be back to normal this long before its alarm returns.
     clear_delay_s: NonNegative = 0.0
+    #: Hysteresis, in the value's unit: a sensor in alarm (warn) stays there until its
+    #: value is back past the alarm (warn) threshold by this much.
+    deadband: NonNegative | None = None
+    #: Physical range: a reading outside it is bad data ("suspect"), never an alarm.
+    valid_min: float | None = None
+    valid_max: float | None = None
+    #: Flat line ("suspect"): the value unchanged for this many readings, or this long.
+    flat_line_count: Annotated[int, Meta(ge=2)] | None = None
+    flat_line_s: Positive | None = None
+    #: Rate-of-change limit ("suspect"): the value moved faster than this per second
+    #: between two consecutive readings.
+    max_rate_per_s: Positive | None = None
 
 
 class EnuOrigin(_Base):
@@ -323,6 +337,10 @@ class EmailTarget(_Base):
 class NotifyConfig(_Base):
     """Where alarm notices go and how they are delivered."""
 
+    #: Which process sends them, so Kit sessions and a server do not both send: the
+    #: headless engine (``coptwin run`` / ``coptwin serve``), Kit sessions (a site
+    #: without a server, one workstation), or none.
+    sender: Literal["headless", "kit", "none"] = "headless"
     webhooks: list[WebhookTarget] = []
     email: list[EmailTarget] = []
     #: Notices sent by default: raised, escalated, returned, cleared.
@@ -467,10 +485,24 @@ def _validate(cfg: Config, source: str) -> None:
             "alarm_high",
             "alarm_delay_s",
             "clear_delay_s",
+            "deadband",
+            "valid_min",
+            "valid_max",
+            "flat_line_s",
+            "max_rate_per_s",
         ):
             v = getattr(rule, name)
             if v is not None and not math.isfinite(v):
                 fail(f"rules.{kind}.{name}", "expected a finite number")
+        lo, hi = rule.valid_min, rule.valid_max
+        if lo is not None and hi is not None and lo >= hi:
+            fail(f"rules.{kind}.valid_max", "must be greater than valid_min")
+        kept = cfg.engine.history_per_sensor
+        if rule.flat_line_count is not None and rule.flat_line_count > kept:
+            fail(
+                f"rules.{kind}.flat_line_count",
+                f"at most engine.history_per_sensor ({kept}) readings are kept per sensor",
+            )
         stale, offline = rule.stale_after_s, rule.offline_after_s
         if stale is not None and offline is not None and offline < stale:
             fail(f"rules.{kind}.offline_after_s", "must be >= stale_after_s")

@@ -42,12 +42,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TABLES = ("readings", "sensors", "annotations")
+TABLES = ("readings", "sensors", "annotations", "alarms")
 #: Canonical columns a table must have (under the user's names) to be usable.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "readings": ("sensor_id", "ts", "value"),
     "sensors": ("sensor_id", "kind", "lon", "lat"),
     "annotations": ("annotation_id",),
+    "alarms": ("event_id", "alarm_id", "event", "ts"),
 }
 _CONNECT_TIMEOUT_S = 5.0
 #: What to do when the server's certificate is not trusted (shown under the failed check).
@@ -139,6 +140,7 @@ class Doctor:
             self._table(table, reachable)
         self._annotations_write(reachable)
         self._event_sources()
+        self._notifications()
         return self.checks
 
     # -- storage: S3 ----------------------------------------------------------------------------
@@ -320,7 +322,7 @@ class Doctor:
                 first = next(iter(obstore.list(store, prefix="_delta_log/", chunk_size=100)), [])
                 commits = sorted(str(m["path"]) for m in first if str(m["path"]).endswith(".json"))
             if not commits:
-                if table == "annotations":
+                if table in ("annotations", "alarms"):
                     return self._not_created_yet(name, uri)
                 return self._add(
                     name,
@@ -342,8 +344,8 @@ class Doctor:
         return self._add(name, True, f"{uri}: list + read of _delta_log ok")
 
     def _not_created_yet(self, name: str, uri: str) -> bool:
-        """The annotations table is created by the first annotation; absent is fine."""
-        self._add(name, True, f"{uri}: not created yet (the first annotation creates it)")
+        """Event tables are created by their first event; absent is fine."""
+        self._add(name, True, f"{uri}: not created yet (the first event creates it)")
         return False
 
     def _table_columns(self, table: str, uri: str, name: str) -> None:
@@ -421,6 +423,17 @@ class Doctor:
             )
             return
         self._add(name, True, f"put + delete of a probe object in {uri}")
+
+    # -- notifications --------------------------------------------------------------------------
+    def _notifications(self) -> None:
+        """Who sends alarm notices, each destination, failures the sender recorded."""
+        from coptwin.alarms.notify import diagnose
+
+        for d in diagnose(self.config):
+            if d.ok is None:
+                self._skip(d.name, d.detail)
+            else:
+                self._add(d.name, d.ok, d.detail, d.remedy)
 
     # -- event sources --------------------------------------------------------------------------
     def _event_sources(self) -> None:

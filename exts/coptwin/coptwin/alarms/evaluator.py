@@ -1,16 +1,18 @@
 """Sensors' statuses -> alarm transitions (raise, repeat, return), vectorised, with
 on/off delays so a sensor wavering around a threshold does not raise a hundred alarms.
 
-Per tick the engine hands over the sensors whose status changed (``sensor_id``,
-``kind``, ``status``, ``value``, ``ts``; optional ``layer`` and ``reason``) and
-the current time.  Per sensor the evaluator keeps a phase, in numpy arrays:
+The evaluator works on the sensors' registry positions: :meth:`AlarmEvaluator.set_sensors`
+adopts a registry (ids, kinds, layers, in registry order; sensors that stay keep their
+phase), and per tick the engine hands over the evaluated sensors (``idx``, ``status``,
+``value``, ``ts``) and the current time.  Per sensor the evaluator keeps a phase, in
+numpy arrays:
 
 - *condition*: the status is in the kind's ``raise_on`` (default ``["alarm"]``;
-  ``warn``, ``offline``, ``stale`` may be added);
+  ``warn``, ``offline``, ``stale``, ``suspect`` may be added);
 - *normal*: ``ok``, or ``warn`` when warn does not raise;
-- *hold*: anything else (``stale``, ``offline``, ``unknown`` and data-quality
-  statuses that do not raise): no information, no transition; the timers of
-  the other phases restart after it.
+- *hold*: anything else (``stale``, ``offline``, ``unknown`` and the data-quality
+  status ``suspect`` when they do not raise): no information, no transition; the
+  timers of the other phases restart after it.
 
 and the time it entered that phase.  An alarm is raised once the condition
 has held ``alarm_delay_s`` and returns once the sensor has been normal
@@ -22,19 +24,23 @@ of service (:class:`~coptwin.alarms.fold.AlarmBook` scopes) raise nothing.
 Events carry deterministic ids (:mod:`coptwin.alarms.model`): the time of a
 transition is the reading time at which the phase was entered, so every engine
 that reads the same readings writes the same events, and the fold keeps one.
+What the book says is followed too (:meth:`AlarmEvaluator.sync`): an alarm another
+engine raised, or one still active in the table when this engine starts, returns
+when this engine sees the sensor normal.
 
-The hot path is numpy over the per-sensor arrays and polars joins; Python
-loops run per rule kind, never per sensor.  The caller folds the returned
-events into the book (``book.apply``) before the next tick, then appends them
-to the table (:meth:`coptwin.alarms.store.AlarmStore.append_frame`).
+The hot path is numpy over the per-sensor arrays; Python loops run per rule kind
+and per emitted transition, never per sensor.  The caller folds the returned
+events into the book (``book.apply``, then :meth:`AlarmEvaluator.sync`) before the
+next tick, then appends them to the table
+(:meth:`coptwin.alarms.store.AlarmStore.append_frame`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 import polars as pl
@@ -46,7 +52,7 @@ from coptwin.config import STATUSES, RuleConfig
 
 log = logging.getLogger(__name__)
 
-#: Status -> small integer; statuses not listed (future data-quality states) are "other".
+#: Status -> small integer; statuses not listed are "other".
 _CODES: dict[str, int] = {s: i for i, s in enumerate(STATUSES)}
 _OTHER = len(STATUSES)
 _NORMAL_BITS = (1 << _CODES["ok"]) | (1 << _CODES["warn"])
@@ -56,6 +62,9 @@ _ISO = "%Y-%m-%dT%H:%M:%S%.fZ"
 #: Status code -> text (the "other" code, and returns, carry no status).
 _STATUS_TEXT = np.array([*STATUSES, None], dtype=object)
 _NONE = np.iinfo(np.int64).min
+
+#: Reasons of the emitted transitions, from their sensors' registry positions.
+Describe = Callable[[np.ndarray], Sequence[str | None]]
 
 
 @dataclass(frozen=True)
@@ -77,167 +86,156 @@ def _us(when: datetime) -> int:
 
 
 class AlarmEvaluator:
-    """Per-sensor alarm phases in numpy arrays; :meth:`evaluate` once per tick."""
+    """Per-sensor alarm phases in numpy arrays (registry order); :meth:`evaluate` once per tick."""
 
     def __init__(self, rules: Mapping[str, RuleConfig], *, author: str = "coptwin") -> None:
         self._rules = {kind: _kind_rule(r) for kind, r in rules.items()}
         self._default = _kind_rule(RuleConfig())
         self.author = author
-        self._index = pl.DataFrame(schema={"sensor_id": pl.String, "_idx": pl.Int64})
-        self._n = 0
-        self._ids = np.empty(0, dtype=object)
-        self._layer = np.empty(0, dtype=object)
-        self._raise_bits = np.zeros(0, dtype=np.int64)
-        self._delay = np.zeros(0, dtype=np.int64)
-        self._clear = np.zeros(0, dtype=np.int64)
-        self._phase = np.zeros(0, dtype=np.int8)
-        #: Reading time at which the current phase was entered, and that reading.
-        self._since = np.zeros(0, dtype=np.int64)
-        self._since_status = np.zeros(0, dtype=np.int64)
-        self._since_value = np.zeros(0, dtype=np.float64)
-        self._since_reason = np.empty(0, dtype=object)
-        #: This evaluator considers the sensor's alarm condition confirmed.
-        self._raised = np.zeros(0, dtype=bool)
-        self._suppressed = np.zeros(0, dtype=bool)
-        self._service_seen: tuple[frozenset, frozenset, int] | None = None
+        self._slot: dict[str, int] = {}
+        self._service_seen: tuple[frozenset, frozenset] | None = None
+        self._resize(np.empty(0, dtype=object), None)
+        self.set_sensors([], [], [])
 
     def __len__(self) -> int:
-        return self._n
+        return self._ids.size
 
-    # ---- per-sensor storage ----------------------------------------------------
-    def _grow(self, need: int) -> None:
-        cap = len(self._phase)
-        if need <= cap:
-            return
-        new = max(need, cap * 2, 1024)
+    # ---- the sensors -------------------------------------------------------------
+    def _resize(self, ids: np.ndarray, keep: np.ndarray | None) -> None:
+        """Arrays for ``ids``; ``keep[i]`` is sensor i's old position (-1: new)."""
+        n = ids.size
 
-        def grow(a: np.ndarray, fill) -> np.ndarray:
-            out = np.full(new, fill, dtype=a.dtype)
-            out[:cap] = a
+        def take(name: str, fill, dtype) -> np.ndarray:
+            out = np.full(n, fill, dtype=dtype)
+            if keep is not None:
+                old = getattr(self, name)
+                has = keep >= 0
+                out[has] = old[keep[has]]
             return out
 
-        self._ids = grow(self._ids, None)
-        self._layer = grow(self._layer, None)
-        self._raise_bits = grow(self._raise_bits, 0)
-        self._delay = grow(self._delay, 0)
-        self._clear = grow(self._clear, 0)
-        self._phase = grow(self._phase, HOLD)
-        self._since = grow(self._since, _NONE)
-        self._since_status = grow(self._since_status, _OTHER)
-        self._since_value = grow(self._since_value, np.nan)
-        self._since_reason = grow(self._since_reason, None)
-        self._raised = grow(self._raised, False)
-        self._suppressed = grow(self._suppressed, False)
+        self._phase = take("_phase", HOLD, np.int8)
+        #: Reading time at which the current phase was entered, and that reading.
+        self._since = take("_since", _NONE, np.int64)
+        self._since_status = take("_since_status", _OTHER, np.int64)
+        self._since_value = take("_since_value", np.nan, np.float64)
+        #: This evaluator (or the book) considers the sensor's alarm active.
+        self._raised = take("_raised", False, bool)
+        self._suppressed = np.zeros(n, dtype=bool)
+        self._ids = ids
+        self._slot = {sid: i for i, sid in enumerate(ids.tolist())}
+        self._service_seen = None
 
-    def _indices(self, changes: pl.DataFrame) -> np.ndarray:
-        """Row -> sensor index; sensors seen for the first time get theirs (and rules)."""
-        idx = (
-            changes.select("sensor_id")
-            .join(self._index, on="sensor_id", how="left", maintain_order="left")["_idx"]
-            .fill_null(-1)
-            .to_numpy(writable=True)
-        )
-        new = idx < 0
-        if not new.any():
-            return idx
-        fresh = changes.filter(pl.Series(new))
-        start, n_new = self._n, fresh.height
-        self._grow(start + n_new)
-        slots = np.arange(start, start + n_new, dtype=np.int64)
-        self._ids[slots] = fresh["sensor_id"].to_numpy()
-        kinds = (
-            fresh["kind"].fill_null("").to_numpy()
-            if "kind" in fresh.columns
-            else np.full(n_new, "", dtype=object)
-        )
-        for kind in np.unique(kinds):  # per rule kind, not per sensor
+    def set_sensors(
+        self, ids: Sequence[str], kinds: Sequence[str], layers: Sequence[str | None]
+    ) -> None:
+        """Adopt a registry's sensors (registry order); sensors that stay keep their phase
+        and timers (a re-read sensors table is not a new start)."""
+        ids_arr = np.asarray(list(ids), dtype=object)
+        old = self._slot
+        keep = np.fromiter((old.get(s, -1) for s in ids_arr.tolist()), np.int64, ids_arr.size)
+        self._resize(ids_arr, keep)
+        kinds_arr = np.asarray(["" if k is None else k for k in kinds], dtype=object)
+        self._layer = np.asarray(list(layers), dtype=object)
+        n = ids_arr.size
+        self._raise_bits = np.zeros(n, dtype=np.int64)
+        self._delay = np.zeros(n, dtype=np.int64)
+        self._clear = np.zeros(n, dtype=np.int64)
+        for kind in np.unique(kinds_arr) if n else ():  # per rule kind, not per sensor
             rule = self._rules.get(kind, self._default)
-            at = slots[kinds == kind]
+            at = kinds_arr == kind
             self._raise_bits[at] = rule.raise_bits
             self._delay[at] = rule.delay_us
             self._clear[at] = rule.clear_us
-        self._n = start + n_new
-        self._index = pl.concat(
-            [self._index, pl.DataFrame({"sensor_id": fresh["sensor_id"], "_idx": slots})]
-        ).rechunk()
-        self._service_seen = None
-        idx[new] = slots
-        return idx
+
+    def index_of(self, sensor_id: str) -> int | None:
+        return self._slot.get(sensor_id)
+
+    def sync(self, book: AlarmBook, sensor_ids: Iterable[str] | None = None) -> None:
+        """Follow the book: a sensor whose open alarm is active counts as raised here (so
+        it returns when the sensor is normal long enough), one without does not.
+
+        ``sensor_ids``: the sensors whose alarms changed (None: every sensor, e.g. after
+        the alarms table was reloaded).  Call after folding events into ``book``.
+        """
+        if sensor_ids is None:
+            self._raised[:] = False
+            sensor_ids = {a.sensor_id for a in book.open_alarms()}
+        for sid in sensor_ids:  # per changed alarm, not per sensor
+            i = self._slot.get(sid)
+            if i is not None:
+                alarm = book.open_for(sid)
+                self._raised[i] = alarm is not None and alarm.active
 
     def _update_suppressed(self, book: AlarmBook | None) -> None:
         if book is None:
             return
         sensors, layers = book.out_of_service_sensors, book.out_of_service_layers
-        key = (sensors, layers, self._n)
+        key = (sensors, layers)
         if self._service_seen == key:
             return
         self._service_seen = key
-        n = self._n
-        sup = np.zeros(n, dtype=bool)
+        sup = np.zeros(self._ids.size, dtype=bool)
         if sensors:
-            sup |= np.isin(self._ids[:n], list(sensors))
+            sup |= np.isin(self._ids, list(sensors))
         if layers:
-            sup |= np.isin(self._layer[:n], list(layers))
-        self._suppressed[:n] = sup
+            sup |= np.isin(self._layer, list(layers))
+        self._suppressed = sup
 
     # ---- the tick ---------------------------------------------------------------
     def evaluate(
-        self, changes: pl.DataFrame | None, now: datetime, book: AlarmBook | None = None
+        self,
+        changes: pl.DataFrame | None,
+        now: datetime,
+        book: AlarmBook | None = None,
+        describe: Describe | None = None,
     ) -> pl.DataFrame:
         """Alarm events (canonical alarms-table frame) for this tick.
 
-        ``changes``: the sensors whose status changed, one row each (the latest
-        wins when a sensor appears twice); None or empty when nothing changed (due
-        delays still fire).  ``book``: the alarms as folded so far; it decides
-        raise vs repeat and which sensors are out of service.  Fold the result
-        into the book before the next tick.
+        ``changes``: evaluated sensors (``idx`` registry position, ``status``, ``value``,
+        ``ts`` of the reading), one row each (the latest wins when a sensor appears
+        twice); rows whose status did not change cost nothing more.  None or empty:
+        nothing changed (due delays still fire).  ``book``: the alarms as folded so
+        far; it decides raise vs repeat and which sensors are out of service.
+        ``describe``: the reasons of the sensors that raise an alarm (their rule's words).
+        Fold the result into the book, and :meth:`sync`, before the next tick.
         """
+        now_us = _us(now)
         if changes is not None and not changes.is_empty():
-            self._ingest(changes)
+            self._ingest(changes, now_us)
         self._update_suppressed(book)
-        return self._due(_us(now), book)
+        return self._due(now_us, book, describe)
 
-    def _ingest(self, changes: pl.DataFrame) -> None:
-        if changes["sensor_id"].n_unique() < changes.height:
-            changes = changes.sort("ts").unique("sensor_id", keep="last", maintain_order=True)
-        idx = self._indices(changes)
+    def _ingest(self, changes: pl.DataFrame, now_us: int) -> None:
+        if changes["idx"].n_unique() < changes.height:
+            changes = changes.sort("ts").unique("idx", keep="last", maintain_order=True)
+        idx = changes["idx"].cast(pl.Int64).to_numpy()
         codes = (
             changes["status"]
             .replace_strict(_CODES, default=_OTHER, return_dtype=pl.Int64)
             .to_numpy()
         )
-        ts = changes["ts"].dt.epoch("us").to_numpy()
+        ts = changes["ts"].dt.epoch("us").fill_null(now_us).to_numpy()
         bits = self._raise_bits[idx]
         cond = ((bits >> codes) & 1).astype(bool)
         normal = ((_NORMAL_BITS >> codes) & 1).astype(bool) & ~cond
         phase = np.where(cond, COND, np.where(normal, NORMAL, HOLD)).astype(np.int8)
         entered = phase != self._phase[idx]
+        if not entered.any():
+            return
         at = idx[entered]
-        self._phase[idx] = phase
+        self._phase[at] = phase[entered]
         self._since[at] = ts[entered]
         self._since_status[at] = codes[entered]
-        if "value" in changes.columns:
-            values = changes["value"].cast(pl.Float64).to_numpy()
-            self._since_value[at] = values[entered]
-        if "reason" in changes.columns:
-            self._since_reason[at] = changes["reason"].to_numpy()[entered]
-        if "layer" in changes.columns:
-            layers = changes["layer"].to_numpy()
-            moved = self._layer[idx] != layers
-            if moved.any():
-                self._layer[idx] = layers
-                self._service_seen = None
+        values = changes["value"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        self._since_value[at] = values[entered]
 
-    def _due(self, now_us: int, book: AlarmBook | None) -> pl.DataFrame:
-        n = self._n
-        if n == 0:
-            return EVENT_SCHEMA.empty()
-        phase, raised, since = self._phase[:n], self._raised[:n], self._since[:n]
+    def _due(self, now_us: int, book: AlarmBook | None, describe: Describe | None) -> pl.DataFrame:
+        phase, raised, since = self._phase, self._raised, self._since
         elapsed = now_us - since
         up = np.flatnonzero(
-            (phase == COND) & ~raised & ~self._suppressed[:n] & (elapsed >= self._delay[:n])
+            (phase == COND) & ~raised & ~self._suppressed & (elapsed >= self._delay)
         )
-        down = np.flatnonzero((phase == NORMAL) & raised & (elapsed >= self._clear[:n]))
+        down = np.flatnonzero((phase == NORMAL) & raised & (elapsed >= self._clear))
         if up.size == 0 and down.size == 0:
             return EVENT_SCHEMA.empty()
         self._raised[up] = True
@@ -252,8 +250,18 @@ class AlarmEvaluator:
         # Up: nothing when the sensor's open alarm is already active (another engine
         # raised it); down: only an open, active alarm returns.
         keep = np.where(is_up, ~active, active)
+        if not keep.any():
+            return EVENT_SCHEMA.empty()
+        at, is_up, has, ids = at[keep], is_up[keep], has[keep], ids[keep]
+        opened = [a for a, k in zip(opened, keep.tolist(), strict=True) if k]
         event = np.where(is_up, np.where(has, REPEATED, RAISED), RETURNED)
         codes = np.where(is_up, self._since_status[at], _OTHER)
+        # Why it was raised, in words; a repeat keeps its alarm's reason (a chattering
+        # sensor costs no formatting) and a return needs none: it is back to normal.
+        reasons = np.full(at.size, None, dtype=object)
+        raising = is_up & ~has
+        if describe is not None and raising.any():
+            reasons[raising] = list(describe(at[raising]))
         stamp = pl.col("sensor_id") + "@" + pl.col("ts").dt.strftime(_ISO)
         rows = pl.DataFrame(
             {
@@ -264,9 +272,9 @@ class AlarmEvaluator:
                 "layer": pl.Series(self._layer[at], dtype=pl.String),
                 "status": pl.Series(_STATUS_TEXT[codes], dtype=pl.String),
                 "value": self._since_value[at],
-                "reason": pl.Series(self._since_reason[at], dtype=pl.String),
+                "reason": pl.Series(reasons.tolist(), dtype=pl.String),
             }
-        ).filter(pl.Series(keep))
+        )
         return rows.select(
             event_id=stamp + "/" + pl.col("event"),
             alarm_id=pl.coalesce(pl.col("alarm_id"), stamp),
@@ -285,9 +293,23 @@ class AlarmEvaluator:
     def pending(self, now: datetime) -> dict[str, int]:
         """Sensors waiting out a delay: ``raise`` (condition held, not yet raised) and
         ``return`` (normal, not yet returned)."""
-        n = self._n
-        phase, raised = self._phase[:n], self._raised[:n]
+        phase, raised = self._phase, self._raised
         return {
-            "raise": int(np.count_nonzero((phase == COND) & ~raised & ~self._suppressed[:n])),
+            "raise": int(np.count_nonzero((phase == COND) & ~raised & ~self._suppressed)),
             "return": int(np.count_nonzero((phase == NORMAL) & raised)),
         }
+
+    def next_due(self) -> datetime | None:
+        """The earliest time a pending delay fires with no new reading (None: none waits)."""
+        phase, raised = self._phase, self._raised
+        waiting_up = (phase == COND) & ~raised & ~self._suppressed & (self._delay > 0)
+        waiting_down = (phase == NORMAL) & raised & (self._clear > 0)
+        due = np.concatenate(
+            [
+                self._since[waiting_up] + self._delay[waiting_up],
+                self._since[waiting_down] + self._clear[waiting_down],
+            ]
+        )
+        if due.size == 0:
+            return None
+        return datetime.fromtimestamp(int(due.min()) / 1e6, tz=timezone.utc)

@@ -177,6 +177,13 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
         alarms = (s for s in self._states.values() if isinstance(s, Alarm))
         return iter(sorted(alarms, key=lambda a: (a.raised_at, a.alarm_id)))
 
+    def as_of(self, when: datetime) -> AlarmBook:
+        """The alarms as they were at ``when``: a book of the events up to then (events
+        replay in time order, so this is exactly the state at that moment)."""
+        past = AlarmBook()
+        past.apply_events(e for e in self._events.values() if e.ts <= when)
+        return past
+
     def history(self, alarm_id: str) -> list[AlarmEvent]:
         """An alarm's events in fold order (who, when, why)."""
         return self.events_of(alarm_id)

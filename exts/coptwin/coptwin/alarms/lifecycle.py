@@ -21,8 +21,6 @@ still return or repeat, and the alarm resumes its state when the shelving ends
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from coptwin.alarms.model import (
     ACKNOWLEDGED,
     IN_SERVICE,
@@ -126,7 +124,7 @@ def transition(alarm: Alarm | None, e: AlarmEvent) -> Alarm:
         change["shelve_reason"] = None
     else:
         raise InvalidTransition(f"{e.event!r} is not an alarm transition")
-    return replace(alarm, **change, events=alarm.events + 1, updated_at=e.ts, updated_by=e.author)
+    return alarm.evolve(**change, events=alarm.events + 1, updated_at=e.ts, updated_by=e.author)
 
 
 def service_transition(scope: ServiceScope | None, e: AlarmEvent) -> ServiceScope:

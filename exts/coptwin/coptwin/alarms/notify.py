@@ -560,6 +560,7 @@ class Notifier:
             now = self._clock()
             q.last_error, q.last_error_at = error, now
             q.next_attempt_at = now + timedelta(seconds=delay)
+        self._save()
         log.warning(
             "notify %s: attempt failed (%s); %d pending, retrying in %.1fs",
             dest.name,
@@ -597,6 +598,19 @@ class Notifier:
                     "pending": [n.to_dict() for n in q.pending.values()],
                     "delivered": {k: iso_z(t) for k, t in q.delivered.items()},
                     "failed": [{"notice": n.to_dict(), "error": e} for n, e in q.failed.values()],
+                    # how the destination is doing, for `coptwin doctor` and the next start
+                    "health": {
+                        "streak": q.streak,
+                        "last_error": q.last_error,
+                        **{
+                            key: iso_z(when) if when is not None else None
+                            for key, when in (
+                                ("last_error_at", q.last_error_at),
+                                ("last_ok_at", q.last_ok_at),
+                                ("next_attempt_at", q.next_attempt_at),
+                            )
+                        },
+                    },
                 }
         path = self.state_path
         try:
@@ -634,6 +648,11 @@ class Notifier:
                 for item in saved.get("failed", []):
                     n = Notice.from_dict(item["notice"])
                     q.failed[n.event_id] = (n, item.get("error", ""))
+                health = saved.get("health") or {}
+                q.streak = int(health.get("streak") or 0)
+                q.last_error = health.get("last_error")
+                q.last_error_at = _time_or_none(health.get("last_error_at"))
+                q.last_ok_at = _time_or_none(health.get("last_ok_at"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             aside = path.with_name(path.name + ".unreadable")
             log.error(
@@ -648,3 +667,141 @@ class Notifier:
         total = sum(len(q.pending) for q in self._queues.values())
         if total:
             log.info("notify: %d notices pending from the last run", total)
+
+
+def _time_or_none(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def read_state(path: str | Path) -> dict[str, dict]:
+    """What a notifier's state file says per destination (``coptwin doctor``): counts of
+    pending, delivered and failed notices, the failed ones' errors and the health record;
+    ``{}`` when there is no file.  Raises ValueError for an unreadable one."""
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {p} ({exc})") from None
+    if data.get("version") != STATE_VERSION:
+        raise ValueError(f"{p}: unknown state version {data.get('version')!r}")
+    out = {}
+    for name, saved in (data.get("destinations") or {}).items():
+        failed = saved.get("failed") or []
+        out[name] = {
+            "pending": len(saved.get("pending") or []),
+            "delivered": len(saved.get("delivered") or {}),
+            "failed": len(failed),
+            "failed_errors": sorted({str(f.get("error", "")) for f in failed}),
+            "saved_at": data.get("saved_at"),
+            **(saved.get("health") or {}),
+        }
+    return out
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One ``coptwin doctor`` line about notifications."""
+
+    name: str
+    ok: bool | None  # None: skipped
+    detail: str
+    remedy: str = ""
+
+
+def _reachable(host: str, port: int, timeout_s: float) -> str | None:
+    """None when a TCP connection opens, else why not (nothing is sent)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+def diagnose(
+    config: Config, environ: Mapping[str, str] | None = None, timeout_s: float = 5.0
+) -> list[Diagnosis]:
+    """What ``coptwin doctor`` says of the notifications: who sends, each destination's
+    configuration and reachability (a TCP connection, no message is sent), and what the
+    sending process's state file records (failing, refused and pending notices)."""
+    notify = config.alarms.notify
+    destinations = destinations_from_config(notify, environ, config)
+    if not destinations:
+        return [Diagnosis("notify", None, "no destinations configured (alarms.notify)")]
+    sender = {
+        "headless": "the headless engine (coptwin run / coptwin serve)",
+        "kit": "Kit sessions",
+        "none": "nobody (alarms.notify.sender = none)",
+    }[notify.sender]
+    out = [
+        Diagnosis(
+            "notify: sender",
+            notify.sender != "none",
+            f"notices are sent by {sender}",
+            "set alarms.notify.sender to headless or kit",
+        )
+    ]
+    path = config.resolve_path(notify.state_path)
+    try:
+        saved = read_state(path)
+    except ValueError as exc:
+        saved = {}
+        out.append(Diagnosis("notify: state file", False, str(exc), "move the file aside"))
+    for dest in destinations:
+        name = f"notify: {dest.name}"
+        if dest.problem is not None:
+            out.append(
+                Diagnosis(
+                    name,
+                    False,
+                    dest.problem,
+                    "set it in the sending process's "
+                    "environment (the URL and credentials are never in the file)",
+                )
+            )
+            continue
+        if isinstance(dest, WebhookDestination):
+            parts = urlsplit(dest._url)
+            host = parts.hostname or ""
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        else:
+            host, port = dest.host, dest.port
+        why = _reachable(host, port, timeout_s)
+        if why is not None:
+            out.append(
+                Diagnosis(
+                    name,
+                    False,
+                    f"{dest.describe()}: cannot connect ({why})",
+                    "check the address, the proxy and the firewall",
+                )
+            )
+            continue
+        record = saved.get(dest.name, {})
+        problems = []
+        if record.get("failed"):
+            errors = "; ".join(record.get("failed_errors", []))[:200]
+            problems.append(f"{record['failed']} notice(s) refused ({errors})")
+        if record.get("streak"):
+            problems.append(
+                f"failing since {record.get('last_error_at')}: {record.get('last_error')}"
+            )
+        pending = record.get("pending", 0)
+        detail = f"{dest.describe()}: reachable"
+        if record:
+            detail += f"; {record.get('delivered', 0)} delivered, {pending} pending"
+        if problems:
+            out.append(
+                Diagnosis(
+                    name,
+                    False,
+                    f"{detail}; {'; '.join(problems)}",
+                    f"see {path}; fix the destination, then the pending notices go",
+                )
+            )
+        else:
+            out.append(Diagnosis(name, True, detail))
+    return out

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,22 +40,16 @@ _STATE_CHOICES = (
     "out-of-service",
     "closed",
 )
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])", re.IGNORECASE)
-_UNIT_S = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def parse_duration(text: str) -> timedelta:
-    """``8h``, ``30m``, ``1h30m``, ``2d``, ``90s`` -> a positive duration."""
-    cleaned = text.strip().replace(" ", "")
-    parts = _DURATION.findall(cleaned)
-    if not parts or "".join(n + u for n, u in parts).lower() != cleaned.lower():
-        raise argparse.ArgumentTypeError(
-            f"--for: {text!r} is not a duration like 8h, 30m, 1h30m or 2d"
-        )
-    seconds = sum(float(n) * _UNIT_S[u.lower()] for n, u in parts)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError("--for: the duration must be positive")
-    return timedelta(seconds=seconds)
+    """``--for``: ``8h``, ``30m``, ``1h30m``, ``2d``, ``90s`` -> a positive duration."""
+    from coptwin.alarms.model import AlarmError, duration
+
+    try:
+        return duration(text)
+    except AlarmError as exc:
+        raise argparse.ArgumentTypeError(f"--for: {exc}") from None
 
 
 def _time(text: str) -> datetime:
@@ -154,12 +147,14 @@ def _store(cfg: Config):
 
 
 def _book(store, as_of):
-    """The book and the time its states are shown at (now, or as of a version/time)."""
-    version = as_of if isinstance(as_of, int) else None
-    when = as_of if isinstance(as_of, datetime) else None
-    if version is None and when is None:
-        return store.book(), store.now()
-    return store.load(version, when), store.as_of_time(version, when)
+    """The book and the time its states are shown at: now; as of a table version (Delta
+    time travel: what the table held then); or as of a time (the events up to then, the
+    way the engine and the page show the past)."""
+    if isinstance(as_of, datetime):
+        return store.book().as_of(as_of), as_of
+    if isinstance(as_of, int):
+        return store.load(as_of), store.as_of_time(as_of)
+    return store.book(), store.now()
 
 
 def _states(choice: str):

@@ -8,7 +8,9 @@ size needs about 21 GiB free for its polars baseline and ~10 minutes), ``panel``
 (main-thread cost of one Kit panel refresh with 10k sensors), ``snapshot``
 (``coptwin snapshot --scene`` on the 120-building export, a 5,000-building city and the
 instanced ce_ottawa_c) and ``web`` (the browser COP with 10k sensors in headless Chromium:
-load time, frames/s, server CPU and bytes per update while 1k sensors change per second for 60 s).
+load time, frames/s, server CPU and bytes per update while 1k sensors change per second for 60 s)
+and ``alarms`` (10k sensors, 5 % wavering around a threshold every tick: the alarms' share of
+the tick, measured in the same ticks, beside the same ticks without alarms).
 ``--quick`` shrinks every size for a smoke run.
 """
 
@@ -23,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUITES = ("tick", "placement", "latency", "scale", "panel", "snapshot", "web")
+SUITES = ("tick", "placement", "latency", "scale", "panel", "snapshot", "web", "alarms")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -98,6 +100,12 @@ def _suite(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 work / "snapshot", buildings=200, only=("ce_ottawa_a", "generated")
             )
         return bench_snapshot(work / "snapshot")
+    if name == "alarms":
+        from coptwin.bench.alarms import bench_alarms
+
+        if args.quick:
+            return bench_alarms(work / "alarms", n_sensors=1_000, ticks=8)
+        return bench_alarms(work / "alarms")
     raise ValueError(name)
 
 

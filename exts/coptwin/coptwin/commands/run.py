@@ -40,12 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from coptwin.engine.alarms import sends_notifications
     from coptwin.engine.engine import Engine
 
     cfg = load(args)
     out = args.out or cfg.resolve_path(cfg.engine.overlay_path)
     cop = Path(out).with_name("cop.usda")
-    engine = Engine(cfg)
+    live = args.as_of is None and not args.once
+    engine = Engine(cfg, notify=live and sends_notifications(cfg, "headless"))
     engine.open()
     try:
         if args.as_of is not None:

@@ -31,9 +31,11 @@ def add_server_args(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from coptwin.engine.alarms import sends_notifications
     from coptwin.engine.engine import Engine
 
-    engine = Engine(load(args))
+    cfg = load(args)
+    engine = Engine(cfg, notify=sends_notifications(cfg, "headless"))
     try:
         serve_engine(engine, args.host, args.port, args.duration)
     finally:

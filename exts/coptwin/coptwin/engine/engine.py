@@ -32,6 +32,7 @@ from coptwin.annotations.live import apply_batch
 from coptwin.config import Config
 from coptwin.delta import DeltaBatch, TableNotFoundError, TableWatcher
 from coptwin.engine import loop, steps
+from coptwin.engine.alarms import EngineAlarms
 from coptwin.engine.snapshot import ConnectionState, EngineSnapshot, build_snapshot
 from coptwin.engine.stats import RunningStats, TickStats
 from coptwin.events import EventHub
@@ -39,8 +40,8 @@ from coptwin.geo.frame import SceneFrame
 from coptwin.geo.index import SceneIndex
 from coptwin.geo.placement import Placer
 from coptwin.model.columns import to_canonical
+from coptwin.model.quality import rule_frame
 from coptwin.model.registry import SensorRegistry
-from coptwin.model.rules import rule_frame
 from coptwin.model.state import LatestState
 from coptwin.scene import pins
 from coptwin.scene.overlay import MarkerBatch, Overlay, write_cop_root
@@ -102,9 +103,18 @@ class Engine:
     engine opens ``config.scene.path`` itself.  The base scene is never saved.
     """
 
-    def __init__(self, config: Config, stage: Usd.Stage | None = None, *, clock: Clock = utcnow):
+    def __init__(
+        self,
+        config: Config,
+        stage: Usd.Stage | None = None,
+        *,
+        clock: Clock = utcnow,
+        notify: bool = False,
+    ):
         self.config = config
         self.clock = clock
+        #: This engine sends the alarm notifications (coptwin.engine.alarms.sends_notifications).
+        self.notify = notify
         self._stage = stage
         #: Guards everything below; workers and the stage thread share it.
         self.lock = threading.RLock()
@@ -140,6 +150,8 @@ class Engine:
         self._missing: set[str] = set()
         #: Reviewers' notes folded from the annotations table.
         self.book = AnnotationBook()
+        #: Operators' alarms (None: no alarms table configured).
+        self.alarms: EngineAlarms | None = None
         #: Called with the tick's stats at the end of every :meth:`commit`, on the
         #: stage thread (the browser COP's push wakes up here); must not block.
         self.on_commit: list[Callable[[TickStats], None]] = []
@@ -174,9 +186,11 @@ class Engine:
                 self._storage_options,
                 full_load=newest_rows_per_sensor(cfg) if name == "readings" else None,
             )
-            for name in ("readings", "sensors", "annotations")
+            for name in ("readings", "sensors", "annotations", "alarms")
             if getattr(cfg.tables, name) is not None
         }
+        if cfg.tables.alarms is not None and self.alarms is None:
+            self.alarms = EngineAlarms(cfg, self._storage_options, notify=self.notify)
         stage = self._stage if self._stage is not None else self._open_base_stage()
         scfg = cfg.scene
         scene = scene_reader() if scene_reader is not None else stage
@@ -249,6 +263,8 @@ class Engine:
                 sid: (x, y, z) for sid, x, y, z in placed.select("sensor_id", "x", "y", "z").rows()
             }
             self.verdicts = steps.Verdicts(rule_frame(registry, cfg))
+            if self.alarms is not None:
+                self.alarms.set_sensors(registry.ids, self.facts.kind, self.facts.layer)
             sensors.layers = self.layer_rows()
             for name, _label, visible in sensors.layers:
                 self.layer_visible.setdefault(name, visible)
@@ -302,6 +318,10 @@ class Engine:
             pending.sensors = self._poll_sensors()
         if "annotations" in wanted and "annotations" in self.watchers:
             pending.annotations = self._poll_annotations()
+        if "alarms" in wanted and self.alarms is not None:  # before readings: raise vs repeat
+            batch = self._poll_optional(self.watchers["alarms"], "alarms")
+            with self.lock:
+                self.alarms.fold_table(batch, self.config.tables.alarms, now)
         changed: list[str] = []
         if "readings" in wanted and self.as_of is None:  # pinned to a time: live data waits
             watcher = self.watchers["readings"]
@@ -326,6 +346,8 @@ class Engine:
             stats.changed = len(marker_batch) if marker_batch is not None else 0
             if self.overlay is not None and marker_batch is not None:
                 self.overlay.stage_batch(marker_batch)
+        if self.alarms is not None:
+            self.alarms.flush()  # the table append, outside the lock
         stats.read_ms = (time.perf_counter() - t0) * 1000.0
         return pending
 
@@ -389,6 +411,7 @@ class Engine:
                 self.overlay.flush()
             if pending.annotations is None or pending.annotations:
                 self._draw_pins(pending.annotations)
+            self._draw_rings()
         stats.scene_ms = (time.perf_counter() - t0) * 1000.0
         if self.as_of is None or pending.stats.full_reload:
             # What the overlay now shows (the watchers may already be further ahead).
@@ -404,6 +427,11 @@ class Engine:
             except Exception:  # a listener's bug must not stop the engine
                 log.exception("on_commit listener failed")
         return stats
+
+    def _draw_rings(self) -> None:
+        if self.alarms is not None and self.overlay is not None:
+            size = self.config.scene.marker_size_m
+            self.alarms.draw(self.overlay, size, self.positions, self.layer_visible)
 
     def _draw_pins(self, changed: list[str] | None) -> None:
         if self._resolver is None:
@@ -428,6 +456,8 @@ class Engine:
             everyone=everyone,
             aging=self.as_of is None,
         )
+        if self.alarms is not None and self.as_of is None:  # the past raises nothing
+            self.alarms.judge(judged.rows if judged else None, now, self.verdicts.reason)
         if judged is None:
             return None
         moved = steps.moved_positions(judged.latest, self.placer)
@@ -457,6 +487,8 @@ class Engine:
                 self.state.reset()
                 self.as_of = None
                 watcher.reset()
+                if self.alarms is not None:
+                    self.alarms.show_as_of(None)
             pending = self.prepare(["readings"])
             pending.stats.full_reload = True
             return pending
@@ -475,6 +507,8 @@ class Engine:
             if when is None:
                 when = (rows["ts"].max() if rows.height else None) or self.clock()
             result = steps.merge(self.state, rows, when, reset=True)
+            if self.alarms is not None:
+                self.alarms.show_as_of(when)
             marker_batch = self._redraw(self.registry.ids, when, everyone=True)
             if self.overlay is not None and marker_batch is not None:
                 self.overlay.stage_batch(marker_batch)
@@ -499,6 +533,7 @@ class Engine:
         self.layer_visible[layer] = visible
         if self.overlay is not None:
             self.overlay.set_layer_visible(layer, visible)
+            self._draw_rings()
 
     def set_annotations_visible(self, visible: bool) -> None:
         """Reviewers' pins are their own layer, toggled like the sensor layers."""
@@ -535,6 +570,8 @@ class Engine:
             self._resolver = None
             self.opened = False
             self.closed = True
+        if self.alarms is not None:
+            self.alarms.close()  # stops the notifier (its thread), outside the lock
 
     # ------------------------------------------------------------------ live loop
     def request_check(self, table: str | None = None) -> None:

@@ -139,16 +139,20 @@ async def run(
 
 
 def poll_interval(engine: Engine) -> float:
-    """Seconds until the next check when no hint comes (jittered).
+    """Seconds until the next check when no hint comes (jittered), or until an alarm
+    delay, shelving or escalation falls due.
 
     A running event hub polls by itself (and whenever a push source is down);
     without one, or once it has stopped, this loop polls at the configured interval.
     """
     hub = engine.hub
     if hub is not None and not hub.stopped:
-        return HUB_WAIT_S
-    poll = engine.config.events.polling
-    return poll.interval_s * (1 + poll.jitter * (2 * random.random() - 1))
+        wait = HUB_WAIT_S
+    else:
+        poll = engine.config.events.polling
+        wait = poll.interval_s * (1 + poll.jitter * (2 * random.random() - 1))
+    due = engine.alarms.due_in(engine.clock()) if engine.alarms is not None else None
+    return wait if due is None else min(wait, due)
 
 
 def start_hub(

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
+from coptwin.engine.alarms import AlarmsView
+
 if TYPE_CHECKING:  # the engine imports this module
     from coptwin.engine.engine import Engine
 
@@ -95,6 +97,8 @@ class EngineSnapshot:
     sensors: tuple[SensorRow, ...] = ()
     #: Moment the snapshot was taken (for "age" columns), timezone-aware UTC.
     now: datetime | None = None
+    #: Operators' alarms (None: no alarms table configured).
+    alarms: AlarmsView | None = None
 
 
 def build_snapshot(engine: Engine) -> EngineSnapshot:
@@ -115,10 +119,11 @@ def build_snapshot(engine: Engine) -> EngineSnapshot:
             event_problems=engine.hub.problems if engine.hub is not None else (),
             event_counts=engine.hub.stats if engine.hub is not None else {},
         )
+        alarms = engine.alarms.view(now) if engine.alarms is not None else None
         registry, state, overlay = engine.registry, engine.state, engine.overlay
         if registry is None or state is None or not (engine.opened or engine.closed):
             # still opening: rows appear with their markers (to select and frame them)
-            return EngineSnapshot(status=status, now=now)
+            return EngineSnapshot(status=status, now=now, alarms=alarms)
         verdicts, positions, facts = engine.verdicts, engine.positions, engine.facts
         table = registry.frame.select("sensor_id", "name", "kind", "layer", "unit").join(
             state.latest.select(
@@ -163,4 +168,6 @@ def build_snapshot(engine: Engine) -> EngineSnapshot:
             )
             for name, label, visible in engine.layer_rows()
         )
-    return EngineSnapshot(status=status, layers=layers, sensors=tuple(sensors), now=now)
+    return EngineSnapshot(
+        status=status, layers=layers, sensors=tuple(sensors), now=now, alarms=alarms
+    )

@@ -28,9 +28,11 @@ import polars as pl
 from coptwin.config import Config
 from coptwin.engine.aging import AgingSchedule
 from coptwin.geo.placement import Placer
+from coptwin.model import quality
 from coptwin.model.palette import color_array
+from coptwin.model.quality import reason
 from coptwin.model.registry import SensorRegistry
-from coptwin.model.rules import REASON_COLUMNS, reason
+from coptwin.model.rules import REASON_COLUMNS
 from coptwin.model.rules import evaluate as evaluate_rules
 from coptwin.model.state import ApplyResult, LatestState
 from coptwin.scene.overlay import MarkerBatch
@@ -106,7 +108,7 @@ class Verdicts:
     """
 
     def __init__(self, rules: pl.DataFrame | None = None) -> None:
-        #: the sensors' rules (:func:`coptwin.model.rules.rule_frame`, registry order)
+        #: the sensors' rules (:func:`coptwin.model.quality.rule_frame`, registry order)
         self.rules = rules if rules is not None else pl.DataFrame()
         n = self.rules.height
         self.status = np.full(n, "unknown", dtype=object)
@@ -182,6 +184,7 @@ def evaluate(
             return None
         latest, by_quantity = state.latest_for(ids), state.latest_by_quantity_for(ids)
     judged = evaluate_rules(latest, registry, config, now, ids=ids, by_quantity=by_quantity)
+    judged = quality.apply(judged, verdicts.status, state, config)
     verdicts.aging.schedule(by_quantity, verdicts.rules, now)
     # only evaluations beyond the changed sensors (aged ones, everyone) may be left out
     rows = verdicts.record(judged, changed if (everyone or due) else None)

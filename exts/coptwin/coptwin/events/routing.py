@@ -24,7 +24,7 @@ def table_prefixes(config: Config) -> dict[str, str]:
     Local (non-S3) tables get no prefix: they only ever have polling.
     """
     out: dict[str, str] = {}
-    for table in ("readings", "sensors", "annotations"):
+    for table in ("readings", "sensors", "annotations", "alarms"):
         if getattr(config.tables, table) is None:
             continue
         uri = config.table_uri(table)

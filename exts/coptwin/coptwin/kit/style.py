@@ -26,6 +26,9 @@ NOTES_LIST_HEIGHT = 220
 NOTE_INDENT = 16
 NOTE_FIELD_HEIGHT = 44
 NOTE_BUTTON_WIDTH = 64
+#: Alarms section: list height and button width.
+ALARMS_LIST_HEIGHT = 200
+ALARM_BUTTON_WIDTH = 72
 
 #: Used when the core palette is unavailable.
 FALLBACK_STATUS_RGB: RGB = (0.6, 0.6, 0.6)
@@ -70,6 +73,11 @@ def window_style(palette: dict[str, RGB] | None = None) -> dict[str, dict[str, o
         "Button::toggle_on": {"background_color": TOGGLE_ON_BACKGROUND},
         "Label::note_text": {"color": TEXT},
         "Rectangle::note_focused": {"background_color": TOGGLE_ON_BACKGROUND, "border_radius": 2},
+        # an alarm awaiting acknowledgement stands out in the list as its ring does outside
+        "Rectangle::alarm_unack": {"background_color": abgr((0.84, 0.37, 0.0), 0.28)},
+        "Label::alarm_unack": {"color": LEVEL_COLORS["error"]},
+        "Label::badge_error": {"color": 0xFFFFFFFF, "background_color": LEVEL_COLORS["error"]},
+        "Label::badge_info": {"color": LEVEL_COLORS["info"]},
     }
     for status, rgb in NOTE_STATUS_RGB.items():
         style[f"Label::note_{status}"] = {"color": abgr(rgb)}

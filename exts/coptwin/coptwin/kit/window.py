@@ -10,7 +10,10 @@ work runs in a worker thread) and repaints when it is done.  The note text
 field and its buttons live outside the rebuilt notes list, so a note arriving
 from another session never takes the keyboard focus away from someone typing.
 Note texts are shown with ``ui.Label``, which draws plain text and interprets
-no markup.
+no markup.  The alarm list sits right under the status line (operators first): each
+alarm with Ack, Shelve… and Unshelve; the Shelve… form (reason, until) lives outside
+the rebuilt list, like the note field, and a badge beside the status line counts the
+alarms awaiting acknowledgement.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Awaitable
 
 import omni.ui as ui
 
+from ..ui.alarms_vm import AlarmItem
 from ..ui.annotations_vm import NoteRow
 from ..ui.layers import legend
 from ..ui.panel import PanelChanges, PanelVM
@@ -71,6 +75,14 @@ class CoptwinWindow(ui.Window):
         self._note_target_label: ui.Label | None = None
         self._note_error: ui.Label | None = None
         self._add_button: ui.Button | None = None
+        self._badge_label: ui.Label | None = None
+        self._alarms_summary: ui.Label | None = None
+        self._alarms_list_frame: ui.Frame | None = None
+        self._shelve_form: ui.VStack | None = None
+        self._shelve_label: ui.Label | None = None
+        self._alarms_error: ui.Label | None = None
+        self._shelve_reason_model = ui.SimpleStringModel("")
+        self._shelve_until_model = ui.SimpleStringModel("8h")
         #: Note writes and time-travel reads in flight (kept so they are not garbage-collected;
         #: cancelled on destroy).
         self.in_flight: set[asyncio.Future] = set()
@@ -90,6 +102,12 @@ class CoptwinWindow(ui.Window):
         self._note_target_label = None
         self._note_error = None
         self._add_button = None
+        self._badge_label = None
+        self._alarms_summary = None
+        self._alarms_list_frame = None
+        self._shelve_form = None
+        self._shelve_label = None
+        self._alarms_error = None
         super().destroy()
 
     # ------------------------------------------------------------------ build
@@ -98,6 +116,8 @@ class CoptwinWindow(ui.Window):
             self._build_banner()
             self._build_status()
             self._build_time()
+            with ui.CollapsableFrame("Alarms", name="group", height=0):
+                self._build_alarms()
             with ui.CollapsableFrame("Layers", name="group", height=0):
                 self._layers_frame = ui.Frame(height=0)
                 self._layers_frame.set_build_fn(self._build_layers)
@@ -110,6 +130,7 @@ class CoptwinWindow(ui.Window):
                 self._build_notes()
         self._paint_status()
         self._paint_notes()
+        self._paint_alarms()
 
     def _build_banner(self) -> None:
         self._banner = ui.ZStack(height=0, visible=False)
@@ -120,6 +141,9 @@ class CoptwinWindow(ui.Window):
     def _build_status(self) -> None:
         with ui.VStack(height=0, spacing=2):
             self._status_label = ui.Label("", name="level_warn", word_wrap=True, height=0)
+            self._badge_label = ui.Label(
+                "", name="badge_info", height=0, identifier="coptwin_alarm_badge"
+            )
             self._details_label = ui.Label("", name="dim", word_wrap=True, height=0)
 
     def _build_time(self) -> None:
@@ -128,11 +152,110 @@ class CoptwinWindow(ui.Window):
                 ui.Label("As of", width=style.LABEL_WIDTH // 2)
                 ui.StringField(
                     model=self._as_of_model,
+                    identifier="coptwin_as_of",
                     tooltip="A table version (12) or a UTC time (2024-05-01 13:30)",
                 )
                 ui.Button("Show", width=60, clicked_fn=self._on_as_of)
                 ui.Button("Live", width=60, clicked_fn=self._on_live)
             self._time_error = ui.Label("", name="error", word_wrap=True, height=0)
+
+    def _build_alarms(self) -> None:
+        with ui.VStack(height=0, spacing=style.SPACING):
+            self._alarms_summary = ui.Label("", name="dim", word_wrap=True, height=0)
+            with ui.ScrollingFrame(height=style.ALARMS_LIST_HEIGHT):
+                self._alarms_list_frame = ui.Frame(height=0)
+                self._alarms_list_frame.set_build_fn(self._build_alarms_list)
+            self._shelve_form = ui.VStack(height=0, spacing=2, visible=False)
+            with self._shelve_form:
+                self._shelve_label = ui.Label("", word_wrap=True, height=0)
+                with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
+                    ui.Label("Reason", width=style.LABEL_WIDTH // 2, name="dim")
+                    ui.StringField(
+                        model=self._shelve_reason_model,
+                        identifier="coptwin_shelve_reason",
+                        tooltip="Why (required), e.g. 'known bad until the sensor is swapped'",
+                    )
+                with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
+                    ui.Label("Until", width=style.LABEL_WIDTH // 2, name="dim")
+                    ui.StringField(
+                        model=self._shelve_until_model,
+                        identifier="coptwin_shelve_until",
+                        tooltip="A duration (8h, 30m, 1h30m, 2d) or a UTC time (2026-11-28 06:00)",
+                    )
+                    ui.Button(
+                        "Shelve",
+                        width=style.ALARM_BUTTON_WIDTH,
+                        identifier="coptwin_shelve_ok",
+                        clicked_fn=self._on_shelve,
+                    )
+                    ui.Button(
+                        "Cancel",
+                        width=style.ALARM_BUTTON_WIDTH,
+                        clicked_fn=lambda: self.update(self._panel.cancel_shelve()),
+                    )
+            self._alarms_error = ui.Label("", name="error", word_wrap=True, height=0)
+
+    def _build_alarms_list(self) -> None:
+        view = self._panel.alarms_view
+        with ui.VStack(height=0, spacing=style.SPACING):
+            if not view.enabled:
+                ui.Label(f"Alarms are off: {view.reason}.", name="dim", word_wrap=True, height=0)
+                return
+            if not view.items:
+                ui.Label("No open alarms.", name="dim", height=0)
+            for item in view.items:
+                self._build_alarm_row(item, busy=view.busy)
+
+    def _build_alarm_row(self, item: AlarmItem, busy: bool) -> None:
+        alarm_id = item.alarm_id
+        with ui.ZStack(height=0):
+            if item.unacknowledged:
+                ui.Rectangle(name="alarm_unack")
+            with ui.VStack(height=0, spacing=1):
+                with ui.HStack(height=0, spacing=style.SPACING):
+                    ui.Label(item.label, name="alarm_unack" if item.unacknowledged else "", width=0)
+                    ui.Label(item.sensor, name=f"status_{item.status}", width=0)
+                    ui.Label(item.raised, name="dim", elided_text=True)
+                ui.Label(item.reason, word_wrap=True, height=0)
+                if item.detail:
+                    ui.Label(item.detail, name="dim", word_wrap=True, height=0)
+                actions = (
+                    (
+                        "Ack",
+                        item.can_ack,
+                        "Acknowledge: I have seen it, I am on it",
+                        lambda: self._spawn(self._panel.ack_alarm(alarm_id)),
+                    ),
+                    (
+                        "Shelve…",
+                        item.can_shelve,
+                        "Mute it until a time, with a reason",
+                        lambda: self.update(self._panel.open_shelve(alarm_id)),
+                    ),
+                    (
+                        "Unshelve",
+                        item.can_unshelve,
+                        "End the shelving now",
+                        lambda: self._spawn(self._panel.unshelve_alarm(alarm_id)),
+                    ),
+                )
+                with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
+                    for label, offered, tooltip, clicked in actions:
+                        if offered:
+                            ui.Button(
+                                label,
+                                width=style.ALARM_BUTTON_WIDTH,
+                                enabled=not busy,
+                                tooltip=tooltip,
+                                clicked_fn=clicked,
+                            )
+                    ui.Button(
+                        "Show",
+                        width=style.ALARM_BUTTON_WIDTH,
+                        tooltip="Select and frame the sensor",
+                        clicked_fn=lambda: self.update(self._panel.select_alarm(alarm_id)),
+                    )
+                    ui.Spacer()
 
     def _build_layers(self) -> None:
         with ui.VStack(height=0, spacing=2):
@@ -173,6 +296,7 @@ class CoptwinWindow(ui.Window):
                 ui.Label("Filter", width=style.LABEL_WIDTH // 2)
                 ui.StringField(
                     model=self._filter_model,
+                    identifier="coptwin_sensor_filter",
                     tooltip="Words match name, id, kind, layer, status; "
                     "or key:value with key in name, id, kind, layer, status, unit, quantity",
                 )
@@ -362,6 +486,22 @@ class CoptwinWindow(ui.Window):
             self._detail_frame.rebuild()
         if changes.notes:
             self._paint_notes()
+        if changes.alarms:
+            self._paint_alarms()
+
+    def _paint_alarms(self) -> None:
+        view = self._panel.alarms_view
+        if self._alarms_list_frame is not None:
+            self._alarms_list_frame.rebuild()
+        if self._alarms_summary is not None:
+            past = "" if view.live else " (as of the time shown; return to Live to act)"
+            self._alarms_summary.text = (view.summary + past) if view.enabled else ""
+        if self._shelve_form is not None:
+            self._shelve_form.visible = view.shelving is not None
+        if self._shelve_label is not None:
+            self._shelve_label.text = view.shelving_label
+        if self._alarms_error is not None:
+            self._alarms_error.text = view.error
 
     def _paint_notes(self) -> None:
         view = self._panel.notes_view
@@ -389,6 +529,10 @@ class CoptwinWindow(ui.Window):
             self._status_label.name = f"level_{status.level}"
         if self._details_label is not None:
             self._details_label.text = status.details
+        if self._badge_label is not None:
+            self._badge_label.text = status.badge
+            self._badge_label.name = f"badge_{status.badge_level}"
+            self._badge_label.visible = bool(status.badge)
         if self._banner is not None and self._banner_label is not None:
             self._banner_label.text = status.banner
             self._banner.visible = bool(status.banner)
@@ -467,6 +611,18 @@ class CoptwinWindow(ui.Window):
         self.in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("coptwin: a panel action failed", exc_info=task.exception())
+
+    def _on_shelve(self) -> None:
+        reason = self._shelve_reason_model.get_value_as_string()
+        until = self._shelve_until_model.get_value_as_string()
+
+        async def shelve() -> PanelChanges:
+            changes = await self._panel.shelve_alarm(reason, until)
+            if not self._panel.alarms_view.error:
+                self._shelve_reason_model.set_value("")
+            return changes
+
+        self._spawn(shelve())
 
     def _on_tree_selection(self, items: list) -> None:
         if self._syncing_tree:

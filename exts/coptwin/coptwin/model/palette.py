@@ -32,6 +32,7 @@ HEX: dict[str, str] = {
     "alarm": "#D55E00",  # vermillion
     "warn": "#F0E442",  # yellow
     "offline": "#CC79A7",  # reddish purple
+    "suspect": "#0072B2",  # blue
     "stale": "#56B4E9",  # sky blue
     "ok": "#009E73",  # bluish green
     "unknown": "#999999",  # grey
@@ -41,6 +42,7 @@ LABELS: dict[str, str] = {
     "alarm": "Alarm",
     "warn": "Warning",
     "offline": "Offline",
+    "suspect": "Suspect",
     "stale": "Stale",
     "ok": "OK",
     "unknown": "Unknown",
@@ -50,6 +52,8 @@ DESCRIPTIONS: dict[str, str] = {
     "alarm": "reading beyond an alarm threshold",
     "warn": "reading beyond a warning threshold, or an event is active",
     "offline": "device reports offline, or silent longer than offline_after_s",
+    "suspect": "bad data: outside its physical range, a flat line, or a jump faster than "
+    "the rate-of-change limit",
     "stale": "no reading for longer than stale_after_s",
     "ok": "reporting and within limits",
     "unknown": "no reading yet, or a value the rules do not recognise",
@@ -60,6 +64,7 @@ _SWATCH: dict[str, str] = {
     "alarm": "🟥",
     "warn": "🟨",
     "offline": "🟪",
+    "suspect": "🔷",
     "stale": "🟦",
     "ok": "🟩",
     "unknown": "⬜",

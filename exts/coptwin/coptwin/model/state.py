@@ -513,6 +513,39 @@ class LatestState:
             self._idx_of = dict(zip(ids, range(len(ids)), strict=True))
         return self._idx_of
 
+    def recent(
+        self, idx: np.ndarray, quantities: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The recent readings of registry sensors ``idx`` as two ``(len(idx),
+        history_per_sensor)`` arrays, each row oldest first: ``ts`` (microseconds since
+        the epoch) and ``value``.  Empty slots, and readings of another quantity than
+        ``quantities[i]`` (when given and not None), come first with ts ``iinfo(int64).min``
+        and value NaN.  Vectorised, for the data-quality checks (flat line, rate)."""
+        h = self._history
+        k, size = idx.size, h.size
+        ts = np.full((k, size), _NO_TS, dtype=np.int64)
+        val = np.full((k, size), np.nan)
+        slot = h.slot[idx] if k else np.zeros(0, dtype=np.int64)
+        has = slot >= 0
+        if not has.any():
+            return ts, val
+        s = slot[has]
+        t, v = h.ts[s].copy(), h.val[s].copy()
+        ok = np.arange(size)[None, :] < np.minimum(h.count[s], size)[:, None]
+        if quantities is not None:
+            names = np.asarray(quantities, dtype=object)[has]
+            any_q = np.array([q is None for q in names.tolist()], dtype=bool)
+            codes = np.array(
+                [-1 if q is None else (self._quantities.code(q) or -1) for q in names.tolist()],
+                dtype=np.int64,
+            )
+            ok &= any_q[:, None] | (h.qty[s] == codes[:, None])
+        t[~ok], v[~ok] = _NO_TS, np.nan
+        order = np.argsort(t, axis=1, kind="stable")
+        ts[has] = np.take_along_axis(t, order, axis=1)
+        val[has] = np.take_along_axis(v, order, axis=1)
+        return ts, val
+
     def history(
         self, sensor_id: str, quantity: str | None = None
     ) -> list[tuple[datetime, float | None]]:

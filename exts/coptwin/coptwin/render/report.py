@@ -18,7 +18,7 @@ from coptwin.model.palette import HEX, LABELS
 from coptwin.render.cop import CopState, fmt_time
 
 #: Statuses listed sensor by sensor (the others are only counted).
-ATTENTION: tuple[str, ...] = ("alarm", "warn", "offline")
+ATTENTION: tuple[str, ...] = ("alarm", "warn", "offline", "suspect")
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;

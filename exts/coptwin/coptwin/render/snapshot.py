@@ -31,7 +31,15 @@ BUILDING = np.array([206, 202, 193], dtype=np.float64)
 TERRAIN = np.array([108, 118, 104], dtype=np.float64)
 #: How much of a bound building's colour is its status colour: strong for statuses that
 #: need attention, light for "ok"/"unknown" so the city does not drown in green.
-TINT = {"alarm": 0.75, "warn": 0.75, "offline": 0.75, "stale": 0.65, "ok": 0.3, "unknown": 0.2}
+TINT = {
+    "alarm": 0.75,
+    "warn": 0.75,
+    "offline": 0.75,
+    "suspect": 0.7,
+    "stale": 0.65,
+    "ok": 0.3,
+    "unknown": 0.2,
+}
 PIN_COLOR = (213, 94, 0)
 OBLIQUE = View()
 #: Metres of context a building view keeps around the building.

@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 from pxr import Sdf, Usd
 
+from coptwin.config import STATUSES
 from coptwin.scene.naming import attr_name, iso_utc
 
 log = logging.getLogger(__name__)
 
 _T = Sdf.ValueTypeNames
-#: Status severity (worst first), as in coptwin.config.STATUSES.
-SEVERITY = {"alarm": 0, "warn": 1, "offline": 2, "stale": 3, "ok": 4, "unknown": 5}
+#: Status severity (worst first): coptwin.config.STATUSES.
+SEVERITY = {status: i for i, status in enumerate(STATUSES)}
 
 
 def worst_status(statuses: Mapping[str, str]) -> str:

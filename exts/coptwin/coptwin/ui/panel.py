@@ -14,12 +14,17 @@ worker thread (Kit's main thread must not wait on storage) and then ask the
 engine to read the annotations table at once, which folds the new event and
 redraws its pin.  The book is mutated by the engine's workers under the
 engine's lock, so every read of it here holds that lock too.
+
+The alarms section (:class:`AlarmsVM`) shows the snapshot's open alarms; its actions
+(Ack, Shelve…, Unshelve) are commits through the alarms store in a worker thread,
+after which the engine is asked to read the alarms table at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -28,6 +33,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from ..engine.snapshot import EngineSnapshot, EngineStatus
+from .alarms_vm import AlarmsPanel, AlarmsVM
 from .annotations_vm import AnnotationsVM, NoteRow
 from .detail import BuildingAttributes, DetailVM
 from .layers import LayersVM
@@ -62,26 +68,18 @@ class PanelChanges:
     selection: bool = False
     detail: bool = False
     notes: bool = False
+    alarms: bool = False
 
     @property
     def any(self) -> bool:
-        return (
-            self.status
-            or self.layers
-            or self.sensors
-            or self.selection
-            or self.detail
-            or self.notes
-        )
+        return any(dataclasses.astuple(self))
 
     def __or__(self, other: PanelChanges) -> PanelChanges:
         return PanelChanges(
-            self.status or other.status,
-            self.layers or other.layers,
-            self.sensors or other.sensors,
-            self.selection or other.selection,
-            self.detail or other.detail,
-            self.notes or other.notes,
+            *(
+                a or b
+                for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)
+            )
         )
 
 
@@ -196,6 +194,11 @@ class PanelVM:
         self.notes: AnnotationsVM | None = None
         self.notes_view = NotesView()
         self._notes_reason = NotesView().reason
+        #: The alarms section's view-model (None: no engine or no alarms table).
+        self.alarms: AlarmsVM | None = None
+        self.alarms_view = AlarmsPanel()
+        self._alarms_reason = AlarmsPanel().reason
+        self._alarm_busy = False
         self._sensor_names: dict[str, str] = {}
         self._markers: dict[str, str] = {}
         self._pushed_for_notes: list[str] | None = None
@@ -227,8 +230,10 @@ class PanelVM:
             self.selection.bind(self._select_prims, self._frame, None)
             self.detail.bind(None, None)
             self.notes, self._notes_reason = None, "the COP is not running"
+            self.alarms, self._alarms_reason = None, "the COP is not running"
         else:
             self.notes, self._notes_reason = self._make_notes(engine)
+            self.alarms, self._alarms_reason = self._make_alarms(engine)
             notes_toggle = getattr(engine, "set_annotations_visible", None)
             self.layers.bind(
                 engine.set_layer_visible, notes_toggle if self.notes is not None else None
@@ -244,6 +249,7 @@ class PanelVM:
             )
             self.detail.bind(engine.history, building_attributes)
         self._update_notes_view()
+        self._update_alarms_view()
 
     # --- notes wiring ---------------------------------------------------------------
 
@@ -301,6 +307,32 @@ class PanelVM:
             echo=echo,
         )
         return vm, ""
+
+    def _make_alarms(self, engine: Any) -> tuple[AlarmsVM | None, str]:
+        """The alarm list over ``engine``'s snapshots, and its store; None and why not."""
+        tables = getattr(getattr(engine, "config", None), "tables", None)
+        if tables is None or not hasattr(engine, "alarms"):
+            return None, "this engine keeps no alarms"
+        if getattr(tables, "alarms", None) is None:
+            return None, "no alarms table is configured (tables.alarms)"
+        from ..alarms.store import AlarmStore
+
+        try:
+            store: AlarmStore | None = AlarmStore.from_config(engine.config)
+        except Exception as exc:  # a bad table config leaves the list readable
+            log.warning("alarms are read-only: %s", exc)
+            store = None
+        return AlarmsVM(store, author=self.author, echo=lambda: engine.request_check("alarms")), ""
+
+    def _update_alarms_view(self) -> bool:
+        """Recompute what the alarms section shows; True when it changed."""
+        if self.alarms is None:
+            view = AlarmsPanel(enabled=False, reason=self._alarms_reason)
+        else:
+            view = self.alarms.panel(busy=self._alarm_busy)
+        changed = view != self.alarms_view
+        self.alarms_view = view
+        return changed
 
     def _book_lock(self) -> AbstractContextManager[Any]:
         """The engine's lock: its workers fold new note events into the book under it."""
@@ -393,7 +425,7 @@ class PanelVM:
             status = (
                 idle_status_line(self.idle_reason)
                 if self.idle_reason
-                else format_status(snapshot.status, now, self.stale_after_s)
+                else format_status(snapshot.status, now, self.stale_after_s, snapshot.alarms)
             )
             layers_changed = self.layers.update(snapshot.layers)
         # What this replaces is retired, to be freed by the next prepare: dropping
@@ -414,6 +446,8 @@ class PanelVM:
         self._sensor_names = prepared.names
         self._markers = prepared.markers
         notes_layer_changed, notes_changed = self._refresh_notes()
+        if self.alarms is not None:
+            self.alarms.update(snapshot.alarms if snapshot else None, prepared.names)
         return PanelChanges(
             status_changed,
             layers_changed or notes_layer_changed,
@@ -421,6 +455,7 @@ class PanelVM:
             selection_changed,
             detail_changed,
             notes_changed,
+            self._update_alarms_view(),
         )
 
     def _snapshot(self) -> EngineSnapshot | None:
@@ -522,14 +557,7 @@ class PanelVM:
         if not self.layers.toggle(name, visible):
             return PanelChanges(layers=True)
         changes = await self._refresh_off_thread()
-        return PanelChanges(
-            status=changes.status,
-            layers=True,
-            sensors=True,
-            selection=changes.selection,
-            detail=changes.detail,
-            notes=changes.notes,
-        )
+        return changes | PanelChanges(layers=True, sensors=True)
 
     def set_filter(self, text: str) -> PanelChanges:
         return PanelChanges(sensors=self.sensors.set_filter(text))
@@ -578,10 +606,13 @@ class PanelVM:
         return PanelChanges(notes=self._update_notes_view())
 
     def set_note_author(self, name: str) -> PanelChanges:
+        """Who signs notes and alarm actions from this panel."""
         self.author = name.strip()
         if self.notes is not None:
             self.notes.set_author(name)
-        return PanelChanges(notes=self._update_notes_view())
+        if self.alarms is not None:
+            self.alarms.author = self.author
+        return PanelChanges(notes=self._update_notes_view(), alarms=self._update_alarms_view())
 
     def set_note_point(self, text: str) -> PanelChanges:
         """Attach the next note to a point typed or picked as 'x, y, z' ('' clears it)."""
@@ -646,15 +677,60 @@ class PanelVM:
         self._update_notes_view()
         return PanelChanges(notes=True)
 
+    # --- alarms ---------------------------------------------------------------------
+
+    def select_alarm(self, alarm_id: str) -> PanelChanges:
+        """Select (and frame) the sensor of an alarm in the list."""
+        item = self.alarms.item(alarm_id) if self.alarms is not None else None
+        if item is None:
+            return PanelChanges()
+        return self.select_row(item.sensor_id)
+
+    def open_shelve(self, alarm_id: str) -> PanelChanges:
+        """Show the Shelve… form (reason, until) for an alarm."""
+        if self.alarms is not None:
+            self.alarms.open_shelve(alarm_id)
+        return PanelChanges(alarms=self._update_alarms_view())
+
+    def cancel_shelve(self) -> PanelChanges:
+        if self.alarms is not None:
+            self.alarms.cancel_shelve()
+        return PanelChanges(alarms=self._update_alarms_view())
+
+    async def ack_alarm(self, alarm_id: str, note: str | None = None) -> PanelChanges:
+        return await self._alarm_write(lambda vm: vm.ack(alarm_id, note))
+
+    async def shelve_alarm(self, reason: str, until: str) -> PanelChanges:
+        """Shelve the alarm whose form is open until ``until`` ("8h" or a time)."""
+        return await self._alarm_write(lambda vm: vm.shelve(reason, until))
+
+    async def unshelve_alarm(self, alarm_id: str) -> PanelChanges:
+        return await self._alarm_write(lambda vm: vm.unshelve(alarm_id))
+
+    async def _alarm_write(self, action: Callable[[AlarmsVM], bool]) -> PanelChanges:
+        """One alarm action in a worker thread (a Delta commit); one at a time."""
+        alarms = self.alarms
+        if alarms is None:
+            return PanelChanges()
+        if self._alarm_busy:
+            alarms.error = "still saving the previous action; try again in a moment"
+            return PanelChanges(alarms=self._update_alarms_view())
+        self._alarm_busy = True
+        self._update_alarms_view()
+        try:
+            await asyncio.to_thread(action, alarms)
+        finally:
+            self._alarm_busy = False
+        self._update_alarms_view()
+        return PanelChanges(alarms=True)
+
     async def _refresh_off_thread(self) -> PanelChanges:
         """A refresh right after a user action: O(sensors) in a worker, the rest here."""
         return self.apply_refresh(await asyncio.to_thread(self.prepare_refresh, self._now))
 
     async def _after_time_change(self) -> PanelChanges:
         changes = await self._refresh_off_thread()
-        return PanelChanges(
-            True, changes.layers, changes.sensors, changes.selection, True, changes.notes
-        )
+        return changes | PanelChanges(status=True, detail=True)
 
 
 def _default_pins_scope(config: Any) -> str | None:

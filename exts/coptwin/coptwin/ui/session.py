@@ -43,9 +43,10 @@ EngineFactory = Callable[[Config, Any], RunnableEngine]
 
 def default_engine_factory(config: Config, stage: Any) -> RunnableEngine:
     """The real engine (imported late so a broken core shows as a status, not an import error)."""
+    from ..engine.alarms import sends_notifications
     from ..engine.engine import Engine
 
-    return Engine(config, stage)
+    return Engine(config, stage, notify=sends_notifications(config, "kit"))
 
 
 class EngineSession:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from ..engine.alarms import AlarmsView
 from ..engine.snapshot import EngineStatus
 from .format import age_seconds, format_age, format_duration, format_time
 
@@ -37,6 +38,9 @@ class StatusLine:
     level: Level
     #: "" when live; otherwise a sentence saying what moment the COP shows.
     banner: str = ""
+    #: Operators' alarms at a glance ("" when none is open), and its colour.
+    badge: str = ""
+    badge_level: Level = "info"
 
     @property
     def live(self) -> bool:
@@ -101,19 +105,60 @@ def _with_problems(line: StatusLine, problems: tuple[str, ...]) -> StatusLine:
     return replace(line, text=" · ".join((line.text, *problems)), level=level)
 
 
+def alarm_badge(alarms: AlarmsView | None) -> tuple[str, Level]:
+    """'2 unacknowledged of 3 alarms' (error colour while any awaits acknowledgement)."""
+    if alarms is None or not alarms.rows:
+        return "", "info"
+    open_, unack = len(alarms.rows), alarms.unacknowledged
+    if not unack:
+        return f"{open_} open alarm{'s' if open_ > 1 else ''}, all acknowledged", "info"
+    return f"{unack} unacknowledged of {open_} alarm{'s' if open_ > 1 else ''}", "error"
+
+
+def _alarm_trouble(alarms: AlarmsView | None) -> str:
+    """What is wrong with the alarms' plumbing (failing notifications, unwritten events)."""
+    if alarms is None:
+        return ""
+    parts = []
+    if alarms.notify.enabled and not alarms.notify.healthy:
+        parts.append(f"notifications failing: {', '.join(alarms.notify.failing)}")
+    if alarms.append_error:
+        parts.append("alarm events not written yet (retrying)")
+    return " · ".join(parts)
+
+
 def format_status(
     status: EngineStatus,
     now: datetime,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    alarms: AlarmsView | None = None,
 ) -> StatusLine:
     """The status line for one engine status at wall-clock time ``now``.
 
     Precedence: as-of (the user chose the past) > disconnected > connecting >
     stale (connected but no new data for ``stale_after_s``) > connected.  While
-    live, an event source that fails is named on the headline (at least a warning).
+    live, an event source that fails is named on the headline (at least a warning).  The
+    alarm badge comes beside it; failing notifications or unwritten alarm events make a
+    connected line a warning that names them.
     """
     line = _state_line(status, now, stale_after_s)
-    return line if not line.live else _with_problems(line, status.event_problems)
+    if line.live:
+        line = _with_problems(line, status.event_problems)
+    badge, badge_level = alarm_badge(alarms)
+    trouble = _alarm_trouble(alarms)
+    details = line.details
+    if alarms is not None and alarms.notify.enabled:
+        details = f"{details} · {alarms.notify.summary}" if details else alarms.notify.summary
+    if alarms is not None and alarms.append_error:
+        details += f" · alarms table: {alarms.append_error}"
+    level = line.level
+    text = line.text
+    if trouble and status.as_of is None:
+        text = f"{text} · {trouble}"
+        level = "warn" if level == "ok" else level
+    return StatusLine(
+        line.state, text, details, level, line.banner, badge=badge, badge_level=badge_level
+    )
 
 
 def _state_line(status: EngineStatus, now: datetime, stale_after_s: float) -> StatusLine:

@@ -13,6 +13,7 @@ Routes (all read-only except the note writes, which need the bearer token):
 ``/api/sensors/{id}``       details: fields, why, history (``?as_of=`` for the past)
 ``/api/asof?at=``           the whole state as of a version or time (per viewer)
 ``/api/notes``              notes (GET); add (POST) and ``/api/notes/{id}/{action}``
+``/api/alarms``             open alarms (GET, ``?as_of=``); ``/api/alarms/{id}/ack|shelve|unshelve``
 ``/basemap.pmtiles``        the configured basemap, with HTTP range requests
 ``/ogc/...``                OGC API - Features (see :mod:`coptwin.web.ogc`)
 ``events.webhook.path``     bucket events, when the webhook is enabled (``/events``)
@@ -103,6 +104,7 @@ class CopWeb:
         self.geo: Any = None
         self.feed: LiveFeed | None = None
         self.notes: Any = None
+        self.alarms: Any = None
         self.asof = AsOfCache(engine)
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
@@ -113,6 +115,7 @@ class CopWeb:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> str:
         """Wait for the engine to have opened its scene, then listen; returns the URL."""
+        from coptwin.web.alarms import Alarms
         from coptwin.web.geometry import PageGeo
         from coptwin.web.notes import Notes
 
@@ -127,6 +130,7 @@ class CopWeb:
         self.feed = LiveFeed(engine, self.geo)
         await self.feed.start()
         self.notes = Notes(engine, self.geo, self._position, engine.config.web.notes_token_env)
+        self.alarms = Alarms(engine, engine.config.web.notes_token_env)
         self._feed_task = asyncio.ensure_future(self.feed.run(self._stop))
         self._runner = web.AppRunner(
             self.app(), access_log=None, shutdown_timeout=2.0, **SERVER_OPTIONS
@@ -185,6 +189,8 @@ class CopWeb:
                 web.get("/api/notes", self.notes_list),
                 web.post("/api/notes", self.note_add),
                 web.post("/api/notes/{nid}/{action}", self.note_action),
+                web.get("/api/alarms", self.alarms_list),
+                web.post("/api/alarms/{aid}/{action}", self.alarm_action),
                 web.get("/basemap.pmtiles", self.basemap_file),
                 web.static("/static", STATIC, append_version=False),
                 *OgcApi(self).routes(),
@@ -241,6 +247,7 @@ class CopWeb:
                 "basemap": "/basemap.pmtiles" if self.basemap is not None else None,
                 "notes_writable": self.notes.writable,
                 "annotations": cfg.tables.annotations is not None,
+                "alarms": self.alarms.enabled,
                 "legend": legend(),
             }
         )
@@ -382,6 +389,28 @@ class CopWeb:
         if endpoint is None:
             raise web.HTTPServiceUnavailable(reason="the webhook is not accepting events")
         return await endpoint.serve(request)
+
+    # ------------------------------------------------------------------ alarms
+    async def alarms_list(self, request: web.Request) -> web.Response:
+        state = await self._as_of_param(request)
+        assert self.feed is not None and self.feed.snapshot is not None
+        snap = self.feed.snapshot
+        view = self.alarms.view(snap, state.when if state is not None else None)
+        names = {r.sensor_id: r.name for r in snap.sensors}
+        index = {r.sensor_id: i for i, r in enumerate(snap.sensors)}
+        return _json(self.alarms.document(view, names, index))
+
+    async def alarm_action(self, request: web.Request) -> web.Response:
+        from coptwin.web.notes import NotesError
+
+        try:
+            self.alarms.check_token(request.headers.get("Authorization"))
+            body = await self._body(request)
+            action, alarm_id = request.match_info["action"], request.match_info["aid"]
+            events = await self.alarms.write(action, alarm_id, body)
+        except NotesError as exc:
+            return _error(exc.status, str(exc))
+        return _json({"alarm_id": alarm_id, "events": events})
 
     # ------------------------------------------------------------------ basemap
     async def basemap_file(self, request: web.Request) -> web.StreamResponse:

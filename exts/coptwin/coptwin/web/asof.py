@@ -69,8 +69,10 @@ class AsOfState:
 def read_as_of(engine: Any, live: EngineSnapshot, as_of: AsOf) -> AsOfState:
     """Blocking: the readings table as of ``as_of`` evaluated with the live registry."""
     from coptwin.engine.steps import Verdicts
+    from coptwin.model import quality
     from coptwin.model.columns import to_canonical
-    from coptwin.model.rules import evaluate, rule_frame
+    from coptwin.model.quality import rule_frame
+    from coptwin.model.rules import evaluate
     from coptwin.model.state import LatestState
 
     cfg = engine.config
@@ -99,9 +101,8 @@ def read_as_of(engine: Any, live: EngineSnapshot, as_of: AsOf) -> AsOfState:
     )
     state.apply(rows, when)
     verdicts = Verdicts(rule_frame(registry, cfg))
-    verdicts.record(
-        evaluate(state.latest, registry, cfg, when, by_quantity=state.latest_by_quantity), None
-    )
+    judged = evaluate(state.latest, registry, cfg, when, by_quantity=state.latest_by_quantity)
+    verdicts.record(quality.apply(judged, verdicts.status, state, cfg), None)
     index = {sid: i for i, sid in enumerate(registry.ids)}
     latest = {r["sensor_id"]: r for r in state.latest.iter_rows(named=True)}
     moved = _moved_positions(engine, latest)

@@ -70,13 +70,15 @@ def legend() -> list[dict[str, str]]:
 
 def status_line(snap: EngineSnapshot) -> dict[str, Any]:
     """The status line the Kit panel shows, as the page shows it."""
-    line = format_status(snap.status, snap.now or datetime.now(timezone.utc))
+    line = format_status(snap.status, snap.now or datetime.now(timezone.utc), alarms=snap.alarms)
     return {
         "state": line.state,
         "text": line.text,
         "details": line.details,
         "level": line.level,
         "versions": dict(snap.status.versions),
+        "badge": line.badge,
+        "badge_level": line.badge_level,
     }
 
 
@@ -164,6 +166,7 @@ class LiveFeed:
         self._poked_at: float | None = None
         self._commit_at: float | None = None
         self._notes_version: int | None = None
+        self._alarms_key: tuple | None = None
         self._subs: set[Subscriber] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -250,7 +253,7 @@ class LiveFeed:
                 self.stats.update_bytes += len(msg)
                 self._broadcast(msg)
         status = status_line(snap)
-        key = (status["state"], status["level"], status["versions"])
+        key = (status["state"], status["level"], status["versions"], status["badge"])
         if key != self._status or time.monotonic() - self._status_at >= STATUS_EVERY_S:
             self._status, self._status_at = key, time.monotonic()
             self._broadcast(sse("status", status))
@@ -258,6 +261,10 @@ class LiveFeed:
         if notes != self._notes_version:
             self._notes_version = notes
             self._broadcast(sse("notes", {"version": notes}))
+        alarms = snap.alarms.key() if snap.alarms is not None else None
+        if alarms != self._alarms_key:  # the page reads /api/alarms
+            self._alarms_key = alarms
+            self._broadcast(sse("alarms", {"seq": self.seq}))
 
     def _update(self, rows: Sequence[SensorRow], changed: list[int], moved: list[int]) -> dict:
         sub = [rows[i] for i in changed]

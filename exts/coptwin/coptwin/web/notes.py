@@ -31,6 +31,24 @@ class NotesError(Exception):
         self.status = status
 
 
+def check_bearer(header: str | None, token: str | None, what: str) -> None:
+    """``Authorization: Bearer <token>`` against the configured token (constant time);
+    raises 403 when ``token`` is None (``what`` is read-only here) or 401 when wrong."""
+    if token is None:
+        raise NotesError(403, f"{what} are read-only on this server")
+    value = (header or "").strip()
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    if not hmac.compare_digest(value.encode(), token.encode()):
+        log.warning("web: refused a write to %s without the right bearer token", what)
+        raise NotesError(401, f"a valid bearer token is needed to write {what}")
+
+
+def token_from_env(name: str | None) -> str | None:
+    """The bearer token named by ``web.notes_token_env`` (None: unset, read-only)."""
+    return (os.environ.get(name) or None) if name else None
+
+
 class Notes:
     """Notes of one engine's config for the page and the OGC API."""
 
@@ -53,9 +71,7 @@ class Notes:
 
     # ------------------------------------------------------------------ access
     def _token(self) -> str | None:
-        if not self._token_env:
-            return None
-        return os.environ.get(self._token_env) or None
+        return token_from_env(self._token_env)
 
     @property
     def writable(self) -> bool:
@@ -64,15 +80,7 @@ class Notes:
 
     def check_token(self, header: str | None) -> None:
         """``Authorization: Bearer <token>``; raises 403 (read-only) or 401 (wrong token)."""
-        token = self._token()
-        if self.store is None or token is None:
-            raise NotesError(403, "notes are read-only on this server")
-        value = (header or "").strip()
-        if value[:7].lower() == "bearer ":
-            value = value[7:].strip()
-        if not hmac.compare_digest(value.encode(), token.encode()):
-            log.warning("web: refused a note write without the right bearer token")
-            raise NotesError(401, "a valid bearer token is needed to write notes")
+        check_bearer(header, self._token() if self.store is not None else None, "notes")
 
     # ------------------------------------------------------------------ reading
     async def book(self, as_of: Any = None) -> Any:

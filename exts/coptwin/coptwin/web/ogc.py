@@ -1,8 +1,9 @@
 """OGC API - Features (Part 1: Core, GeoJSON) under ``/ogc``: the live COP for GIS tools.
 
 QGIS ("WFS / OGC API - Features" connection) and ArcGIS Pro ("OGC API server") add
-the three collections by URL: ``sensors`` (points with status, value, ts), ``buildings``
-(footprints with heights and the worst status of their sensors) and ``notes``.
+the collections by URL: ``sensors`` (points with status, value, ts), ``buildings``
+(footprints with heights and the worst status of their sensors), ``notes`` and
+``alarms`` (the open operators' alarms at their sensors, with state and reason).
 Coordinates are WGS84 longitude/latitude (CRS84) with the height in the scene's
 vertical datum as a third coordinate.
 
@@ -46,6 +47,10 @@ COLLECTIONS = {
         "status of the sensors bound to them.",
     ),
     "notes": ("Reviewers' notes", "Notes on sensors, buildings and points, with replies."),
+    "alarms": (
+        "Operators' alarms",
+        "Open alarms at their sensors: ISA-18.2 state, status, reason, who acknowledged.",
+    ),
 }
 
 
@@ -212,6 +217,9 @@ class OgcApi:
             book = await self.cop.notes.book(end if instant else None)
             feats = self._note_features(book)
             key = "created_at"
+        elif cid == "alarms":
+            feats = self._alarm_features(end)
+            key = "raised_at"
         else:
             try:
                 rows, _ = await self.cop.rows_at(end)
@@ -289,6 +297,40 @@ class OgcApi:
                         "height_m": rec["height_m"],
                         "status": worst.get(path),
                         "sensors": count.get(path, 0),
+                    },
+                }
+            )
+        return out
+
+    def _alarm_features(self, when: datetime | None) -> list[dict]:
+        """Open alarms (as of ``when``: the fold of the events up to then) at their sensors."""
+        live = self.cop.feed.snapshot
+        view = self.cop.alarms.view(live, when)
+        if view is None:
+            return []
+        where = {f["id"]: f for f in self._sensor_features(live.sensors)}
+        out = []
+        for r in view.rows:
+            sensor = where.get(r.sensor_id)
+            out.append(
+                {
+                    "type": "Feature",
+                    "id": r.alarm_id,
+                    "geometry": sensor["geometry"] if sensor else None,
+                    "bbox": sensor["bbox"] if sensor else None,
+                    "properties": {
+                        "alarm_id": r.alarm_id,
+                        "sensor_id": r.sensor_id,
+                        "layer": r.layer,
+                        "state": r.state,
+                        "status": r.status,
+                        "value": r.value if r.value is None or math.isfinite(r.value) else None,
+                        "reason": r.reason,
+                        "raised_at": _iso(r.raised_at),
+                        "repeats": r.repeats,
+                        "acked_by": r.acked_by or None,
+                        "acked_at": _iso(r.acked_at),
+                        "shelved_until": _iso(r.shelved_until),
                     },
                 }
             )

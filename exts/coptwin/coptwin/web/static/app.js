@@ -26,6 +26,14 @@ function showStatus(st) {
   box.className = `status ${st.level}`;
   $("status-text").textContent = st.text;
   box.title = [st.text, st.details].filter(Boolean).join("\n");  // the headline may be cut off
+  if (st.badge !== undefined) showBadge(st.badge, st.badge_level);
+}
+
+function showBadge(text, level) {
+  const b = $("alarm-badge");
+  b.hidden = !text;
+  b.textContent = text || "";
+  b.className = `badge ${level || ""}`;
 }
 
 function showBanner(text) {
@@ -97,6 +105,7 @@ function applyState(state) {
   cop.table.setSensors(cop.s);
   showStatus(state.status);
   showBanner(state.banner);
+  if (cop.alarms) cop.map.setAlarmRings(cop.s, cop.alarms.alarms);
   if (cop.selected !== null) select(cop.index.get(cop.selectedId) ?? null, false);
 }
 
@@ -132,6 +141,7 @@ function connect() {
   es.addEventListener("update", (e) => { if (cop.live) applyUpdate(JSON.parse(e.data)); });
   es.addEventListener("status", (e) => { if (cop.live) showStatus(JSON.parse(e.data)); });
   es.addEventListener("notes", () => loadNotes());
+  es.addEventListener("alarms", () => { if (cop.live) loadAlarms(); });
   es.onerror = () => { if (cop.live) showStatus({ level: "error", text: "Server unreachable; reconnecting…", details: "" }); };
 }
 
@@ -141,6 +151,7 @@ async function showAsOf(text) {
   cop.live = false;
   cop.asOf = text;
   applyState(state);
+  loadAlarms();
 }
 
 function goLive() {
@@ -148,6 +159,7 @@ function goLive() {
   cop.asOf = "";
   showBanner("");
   connect();
+  loadAlarms();
 }
 
 // ---------------------------------------------------------------- selection and details
@@ -277,6 +289,68 @@ function addNote(e) {
   writeNote("/api/notes", body);
 }
 
+// ---------------------------------------------------------------- alarms
+// The engine's open alarms (active first, oldest unacknowledged first), in the words the
+// Kit panel uses; Ack, Shelve… and Unshelve need the bearer token, like notes.
+async function loadAlarms() {
+  if (!cop.scene.alarms) return;
+  const q = cop.live ? "" : `?as_of=${encodeURIComponent(cop.asOf)}`;
+  let data;
+  try { data = await getJSON(`/api/alarms${q}`); } catch (err) { $("alarm-error").textContent = err.message; return; }
+  cop.alarms = data;
+  $("alarms-section").hidden = false;
+  $("alarms-count").textContent = data.badge || "none open";
+  showBadge(data.badge, data.badge_level);
+  $("alarm-sign").hidden = !data.writable;
+  cop.map.setAlarmRings(cop.s, data.alarms);
+  $("alarms").replaceChildren(...data.alarms.map(alarmItem));
+  if (cop.shelving && !data.alarms.some((a) => a.alarm_id === cop.shelving.alarm_id && a.can_shelve)) closeShelve();
+}
+
+function alarmItem(a) {
+  const li = el("li", undefined, a.unacknowledged ? "unack" : "");
+  li.dataset.alarm = a.alarm_id;
+  li.append(el("div", a.label, "state"), el("div", `${a.sensor} · raised ${a.raised}`, "meta"), el("div", a.reason, "text"));
+  if (a.detail) li.append(el("div", a.detail, "meta"));
+  li.addEventListener("click", (e) => { if (e.target.tagName !== "BUTTON" && a.i !== null) select(a.i); });
+  if (!cop.alarms.writable) return li;
+  const act = (label, fn) => { const b = el("button", label); b.type = "button"; b.addEventListener("click", fn); li.append(b); };
+  if (a.can_ack) act("Ack", () => writeAlarm(a, "ack", {}));
+  if (a.can_shelve) act("Shelve…", () => openShelve(a));
+  if (a.can_unshelve) act("Unshelve", () => writeAlarm(a, "unshelve", {}));
+  return li;
+}
+
+async function writeAlarm(a, action, body) {
+  sessionStorage.setItem("coptwin-author", $("alarm-author").value);
+  $("alarm-error").textContent = "";
+  try {
+    await getJSON(`/api/alarms/${encodeURIComponent(a.alarm_id)}/${action}`, { method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${$("alarm-token").value}` },
+      body: JSON.stringify({ author: $("alarm-author").value, ...body }) });
+    return true;
+  } catch (err) { $("alarm-error").textContent = err.message; return false; }
+}
+
+function openShelve(a) {
+  cop.shelving = a;
+  $("alarm-shelve").hidden = false;
+  $("alarm-shelve-target").textContent = `Shelve the alarm of ${a.sensor} (raised ${a.raised}): why, and until when?`;
+  $("alarm-shelve-reason").focus();
+}
+
+function closeShelve() {
+  cop.shelving = null;
+  $("alarm-shelve").hidden = true;
+}
+
+async function shelve(e) {
+  e.preventDefault();
+  if (!cop.shelving) return;
+  const ok = await writeAlarm(cop.shelving, "shelve", { reason: $("alarm-shelve-reason").value, until: $("alarm-shelve-until").value });
+  if (ok) { $("alarm-shelve-reason").value = ""; closeShelve(); }
+}
+
 // ---------------------------------------------------------------- start
 async function main() {
   cop.scene = await getJSON("/api/scene");
@@ -297,7 +371,14 @@ async function main() {
   $("note-form").addEventListener("submit", addNote);
   $("note-pick").addEventListener("click", () => { cop.picking = true; $("note-target").textContent = "Click the map where the note goes…"; });
   $("note-author").value = sessionStorage.getItem("coptwin-author") || "";
+  $("alarm-author").value = $("note-author").value;
+  $("alarm-shelve").addEventListener("submit", shelve);
+  $("alarm-shelve-cancel").addEventListener("click", closeShelve);
+  for (const [a, b] of [["note-token", "alarm-token"], ["alarm-token", "note-token"], ["note-author", "alarm-author"], ["alarm-author", "note-author"]]) {
+    $(a).addEventListener("input", () => { $(b).value = $(a).value; }); // one name and token for both
+  }
   loadNotes();
+  loadAlarms();
 }
 
 main().catch((err) => showStatus({ level: "error", text: `The page could not start: ${err.message}`, details: "" }));

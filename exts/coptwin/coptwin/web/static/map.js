@@ -4,6 +4,8 @@
 import * as maplibregl from "/static/vendor/maplibre-gl/maplibre-gl.mjs";
 
 const BUILDING = "#cfcac1";
+// Alarm rings (radii in marker sizes from the marker's centre).
+export const RING_ACTIVE = "#1a1a1a", RING_RETURNED = "#8a8f98", RING_INNER = 0.85, RING_OUTER = 1.3;
 const TERRAIN = "#dedbd2";
 
 function mix(hex, other, t) {
@@ -17,6 +19,16 @@ export function square(lon, lat, size) {
   const dy = size / 2 / 110540;
   const dx = size / 2 / (111320 * Math.cos((lat * Math.PI) / 180));
   return [[[lon - dx, lat - dy], [lon + dx, lat - dy], [lon + dx, lat + dy], [lon - dx, lat + dy], [lon - dx, lat - dy]]];
+}
+
+// A closed circle of radius r metres around lon/lat (24 points).
+export function ring(lon, lat, r) {
+  const pts = [];
+  for (let k = 0; k <= 24; k++) {
+    const t = (2 * Math.PI * k) / 24;
+    pts.push([lon + (r * Math.cos(t)) / (111320 * Math.cos((lat * Math.PI) / 180)), lat + (r * Math.sin(t)) / 110540]);
+  }
+  return pts;
 }
 
 // The terrain grid -> one polygon per run of equal cells in a row.
@@ -67,7 +79,8 @@ export class CopMap {
   }
 
   statusColor() {
-    const expr = ["match", ["coalesce", ["feature-state", "s"], 5]];
+    const unknown = this.legend.findIndex((s) => s.name === "unknown");
+    const expr = ["match", ["coalesce", ["feature-state", "s"], unknown]];
     this.legend.forEach((s, i) => expr.push(i, s.hex));
     expr.push("#999999");
     return expr;
@@ -93,6 +106,11 @@ export class CopMap {
     m.addLayer({ id: "notes", type: "fill-extrusion", source: "notes", paint: {
       "fill-extrusion-color": ["case", ["==", ["get", "status"], "resolved"], "#8a8f98", "#0072B2"],
       "fill-extrusion-base": ["get", "base"], "fill-extrusion-height": ["get", "top"] } });
+    // Rings around markers whose alarm awaits acknowledgement; they pulse until acknowledged.
+    m.addSource("rings", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+    m.addLayer({ id: "rings", type: "fill-extrusion", source: "rings", paint: {
+      "fill-extrusion-color": ["get", "color"], "fill-extrusion-base": ["get", "base"],
+      "fill-extrusion-height": ["get", "top"], "fill-extrusion-opacity": 0.95 } });
     m.addSource("selected", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
     m.addLayer({ id: "selected", type: "fill-extrusion", source: "selected", paint: {
       "fill-extrusion-color": "#111111", "fill-extrusion-opacity": 0.35,
@@ -116,6 +134,7 @@ export class CopMap {
     this.size = size;
     this._setData(this.s);
     if (this.selected !== undefined) this.select(this.s, this.selected);
+    if (this.alarms) this.setAlarmRings(this.s, this.alarms);
   }
 
   async _basemap() {
@@ -232,6 +251,30 @@ export class CopMap {
       type: "Feature", properties: { status: n.status, base: n.alt + this.size * 1.5, top: n.alt + this.size * 4 },
       geometry: { type: "Polygon", coordinates: square(n.lon, n.lat, size) } }));
     this.map.getSource("notes")?.setData({ type: "FeatureCollection", features: feats });
+  }
+
+  // One ring per unacknowledged alarm: an annulus around the marker at its mid height,
+  // near-black while the condition is active and grey once it returned (the marker's own
+  // colour is the status; on a light map and status-tinted roofs a dark ring stands out).
+  setAlarmRings(s, alarms) {
+    this.alarms = alarms;
+    const feats = [];
+    for (const a of alarms || []) {
+      if (!a.unacknowledged || a.i === null || a.i === undefined || !s || s.lon[a.i] === null) continue;
+      const f = this._marker(a.i, s);
+      if (!f) continue;
+      const color = a.state === "unacknowledged-active" ? RING_ACTIVE : RING_RETURNED;
+      const outer = ring(s.lon[a.i], s.lat[a.i], this.size * RING_OUTER);
+      const inner = ring(s.lon[a.i], s.lat[a.i], this.size * RING_INNER).reverse();
+      feats.push({ type: "Feature", properties: { alarm: a.alarm_id, color, base: f.properties.base + this.size * 0.3,
+        top: f.properties.base + this.size * 0.7 }, geometry: { type: "Polygon", coordinates: [outer, inner] } });
+    }
+    this.map.getSource("rings")?.setData({ type: "FeatureCollection", features: feats });
+    clearInterval(this.pulse);
+    if (feats.length) {
+      let on = true;
+      this.pulse = setInterval(() => { on = !on; this.map.setPaintProperty("rings", "fill-extrusion-opacity", on ? 0.95 : 0.3); }, 700);
+    }
   }
 
   select(s, i) {
