@@ -19,6 +19,12 @@ engine-level cases can drive the engine instead and keep the same counters and
 ``tls_s3`` is a second SeaweedFS that serves S3 over HTTPS with a
 certificate from a private CA made for the session (corporate TLS).
 
+``cop_files`` is a whole COP on disk for engine- and command-level cases: a
+generated city, a sensors table, the readings table of ``fault_table`` and a config
+file (``variant()`` writes a broken copy of it); :meth:`FaultTable.use_engine` makes
+a real :class:`~coptwin.engine.engine.Engine` the reader, so the same counters and
+:meth:`FaultTable.check` hold for it.
+
 With ``--import-mode=importlib`` test modules cannot import this file, so
 everything is reached through the ``fault_table`` and ``tls_s3`` fixtures.
 """
@@ -497,3 +503,210 @@ def tls_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSeaweed]:
         yield server
     finally:
         server.cleanup()
+
+
+# -- a whole COP on disk: city, sensors table, config file, and a real engine as reader -------
+
+
+COP_TOML = """\
+[storage]
+uri = "{root}"
+{storage_extra}
+[tables.readings]
+path = "readings"
+[tables.sensors]
+path = "sensors"
+[scene]
+path = "{scene}"
+crs = "{crs}"
+global_offset = {offset}
+[engine]
+overlay_path = "{out}/overlay.usda"
+[events.polling]
+interval_s = 0.1
+jitter = 0.0
+[rules.temperature]
+quantity = "temperature"
+"""
+
+
+@pytest.fixture(scope="session")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A small generated CityEngine-like scene (2 x 2 blocks), shared by the session."""
+    from coptwin.scene.citygen import generate_city
+
+    return generate_city(tmp_path_factory.mktemp("city"), blocks_x=2, blocks_y=2)
+
+
+@dataclass
+class CopFiles:
+    """A COP on disk around ``table``: the city, a sensors table beside the readings
+    table and a config file naming them (the engine reads credentials from the
+    environment, which the fixture sets for S3)."""
+
+    table: FaultTable
+    folder: Path
+    city: Any
+    path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        root = self.table.uri.removesuffix("/readings")
+        extra = ""
+        if root.startswith("s3://"):
+            endpoint = self.table.storage_options["AWS_ENDPOINT_URL"]
+            extra = f'endpoint = "{endpoint}"\nallow_http = true\n'
+        from pyproj import Transformer
+
+        e0, n0, e1, n1 = self.city.bounds_en
+        to_wgs84 = Transformer.from_crs(self.city.crs, "EPSG:4326", always_xy=True)
+        lon, lat = to_wgs84.transform((e0 + e1) / 2, (n0 + n1) / 2)
+        sensors = pl.DataFrame(
+            {
+                "sensor_id": SENSORS,
+                "kind": ["temperature"] * len(SENSORS),
+                "lon": [lon + 1e-5 * i for i in range(len(SENSORS))],
+                "lat": [lat] * len(SENSORS),
+            }
+        )
+        write_deltalake(
+            f"{root}/sensors",
+            sensors,
+            mode="overwrite",
+            storage_options=self.table.storage_options or None,
+        )
+        self.text = COP_TOML.format(
+            root=root,
+            storage_extra=extra,
+            scene=self.city.root_layer.as_posix(),
+            crs=self.city.crs,
+            offset=list(self.city.global_offset),
+            out=(self.folder / "out").as_posix(),
+        )
+        self.path = self.variant("cop")
+
+    @property
+    def config(self) -> Config:
+        from coptwin.config import load_config
+
+        return load_config(self.path)
+
+    def variant(self, name: str, **replace: str) -> Path:
+        """``<name>.toml``: the config text with each ``old=new`` replacement made."""
+        text = self.text
+        for old, new in replace.items():
+            assert old in text, f"{old!r} is not in the config"
+            text = text.replace(old, new)
+        path = self.folder / f"{name}.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def set(self, key: str, value: str) -> dict[str, str]:
+        """A ``variant`` replacement that sets ``key = value`` (a line of the config)."""
+        line = next(ln for ln in self.text.splitlines() if ln.startswith(f"{key} = "))
+        return {line: f"{key} = {value}"}
+
+
+@pytest.fixture
+def cop_files(
+    request: pytest.FixtureRequest, fault_table: FaultTable, city: Any, tmp_path: Path
+) -> CopFiles:
+    """A COP on disk around ``fault_table`` (local folder or S3, see ``where``)."""
+    if fault_table.uri.startswith("s3://"):
+        mp = request.getfixturevalue("monkeypatch")
+        for name, value in request.getfixturevalue("s3_running").env().items():
+            mp.setenv(name, value)
+    folder = tmp_path / "cop"
+    folder.mkdir()
+    return CopFiles(fault_table, folder, city)
+
+
+@dataclass
+class Polled:
+    """What one engine tick found new in the readings table (as a batch says it)."""
+
+    full_reload: bool
+    reason: str
+
+
+class EngineReader:
+    """A real :class:`Engine` as the reader of a :class:`FaultTable`: every commit's
+    figures go to the table's counters, from synchronous ticks or from the live loop
+    (:meth:`start`, on a thread of its own, as ``coptwin run`` and Kit run it)."""
+
+    def __init__(self, table: FaultTable, config: Config) -> None:
+        from coptwin.engine.engine import Engine
+
+        self.table = table
+        self.engine = Engine(config)
+        self.engine.on_commit.append(self._count)
+        self.commits = 0
+        self._thread: Any = None
+        self._stop: Any = None
+
+    def _count(self, stats: Any) -> None:
+        c = self.table.counts
+        self.commits += 1
+        if not (stats.rows_read or stats.full_reload or stats.quarantined):
+            return
+        if stats.full_reload:
+            c.read, c.applied, c.skipped, c.quarantined = 0, 0, {}, set()
+            c.reloads.append(stats.reload_reason)
+        c.batches += 1
+        c.read += stats.rows_read
+        c.applied += stats.rows_applied
+        for reason, n in stats.skipped.items():
+            c.skipped[reason] = c.skipped.get(reason, 0) + n
+        c.quarantined.update(stats.quarantined)
+
+    def tick(self) -> Polled | None:
+        """One synchronous tick; what it found new, None when nothing."""
+        self.engine.open()
+        before = self.engine.watchers["readings"].applied_version
+        stats = self.engine.tick(["readings"])
+        if self.engine.watchers["readings"].applied_version == before and not stats.full_reload:
+            return None
+        return Polled(stats.full_reload, stats.reload_reason)
+
+    # -- the live loop -----------------------------------------------------------------------
+    def start(self) -> None:
+        import asyncio
+        import threading
+
+        ready = threading.Event()
+
+        def main() -> None:
+            async def run() -> None:
+                self._stop = asyncio.Event()
+                self._loop = asyncio.get_running_loop()
+                ready.set()
+                await self.engine.run(self._stop)
+
+            asyncio.run(run())
+
+        self._thread = threading.Thread(target=main, name="fault-engine", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(30)
+            assert not self._thread.is_alive(), "the engine loop did not stop"
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        self.engine.close()
+
+
+@pytest.fixture
+def engine_table(cop_files: CopFiles) -> Iterator[FaultTable]:
+    """``fault_table`` read by a real engine (scene, sensors table, config file)."""
+    table = cop_files.table
+    table.config = cop_files.config
+    reader = EngineReader(table, table.config)
+    table._reader = reader  # type: ignore[assignment]
+    try:
+        yield table
+    finally:
+        reader.close()

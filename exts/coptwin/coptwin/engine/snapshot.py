@@ -76,6 +76,15 @@ class EngineStatus:
     as_of: int | datetime | None = None
     rows_read: int = 0
     rows_skipped: dict[str, int] = field(default_factory=dict)
+    #: Readings data files skipped as unreadable (each named in the log); the table
+    #: stays connected: storage is reachable and every other file is applied.
+    quarantined_files: int = 0
+    #: Rows in the quarantined readings files (from the writers' statistics).
+    quarantined_rows: int = 0
+    #: Per readings column, values of the wrong type that became null.
+    uncast: dict[str, int] = field(default_factory=dict)
+    #: Why the readings were last reloaded in full (not the first load), "" if never.
+    last_reload: str = ""
 
     @property
     def live(self) -> bool:
@@ -108,6 +117,10 @@ def build_snapshot(engine: Engine) -> EngineSnapshot:
             as_of=engine.as_of,
             rows_read=engine.running.rows_read,
             rows_skipped=dict(engine.running.skipped),
+            quarantined_files=len(engine.running.quarantined),
+            quarantined_rows=engine.running.quarantined_rows,
+            uncast=dict(engine.running.uncast),
+            last_reload=engine.running.last_reload,
         )
         registry, state, overlay = engine.registry, engine.state, engine.overlay
         if registry is None or state is None or not (engine.opened or engine.closed):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from ..engine.notes import quarantine_note, reload_note, uncast_note
 from ..engine.snapshot import EngineStatus
 from .format import age_seconds, format_age, format_duration, format_time
 
@@ -78,6 +79,7 @@ def _details(status: EngineStatus) -> str:
         total = sum(skipped.values())
         why = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
         parts.append(f"{total} rows skipped ({why})")
+    parts += [note for note in (uncast_note(status), reload_note(status)) if note]
     return " · ".join(parts)
 
 
@@ -89,7 +91,9 @@ def format_status(
     """The status line for one engine status at wall-clock time ``now``.
 
     Precedence: as-of (the user chose the past) > disconnected > connecting >
-    stale (connected but no new data for ``stale_after_s``) > connected.
+    stale (connected but no new data for ``stale_after_s``) > connected.  Quarantined
+    files add a warning to a connected (or stale) line; values of the wrong type and
+    a full reload's reason are in the details.
     """
     details = _details(status)
     age = age_seconds(status.last_update, now)
@@ -119,10 +123,21 @@ def format_status(
             details=details,
             level="warn",
         )
+    # Unreadable files are skipped and the rest applied: still connected, but say so.
+    quarantine = quarantine_note(status)
     if age is not None and age > stale_after_s:
         return StatusLine(
             state="Stale",
-            text=f"Stale: no new data for {format_duration(age)}",
+            text=" · ".join(
+                p for p in (f"Stale: no new data for {format_duration(age)}", quarantine) if p
+            ),
+            details=details,
+            level="warn",
+        )
+    if quarantine:
+        return StatusLine(
+            state="Connected",
+            text=f"Connected · {updated} · {quarantine}",
             details=details,
             level="warn",
         )
