@@ -590,20 +590,15 @@ class CopFiles:
 
         return load_config(self.path)
 
-    def variant(self, name: str, **replace: str) -> Path:
-        """``<name>.toml``: the config text with each ``old=new`` replacement made."""
+    def variant(self, name: str, replace: dict[str, str] | None = None) -> Path:
+        """``<name>.toml``: the config text with each ``old -> new`` replacement made."""
         text = self.text
-        for old, new in replace.items():
+        for old, new in (replace or {}).items():
             assert old in text, f"{old!r} is not in the config"
             text = text.replace(old, new)
         path = self.folder / f"{name}.toml"
         path.write_text(text, encoding="utf-8")
         return path
-
-    def set(self, key: str, value: str) -> dict[str, str]:
-        """A ``variant`` replacement that sets ``key = value`` (a line of the config)."""
-        line = next(ln for ln in self.text.splitlines() if ln.startswith(f"{key} = "))
-        return {line: f"{key} = {value}"}
 
 
 @pytest.fixture
