@@ -35,6 +35,7 @@ from coptwin.delta import DeltaBatch, DeltaWatchError, TableNotFoundError, Table
 from coptwin.engine import loop, steps
 from coptwin.engine.snapshot import ConnectionState, EngineSnapshot, build_snapshot
 from coptwin.engine.stats import RunningStats, TickStats
+from coptwin.engine.time_travel import cop_as_of
 from coptwin.events import EventHub
 from coptwin.geo.errors import SceneError
 from coptwin.geo.frame import SceneFrame
@@ -495,32 +496,29 @@ class Engine:
             pending.stats.full_reload = True
             return pending
         t0 = time.perf_counter()
-        if isinstance(as_of, datetime):
-            when = as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
-            batch = watcher.snapshot(timestamp=when)
-        else:
-            batch = watcher.snapshot(version=int(as_of))
-            when = None
-        rows = to_canonical(batch.data, self.config.tables.readings, "readings")
-        pending = PendingUpdate()
         with self.lock:
-            assert self.state is not None and self.registry is not None
+            registry, placer = self.registry, self.placer
+        assert registry is not None
+        cop = cop_as_of(self.config, registry, watcher, placer, as_of)
+        pending = PendingUpdate()
+        with self.lock:  # install it as the COP shown (the web keeps its own per viewer)
             self.as_of = as_of
-            if when is None:
-                when = (rows["ts"].max() if rows.height else None) or self.clock()
-            result = steps.merge(self.state, rows, when, reset=True)
-            marker_batch = self._redraw(self.registry.ids, when, everyone=True)
+            self.state, self.verdicts = cop.state, cop.verdicts
+            self.positions.update(cop.positions)
+            marker_batch = None
+            if cop.judged is not None:
+                marker_batch = steps.marker_batch(cop.judged, cop.state, self.facts, self.positions)
             if self.overlay is not None and marker_batch is not None:
                 self.overlay.stage_batch(marker_batch)
         pending.stats = TickStats(
-            versions={"readings": batch.to_version},
-            rows_read=batch.rows,
-            rows_applied=result.rows_applied,
-            skipped=dict(result.skipped),
+            versions={"readings": cop.version},
+            rows_read=cop.batch.rows,
+            rows_applied=cop.applied.rows_applied,
+            skipped=dict(cop.applied.skipped),
             changed=len(marker_batch) if marker_batch is not None else 0,
-            full_reload=True,
             read_ms=(time.perf_counter() - t0) * 1000.0,
         )
+        pending.stats.note_batch(cop.batch)
         return pending
 
     # ------------------------------------------------------------------ UI surface
