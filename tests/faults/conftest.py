@@ -36,6 +36,7 @@ import io
 import ipaddress
 import json
 import os
+import statistics
 import time
 import uuid
 from collections.abc import Iterator
@@ -207,12 +208,14 @@ class FaultTable:
         rows: int | None = None,
         unreadable: bool = False,
         date: str | None = None,
+        version: int | None = None,
     ) -> str:
         """Commit one data file by hand (a writer would refuse a wrong type or garbage).
 
         ``content`` is a frame (written to parquet as it is, types included, without
         the ``date`` partition column) or raw bytes.  ``rows`` is how many rows the file
-        holds; ``unreadable`` marks a file the reader must quarantine.  Returns its path.
+        holds; ``unreadable`` marks a file the reader must quarantine.  ``version``
+        (re)writes that commit file instead of the next one.  Returns its path.
         """
         if isinstance(content, pl.DataFrame):
             date = date or content["date"][0]
@@ -227,7 +230,8 @@ class FaultTable:
         path = f"date={date}/part-fault-{uuid.uuid4().hex}.c000.snappy.parquet"
         store = self.store()
         obstore.put(store, path, data)
-        version = self.latest_version() + 1
+        replace = version is not None
+        version = self.latest_version() + 1 if version is None else version
         now_ms = int(time.time() * 1000)
         actions = [
             {
@@ -250,7 +254,8 @@ class FaultTable:
             },
         ]
         body = "".join(json.dumps(a) + "\n" for a in actions).encode()
-        obstore.put(store, f"_delta_log/{version:020d}.json", body, mode="create")
+        mode = "overwrite" if replace else "create"
+        obstore.put(store, f"_delta_log/{version:020d}.json", body, mode=mode)
         self.counts.written += rows
         if unreadable:
             self.counts.unreadable += rows
@@ -303,6 +308,8 @@ class Figures:
     quarantined_files: int = 0
     quarantined_rows: int = 0
     skipped: int = 0
+    #: Seconds from storage being back to the engine connected again, per outage.
+    recoveries: list[float] = field(default_factory=list)
 
     def add(self, c: Counts) -> None:
         self.cases += 1
@@ -314,14 +321,27 @@ class Figures:
 
     def line(self) -> str:
         lost = self.written - self.quarantined_rows - self.read
-        return (
+        text = (
             f"fault suite: {self.cases} cases checked, {self.written} rows written, "
             f"{self.read} read, {self.skipped} skipped and counted, {self.quarantined_rows} in "
             f"{self.quarantined_files} quarantined files, {lost} lost"
         )
+        if self.recoveries:
+            times = sorted(self.recoveries)
+            text += (
+                f"; recovery after {len(times)} outages: p50 {statistics.median(times):.1f} s, "
+                f"max {times[-1]:.1f} s"
+            )
+        return text
 
 
 FIGURES = Figures()
+
+
+@pytest.fixture
+def figures() -> Figures:
+    """The suite's totals (cases measuring something beyond rows add to them)."""
+    return FIGURES
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
