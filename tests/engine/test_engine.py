@@ -356,7 +356,7 @@ def test_run_once_and_as_of_from_the_command_line(cop, capsys):
     except SystemExit as exc:  # argparse's own exit
         code = exc.code
     assert code == 2
-    assert "neither a version number nor an ISO-8601 time" in capsys.readouterr().err
+    assert "is neither a table version (e.g. 12 or v12) nor a UTC date" in capsys.readouterr().err
 
 
 def test_motion_goes_idle_after_its_active_window_without_new_data(cop):

@@ -23,23 +23,14 @@ def main(spec_path: str) -> None:
     seq = 0
     while True:
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        frame = pl.DataFrame(
-            {
-                "sensor_id": [sensors[(seq + i) % len(sensors)] for i in range(n)],
-                "ts": [now - dt.timedelta(seconds=300 - (seq + i) % 200) for i in range(n)],
-                "value": [20.0 + (seq + i) % 10 for i in range(n)],
-                "quantity": ["temperature"] * n,
-                "unit": ["degC"] * n,
-                "date": [now.strftime("%Y-%m-%d")] * n,
-            },
-            schema={
-                "sensor_id": pl.String(),
-                "ts": pl.Datetime("us", "UTC"),
-                "value": pl.Float64(),
-                "quantity": pl.String(),
-                "unit": pl.String(),
-                "date": pl.String(),
-            },
+        i = pl.int_range(seq, seq + n)
+        frame = pl.select(
+            sensor_id=pl.lit(pl.Series(sensors)).gather(i % len(sensors)),
+            ts=pl.lit(now, dtype=pl.Datetime("us", "UTC")) - pl.duration(seconds=300 - i % 200),
+            value=(20 + i % 10).cast(pl.Float64),
+            quantity=pl.lit("temperature"),
+            unit=pl.lit("degC"),
+            date=pl.lit(now.strftime("%Y-%m-%d")),
         )
         write_deltalake(
             spec["uri"],

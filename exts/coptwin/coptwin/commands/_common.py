@@ -44,7 +44,7 @@ def parse_as_of(text: str | None) -> int | datetime | None:
     try:
         return parse(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--as-of: {exc}") from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_author_arg(parser: argparse.ArgumentParser) -> None:

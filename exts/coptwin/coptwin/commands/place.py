@@ -130,10 +130,10 @@ def run(args: argparse.Namespace) -> int:
     scene = args.scene or cfg_scene
     if scene is None:
         raise CommandError("--scene is required (or set scene.path in --config)")
-    sensors = _read_sensors(args.sensors, columns)
     t0 = time.perf_counter()
     try:
         stage = open_stage(scene)
+        sensors = _read_sensors(args.sensors, columns)
         frame = SceneFrame.from_stage(stage, scene_cfg)
         index = SceneIndex.build(stage, scene_cfg)
         t1 = time.perf_counter()
