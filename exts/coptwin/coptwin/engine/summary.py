@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coptwin.config import STATUSES
-from coptwin.engine.notes import data_notes
+from coptwin.engine.health import data_notes
 from coptwin.engine.snapshot import EngineSnapshot
 from coptwin.engine.stats import RunningStats
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ..engine.notes import quarantine_note, reload_note, uncast_note
+from ..engine.health import quarantine_note, reload_note, uncast_note
 from ..engine.snapshot import EngineStatus
 from .format import age_seconds, format_age, format_duration, format_time
 
