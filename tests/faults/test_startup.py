@@ -233,3 +233,17 @@ def test_wrong_credentials_retry_live_and_are_one_line_once(
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"{wrong}: tables." in err and "Traceback" not in err
+
+
+def test_demo_with_a_geographic_crs_is_one_line(tmp_path, capsys):
+    """``coptwin demo`` builds its own city and tables, then opens the engine: the same line."""
+    config = tmp_path / "config" / "demo.toml"
+    config.parent.mkdir()
+    text = (Path(__file__).resolve().parents[2] / "config" / "demo.toml").read_text("utf-8")
+    config.write_text(text.replace('"EPSG:32618"', '"EPSG:4326"'), encoding="utf-8")
+    code = main(["demo", "--config", str(config), "--duration", "1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err  # the demo's progress lines, then the error's one line
+    assert code == 2 and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"coptwin demo: error: {config}: scene.crs: "), last
+    assert "not a projected CRS" in last
