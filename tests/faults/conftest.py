@@ -656,6 +656,7 @@ class EngineReader:
         self.engine.on_commit.append(self._count)
         self.commits = 0
         self._thread: Any = None
+        self._loop: Any = None
         self._stop: Any = None
 
     def _count(self, stats: Any) -> None:
