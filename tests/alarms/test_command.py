@@ -204,3 +204,19 @@ def test_bad_durations(text):
 
     with pytest.raises(argparse.ArgumentTypeError):
         parse_duration(text)
+
+
+def test_shelve_until_a_time_ahead(cfg_path, capsys):
+    """``--until`` names a time ahead (as-of parsing refuses those: not for shelvings)."""
+    alarm = _raise(cfg_path, "W-1", 60)
+    until = (utc_now() + timedelta(hours=2)).replace(microsecond=0)
+    stamp = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    c = ["-c", cfg_path, "--author", "ann"]
+    code, out, err = _run(capsys, "shelve", *c, alarm, "--until", stamp, "--reason", "pump swap")
+    assert (code, out.strip()) == (0, alarm), err
+    [shelved] = [e for e in _store(cfg_path).book().history(alarm) if e.event == "shelved"]
+    assert shelved.until == until
+    with pytest.raises(SystemExit) as exc:  # argparse's own exit
+        _run(capsys, "shelve", *c, alarm, "--until", "tomorrow", "--reason", "x")
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "argument --until: 'tomorrow' is not an ISO-8601 time" in err

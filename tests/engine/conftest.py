@@ -8,12 +8,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 
 from coptwin.config import Config, load_config
 from coptwin.scene.citygen import generate_city
 from coptwin.sim.feed import write_sensors
 from coptwin.sim.sensors import demo_sensors
 from coptwin.sim.writer import READINGS_SCHEMA, append_batch
+from tests.support.deltalog import date_commit
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
@@ -72,7 +74,11 @@ class Cop:
             for r in rows
         ]
         frame = pl.DataFrame(full, schema=READINGS_SCHEMA)
-        append_batch(self.config.table_uri("readings"), frame, partition_by=["date"])
+        uri = self.config.table_uri("readings")
+        append_batch(uri, frame, partition_by=["date"])
+        # committed in this fixture's world (its clocks run at T0), when its newest reading
+        # was: time travel judges a version at its commit time
+        date_commit(uri, DeltaTable(uri).version(), max(r.get("ts") or T0 for r in rows))
 
     def ids(self, kind: str) -> list[str]:
         return self.sensors.filter(pl.col("kind") == kind)["sensor_id"].to_list()

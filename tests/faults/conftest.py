@@ -23,6 +23,12 @@ the engine's own counters (:meth:`EngineCase.check`).
 ``tls_s3`` is a second SeaweedFS that serves S3 over HTTPS with a
 certificate from a private CA made for the session (corporate TLS).
 
+``cop_files`` is a whole COP on disk for engine- and command-level cases: a
+generated city, a sensors table, the readings table of ``fault_table`` and a config
+file (``variant()`` writes a broken copy of it); :meth:`FaultTable.use_engine` makes
+a real :class:`~coptwin.engine.engine.Engine` the reader, so the same counters and
+:meth:`FaultTable.check` hold for it.
+
 With ``--import-mode=importlib`` test modules cannot import this file, so
 everything is reached through the ``fault_table`` and ``tls_s3`` fixtures.
 """
@@ -208,12 +214,14 @@ class FaultTable:
         rows: int | None = None,
         unreadable: bool = False,
         date: str | None = None,
+        version: int | None = None,
     ) -> str:
         """Commit one data file by hand (a writer would refuse a wrong type or garbage).
 
         ``content`` is a frame (written to parquet as it is, types included, without
         the ``date`` partition column) or raw bytes.  ``rows`` is how many rows the file
-        holds; ``unreadable`` marks a file the reader must quarantine.  Returns its path.
+        holds; ``unreadable`` marks a file the reader must quarantine.  ``version``
+        (re)writes that commit file instead of the next one.  Returns its path.
         """
         if isinstance(content, pl.DataFrame):
             date = date or content["date"][0]
@@ -228,7 +236,8 @@ class FaultTable:
         path = f"date={date}/part-fault-{uuid.uuid4().hex}.c000.snappy.parquet"
         store = self.store()
         obstore.put(store, path, data)
-        version = self.latest_version() + 1
+        replace = version is not None
+        version = self.latest_version() + 1 if version is None else version
         now_ms = int(time.time() * 1000)
         actions = [
             {
@@ -251,12 +260,21 @@ class FaultTable:
             },
         ]
         body = "".join(json.dumps(a) + "\n" for a in actions).encode()
-        obstore.put(store, f"_delta_log/{version:020d}.json", body, mode="create")
+        mode = "overwrite" if replace else "create"
+        obstore.put(store, f"_delta_log/{version:020d}.json", body, mode=mode)
         self.counts.written += rows
         if unreadable:
             self.counts.unreadable += rows
             self.counts.unreadable_files.add(path)
         return path
+
+    def add_text_values(self) -> str:
+        """A file from a writer that stored ``value`` as text: 5 rows, ``"21.5"``, ``" 22 "``
+        and ``"1e1"`` convert, ``"n/a"`` and ``""`` cannot (2 uncast)."""
+        frame = self.rows(5).with_columns(
+            pl.Series("value", ["21.5", " 22 ", "n/a", "", "1e1"], dtype=pl.String)
+        )
+        return self.add_file(frame)
 
     def delete(self) -> None:
         """Delete every object of the table (data and log), as ``rm -r`` or a bucket purge."""
@@ -304,7 +322,8 @@ class Figures:
     quarantined_files: int = 0
     quarantined_rows: int = 0
     skipped: int = 0
-    #: Seconds from storage back to the engine caught up, per outage case.
+    #: Seconds from storage answering again to the engine reading it again (connected,
+    #: or caught up with what was committed meanwhile), per outage.
     recoveries: list[float] = field(default_factory=list)
 
     def add(self, c: Counts) -> None:
@@ -317,17 +336,18 @@ class Figures:
 
     def line(self) -> str:
         lost = self.written - self.quarantined_rows - self.read
-        return (
+        text = (
             f"fault suite: {self.cases} cases checked, {self.written} rows written, "
             f"{self.read} read, {self.skipped} skipped and counted, {self.quarantined_rows} in "
             f"{self.quarantined_files} quarantined files, {lost} lost"
-        ) + self.recovery_text()
-
-    def recovery_text(self) -> str:
-        if not self.recoveries:
-            return ""
-        p50, worst = statistics.median(self.recoveries), max(self.recoveries)
-        return f"; recovery after an outage: p50 {p50:.1f} s, max {worst:.1f} s"
+        )
+        if self.recoveries:
+            times = sorted(self.recoveries)
+            text += (
+                f"; recovery after {len(times)} outages: p50 {statistics.median(times):.1f} s, "
+                f"max {times[-1]:.1f} s"
+            )
+        return text
 
 
 FIGURES = Figures()
@@ -493,7 +513,7 @@ class EngineCase:
 
 @pytest.fixture
 def fault_figures() -> Figures:
-    """The suite's totals (cases record outage recovery times here)."""
+    """The suite's totals, printed after the run (cases record outage recovery times here)."""
     return FIGURES
 
 
@@ -652,3 +672,206 @@ def tls_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSeaweed]:
         yield server
     finally:
         server.cleanup()
+
+
+# -- a whole COP on disk: city, sensors table, config file, and a real engine as reader -------
+
+
+COP_TOML = """\
+[storage]
+uri = "{root}"
+{storage_extra}
+[tables.readings]
+path = "readings"
+[tables.sensors]
+path = "sensors"
+[scene]
+path = "{scene}"
+crs = "{crs}"
+global_offset = {offset}
+[engine]
+overlay_path = "{out}/overlay.usda"
+[events.polling]
+interval_s = 0.1
+jitter = 0.0
+[rules.temperature]
+quantity = "temperature"
+"""
+
+
+@pytest.fixture(scope="session")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A small generated CityEngine-like scene (2 x 2 blocks), shared by the session."""
+    from coptwin.scene.citygen import generate_city
+
+    return generate_city(tmp_path_factory.mktemp("city"), blocks_x=2, blocks_y=2)
+
+
+@dataclass
+class CopFiles:
+    """A COP on disk around ``table``: the city, a sensors table beside the readings
+    table and a config file naming them (the engine reads credentials from the
+    environment, which the fixture sets for S3)."""
+
+    table: FaultTable
+    folder: Path
+    city: Any
+    path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        root = self.table.uri.removesuffix("/readings")
+        extra = ""
+        if root.startswith("s3://"):
+            endpoint = self.table.storage_options["AWS_ENDPOINT_URL"]
+            extra = f'endpoint = "{endpoint}"\nallow_http = true\n'
+        from pyproj import Transformer
+
+        e0, n0, e1, n1 = self.city.bounds_en
+        to_wgs84 = Transformer.from_crs(self.city.crs, "EPSG:4326", always_xy=True)
+        lon, lat = to_wgs84.transform((e0 + e1) / 2, (n0 + n1) / 2)
+        sensors = pl.DataFrame(
+            {
+                "sensor_id": SENSORS,
+                "kind": ["temperature"] * len(SENSORS),
+                "lon": [lon + 1e-5 * i for i in range(len(SENSORS))],
+                "lat": [lat] * len(SENSORS),
+            }
+        )
+        write_deltalake(
+            f"{root}/sensors",
+            sensors,
+            mode="overwrite",
+            storage_options=self.table.storage_options or None,
+        )
+        self.text = COP_TOML.format(
+            root=root,
+            storage_extra=extra,
+            scene=self.city.root_layer.as_posix(),
+            crs=self.city.crs,
+            offset=list(self.city.global_offset),
+            out=(self.folder / "out").as_posix(),
+        )
+        self.path = self.variant("cop")
+
+    @property
+    def config(self) -> Config:
+        from coptwin.config import load_config
+
+        return load_config(self.path)
+
+    def variant(self, name: str, replace: dict[str, str] | None = None) -> Path:
+        """``<name>.toml``: the config text with each ``old -> new`` replacement made."""
+        text = self.text
+        for old, new in (replace or {}).items():
+            assert old in text, f"{old!r} is not in the config"
+            text = text.replace(old, new)
+        path = self.folder / f"{name}.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+@pytest.fixture
+def cop_files(
+    request: pytest.FixtureRequest, fault_table: FaultTable, city: Any, tmp_path: Path
+) -> CopFiles:
+    """A COP on disk around ``fault_table`` (local folder or S3, see ``where``)."""
+    if fault_table.uri.startswith("s3://"):
+        mp = request.getfixturevalue("monkeypatch")
+        for name, value in request.getfixturevalue("s3_running").env().items():
+            mp.setenv(name, value)
+    folder = tmp_path / "cop"
+    folder.mkdir()
+    return CopFiles(fault_table, folder, city)
+
+
+@dataclass
+class Polled:
+    """What one engine tick found new in the readings table (as a batch says it)."""
+
+    full_reload: bool
+    reason: str
+
+
+class EngineReader:
+    """A real :class:`Engine` as the reader of a :class:`FaultTable`: every commit's
+    figures go to the table's counters, from synchronous ticks or from the live loop
+    (:meth:`start`, on a thread of its own, as ``coptwin run`` and Kit run it)."""
+
+    def __init__(self, table: FaultTable, config: Config) -> None:
+        from coptwin.engine.engine import Engine
+
+        self.table = table
+        self.engine = Engine(config)
+        self.engine.on_commit.append(self._count)
+        self.commits = 0
+        self._thread: Any = None
+        self._loop: Any = None
+        self._stop: Any = None
+
+    def _count(self, stats: Any) -> None:
+        c = self.table.counts
+        self.commits += 1
+        if not (stats.rows_read or stats.full_reload or stats.quarantined):
+            return
+        if stats.full_reload:
+            c.read, c.applied, c.skipped, c.quarantined = 0, 0, {}, set()
+            c.reloads.append(stats.reload_reason)
+        c.batches += 1
+        c.read += stats.rows_read
+        c.applied += stats.rows_applied
+        for reason, n in stats.skipped.items():
+            c.skipped[reason] = c.skipped.get(reason, 0) + n
+        c.quarantined.update(stats.quarantined)
+
+    def tick(self) -> Polled | None:
+        """One synchronous tick; what it found new, None when nothing."""
+        self.engine.open()
+        before = self.engine.watchers["readings"].applied_version
+        stats = self.engine.tick(["readings"])
+        if self.engine.watchers["readings"].applied_version == before and not stats.full_reload:
+            return None
+        return Polled(stats.full_reload, stats.reload_reason)
+
+    # -- the live loop -----------------------------------------------------------------------
+    def start(self) -> None:
+        import asyncio
+        import threading
+
+        ready = threading.Event()
+
+        def main() -> None:
+            async def run() -> None:
+                self._stop = asyncio.Event()
+                self._loop = asyncio.get_running_loop()
+                ready.set()
+                await self.engine.run(self._stop)
+
+            asyncio.run(run())
+
+        self._thread = threading.Thread(target=main, name="fault-engine", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(30)
+            assert not self._thread.is_alive(), "the engine loop did not stop"
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        self.engine.close()
+
+
+@pytest.fixture
+def engine_table(cop_files: CopFiles) -> Iterator[FaultTable]:
+    """``fault_table`` read by a real engine (scene, sensors table, config file)."""
+    table = cop_files.table
+    table.config = cop_files.config
+    reader = EngineReader(table, table.config)
+    table._reader = reader  # type: ignore[assignment]
+    try:
+        yield table
+    finally:
+        reader.close()

@@ -52,10 +52,7 @@ def test_string_values_are_converted_and_bad_ones_counted(fault_table):
     t = fault_table
     t.append(4)
     t.tick()
-    frame = t.rows(5).with_columns(
-        pl.Series("value", ["21.5", " 22 ", "n/a", "", "1e1"], dtype=pl.String)
-    )
-    t.add_file(frame)
+    t.add_text_values()
     batch = t.tick()
     assert batch.quarantined == ()
     assert batch.rows == 5

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 
 from coptwin.config import Config, load_config
 from coptwin.scene.citygen import CityInfo, generate_city
 from coptwin.sim.feed import write_sensors
 from coptwin.sim.sensors import demo_sensors
 from coptwin.sim.writer import READINGS_SCHEMA, append_batch
+from tests.support.deltalog import date_commit
 from tests.support.require import shared_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +96,10 @@ class Cop:
             for r in rows
         ]
         frame = pl.DataFrame(full, schema=READINGS_SCHEMA)
-        append_batch(self.config.table_uri("readings"), frame, partition_by=["date"])
+        uri = self.config.table_uri("readings")
+        append_batch(uri, frame, partition_by=["date"])
+        # committed in this fixture's world (its clock is NOW), when its newest reading was
+        date_commit(uri, DeltaTable(uri).version(), max(r["ts"] for r in rows))
 
     def ids(self, kind: str) -> list[str]:
         return self.sensors.filter(pl.col("kind") == kind)["sensor_id"].to_list()

@@ -110,3 +110,35 @@ def test_skipped_event_counters_are_in_the_details():
     assert "webhook 9 events (2 malformed, 1 foreign)" in details
     assert "mqtt 3 events (3 ignored)" in details
     assert "polling" not in details.split("events: webhook, mqtt")[1]
+
+
+def test_event_problems_quarantine_and_the_alarm_badge_all_show():
+    """The merged line: a failing event source (12.1), what reads left out (12.2) and the
+    operators' alarms (15) are said together, none hiding another."""
+    from coptwin.engine.alarms import AlarmRow, AlarmsView, NotifyHealth
+
+    status = EngineStatus(
+        connection="connected",
+        event_sources=("webhook", "polling"),
+        last_update=NOW - timedelta(seconds=3),
+        event_problems=("webhook: port 9000 in use; polling every 5 s covers",),
+        event_counts={"webhook": {"received": 3, "malformed": 1, "foreign": 0, "ignored": 0}},
+        quarantined_files=1,
+        quarantined_rows=4,
+        uncast={"value": 2},
+        last_reload="table was deleted and recreated",
+    )
+    alarm = AlarmRow("a1", "s1", "env", "unacknowledged-active", "alarm", 40.0, "hot", NOW)
+    alarms = AlarmsView(rows=(alarm,), notify=NotifyHealth(True, False, "notify: 0/1 ok", ("ops",)))
+    line = format_status(status, NOW, alarms=alarms)
+    assert line.level == "warn"
+    assert line.text == (
+        "Connected · last update 3 s ago · readings: 1 file quarantined (4 rows), see the log"
+        " · webhook: port 9000 in use; polling every 5 s covers · notifications failing: ops"
+    )
+    assert line.details == (
+        "events: webhook, polling · webhook 3 events (1 malformed) · readings: 2 values of the "
+        "wrong type (value 2) · readings reloaded in full: table was deleted and recreated"
+        " · notify: 0/1 ok"
+    )
+    assert (line.badge, line.badge_level) == ("1 unacknowledged of 1 alarm", "error")

@@ -54,11 +54,15 @@ def test_the_web_bench_reports_its_figures(tmp_path):
     assert doc["idle"]["updates"] == 0
 
 
-def test_missing_tables_are_a_clear_error(demo, tmp_path, capsys):
+def test_missing_tables_are_retried_and_said(demo, tmp_path, capsys, caplog):
+    """Tables missing at start are storage, not config: the server retries and says why
+    (as ``coptwin run`` does; a server must not die when it starts before its storage)."""
     cfg = tmp_path / "config" / "demo.toml"
     cfg.parent.mkdir()
     text = demo.config_path.read_text(encoding="utf-8")
     cfg.write_text(text.replace('"../data/', f'"{demo.root.as_posix()}/data/'), encoding="utf-8")
-    assert main(["serve", "--config", str(cfg), "--port", "0", "--duration", "2"]) == 2
-    err = capsys.readouterr().err
-    assert "cannot open the COP" in err and "no Delta table here" in err
+    with caplog.at_level("WARNING", logger="coptwin.engine.loop"):
+        assert main(["serve", "--config", str(cfg), "--port", "0", "--duration", "2"]) == 0
+    said = [r.getMessage() for r in caplog.records]
+    assert any("no Delta table here" in m and "retry in" in m for m in said), said
+    assert "Traceback" not in capsys.readouterr().err

@@ -1,9 +1,10 @@
 """The ``coptwin`` command line: one sub-command per module in :mod:`coptwin.commands`.
 
 Each command module exposes ``register(subparsers)`` which adds its parser and
-sets ``func`` to a callable ``(args) -> int``.  Configuration errors and other
-expected failures become a one-line message and a non-zero exit code, never a
-bare traceback.
+sets ``func`` to a callable ``(args) -> int``.  Expected failures are a
+:class:`~coptwin.problem.Problem` (a configuration error names the file and the
+key: ``<file>: <key>: <what is wrong>``); :func:`main` prints one line and exits
+with code 2, and only ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from coptwin import __version__
-from coptwin.config import ConfigError
+from coptwin.problem import Problem
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
-class CommandError(RuntimeError):
+class CommandError(Problem, RuntimeError):
     """An expected failure a command reports as one line (exit code 2)."""
 
 
@@ -49,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"coptwin {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (and debug logs)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -69,14 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except argparse.ArgumentError as exc:  # a sub-command's type= check
         print(f"coptwin: error: {exc}", file=sys.stderr)
         return 2
-    level = logging.WARNING - 10 * min(args.verbose, 2)
+    level = logging.DEBUG if args.debug else logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, CommandError) as exc:
+    except Problem as exc:
+        if args.debug:
+            traceback.print_exc()
         print(f"coptwin {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from coptwin.problem import Problem
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -111,10 +113,12 @@ Latitude = Annotated[float, Meta(ge=-90, le=90)]
 Longitude = Annotated[float, Meta(ge=-180, le=180)]
 
 
-class ConfigError(ValueError):
-    """A configuration file could not be read or is invalid.
+class ConfigError(Problem, ValueError):
+    """A configuration file could not be read or is invalid, or what it names (a
+    scene, a table) is not what it says.
 
-    The message always starts with the file name so a user can find the problem.
+    The message always starts with the file name so a user can find the problem,
+    then the key when there is one: ``<file>: <key>: <what is wrong>``.
     """
 
 
@@ -396,6 +400,8 @@ class Config(_Base):
     web: WebConfig = WebConfig()
     #: Folder that relative paths were resolved against (the config file's folder).
     base_dir: str = "."
+    #: The file this was read from, for messages ("<config>" when built from a dict).
+    source: str = "<config>"
 
     def layer_for_kind(self, kind: str) -> str:
         """The layer a sensor kind belongs to when the sensors table names none."""
@@ -412,11 +418,15 @@ class Config(_Base):
         p = Path(value).expanduser()
         return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
 
+    def error(self, key: str, what: str) -> ConfigError:
+        """``<file>: <key>: <what is wrong>`` about something this config names."""
+        return ConfigError(f"{self.source}: {key}: {what}", key=key)
+
     def table_uri(self, table: str) -> str:
         """Full URI (or absolute local path) of a configured table."""
         tc: TableConfig | None = getattr(self.tables, table)
         if tc is None:
-            raise ConfigError(f"no table {table!r} is configured (tables.{table})")
+            raise self.error(f"tables.{table}", "no such table is configured")
         return join_uri(self.storage.uri, tc.path, self.base_dir)
 
 
@@ -601,13 +611,14 @@ def config_from_dict(
     _check_secrets(data, "", source)
     data = dict(data)
     data.pop("base_dir", None)
+    data.pop("source", None)
     # Dict-valued sections are checked entry by entry so errors name the entry.
     rules = data.get("rules")
     if isinstance(rules, dict):
         for kind, rule in rules.items():
             _convert(rule, RuleConfig, source, f"rules.{kind}")
     cfg = _convert(data, Config, source)
-    cfg = msgspec.structs.replace(cfg, base_dir=str(Path(base_dir).resolve()))
+    cfg = msgspec.structs.replace(cfg, base_dir=str(Path(base_dir).resolve()), source=source)
     cfg = _resolve_ca_bundles(cfg)
     _validate(cfg, source)
     return cfg

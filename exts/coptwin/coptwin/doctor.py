@@ -134,6 +134,7 @@ class Doctor:
 
     # -- entry ----------------------------------------------------------------------------------
     def run(self) -> list[Check]:
+        self._scene()
         s3 = self.config.storage.is_s3
         reachable = self._s3_connection() if s3 else self._local_folder()
         for table in self._table_names():
@@ -142,6 +143,27 @@ class Doctor:
         self._event_sources()
         self._notifications()
         return self.checks
+
+    # -- the scene ------------------------------------------------------------------------------
+    def _scene(self) -> None:
+        """The scene opens as USD, is georeferenced (``scene.crs`` ...) and has meshes."""
+        from coptwin.geo import SceneError, SceneFrame, SceneIndex
+        from coptwin.geo.stage import open_stage
+
+        name = "scene opens and is georeferenced"
+        scene = self.config.scene
+        if not scene.path:
+            self._skip(name, "no scene.path (Kit decorates the stage it has open)")
+            return
+        try:
+            stage = open_stage(self.config.resolve_path(scene.path))
+            frame = SceneFrame.from_stage(stage, scene)
+            index = SceneIndex.build(stage, scene)
+        except SceneError as exc:
+            key = exc.key or "scene.path"
+            self._add(name, False, f"{key}: {exc.what}", f"fix {key} in {self.config.source}")
+            return
+        self._add(name, True, f"{frame.georef.describe()}, {len(index.buildings)} buildings")
 
     # -- storage: S3 ----------------------------------------------------------------------------
     def _endpoint(self) -> tuple[str, str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from coptwin.config import Config, load_config
@@ -35,18 +35,16 @@ def load(args: argparse.Namespace) -> Config:
 
 
 def parse_as_of(text: str | None) -> int | datetime | None:
-    """``--as-of``: a Delta version (integer) or an ISO-8601 time (UTC if no zone)."""
+    """``--as-of``: a Delta version or an ISO-8601 time (UTC if no zone), as the panel
+    and the web page read it (:func:`coptwin.engine.time_travel.parse_as_of`)."""
+    from coptwin.engine.time_travel import parse_as_of as parse
+
     if text is None:
         return None
-    if text.isdigit():
-        return int(text)
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--as-of: {text!r} is neither a version number nor an ISO-8601 time"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        return parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_author_arg(parser: argparse.ArgumentParser) -> None:

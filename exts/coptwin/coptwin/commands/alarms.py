@@ -53,9 +53,12 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _time(text: str) -> datetime:
-    when = parse_as_of(text)
-    if not isinstance(when, datetime):
-        raise argparse.ArgumentTypeError(f"--until: {text!r} is not an ISO-8601 time")
+    """``--until``: an ISO-8601 time ahead (UTC if no zone); the store refuses the past."""
+    from coptwin.engine.time_travel import parse_time
+
+    when = parse_time(text)
+    if when is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time")
     return when
 
 

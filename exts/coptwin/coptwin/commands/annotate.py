@@ -106,8 +106,7 @@ def _registry(cfg: Config):
     """Sensors from the sensors table (ids for checks, lon/lat for export)."""
     import polars as pl
 
-    from coptwin.cli import CommandError
-    from coptwin.model.columns import to_canonical
+    from coptwin.model.columns import SchemaError, to_canonical
     from coptwin.model.registry import SensorRegistry
     from coptwin.storage import delta_storage_options, redact
 
@@ -115,19 +114,18 @@ def _registry(cfg: Config):
     try:
         raw = pl.read_delta(uri, storage_options=delta_storage_options(cfg.storage) or None)
     except Exception as exc:  # polars / delta-rs raise several types for a missing table
-        raise CommandError(
-            f"cannot read the sensors table {uri} to check the target: "
-            f"{redact(f'{type(exc).__name__}: {exc}')}"
-        ) from None
+        why = redact(f"{type(exc).__name__}: {exc}")
+        raise cfg.error("tables.sensors", f"cannot read {uri} to check the target: {why}") from None
     try:
         return SensorRegistry.from_frame(to_canonical(raw, cfg.tables.sensors, "sensors"), cfg)
-    except ValueError as exc:  # SchemaError: the table lacks required columns
-        raise CommandError(f"sensors table {uri}: {exc}") from None
+    except SchemaError as exc:  # the table lacks required columns
+        raise cfg.error(exc.key, exc.what) from exc
 
 
 def _stage(cfg: Config) -> Any | None:
     """The configured scene, or None when there is none (checks are syntax-only then)."""
-    from coptwin.cli import CommandError
+    from coptwin.geo.errors import SceneError
+    from coptwin.geo.stage import open_stage
 
     if not cfg.scene.path:
         return None
@@ -135,12 +133,10 @@ def _stage(cfg: Config) -> Any | None:
     if not Path(path).is_file():
         log.warning("scene %s not found; prim targets are checked for syntax only", path)
         return None
-    from pxr import Usd
-
-    stage = Usd.Stage.Open(str(path))
-    if stage is None:
-        raise CommandError(f"cannot open the scene {path}")
-    return stage
+    try:
+        return open_stage(path)
+    except SceneError as exc:
+        raise cfg.error("scene.path", exc.what) from exc
 
 
 def _frame(cfg: Config, stage: Any | None):
@@ -253,7 +249,7 @@ def _list(cfg: Config, args: argparse.Namespace) -> int:
 
 def _export(cfg: Config, args: argparse.Namespace) -> int:
     from coptwin.annotations.export import Locator, csv_text, geojson_text
-    from coptwin.cli import CommandError
+    from coptwin.config import ConfigError
     from coptwin.scene.pins import TargetResolver
 
     book = _book(cfg, args.as_of)
@@ -261,7 +257,7 @@ def _export(cfg: Config, args: argparse.Namespace) -> int:
     try:
         registry = _registry(cfg)
         sensors = {s.sensor_id: (s.lon, s.lat, s.alt) for s in registry}
-    except CommandError as exc:
+    except ConfigError as exc:
         log.warning("%s; sensor notes get no position", exc)
         sensors = {}
     locate = Locator(_frame(cfg, stage), TargetResolver(stage), sensors)

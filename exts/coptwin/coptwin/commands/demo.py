@@ -64,13 +64,13 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config or default_config("demo.toml"))
     if cfg.storage.is_s3:
-        raise SystemExit("coptwin demo runs on local tables; use `coptwin run` for S3")
+        raise cfg.error("storage.uri", "the demo runs on local tables; use `coptwin run` for S3")
     scene_path = cfg.resolve_path(cfg.scene.path or "")
     say = _Progress()
     say.line("city: building or reusing the sample scene ...")
     info = ensure_city(scene_path.parents[2])  # <data>/city/<name>/<name>.usdc
     if info.root_layer.resolve() != scene_path.resolve():
-        raise SystemExit(f"coptwin demo: scene.path should be {info.root_layer}, not {scene_path}")
+        raise cfg.error("scene.path", f"should be {info.root_layer} for the demo, not {scene_path}")
     layout = info.layout()
 
     tables = cfg.resolve_path(cfg.storage.uri)

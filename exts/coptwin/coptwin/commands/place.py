@@ -123,28 +123,31 @@ def _read_sensors(path: Path, columns: dict[str, str]) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pxr import Usd
-
     from coptwin.geo import Placer, SceneError, SceneFrame, SceneIndex
+    from coptwin.geo.stage import open_stage
 
     scene_cfg, columns, cfg_scene, cfg = _scene_config(args)
     scene = args.scene or cfg_scene
     if scene is None:
         raise CommandError("--scene is required (or set scene.path in --config)")
-    if not Path(scene).is_file():
-        raise CommandError(f"--scene: no such file {scene}")
-    sensors = _read_sensors(args.sensors, columns)
     t0 = time.perf_counter()
-    stage = Usd.Stage.Open(str(scene))
-    if stage is None:
-        raise CommandError(f"--scene: {scene} is not a readable USD layer")
     try:
+        stage = open_stage(scene)
+        sensors = _read_sensors(args.sensors, columns)
         frame = SceneFrame.from_stage(stage, scene_cfg)
         index = SceneIndex.build(stage, scene_cfg)
         t1 = time.perf_counter()
         placer = Placer(frame, index, scene_cfg)
         placed = placer.place(sensors)  # type: ignore[arg-type]
-    except (SceneError, ValueError) as exc:
+    except SceneError as exc:
+        # Said as the flag that set it, or as the config file's key.
+        key = exc.key or "scene.path"
+        flag = {"scene.path": args.scene, "scene.crs": args.crs or args.enu_origin}.get(key)
+        flag = flag or (args.offset if key == "scene.global_offset" else None)
+        if cfg is not None and flag is None:
+            raise cfg.error(key, exc.what) from exc
+        raise
+    except ValueError as exc:
         raise CommandError(str(exc)) from None
     t2 = time.perf_counter()
     args.out.parent.mkdir(parents=True, exist_ok=True)

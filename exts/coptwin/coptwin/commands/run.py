@@ -48,17 +48,19 @@ def run(args: argparse.Namespace) -> int:
     cop = Path(out).with_name("cop.usda")
     live = args.as_of is None and not args.once
     engine = Engine(cfg, notify=live and sends_notifications(cfg, "headless"))
-    engine.open()
     try:
         if args.as_of is not None:
             engine.set_as_of(args.as_of)
         elif args.once:
             engine.tick()
-        else:
+        else:  # the loop opens the engine, retrying while storage is unreachable
             asyncio.run(_live(engine, out, cop, args.duration, args.export_every))
-        engine.export(out, cop)
+        wrote = engine.export(out, cop)
         _print_summary(engine, args.json)
-        print(f"wrote {out} and {cop}")
+        if wrote:
+            print(f"wrote {out} and {cop}")
+        else:
+            print(f"kept {out} as it was: no state was read ({engine.reason or 'not connected'})")
     finally:
         engine.close()
     return 0
@@ -71,14 +73,15 @@ async def _live(engine, out: Path, cop: Path, duration: float | None, every: flo
     try:
         while not task.done():
             await asyncio.sleep(min(every, 1.0) if duration else every)
-            engine.export(out, cop)
+            if not task.done():
+                engine.export(out, cop)  # only a state that was read (see Engine.export)
             if duration is not None and time.monotonic() - started >= duration:
                 break
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     finally:
         stop.set()
-        await task
+        await task  # raises what stopped the loop (a ConfigError: one line, exit 2)
 
 
 def _print_summary(engine, as_json: bool) -> None:  # noqa: ANN001

@@ -1,6 +1,7 @@
 """``coptwin serve``: the live COP in a web browser and as OGC API - Features.
 
-Runs the engine headless (events / polling / backoff, as ``coptwin run``) and one
+Runs the engine headless (events / polling / backoff, as ``coptwin run``: storage
+unreachable at start is retried, a wrong config is one line) and one
 HTTP server on 127.0.0.1 (``--host 0.0.0.0`` to share it on a network you trust):
 the page at ``/``, the GIS endpoint at ``/ogc``.  Ctrl-C stops both.
 """
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 def serve_engine(engine: Any, host: str, port: int, duration: float | None = None) -> None:
     """Serve an engine until Ctrl-C / SIGTERM (or ``duration`` seconds); prints the URL."""
     from coptwin.cli import CommandError
+    from coptwin.problem import Problem
     from coptwin.web.app import serve
 
     def ready(url: str) -> None:
@@ -63,14 +65,9 @@ def serve_engine(engine: Any, host: str, port: int, duration: float | None = Non
 
     try:
         asyncio.run(main())
-    except ValueError as exc:  # cannot listen, basemap missing, scene unreadable
-        raise CommandError(str(exc)) from None
-    except Exception as exc:  # the sensors table missing, storage unreachable at start
-        from coptwin.storage import redact, resolve_credentials
-
-        creds = resolve_credentials(engine.config.storage)
-        raise CommandError(
-            f"cannot open the COP: {redact(f'{type(exc).__name__}: {exc}', creds)}"
-        ) from None
+    except Problem:  # a config error: one line (coptwin.cli)
+        raise
+    except ValueError as exc:  # cannot listen, basemap missing
+        raise CommandError(str(exc)) from exc
     except KeyboardInterrupt:
         print("coptwin serve: stopped", file=sys.stderr)

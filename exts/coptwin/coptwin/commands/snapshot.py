@@ -61,10 +61,9 @@ def add_picture_args(p: argparse.ArgumentParser) -> None:
 
 def picture(args: argparse.Namespace):  # noqa: ANN201 - a coptwin.render.snapshot.Picture
     """The picture ``args`` ask for (``--scene`` or ``--config`` [+ ``--as-of``], ``--view``,
-    ``--size``); every expected failure is one :class:`CommandError` line."""
+    ``--size``); every expected failure is one line (a :class:`~coptwin.problem.Problem`)."""
     from coptwin.config import load_config
-    from coptwin.delta.errors import DeltaWatchError
-    from coptwin.geo.errors import SceneError
+    from coptwin.problem import Problem
     from coptwin.render.cop import open_engine
     from coptwin.render.snapshot import cop_picture, scene_picture
 
@@ -78,8 +77,10 @@ def picture(args: argparse.Namespace):  # noqa: ANN201 - a coptwin.render.snapsh
             return cop_picture(engine, view=args.view, size=args.size)
         finally:
             engine.close()
-    except (SceneError, ValueError, DeltaWatchError) as exc:  # one line, no traceback
-        raise CommandError(str(exc)) from None
+    except Problem:  # the config's file and key, or a bare scene's file
+        raise
+    except ValueError as exc:  # a --view naming nothing this COP shows
+        raise CommandError(str(exc)) from exc
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,8 +6,10 @@ status line says which table is in trouble without a traceback.
 
 from __future__ import annotations
 
+from coptwin.problem import Problem
 
-class DeltaWatchError(RuntimeError):
+
+class DeltaWatchError(Problem, RuntimeError):
     """Base class: something about a watched Delta table could not be read."""
 
     def __init__(self, uri: str, message: str) -> None:

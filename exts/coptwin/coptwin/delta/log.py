@@ -132,6 +132,9 @@ class Commit:
     rearranging_removes: int = 0
     metadata: dict[str, Any] | None = None
     protocol: dict[str, Any] | None = None
+    #: When the commit was made, ms since the epoch (``commitInfo``: the in-commit
+    #: timestamp when the table has them, else the writer's ``timestamp``); None if absent.
+    timestamp_ms: int | None = None
 
 
 def parse_commit(uri: str, version: int, raw: bytes) -> Commit:
@@ -184,6 +187,11 @@ def _apply_action(uri: str, commit: Commit, lineno: int, action: dict[str, Any])
             params = info.get("operationParameters")
             mode = params.get("mode") if isinstance(params, dict) else None
             commit.operation = f"{operation} ({mode})" if operation and mode else operation
+            for field_name in ("inCommitTimestamp", "timestamp"):
+                ms = info.get(field_name)
+                if isinstance(ms, int) and not isinstance(ms, bool) and ms > 0:
+                    commit.timestamp_ms = ms
+                    break
     elif "metaData" in action:
         commit.metadata = action["metaData"]
     elif "protocol" in action:

@@ -26,12 +26,13 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import obstore
 import polars as pl
 
 from coptwin.delta.batch import DeltaBatch
 from coptwin.delta.errors import DeltaStorageError, TableNotFoundError
 from coptwin.delta.files import AbsolutePathError, FilesRead, read_added_files
-from coptwin.delta.log import Commit, LogListing, list_log, read_commits
+from coptwin.delta.log import Commit, LogListing, commit_path, list_log, parse_commit, read_commits
 from coptwin.delta.schema import UnsupportedSchemaError, schema_from_json
 from coptwin.delta.snapshot import Snapshot, open_table, read_snapshot
 from coptwin.delta.store import NOT_FOUND, STORE_ERRORS, safe_message
@@ -325,6 +326,28 @@ class TableWatcher:
         snap = read_snapshot(table, self.uri, self._options, self._columns, self._full_load, store)
         reason = "snapshot" if version is None and timestamp is None else "time travel"
         return self._snapshot_batch(snap, None, reason)
+
+    def commit_time(self, version: int) -> dt.datetime | None:
+        """When ``version`` was committed (UTC): its ``commitInfo`` timestamp, else the
+        time its log file was written; None when the commit file is gone (log cleanup)."""
+        with self._lock:
+            store = self._get_store()
+        if store is None:
+            return None
+        try:
+            got = obstore.get(store, commit_path(version))
+            raw = bytes(got.bytes())
+        except NOT_FOUND:
+            return None
+        except STORE_ERRORS as exc:
+            raise DeltaStorageError(
+                self.uri, f"cannot read commit {version}: {safe_message(exc, self._options)}"
+            ) from None
+        ms = parse_commit(self.uri, version, raw).timestamp_ms
+        if ms is not None:
+            return dt.datetime.fromtimestamp(ms / 1000.0, dt.timezone.utc)
+        written = got.meta.get("last_modified")
+        return written.astimezone(dt.timezone.utc) if isinstance(written, dt.datetime) else None
 
     def reset(self) -> None:
         """Forget the applied version; the next poll is a full load."""

@@ -17,8 +17,9 @@ a :class:`~coptwin.alarms.notify.Notifier` running on its own thread: a destinat
 that is down never blocks a tick, and its trouble shows in :meth:`EngineAlarms.view`.
 
 Time travel (:meth:`EngineAlarms.show_as_of`) shows the fold of the events up to the
-moment the COP is evaluated at (the book's replay order is time order, so that is
-exactly the state then); the live book goes on folding new events meanwhile.
+moment the COP is evaluated at, made by the one time-travel path
+(:func:`coptwin.engine.time_travel.cop_as_of`; the book's replay order is time order,
+so that is exactly the state then); the live book goes on folding new events meanwhile.
 """
 
 from __future__ import annotations
@@ -326,12 +327,13 @@ class EngineAlarms:
             return sum(f.height for f in self._queue)
 
     # ------------------------------------------------------------------ time travel
-    def show_as_of(self, when: datetime | None) -> None:
-        """Show the alarms as they were at ``when`` (None: live again)."""
-        if when is None:
+    def show_as_of(self, past: AlarmBook | None, when: datetime | None = None) -> None:
+        """Show ``past``, the alarms as they were at ``when`` (the time-travel path's
+        fold, :func:`coptwin.engine.time_travel.cop_as_of`); None: live again."""
+        if past is None or when is None:
             self.shown, self.shown_at = self.live, None
         else:
-            self.shown, self.shown_at = self.live.as_of(when), when
+            self.shown, self.shown_at = past, when
         self._refresh_rings(when)
 
     # ------------------------------------------------------------------ views

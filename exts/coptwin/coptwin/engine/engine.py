@@ -16,10 +16,11 @@ One tick has two halves so Kit's viewport never stalls:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,26 +30,31 @@ from pxr import Usd
 
 from coptwin.annotations.fold import AnnotationBook
 from coptwin.annotations.live import apply_batch
-from coptwin.config import Config
-from coptwin.delta import DeltaBatch, TableNotFoundError, TableWatcher
+from coptwin.config import Config, ConfigError
+from coptwin.delta import DeltaBatch, DeltaWatchError, TableNotFoundError, TableWatcher
 from coptwin.engine import loop, steps
 from coptwin.engine.alarms import EngineAlarms
 from coptwin.engine.snapshot import ConnectionState, EngineSnapshot, build_snapshot
 from coptwin.engine.stats import RunningStats, TickStats
+from coptwin.engine.time_travel import CopAsOf, cop_as_of
 from coptwin.events import EventHub
+from coptwin.geo.errors import SceneError
 from coptwin.geo.frame import SceneFrame
 from coptwin.geo.index import SceneIndex
 from coptwin.geo.placement import Placer
-from coptwin.model.columns import to_canonical
+from coptwin.geo.stage import open_stage
+from coptwin.model.columns import SchemaError, to_canonical
 from coptwin.model.quality import rule_frame
 from coptwin.model.registry import SensorRegistry
 from coptwin.model.state import LatestState
 from coptwin.scene import pins
+from coptwin.scene.layer_file import remove_leftovers
 from coptwin.scene.overlay import MarkerBatch, Overlay, write_cop_root
 from coptwin.storage import (
     Credentials,
     apply_ca_bundle,
     delta_storage_options,
+    redact,
     resolve_credentials,
 )
 
@@ -148,6 +154,8 @@ class Engine:
         self.closed = False
         self._resolver: pins.TargetResolver | None = None
         self._missing: set[str] = set()
+        #: Files :meth:`export` wrote or skipped since start (leftovers removed once).
+        self._exported_to: set[Path] = set()
         #: Reviewers' notes folded from the annotations table.
         self.book = AnnotationBook()
         #: Operators' alarms (None: no alarms table configured).
@@ -168,7 +176,40 @@ class Engine:
         on its main thread instead, so the viewport never waits for storage.
         """
         if not self.opened:
-            self.commit_open(self.prepare_open())
+            with self.explained():
+                self.commit_open(self.prepare_open())
+
+    def explain(self, exc: BaseException, *, storage: bool) -> ConfigError | None:
+        """``exc`` as a :class:`ConfigError` naming the config file and key, when it is
+        about something the config names: the scene (``scene.*``) and column mappings
+        always; with ``storage``, a table that cannot be read (``tables.<name>``) too.
+        None otherwise.  The live loop asks without ``storage`` (it retries those); the
+        one-shot callers (``open``, ``tick``, ``set_as_of``: the CLI) ask with it."""
+        if isinstance(exc, ConfigError):
+            return exc
+        if isinstance(exc, (SceneError, SchemaError)):
+            return self.config.error(exc.key or "scene.path", exc.what)
+        if storage and isinstance(exc, DeltaWatchError):
+            return self.config.error(self._table_key(exc.uri), redact(str(exc), self.secrets))
+        return None
+
+    @contextlib.contextmanager
+    def explained(self, *, storage: bool = True) -> Iterator[None]:
+        """Raise what :meth:`explain` explains as that ConfigError (chained)."""
+        try:
+            yield
+        except Exception as exc:
+            problem = self.explain(exc, storage=storage)
+            if problem is None or problem is exc:
+                raise
+            raise problem from exc
+
+    def _table_key(self, uri: str) -> str:
+        tables = self.config.tables
+        for name in ("readings", "sensors", "annotations", "alarms"):
+            if getattr(tables, name, None) is not None and self.config.table_uri(name) == uri:
+                return f"tables.{name}"
+        return "storage.uri"
 
     def prepare_open(self, scene_reader: Callable[[], Usd.Stage] | None = None) -> _Opening:
         """Blocking part of opening: storage, sensors table, scene index, placement.
@@ -191,10 +232,11 @@ class Engine:
         }
         if cfg.tables.alarms is not None and self.alarms is None:
             self.alarms = EngineAlarms(cfg, self._storage_options, notify=self.notify)
-        stage = self._stage if self._stage is not None else self._open_base_stage()
-        scfg = cfg.scene
-        scene = scene_reader() if scene_reader is not None else stage
-        placer = Placer(SceneFrame.from_stage(scene, scfg), SceneIndex.build(scene, scfg), scfg)
+        with self.explained(storage=False):  # a bad scene is the config's, at once
+            stage = self._stage if self._stage is not None else self._open_base_stage()
+            scfg = cfg.scene
+            scene = scene_reader() if scene_reader is not None else stage
+            placer = Placer(SceneFrame.from_stage(scene, scfg), SceneIndex.build(scene, scfg), scfg)
         sensors = self._read_sensors(watchers["sensors"].poll(), placer)
         with self.lock:
             self.placer = placer  # moving sensors are placed from the first batch on
@@ -225,17 +267,8 @@ class Engine:
 
     def _open_base_stage(self) -> Usd.Stage:
         if not self.config.scene.path:
-            raise ValueError("scene.path is not configured and no stage was given")
-        path = self.config.resolve_path(self.config.scene.path)
-        if not path.is_file():
-            raise ValueError(f"scene.path: no such file {path}")
-        try:
-            stage = Usd.Stage.Open(str(path), Usd.Stage.LoadAll)
-        except Exception as exc:  # pxr.Tf.ErrorException: unreadable or not USD
-            raise ValueError(f"scene.path: cannot open {path} as USD ({exc})") from None
-        if stage is None:
-            raise ValueError(f"scene.path: cannot open {path} as USD")
-        return stage
+            raise self.config.error("scene.path", "not configured and no stage was given")
+        return open_stage(self.config.resolve_path(self.config.scene.path))
 
     def _read_sensors(self, batch: DeltaBatch, placer: Placer) -> _Sensors:
         """Registry and placement from a sensors-table batch (worker-thread safe)."""
@@ -302,7 +335,8 @@ class Engine:
     def tick(self, tables: Iterable[str] | None = None) -> TickStats:
         """Read what is new and update the overlay, all in the caller's thread."""
         self.open()
-        return self.commit(self.prepare(tables))
+        with self.explained():
+            return self.commit(self.prepare(tables))
 
     def prepare(self, tables: Iterable[str] | None = None) -> PendingUpdate:
         """Blocking half of a tick (worker-thread safe): read, then the reading ->
@@ -333,7 +367,7 @@ class Engine:
                     assert self.state is not None
                     result = steps.merge(self.state, rows, now, reset=batch.full_reload)
                 changed = result.changed
-                stats.full_reload = batch.full_reload
+                stats.note_batch(batch)
                 stats.rows_read = batch.rows
                 stats.rows_applied = result.rows_applied
                 stats.skipped = dict(result.skipped)
@@ -470,7 +504,8 @@ class Engine:
     def set_as_of(self, as_of: int | datetime | None) -> TickStats:
         """Show the COP as of a Delta version or a time; None returns to live."""
         self.open()
-        return self.commit(self.prepare_as_of(as_of))
+        with self.explained():
+            return self.commit(self.prepare_as_of(as_of))
 
     async def set_as_of_async(self, as_of: int | datetime | None) -> TickStats:
         """:meth:`set_as_of` with the reading in a worker thread (for Kit's UI)."""
@@ -488,40 +523,50 @@ class Engine:
                 self.as_of = None
                 watcher.reset()
                 if self.alarms is not None:
-                    self.alarms.show_as_of(None)
+                    self.alarms.show_as_of(None)  # live again
             pending = self.prepare(["readings"])
             pending.stats.full_reload = True
             return pending
         t0 = time.perf_counter()
-        if isinstance(as_of, datetime):
-            when = as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
-            batch = watcher.snapshot(timestamp=when)
-        else:
-            batch = watcher.snapshot(version=int(as_of))
-            when = None
-        rows = to_canonical(batch.data, self.config.tables.readings, "readings")
+        cop = self.cop_as_of(as_of)
         pending = PendingUpdate()
-        with self.lock:
-            assert self.state is not None and self.registry is not None
+        with self.lock:  # install it as the COP shown (the web keeps its own per viewer)
             self.as_of = as_of
-            if when is None:
-                when = (rows["ts"].max() if rows.height else None) or self.clock()
-            result = steps.merge(self.state, rows, when, reset=True)
+            self.state, self.verdicts = cop.state, cop.verdicts
+            self.positions.update(cop.positions)
             if self.alarms is not None:
-                self.alarms.show_as_of(when)
-            marker_batch = self._redraw(self.registry.ids, when, everyone=True)
+                self.alarms.show_as_of(cop.alarms, cop.when)
+            marker_batch = None
+            if cop.judged is not None:
+                marker_batch = steps.marker_batch(cop.judged, cop.state, self.facts, self.positions)
             if self.overlay is not None and marker_batch is not None:
                 self.overlay.stage_batch(marker_batch)
         pending.stats = TickStats(
-            versions={"readings": batch.to_version},
-            rows_read=batch.rows,
-            rows_applied=result.rows_applied,
-            skipped=dict(result.skipped),
+            versions={"readings": cop.version},
+            rows_read=cop.batch.rows,
+            rows_applied=cop.applied.rows_applied,
+            skipped=dict(cop.applied.skipped),
             changed=len(marker_batch) if marker_batch is not None else 0,
-            full_reload=True,
             read_ms=(time.perf_counter() - t0) * 1000.0,
         )
+        pending.stats.note_batch(cop.batch)
         return pending
+
+    def cop_as_of(self, as_of: int | datetime) -> CopAsOf:
+        """Blocking (a worker thread): the COP as of a Delta version or a time with this
+        engine's registry, placement and alarms (:func:`coptwin.engine.time_travel.cop_as_of`);
+        nothing is installed: :meth:`prepare_as_of` shows it, the web page keeps one per
+        viewer."""
+        if not self.opened:
+            raise RuntimeError("the engine has not loaded the sensors yet")
+        with self.lock:
+            registry, placer = self.registry, self.placer
+        assert registry is not None
+        alarms = self.alarms.live if self.alarms is not None else None
+        readings = self.watchers["readings"]
+        return cop_as_of(
+            self.config, registry, readings, placer, as_of, alarms=alarms, lock=self.lock
+        )
 
     # ------------------------------------------------------------------ UI surface
     def snapshot(self) -> EngineSnapshot:
@@ -546,16 +591,29 @@ class Engine:
             return [] if self.state is None else list(self.state.history(sensor_id))
 
     # ------------------------------------------------------------------ export
-    def export(self, overlay_path: str | Path, cop_path: str | Path | None = None) -> None:
-        """Write the overlay (and optionally a COP root stage) next to the base scene."""
-        if self.overlay is None or self._stage is None:
-            raise RuntimeError("Engine.export() before open()")
-        overlay_path = Path(overlay_path)
-        overlay_path.parent.mkdir(parents=True, exist_ok=True)
+    def export(self, overlay_path: str | Path, cop_path: str | Path | None = None) -> bool:
+        """Write the overlay (and optionally a COP root stage) next to the base scene,
+        when the COP shows a state that was read; returns whether it wrote.
+
+        Until the first read succeeds, and while reads fail, the files stay as they
+        were: a restart never replaces the last good overlay with one where every
+        sensor is "unknown", and an outage does not turn every sensor "offline" in it.
+        The first call removes temporary files a killed writer left behind.
+        """
+        targets = [Path(p) for p in (overlay_path, cop_path) if p is not None]
+        for target in targets:
+            if target not in self._exported_to:
+                self._exported_to.add(target)
+                remove_leftovers(target)
+        if self.overlay is None or self._stage is None or self.connection != "connected":
+            why = self.reason or "no state read yet"
+            log.info("overlay not written (%s); %s stays as it was", why, targets[0])
+            return False
         self.overlay.export(overlay_path)
         if cop_path is not None:
             base = self._stage.GetRootLayer().realPath
-            write_cop_root(Path(cop_path), Path(base), overlay_path)
+            write_cop_root(Path(cop_path), Path(base), Path(overlay_path))
+        return True
 
     def close(self) -> None:
         """Detach the overlay; the base scene is left as it was.
@@ -579,9 +637,10 @@ class Engine:
         next tick checks it (events, UI, tests)."""
         self.wakeup.request(table)
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Run until ``stop`` is set or the engine is closed (see :mod:`coptwin.engine.loop`)."""
-        await loop.run(self, stop)
+    async def run(self, stop: asyncio.Event | None = None, *, mount_webhook: bool = False) -> None:
+        """Run until ``stop`` is set or the engine is closed (see :mod:`coptwin.engine.loop`;
+        ``mount_webhook``: a web server mounts the webhook route, ``coptwin serve``)."""
+        await loop.run(self, stop, mount_webhook=mount_webhook)
 
 
 def newest_rows_per_sensor(config: Config) -> Callable[[pl.LazyFrame], pl.LazyFrame]:

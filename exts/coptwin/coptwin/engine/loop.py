@@ -102,7 +102,9 @@ async def run(
 
     While storage is unreachable the status says why and retries back off
     exponentially (a hint still triggers an early retry); on recovery the watchers
-    catch up from the last applied version, so nothing committed is missed.
+    catch up from the last applied version, so nothing committed is missed.  A
+    problem of the configuration itself (the scene, a CRS, a column mapping:
+    :meth:`Engine.explain`) is raised as a ConfigError, since no retry can fix it.
     ``mount_webhook``: a web server mounts the webhook route (``coptwin serve``),
     the hub opens no server of its own.
     """
@@ -123,8 +125,13 @@ async def run(
                 engine.commit(await asyncio.to_thread(engine.prepare, tables))
                 backoff = 0.0
             except Exception as exc:  # storage down, credentials rejected, bad log ...
-                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_S)
                 engine.connection = "disconnected"
+                fatal = engine.explain(exc, storage=False)
+                if fatal is not None:  # the config is wrong: no retry fixes it
+                    engine.reason = str(fatal)[:300]
+                    log.debug("engine stopped: %s", engine.reason)
+                    raise fatal from (None if fatal is exc else exc)
+                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_S)
                 engine.reason = redact(f"{type(exc).__name__}: {exc}", engine.secrets)[:300]
                 log.warning("engine disconnected (%s); retry in %.1fs", engine.reason, backoff)
             tables = await wakeup.wait(stop, backoff or poll_interval(engine))

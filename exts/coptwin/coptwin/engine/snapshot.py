@@ -82,6 +82,15 @@ class EngineStatus:
     event_problems: tuple[str, ...] = ()
     #: Per event source: received, hints, malformed, foreign, ignored.
     event_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Readings data files skipped as unreadable (each named in the log); the table
+    #: stays connected: storage is reachable and every other file is applied.
+    quarantined_files: int = 0
+    #: Rows in the quarantined readings files (from the writers' statistics).
+    quarantined_rows: int = 0
+    #: Per readings column, values of the wrong type that became null.
+    uncast: dict[str, int] = field(default_factory=dict)
+    #: Why the readings were last reloaded in full (not the first load), "" if never.
+    last_reload: str = ""
 
     @property
     def live(self) -> bool:
@@ -118,6 +127,10 @@ def build_snapshot(engine: Engine) -> EngineSnapshot:
             rows_skipped=dict(engine.running.skipped),
             event_problems=engine.hub.problems if engine.hub is not None else (),
             event_counts=engine.hub.stats if engine.hub is not None else {},
+            quarantined_files=len(engine.running.quarantined),
+            quarantined_rows=engine.running.quarantined_rows,
+            uncast=dict(engine.running.uncast),
+            last_reload=engine.running.last_reload,
         )
         alarms = engine.alarms.view(now) if engine.alarms is not None else None
         registry, state, overlay = engine.registry, engine.state, engine.overlay

@@ -5,6 +5,10 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from coptwin.delta import DeltaBatch
 
 
 @dataclass
@@ -24,6 +28,22 @@ class TickStats:
     full_reload: bool = False
     read_ms: float = 0.0
     scene_ms: float = 0.0
+    #: Why the readings were reloaded in full ("first load", "table was deleted and
+    #: recreated ..."); "" for increments.
+    reload_reason: str = ""
+    #: Readings data files skipped as unreadable, and the rows they held.
+    quarantined: tuple[str, ...] = ()
+    quarantined_rows: int = 0
+    #: Per column, readings values of the wrong type that became null.
+    uncast: dict[str, int] = field(default_factory=dict)
+
+    def note_batch(self, batch: DeltaBatch) -> None:
+        """What a readings batch was: a reload and why, what it had to leave out."""
+        self.full_reload = batch.full_reload
+        self.reload_reason = batch.reason if batch.full_reload else ""
+        self.quarantined = batch.quarantined
+        self.quarantined_rows = batch.quarantined_rows
+        self.uncast = dict(batch.uncast)
 
     @property
     def total_ms(self) -> float:
@@ -45,9 +65,24 @@ class RunningStats:
     skipped: dict[str, int] = field(default_factory=dict)
     versions_applied: int = 0
     recent_ms: deque[float] = field(default_factory=lambda: deque(maxlen=2048))
+    #: Of the readings as now applied: quarantined files and their rows, values that
+    #: did not cast (per column); a full reload starts them again.
+    quarantined: set[str] = field(default_factory=set)
+    quarantined_rows: int = 0
+    uncast: dict[str, int] = field(default_factory=dict)
+    #: The last full reload that was not the first load, and why (a notice).
+    last_reload: str = ""
 
     def add(self, tick: TickStats, versions_advanced: int) -> None:
         self.ticks += 1
+        if tick.full_reload:
+            self.quarantined, self.quarantined_rows, self.uncast = set(), 0, {}
+            if tick.reload_reason not in ("", "first load", "time travel"):
+                self.last_reload = tick.reload_reason
+        self.quarantined.update(tick.quarantined)
+        self.quarantined_rows += tick.quarantined_rows
+        for column, n in tick.uncast.items():
+            self.uncast[column] = self.uncast.get(column, 0) + n
         self.rows_read += tick.rows_read
         self.rows_applied += tick.rows_applied
         self.versions_applied += versions_advanced

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from coptwin.config import STATUSES
+from coptwin.engine.health import data_notes
 from coptwin.engine.snapshot import EngineSnapshot
 from coptwin.engine.stats import RunningStats
 
@@ -28,6 +29,12 @@ def summary_dict(snapshot: EngineSnapshot, running: RunningStats) -> dict[str, o
         "rows_skipped": dict(running.skipped),
         "tick_ms_p50": running.percentile(50),
         "tick_ms_p95": running.percentile(95),
+        "connection": snapshot.status.connection,
+        "reason": snapshot.status.reason,
+        "quarantined_files": snapshot.status.quarantined_files,
+        "quarantined_rows": snapshot.status.quarantined_rows,
+        "uncast": dict(snapshot.status.uncast),
+        "last_reload": snapshot.status.last_reload,
         "events": {
             "sources": list(snapshot.status.event_sources),
             "problems": list(snapshot.status.event_problems),
@@ -64,8 +71,11 @@ def format_summary(snapshot: EngineSnapshot, running: RunningStats) -> str:
         "tick time: "
         + (f"median {p50:.1f} ms, p95 {p95:.1f} ms" if p50 is not None else "no ticks with data")
         + f" over {d['ticks']} ticks",
-        *_event_lines(snapshot),
+        *data_notes(snapshot.status),
     ]
+    if snapshot.status.connection != "connected":
+        lines.append(f"{snapshot.status.connection}: {snapshot.status.reason or 'no read yet'}")
+    lines += _event_lines(snapshot)
     return "\n".join(lines)
 
 

@@ -81,11 +81,12 @@ def _check_crs(crs: str) -> str:
     try:
         parsed = CRS.from_user_input(crs)
     except CRSError as exc:
-        raise SceneError(f"scene.crs: {crs!r} is not a known CRS ({exc})") from None
+        raise SceneError(f"{crs!r} is not a known CRS ({exc})", key="scene.crs") from None
     if not parsed.is_projected:
         raise SceneError(
-            f"scene.crs: {crs!r} is not a projected CRS; CityEngine scenes use a projected "
-            f"CRS in metres (e.g. a UTM zone such as EPSG:32618)"
+            f"{crs!r} is not a projected CRS; CityEngine scenes use a projected "
+            f"CRS in metres (e.g. a UTM zone such as EPSG:32618)",
+            key="scene.crs",
         )
     return crs
 
@@ -164,7 +165,8 @@ class SceneFrame:
             raise SceneError(
                 "the scene has no georeference: set scene.crs (and scene.global_offset for "
                 "a CityEngine export, e.g. from its global_offset.json) or scene.enu_origin, "
-                "or add a Cesium georeference prim / omni:geospatial:wgs84 reference attributes"
+                "or add a Cesium georeference prim / omni:geospatial:wgs84 reference attributes",
+                key="scene.crs",
             )
         frame = cls(str(up_axis), mpu, georef, scene_cfg.vertical_offset_m)
         log.info("scene frame: %r", frame)
@@ -285,7 +287,7 @@ def georeference_from_config(scene_cfg: SceneConfig) -> Georeference | None:
             log.warning("both scene.crs and scene.enu_origin are set; using scene.crs")
         off = tuple(float(v) for v in scene_cfg.global_offset)
         if len(off) != 3 or not all(math.isfinite(v) for v in off):
-            raise SceneError(f"scene.global_offset: expected three finite numbers, got {off}")
+            raise SceneError(f"expected three finite numbers, got {off}", key="scene.global_offset")
         return Georeference(
             kind="projected",
             source="config scene.crs",

@@ -20,6 +20,7 @@ import polars as pl
 
 from coptwin.casting import TS_DTYPE, cast_ts, convert
 from coptwin.config import CANONICAL_COLUMNS, TableConfig
+from coptwin.problem import Problem
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
-class SchemaError(ValueError):
-    """A table lacks a required column (the message names table and columns)."""
+class SchemaError(Problem, ValueError):
+    """A table lacks a required column (the message names table and columns; ``key``
+    is the config's column mapping for it)."""
 
 
 def empty_frame(table: str) -> pl.DataFrame:
@@ -127,7 +129,8 @@ def to_canonical(df: pl.DataFrame, table_cfg: TableConfig, table: str) -> pl.Dat
         raise SchemaError(
             f"table {table!r}: missing required column(s) {expected}; "
             f"found {', '.join(df.columns) or 'no columns'} — "
-            f"map your names with tables.{table}.columns in the config"
+            f"map your names with tables.{table}.columns in the config",
+            key=f"tables.{table}.columns",
         )
     exprs = []
     for canonical in CANONICAL_COLUMNS[table]:

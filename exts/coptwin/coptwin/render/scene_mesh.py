@@ -10,17 +10,15 @@ Geometry comes from :func:`coptwin.geo.meshes.read_meshes` (prototypes read once
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from coptwin.geo.errors import SceneError
 from coptwin.geo.index import Building, normalize_object_id
 from coptwin.geo.meshes import MeshStats, axis_matrix, read_meshes
+from coptwin.geo.stage import open_stage as open_stage  # re-exported for render callers
 
 log = logging.getLogger(__name__)
 
@@ -67,27 +65,6 @@ class RenderScene:
             if oid is not None and b.object_id == oid:
                 return b
         return None
-
-
-def open_stage(path: str | Path) -> Any:
-    """Open a USD file read-only in spirit (nothing here ever saves it); one clear
-    :class:`SceneError` line when it is missing or not USD."""
-    from pxr import Tf, Usd
-
-    path = Path(path)
-    if not path.is_file():
-        raise SceneError(f"{path}: no such file")
-    try:
-        stage = Usd.Stage.Open(str(path), Usd.Stage.LoadAll)
-    except Tf.ErrorException as exc:
-        first = str(exc).strip().splitlines()
-        reason = next((line.strip() for line in first if line.strip()), "unreadable")
-        quoted = re.search(r":\s*'(.+)'\s*$", reason)  # Tf's "Error in '...' at ... : 'why'"
-        reason = quoted.group(1) if quoted else reason
-        raise SceneError(f"{path}: not a readable USD file ({reason[:200]})") from None
-    if stage is None:
-        raise SceneError(f"{path}: not a readable USD file")
-    return stage
 
 
 def load_scene(stage: Any, *, skip_root: str = "", object_id_attribute: str = "") -> RenderScene:

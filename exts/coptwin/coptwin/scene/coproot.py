@@ -13,6 +13,8 @@ from pathlib import Path
 
 from pxr import Sdf
 
+from coptwin.scene.layer_file import write_layer
+
 log = logging.getLogger(__name__)
 
 
@@ -48,7 +50,6 @@ def write_cop_root(path: Path | str, base_scene_path: Path | str, overlay_path: 
     layer.subLayerPaths.append(_rel(overlay, path.parent))
     layer.subLayerPaths.append(_rel(base, path.parent))
     layer.comment = "coptwin Common Operating Picture: overlay (strongest) over the base scene"
-    if not layer.Export(str(path)):
-        raise OSError(f"{path}: could not write the COP root layer")
+    write_layer(layer, path)
     log.info("wrote COP root %s", path)
     return path

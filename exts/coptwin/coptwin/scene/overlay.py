@@ -49,6 +49,7 @@ from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 
 from coptwin.scene.buildingattrs import BuildingAttrs
 from coptwin.scene.coproot import write_cop_root
+from coptwin.scene.layer_file import write_layer
 from coptwin.scene.markers import author_prototype, shape_for
 from coptwin.scene.naming import iso_utc, prim_name, stable_id
 
@@ -715,11 +716,7 @@ class Overlay:
     def export(self, path: str | Path) -> Path:
         """Flush queued details, then write the overlay layer to ``path``."""
         self.flush_details()
-        target = Path(path).absolute()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not self.layer.Export(str(target)):
-            raise OSError(f"{target}: could not write the overlay")
-        return target
+        return write_layer(self.layer, path)  # atomic, see coptwin.scene.layer_file
 
     def _warn_once(self, what: str, key: str, msg: str, *args: Any) -> None:
         if (what, key) not in self._warned:

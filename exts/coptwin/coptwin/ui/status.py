@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Literal
 
 from ..engine.alarms import AlarmsView
+from ..engine.health import quarantine_note, reload_note, uncast_note
 from ..engine.snapshot import EngineStatus
 from .format import age_seconds, format_age, format_duration, format_time
 
@@ -83,6 +84,7 @@ def _details(status: EngineStatus) -> str:
         total = sum(skipped.values())
         why = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
         parts.append(f"{total} rows skipped ({why})")
+    parts += [note for note in (uncast_note(status), reload_note(status)) if note]
     return " · ".join(parts)
 
 
@@ -136,10 +138,12 @@ def format_status(
     """The status line for one engine status at wall-clock time ``now``.
 
     Precedence: as-of (the user chose the past) > disconnected > connecting >
-    stale (connected but no new data for ``stale_after_s``) > connected.  While
-    live, an event source that fails is named on the headline (at least a warning).  The
-    alarm badge comes beside it; failing notifications or unwritten alarm events make a
-    connected line a warning that names them.
+    stale (connected but no new data for ``stale_after_s``) > connected.  Quarantined
+    files add a warning to a connected (or stale) line; values of the wrong type and
+    a full reload's reason are in the details.  While live, an event source that fails
+    is named on the headline (at least a warning).  The alarm badge comes beside it;
+    failing notifications or unwritten alarm events make a connected line a warning
+    that names them.
     """
     line = _state_line(status, now, stale_after_s)
     if line.live:
@@ -190,10 +194,21 @@ def _state_line(status: EngineStatus, now: datetime, stale_after_s: float) -> St
             details=details,
             level="warn",
         )
+    # Unreadable files are skipped and the rest applied: still connected, but say so.
+    quarantine = quarantine_note(status)
     if age is not None and age > stale_after_s:
         return StatusLine(
             state="Stale",
-            text=f"Stale: no new data for {format_duration(age)}",
+            text=" · ".join(
+                p for p in (f"Stale: no new data for {format_duration(age)}", quarantine) if p
+            ),
+            details=details,
+            level="warn",
+        )
+    if quarantine:
+        return StatusLine(
+            state="Connected",
+            text=f"Connected · {updated} · {quarantine}",
             details=details,
             level="warn",
         )

@@ -13,49 +13,17 @@ at a time; a second press while one runs is refused with a message.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
+
+from coptwin.engine.time_travel import AsOfError, parse_as_of
+
+__all__ = ["AsOfError", "TimeVM", "parse_as_of"]
 
 log = logging.getLogger(__name__)
 
 AsOf = int | datetime | None
-
-_VERSION = re.compile(r"^v?(\d+)$", re.IGNORECASE)
-_LIVE_WORDS = {"", "live", "now"}
-
-
-class AsOfError(ValueError):
-    """The text is neither a Delta version nor a date/time."""
-
-
-def parse_as_of(text: str, now: datetime | None = None) -> AsOf:
-    """'' / 'live' -> None, '12' / 'v12' -> 12, ISO date/time -> aware UTC datetime.
-
-    Naive times are read as UTC, because the tables store UTC.  Times in the
-    future are refused: they would silently mean "live" in the core.
-    """
-    raw = text.strip()
-    if raw.lower() in _LIVE_WORDS:
-        return None
-    match = _VERSION.match(raw)
-    if match:
-        return int(match.group(1))
-    iso = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
-    try:
-        when = datetime.fromisoformat(iso)
-    except ValueError:
-        raise AsOfError(
-            f"{raw!r} is neither a table version (e.g. 12 or v12) "
-            "nor a UTC date/time (e.g. 2024-05-01 13:30)"
-        ) from None
-    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
-    when = when.astimezone(timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    if when > now:
-        raise AsOfError(f"{raw!r} is in the future; pick a past time or go Live")
-    return when
 
 
 SetAsOf = Callable[[AsOf], Awaitable[Any]]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import Any
 
 from coptwin.web.notes import NotesError, check_bearer, token_from_env
@@ -47,16 +46,15 @@ class Alarms:
         token = token_from_env(self._token_env) if self.store is not None else None
         check_bearer(header, token, "alarms")
 
-    def view(self, live: Any, when: datetime | None = None) -> Any:
-        """The alarms view of the live snapshot, or as of ``when`` (a viewer's as-of)."""
+    def view(self, live: Any, state: Any = None) -> Any:
+        """The alarms view of the live snapshot, or of a viewer's as-of ``state``
+        (:class:`~coptwin.web.asof.AsOfState`: the alarms the time-travel path folded)."""
         from coptwin.engine.alarms import AlarmsView, open_rows
 
-        engine = self.engine
-        if when is None or engine.alarms is None:
+        if state is None or state.alarms is None:
             return live.alarms
-        with engine.lock:
-            rows = open_rows(engine.alarms.live.as_of(when), when)
-        return AlarmsView(rows=rows, at=when, live=False, writable=False)
+        rows = open_rows(state.alarms, state.when)
+        return AlarmsView(rows=rows, at=state.when, live=False, writable=False)
 
     def document(self, view: Any, names: dict[str, str], index: dict[str, int]) -> dict:
         """What ``/api/alarms`` answers: the rows in words, the badge, whether the page

@@ -395,7 +395,7 @@ class CopWeb:
         state = await self._as_of_param(request)
         assert self.feed is not None and self.feed.snapshot is not None
         snap = self.feed.snapshot
-        view = self.alarms.view(snap, state.when if state is not None else None)
+        view = self.alarms.view(snap, state)
         names = {r.sensor_id: r.name for r in snap.sensors}
         index = {r.sensor_id: i for i, r in enumerate(snap.sensors)}
         return _json(self.alarms.document(view, names, index))
@@ -424,20 +424,24 @@ async def serve(
 ) -> None:
     """Run the engine's live loop and the web server until ``stop`` is set.
 
-    The bucket-event webhook (when enabled) is a route of this server, on its port.
-
-    Opens the engine first (reads in a worker thread), so a bad config or an
-    unreachable scene fails at once; storage outages later are the engine's
-    ``disconnected`` status, shown on the page.
+    The loop opens the engine (as ``coptwin run`` does): while storage is
+    unreachable it retries and says why, and the server listens once the scene
+    and sensors are read; a problem of the config itself (the scene, its CRS)
+    ends the loop at once and is raised here.  The bucket-event webhook (when
+    enabled) is a route of this server, on its port.
     """
-    from coptwin.engine.loop import run as run_engine
-
-    if engine.stage is None or engine.registry is None:
-        engine.commit_open(await asyncio.to_thread(engine.prepare_open))
-    run = asyncio.ensure_future(run_engine(engine, stop, mount_webhook=True))
+    run = asyncio.ensure_future(engine.run(stop, mount_webhook=True))
     site = CopWeb(engine, host=host, port=port)
     try:
-        url = await site.start()
+        starting = asyncio.ensure_future(site.start())
+        await asyncio.wait({run, starting}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # the loop ended before the engine opened
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            run.result()  # what ended it (a ConfigError), or stopped before opening
+            return
+        url = starting.result()
         if on_ready is not None:
             on_ready(url)
         waiter = asyncio.ensure_future(stop.wait())

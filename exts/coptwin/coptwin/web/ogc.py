@@ -217,20 +217,20 @@ class OgcApi:
             book = await self.cop.notes.book(end if instant else None)
             feats = self._note_features(book)
             key = "created_at"
-        elif cid == "alarms":
-            feats = self._alarm_features(end)
-            key = "raised_at"
         else:
             try:
-                rows, _ = await self.cop.rows_at(end)
+                rows, state = await self.cop.rows_at(end)
             except Exception as exc:  # before the table's history, vacuumed, storage down
                 raise OgcError(
                     400,
                     "InvalidParameterValue",
                     f"datetime: cannot show the COP as of {end}: {exc}",
                 ) from None
-            feats = self._sensor_features(rows) if cid == "sensors" else self._buildings(rows)
-            key = "ts"
+            if cid == "alarms":
+                feats, key = self._alarm_features(state), "raised_at"
+            else:
+                feats = self._sensor_features(rows) if cid == "sensors" else self._buildings(rows)
+                key = "ts"
         if not instant and (start is not None or end is not None):
             feats = [f for f in feats if _within(f["properties"].get(key), start, end)]
         return feats
@@ -302,10 +302,11 @@ class OgcApi:
             )
         return out
 
-    def _alarm_features(self, when: datetime | None) -> list[dict]:
-        """Open alarms (as of ``when``: the fold of the events up to then) at their sensors."""
+    def _alarm_features(self, state: Any) -> list[dict]:
+        """Open alarms (live, or as of a time-travel ``state``: the fold of the events up
+        to its moment) at their sensors."""
         live = self.cop.feed.snapshot
-        view = self.cop.alarms.view(live, when)
+        view = self.cop.alarms.view(live, state)
         if view is None:
             return []
         where = {f["id"]: f for f in self._sensor_features(live.sensors)}
