@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from pxr import Usd
 
@@ -32,7 +33,15 @@ from coptwin.annotations.live import apply_batch
 from coptwin.config import Config
 from coptwin.delta import DeltaBatch, TableNotFoundError, TableWatcher
 from coptwin.engine import loop, steps
-from coptwin.engine.snapshot import ConnectionState, EngineSnapshot, build_snapshot
+from coptwin.engine.snapshot import (
+    ConnectionState,
+    EngineSnapshot,
+    PositionMap,
+    SensorColumns,
+    Shown,
+    build_snapshot,
+    sensor_columns,
+)
 from coptwin.engine.stats import RunningStats, TickStats
 from coptwin.events import EventHub
 from coptwin.geo.frame import SceneFrame
@@ -55,6 +64,7 @@ log = logging.getLogger(__name__)
 
 
 Clock = Callable[[], datetime]
+_NONE = np.zeros(0, dtype=np.int64)
 #: (name, label, visible) of a sensor layer
 LayerDef = tuple[str, str, bool]
 
@@ -118,10 +128,17 @@ class Engine:
         self.watchers: dict[str, TableWatcher] = {}
         #: Per registry sensor, what a marker needs that does not change between ticks.
         self.facts = steps.SensorFacts.empty()
+        #: ... and what a snapshot row needs of it (None until the sensors are read).
+        self.sensor_columns: SensorColumns | None = None
         #: Status and reason per registry sensor, and the aging schedule.
         self.verdicts = steps.Verdicts()
-        #: Where each sensor's marker is (stage coordinates).
-        self.positions: dict[str, steps.Position] = {}
+        #: Where each sensor's marker is, ``(n, 3)`` stage coordinates in registry order
+        #: (NaN: not placed).  Replaced, never written in place (snapshots keep it).
+        self.xyz = np.zeros((0, 3))
+        #: What each sensor's row shows and when it last changed (see Shown).
+        self.shown = Shown.empty(0, 0)
+        #: Revision of the engine's per-sensor state: one more per tick that changed a row.
+        self.revision = 0
         self.layer_visible: dict[str, bool] = {}
         self.running = RunningStats()
         self.last_tick: TickStats | None = None
@@ -143,6 +160,7 @@ class Engine:
         #: Called with the tick's stats at the end of every :meth:`commit`, on the
         #: stage thread (the browser COP's push wakes up here); must not block.
         self.on_commit: list[Callable[[TickStats], None]] = []
+        self._layer_rows: list[LayerDef] | None = None
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -245,14 +263,16 @@ class Engine:
             else:
                 self.state.set_registry(registry)  # keeps readings of sensors that stay
             self.facts = steps.sensor_facts(registry, placed)
-            self.positions = {
-                sid: (x, y, z) for sid, x, y, z in placed.select("sensor_id", "x", "y", "z").rows()
-            }
+            self.sensor_columns = sensor_columns(registry, self.facts)
+            self.xyz = steps.sensor_positions(registry, placed)
             self.verdicts = steps.Verdicts(rule_frame(registry, cfg))
+            self.revision += 1
+            self.shown = Shown.empty(len(registry), self.revision)
+            self._layer_rows = None
             sensors.layers = self.layer_rows()
             for name, _label, visible in sensors.layers:
                 self.layer_visible.setdefault(name, visible)
-            sensors.batch = self._redraw(registry.ids, self.clock(), everyone=True)
+            sensors.batch = self._redraw(None, self.clock(), everyone=True)
 
     def _draw_sensors(self, sensors: _Sensors) -> None:
         """Stage thread: layer labels and visibility, then the staged markers."""
@@ -269,8 +289,16 @@ class Engine:
             fallbacks,
         )
 
+    @property
+    def positions(self) -> PositionMap:
+        """Sensor id -> marker position (stage coordinates) of the placed sensors."""
+        index = self.sensor_columns.index if self.sensor_columns is not None else {}
+        return PositionMap(index, self.xyz)
+
     def layer_rows(self) -> list[LayerDef]:
         """The configured layers, then any layer a sensor names that the config lacks."""
+        if self._layer_rows is not None:
+            return self._layer_rows
         rows: list[LayerDef] = [
             (layer.name, layer.label, layer.visible) for layer in self.config.layers
         ]
@@ -280,6 +308,7 @@ class Engine:
                 if name not in known:
                     known.add(name)
                     rows.append((name, name.replace("_", " ").title(), True))
+        self._layer_rows = rows
         return rows
 
     # ------------------------------------------------------------------ ticks
@@ -302,7 +331,7 @@ class Engine:
             pending.sensors = self._poll_sensors()
         if "annotations" in wanted and "annotations" in self.watchers:
             pending.annotations = self._poll_annotations()
-        changed: list[str] = []
+        changed = _NONE
         if "readings" in wanted and self.as_of is None:  # pinned to a time: live data waits
             watcher = self.watchers["readings"]
             before = watcher.applied_version
@@ -312,7 +341,7 @@ class Engine:
                 with self.lock:
                     assert self.state is not None
                     result = steps.merge(self.state, rows, now, reset=batch.full_reload)
-                changed = result.changed
+                changed = result.changed_idx
                 stats.full_reload = batch.full_reload
                 stats.rows_read = batch.rows
                 stats.rows_applied = result.rows_applied
@@ -407,17 +436,18 @@ class Engine:
 
     def _draw_pins(self, changed: list[str] | None) -> None:
         if self._resolver is None:
-            self._resolver = pins.TargetResolver(self._stage, self.positions.get)
+            self._resolver = pins.TargetResolver(self._stage, lambda sid: self.positions.get(sid))
         pins.apply(self.overlay, self.book, self._resolver, changed=changed)
 
     # ------------------------------------------------------------------ reading -> colour
     def _redraw(
-        self, changed: list[str], now: datetime, *, everyone: bool = False
+        self, changed: np.ndarray | None, now: datetime, *, everyone: bool = False
     ) -> MarkerBatch | None:
         """Steps 2-4 after a merge (evaluate, colour, batch): the markers to redraw for
-        the ``changed`` sensors, those whose status aged and, with ``everyone``, every
-        sensor at its position; None when no marker changes.  Statuses do not age
-        while the COP is pinned to a time.  Call with the lock held."""
+        the ``changed`` sensors (registry indices; None: all), those whose status aged
+        and, with ``everyone``, every sensor at its position; None when no marker changes.
+        Statuses do not age while the COP is pinned to a time.  Publishes the rows
+        snapshots read (:class:`Shown`).  Call with the lock held."""
         assert self.state is not None and self.placer is not None
         judged = steps.evaluate(
             self.state,
@@ -430,11 +460,32 @@ class Engine:
         )
         if judged is None:
             return None
-        moved = steps.moved_positions(judged.latest, self.placer)
-        self.positions.update(moved)
-        return steps.marker_batch(
-            judged, self.state, self.facts, self.positions if everyone else moved
+        moved, where = steps.moved_positions(judged, self.placer)
+        if moved.size:
+            xyz = self.xyz.copy()
+            xyz[moved] = where
+            self.xyz = xyz
+        if everyone:
+            positions = self.xyz[judged.idx]
+        else:
+            positions = np.full((judged.idx.size, 3), np.nan)
+            at = np.searchsorted(judged.idx, moved)
+            hit = (at < judged.idx.size) & (
+                judged.idx[np.minimum(at, judged.idx.size - 1)] == moved
+            )
+            positions[at[hit]] = where[hit]
+        batch = steps.marker_batch(judged, self.state, self.verdicts, self.facts, positions)
+        self.revision += 1
+        self.shown = self.shown.patched(
+            judged.idx,
+            self.revision,
+            batch.values,
+            batch.ts,
+            batch.quantities,
+            batch.units,
+            moved,
         )
+        return batch
 
     # ------------------------------------------------------------------ time travel
     def set_as_of(self, as_of: int | datetime | None) -> TickStats:
@@ -475,7 +526,7 @@ class Engine:
             if when is None:
                 when = (rows["ts"].max() if rows.height else None) or self.clock()
             result = steps.merge(self.state, rows, when, reset=True)
-            marker_batch = self._redraw(self.registry.ids, when, everyone=True)
+            marker_batch = self._redraw(None, when, everyone=True)
             if self.overlay is not None and marker_batch is not None:
                 self.overlay.stage_batch(marker_batch)
         pending.stats = TickStats(

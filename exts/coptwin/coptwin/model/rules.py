@@ -29,15 +29,25 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from coptwin.config import STATUSES, Config
 from coptwin.model.registry import THRESHOLD_COLUMNS, SensorRegistry
-from coptwin.model.state import as_utc
+from coptwin.model.state import NO_TS, as_utc
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REASONS", "REASON_COLUMNS", "STATUSES", "evaluate", "reason", "rule_frame"]
+__all__ = [
+    "REASONS",
+    "REASON_COLUMNS",
+    "STATUSES",
+    "evaluate",
+    "evaluate_at",
+    "reason",
+    "rule_frame",
+    "rule_quantities",
+]
 
 
 def rule_frame(registry: SensorRegistry, config: Config) -> pl.DataFrame:
@@ -157,10 +167,43 @@ def evaluate(
             .group_by("sensor_id")
             .agg(pl.col("ts", "value", "unit").last())
         )
-    now_lit = pl.lit(as_utc(now)).dt.cast_time_unit("us")
-    df = rf.join(driving, on="sensor_id", how="left", maintain_order="left").with_columns(
-        ((now_lit - pl.col("ts")).dt.total_microseconds() / 1e6).alias("age_s")
+    df = rf.join(driving, on="sensor_id", how="left", maintain_order="left")
+    return _judge(df, states, now).collect()
+
+
+def evaluate_at(
+    registry: SensorRegistry,
+    config: Config,
+    now: datetime,
+    idx: np.ndarray,
+    ts_us: np.ndarray,
+    value: np.ndarray,
+    unit: np.ndarray,
+) -> pl.DataFrame:
+    """:func:`evaluate` for registry sensors ``idx`` whose driving readings are given as
+    arrays (the engine's path: ``LatestState.driving_at``): ``ts_us`` in µs since the
+    epoch (``NO_TS``: no reading), ``value`` (NaN: none) and ``unit`` (text or None).
+    Same rows and columns as :func:`evaluate`, in the order of ``idx``; no join."""
+    frame, states = _rules_cached(registry, config)
+    ts = pl.Series("ts", ts_us, dtype=pl.Int64)
+    df = frame[idx].with_columns(
+        pl.when(ts != NO_TS).then(ts).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        pl.Series("value", value, dtype=pl.Float64).fill_nan(None),
+        pl.Series("unit", unit.tolist(), dtype=pl.Utf8).fill_null(""),
     )
+    return _judge(df.lazy(), states, now).collect()
+
+
+def rule_quantities(registry: SensorRegistry, config: Config) -> np.ndarray:
+    """Per registry sensor, the quantity its rule reads (None: its newest reading)."""
+    return _rules_cached(registry, config)[0]["r_quantity"].to_numpy()
+
+
+def _judge(df: pl.LazyFrame, states: pl.DataFrame, now: datetime) -> pl.LazyFrame:
+    """Rule rows joined with their driving ``ts, value, unit`` -> ``sensor_id, idx,
+    status`` and the reason columns (the one place the rules are applied)."""
+    now_lit = pl.lit(as_utc(now)).dt.cast_time_unit("us")
+    df = df.with_columns(((now_lit - pl.col("ts")).dt.total_microseconds() / 1e6).alias("age_s"))
     if states.height:
         df = df.with_columns(_value_text(pl.col("value")).alias("_text")).join(
             states.lazy(), on=["kind", "_text"], how="left", maintain_order="left"
@@ -169,7 +212,7 @@ def evaluate(
         df = df.with_columns(
             pl.lit(None, pl.Utf8).alias("_text"), pl.lit(None, pl.Utf8).alias("state_status")
         )
-    return df.select("sensor_id", "idx", *_verdict()).collect()
+    return df.select("sensor_id", "idx", *_verdict())
 
 
 def _candidates(latest: pl.DataFrame, by_quantity: pl.DataFrame | None) -> pl.LazyFrame:

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -38,7 +39,8 @@ SKIP_REASONS: tuple[str, ...] = (
 )
 
 _READING_COLS = ("sensor_id", "ts", "value", "quantity", "unit", "lon", "lat", "alt")
-_NO_TS = np.iinfo(np.int64).min
+#: A reading time meaning "no reading" in the µs arrays.
+NO_TS = np.iinfo(np.int64).min
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: (sensor, quantity) keys pack the sensor's idx above 2**20 quantity codes.
 _Q_BITS = 20
@@ -48,16 +50,44 @@ _Q_BITS = 20
 class ApplyResult:
     """What one batch did to the state."""
 
-    #: Sensors whose latest reading, a per-quantity latest or position changed.
-    changed: list[str]
+    #: Registry indices (sorted) of the sensors whose latest reading, a per-quantity
+    #: latest or position changed.
+    changed_idx: np.ndarray
     rows_in: int
     rows_applied: int
     #: Skipped rows per reason (only reasons that occurred).
     skipped: dict[str, int] = field(default_factory=dict)
+    #: The registry's sensor ids (what ``changed`` names).
+    ids: pl.Series | None = field(default=None, repr=False)
+
+    @property
+    def changed(self) -> list[str]:
+        """The ids of the changed sensors (registry order)."""
+        if self.ids is None or self.changed_idx.size == 0:
+            return []
+        return self.ids.gather(self.changed_idx).to_list()
 
     @property
     def rows_skipped(self) -> int:
         return sum(self.skipped.values())
+
+
+_NO_CHANGE = np.zeros(0, dtype=np.int64)
+
+
+class Readings(NamedTuple):
+    """Latest readings of some sensors as arrays (row ``i`` is sensor ``idx[i]``)."""
+
+    #: µs since the epoch; :data:`NO_TS` where the sensor has no reading
+    ts: np.ndarray
+    #: NaN where the reading carried no value
+    value: np.ndarray
+    #: text or None
+    quantity: np.ndarray
+    unit: np.ndarray
+    #: the newest position a reading carried (NaN: none, a fixed sensor)
+    lon: np.ndarray
+    lat: np.ndarray
 
 
 def as_utc(when: datetime) -> datetime:
@@ -92,6 +122,11 @@ class _Pool:
 
     def decode(self, codes: np.ndarray) -> pl.Series:
         return pl.Series([None, *self.values], dtype=pl.Utf8).gather(codes)
+
+    def texts(self, codes: np.ndarray) -> np.ndarray:
+        """The strings of ``codes`` as an object array (None for null), sharing one
+        str object per distinct value."""
+        return np.array([None, *self.values], dtype=object)[codes]
 
     def code(self, value: str | None) -> int | None:
         if value is None:
@@ -264,11 +299,11 @@ class LatestState:
     def reset(self) -> None:
         """Forget all readings and counters (full reload, time travel)."""
         n = self._ids.height
-        self._ts = np.full(n, _NO_TS, dtype=np.int64)
+        self._ts = np.full(n, NO_TS, dtype=np.int64)
         self._val = np.full(n, np.nan)
         self._qty = np.zeros(n, dtype=np.int64)
         self._unit = np.zeros(n, dtype=np.int64)
-        self._pos_ts = np.full(n, _NO_TS, dtype=np.int64)
+        self._pos_ts = np.full(n, NO_TS, dtype=np.int64)
         self._lon = np.full(n, np.nan)
         self._lat = np.full(n, np.nan)
         self._alt = np.full(n, np.nan)
@@ -297,7 +332,7 @@ class LatestState:
             out[old_to_new[ok]] = a[ok]
             return out
 
-        self._ts, self._pos_ts = move(self._ts, _NO_TS), move(self._pos_ts, _NO_TS)
+        self._ts, self._pos_ts = move(self._ts, NO_TS), move(self._pos_ts, NO_TS)
         self._qty, self._unit = move(self._qty, 0), move(self._unit, 0)
         self._val, self._lon, self._lat, self._alt = (
             move(a, np.nan) for a in (self._val, self._lon, self._lat, self._alt)
@@ -315,7 +350,7 @@ class LatestState:
         rows_in = rows.height
         self.rows_in_total += rows_in
         if rows_in == 0:
-            return ApplyResult([], 0, 0, {})
+            return ApplyResult(_NO_CHANGE, 0, 0, {}, self._id_series)
         limit = as_utc(now) + self.max_future_skew
 
         def finite(c: str) -> pl.Expr:
@@ -344,7 +379,7 @@ class LatestState:
             df = df.filter(pl.col("_reason").is_null())
         n_good = df.height
         if n_good == 0:
-            return ApplyResult([], rows_in, 0, skipped)
+            return ApplyResult(_NO_CHANGE, rows_in, 0, skipped, self._id_series)
         self.rows_applied_total += n_good
 
         seen = df.select(pl.col("quantity", "unit").unique().implode())
@@ -375,7 +410,7 @@ class LatestState:
         self._latest_cache = None
         changed_idx = np.sort(np.concatenate(changed))
         changed_idx = changed_idx[_ends(changed_idx)] if changed_idx.size else changed_idx
-        return ApplyResult(self._id_series.gather(changed_idx).to_list(), rows_in, n_good, skipped)
+        return ApplyResult(changed_idx, rows_in, n_good, skipped, self._id_series)
 
     def _merge_latest(
         self, idx: np.ndarray, ts: np.ndarray, val: np.ndarray, qty: np.ndarray, unit: np.ndarray
@@ -446,14 +481,14 @@ class LatestState:
         value, quantity, unit, lon, lat, alt`` (position from the latest row
         that carried one; null for fixed sensors)."""
         if self._latest_cache is None:
-            self._latest_cache = self._frame_at(np.flatnonzero(self._ts != _NO_TS))
+            self._latest_cache = self._frame_at(np.flatnonzero(self._ts != NO_TS))
         return self._latest_cache
 
     def latest_at(self, idx: np.ndarray) -> pl.DataFrame:
         """The latest reading of registry sensors ``idx``, one row each in that order
         (nulls for a sensor with no reading yet): ``ts, value, quantity, unit``."""
         ts = self._ts[idx].astype("datetime64[us]")
-        ts[self._ts[idx] == _NO_TS] = np.datetime64("NaT")
+        ts[self._ts[idx] == NO_TS] = np.datetime64("NaT")
         return pl.DataFrame(
             [
                 pl.Series("ts", ts).dt.replace_time_zone("UTC"),
@@ -463,13 +498,64 @@ class LatestState:
             ]
         )
 
+    def readings_at(self, idx: np.ndarray) -> Readings:
+        """The latest reading of registry sensors ``idx`` as arrays (the engine's hot
+        path: no frame, no string per row beyond shared objects)."""
+        return Readings(
+            self._ts[idx],
+            self._val[idx],
+            self._quantities.texts(self._qty[idx]),
+            self._units.texts(self._unit[idx]),
+            self._lon[idx],
+            self._lat[idx],
+        )
+
+    def driving_at(
+        self, idx: np.ndarray, quantity: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(ts, value, unit)`` arrays of the reading that drives each sensor's status:
+        its newest reading of ``quantity[i]`` (a rule's quantity), or its newest
+        reading at all where ``quantity[i]`` is None.  ``ts`` is :data:`NO_TS` where
+        there is none.  One searchsorted per distinct quantity, never a loop per sensor."""
+        ts, val, unit = self._ts[idx], self._val[idx], self._unit[idx]
+        named = np.flatnonzero(quantity != None)  # noqa: E711 - elementwise on objects
+        if named.size:
+            ts, val, unit = ts.copy(), val.copy(), unit.copy()
+            ts[named] = NO_TS
+            bq = self._by_q
+            for q in set(quantity[named].tolist()):
+                rows = named[quantity[named] == q]
+                code = self._quantities.code(q)
+                if code is None or code == 0 or bq.key.size == 0:
+                    continue  # never reported: no reading of it
+                key = (idx[rows] << _Q_BITS) | code
+                pos = np.minimum(np.searchsorted(bq.key, key), bq.key.size - 1)
+                hit = bq.key[pos] == key
+                rows, pos = rows[hit], pos[hit]
+                ts[rows], val[rows], unit[rows] = bq.ts[pos], bq.val[pos], bq.unit[pos]
+        return ts, val, self._units.texts(unit)
+
+    def quantities_at(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(i, quantity, value)``: every (sensor, quantity) latest with a quantity and a
+        value of sensors ``idx``, where ``i`` is the position in ``idx`` (sorted)."""
+        keys = self._by_q.key
+        lo = np.searchsorted(keys, idx << _Q_BITS)
+        hi = np.searchsorted(keys, (idx + 1) << _Q_BITS)
+        counts = hi - lo
+        rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        owner = np.repeat(np.arange(idx.size), counts)
+        code = keys[rows] & ((1 << _Q_BITS) - 1)
+        val = self._by_q.val[rows]
+        ok = (code != 0) & ~np.isnan(val)
+        return owner[ok], self._quantities.texts(code[ok]), val[ok]
+
     def latest_for(self, ids: Iterable[str]) -> pl.DataFrame:
         """The :attr:`latest` rows of some sensors only (e.g. ``ApplyResult.changed``);
         cost follows ``len(ids)``, not the fleet."""
         lookup = self._lookup()
         idx = np.fromiter((lookup.get(i, -1) for i in ids), dtype=np.int64)
         idx = idx[idx >= 0]
-        return self._frame_at(idx[self._ts[idx] != _NO_TS])
+        return self._frame_at(idx[self._ts[idx] != NO_TS])
 
     @property
     def latest_by_quantity(self) -> pl.DataFrame:
@@ -505,7 +591,7 @@ class LatestState:
 
     def __len__(self) -> int:
         """Number of sensors with at least one reading."""
-        return int(np.count_nonzero(self._ts != _NO_TS))
+        return int(np.count_nonzero(self._ts != NO_TS))
 
     def _lookup(self) -> dict[str, int]:
         if self._idx_of is None:
