@@ -30,15 +30,12 @@ class AgingSchedule:
     def __init__(self, rules: pl.DataFrame | None = None) -> None:
         rules = rules if rules is not None else pl.DataFrame()
         n = rules.height
-        #: (n, 3) seconds of RULE_COLUMNS per sensor, NaN where the rule has none
-        self._after = np.column_stack(
-            [
-                rules[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
-                if c in rules.columns
-                else np.full(n, np.nan)
-                for c in RULE_COLUMNS
-            ]
-        ).reshape(n, len(RULE_COLUMNS))
+        #: seconds of each of RULE_COLUMNS per sensor, NaN where the rule has none
+        self._after = [
+            rules[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            for c in RULE_COLUMNS
+            if c in rules.columns
+        ]
         self._deadline = np.full(n, np.inf)
 
     def __len__(self) -> int:
@@ -55,9 +52,12 @@ class AgingSchedule:
         if idx.size == 0:
             return
         t = np.where(ts_us == NO_TS, np.nan, ts_us / 1e6)
-        at = t[:, None] + self._after[idx]
-        at[~(at > now.timestamp())] = np.inf  # past, or no such rule (NaN)
-        self._deadline[idx] = at.min(axis=1)
+        now_s = now.timestamp()
+        nxt = np.full(idx.size, np.inf)
+        for after in self._after:
+            at = t + after[idx]
+            np.minimum(nxt, np.where(at > now_s, at, np.inf), out=nxt)  # past, or no rule: NaN
+        self._deadline[idx] = nxt
 
     def due(self, now: datetime) -> np.ndarray:
         """Registry indices whose deadline has passed (each returned once per scheduling)."""

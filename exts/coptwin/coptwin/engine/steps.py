@@ -158,6 +158,7 @@ class Verdicts:
         self.rules = rules if rules is not None else pl.DataFrame()
         n = self.rules.height
         self.names: tuple[str, ...] = STATUSES
+        self._enum = pl.Enum(self.names)
         self.codes = np.full(n, _UNKNOWN, dtype=np.int16)
         self.aging = AgingSchedule(self.rules)
         # The reason's inputs stay in the evaluation that produced them: sensor i's
@@ -178,11 +179,14 @@ class Verdicts:
 
     def codes_of(self, statuses: pl.Series) -> np.ndarray:
         """Codes of status texts, learning names the rules do not have."""
-        new = [s for s in statuses.unique().to_list() if s is not None and s not in self.names]
-        if new:
-            self.names = (*self.names, *sorted(new))
-        enum = pl.Enum(self.names)
-        return statuses.fill_null("unknown").cast(enum).to_physical().to_numpy().astype(np.int16)
+        statuses = statuses.fill_null("unknown")
+        codes = statuses.cast(self._enum, strict=False)
+        if codes.null_count():
+            new = statuses.filter(codes.is_null()).unique().sort().to_list()
+            self.names = (*self.names, *new)
+            self._enum = pl.Enum(self.names)
+            codes = statuses.cast(self._enum)
+        return codes.to_physical().to_numpy().astype(np.int16)
 
     def record(self, judged: pl.DataFrame, keep: Iterable[str] | np.ndarray | None) -> pl.DataFrame:
         """Store ``judged`` verdicts (:func:`coptwin.model.rules.evaluate` rows); return
@@ -338,6 +342,8 @@ def marker_batch(
         bound_prims=bound,
         positions=positions,
         building_attrs=(owner, names, values),
+        keys=idx,
+        key_space=facts.sensor_id,
     )
 
 

@@ -26,7 +26,7 @@ import functools
 import logging
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,8 @@ from coptwin.model.registry import THRESHOLD_COLUMNS, SensorRegistry
 from coptwin.model.state import NO_TS, as_utc
 
 log = logging.getLogger(__name__)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
 
 __all__ = [
     "REASONS",
@@ -167,8 +169,11 @@ def evaluate(
             .group_by("sensor_id")
             .agg(pl.col("ts", "value", "unit").last())
         )
-    df = rf.join(driving, on="sensor_id", how="left", maintain_order="left")
-    return _judge(df, states, now).collect()
+    now_lit = pl.lit(as_utc(now)).dt.cast_time_unit("us")
+    df = rf.join(driving, on="sensor_id", how="left", maintain_order="left").with_columns(
+        ((now_lit - pl.col("ts")).dt.total_microseconds() / 1e6).alias("age_s")
+    )
+    return _judge(df, states).collect()
 
 
 def evaluate_at(
@@ -178,20 +183,24 @@ def evaluate_at(
     idx: np.ndarray,
     ts_us: np.ndarray,
     value: np.ndarray,
-    unit: np.ndarray,
+    unit: pl.Series,
 ) -> pl.DataFrame:
     """:func:`evaluate` for registry sensors ``idx`` whose driving readings are given as
     arrays (the engine's path: ``LatestState.driving_at``): ``ts_us`` in µs since the
-    epoch (``NO_TS``: no reading), ``value`` (NaN: none) and ``unit`` (text or None).
+    epoch (``NO_TS``: no reading), ``value`` (NaN: none) and ``unit`` (text or null).
     Same rows and columns as :func:`evaluate`, in the order of ``idx``; no join."""
     frame, states = _rules_cached(registry, config)
-    ts = pl.Series("ts", ts_us, dtype=pl.Int64)
+    none = ts_us == NO_TS
+    now_us = (as_utc(now) - _EPOCH) // _US
+    age = np.where(none, np.nan, (now_us - ts_us) / 1e6)
+    ts = pl.Series("ts", np.where(none, 0, ts_us), dtype=pl.Int64)
     df = frame[idx].with_columns(
-        pl.when(ts != NO_TS).then(ts).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        ts.cast(pl.Datetime("us", "UTC")).scatter(np.flatnonzero(none), None),
         pl.Series("value", value, dtype=pl.Float64).fill_nan(None),
-        pl.Series("unit", unit.tolist(), dtype=pl.Utf8).fill_null(""),
+        unit.alias("unit").fill_null(""),
+        pl.Series("age_s", age, dtype=pl.Float64).fill_nan(None),
     )
-    return _judge(df.lazy(), states, now).collect()
+    return _judge(df.lazy(), states).collect()
 
 
 def rule_quantities(registry: SensorRegistry, config: Config) -> np.ndarray:
@@ -199,11 +208,10 @@ def rule_quantities(registry: SensorRegistry, config: Config) -> np.ndarray:
     return _rules_cached(registry, config)[0]["r_quantity"].to_numpy()
 
 
-def _judge(df: pl.LazyFrame, states: pl.DataFrame, now: datetime) -> pl.LazyFrame:
-    """Rule rows joined with their driving ``ts, value, unit`` -> ``sensor_id, idx,
-    status`` and the reason columns (the one place the rules are applied)."""
-    now_lit = pl.lit(as_utc(now)).dt.cast_time_unit("us")
-    df = df.with_columns(((now_lit - pl.col("ts")).dt.total_microseconds() / 1e6).alias("age_s"))
+def _judge(df: pl.LazyFrame, states: pl.DataFrame) -> pl.LazyFrame:
+    """Rule rows joined with their driving ``ts, value, unit`` and its ``age_s`` ->
+    ``sensor_id, idx, status`` and the reason columns (the one place the rules are
+    applied)."""
     if states.height:
         df = df.with_columns(_value_text(pl.col("value")).alias("_text")).join(
             states.lazy(), on=["kind", "_text"], how="left", maintain_order="left"

@@ -42,6 +42,7 @@ _READING_COLS = ("sensor_id", "ts", "value", "quantity", "unit", "lon", "lat", "
 #: A reading time meaning "no reading" in the µs arrays.
 NO_TS = np.iinfo(np.int64).min
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
 #: (sensor, quantity) keys pack the sensor's idx above 2**20 quantity codes.
 _Q_BITS = 20
 
@@ -351,32 +352,36 @@ class LatestState:
         self.rows_in_total += rows_in
         if rows_in == 0:
             return ApplyResult(_NO_CHANGE, 0, 0, {}, self._id_series)
-        limit = as_utc(now) + self.max_future_skew
+        limit_us = (as_utc(now) + self.max_future_skew - _EPOCH) // _US
 
         def finite(c: str) -> pl.Expr:
             return pl.col(c).is_null() | pl.col(c).is_finite()
 
-        reason = (
-            pl.when(pl.col("sensor_id").is_null())
-            .then(pl.lit("null_sensor_id"))
-            .when(pl.col("ts").is_null())
-            .then(pl.lit("null_ts"))
-            .when(pl.col("idx").is_null())
-            .then(pl.lit("unknown_sensor"))
-            .when(~(finite("value") & finite("lon") & finite("lat") & finite("alt")))
-            .then(pl.lit("bad_value"))
-            .when(pl.col("ts") > limit)
-            .then(pl.lit("future_ts"))
-            .otherwise(pl.lit(None, dtype=pl.Utf8))
-            .alias("_reason")
+        df = rows.join(self._ids, on="sensor_id", how="left", maintain_order="left")
+        checks = df.select(
+            pl.col("idx").fill_null(-1).cast(pl.Int64),
+            pl.col("ts").dt.epoch("us").fill_null(NO_TS),
+            pl.col("sensor_id").is_null().alias("no_id"),
+            (~(finite("value") & finite("lon") & finite("lat") & finite("alt"))).alias("bad"),
         )
-        df = rows.join(self._ids, on="sensor_id", how="left", maintain_order="left").with_columns(
-            reason
+        idx, ts = checks["idx"].to_numpy(), checks["ts"].to_numpy()
+        # the first reason that applies, in SKIP_REASONS order (len: none)
+        why = np.select(
+            [
+                checks["no_id"].to_numpy(),
+                ts == NO_TS,
+                idx < 0,
+                checks["bad"].to_numpy(),
+                ts > limit_us,
+            ],
+            np.arange(len(SKIP_REASONS)),
+            len(SKIP_REASONS),
         )
         skipped: dict[str, int] = {}
-        if df["_reason"].null_count() < df.height:
-            skipped = self._count_skips(df)
-            df = df.filter(pl.col("_reason").is_null())
+        good = why == len(SKIP_REASONS)
+        if not good.all():
+            skipped = self._count_skips(df, why)
+            df, idx, ts = df.filter(pl.Series(good)), idx[good], ts[good]
         n_good = df.height
         if n_good == 0:
             return ApplyResult(_NO_CHANGE, rows_in, 0, skipped, self._id_series)
@@ -386,16 +391,17 @@ class LatestState:
         self._quantities.learn(seen["quantity"][0])
         self._units.learn(seen["unit"][0])
         cols = df.select(
-            pl.col("idx").cast(pl.Int64),
-            pl.col("ts").dt.epoch("us"),
             *(pl.col(c).fill_null(np.nan) for c in ("value", "lon", "lat", "alt")),
             self._quantities.codes("quantity").alias("qty"),
             self._units.codes("unit").alias("unit"),
         )
-        arr = {c: cols[c].to_numpy() for c in cols.columns}
-        # Sort by (sensor, ts, arrival): equal timestamps -> the later row wins.
-        order = np.lexsort((np.arange(n_good), arr["ts"], arr["idx"]))
-        arr = {c: a[order] for c, a in arr.items()}
+        arr = {"idx": idx, "ts": ts, **{c: cols[c].to_numpy() for c in cols.columns}}
+        # Sort by (sensor, ts, arrival): equal timestamps -> the later row wins.  A batch
+        # usually arrives in that order already (one reading per sensor, by sensor).
+        step = np.diff(idx)
+        if not ((step > 0) | ((step == 0) & (np.diff(ts) >= 0))).all():
+            order = np.lexsort((np.arange(n_good), ts, idx))
+            arr = {c: a[order] for c, a in arr.items()}
         idx, ts, val, qty = arr["idx"], arr["ts"], arr["value"], arr["qty"]
         changed = [
             self._merge_latest(idx, ts, val, qty, arr["unit"]),
@@ -442,7 +448,11 @@ class LatestState:
         )
         return e
 
-    def _count_skips(self, df: pl.DataFrame) -> dict[str, int]:
+    def _count_skips(self, df: pl.DataFrame, why: np.ndarray) -> dict[str, int]:
+        """Count and log the rows ``why`` refuses (a code into SKIP_REASONS; past the
+        end: good)."""
+        names = pl.Series([*SKIP_REASONS, None], dtype=pl.Utf8)
+        df = df.with_columns(names.gather(why).alias("_reason"))
         bad = df.filter(pl.col("_reason").is_not_null())
         counts = bad.group_by("_reason").len()
         found = dict(zip(counts["_reason"].to_list(), counts["len"].to_list(), strict=True))
@@ -512,8 +522,8 @@ class LatestState:
 
     def driving_at(
         self, idx: np.ndarray, quantity: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(ts, value, unit)`` arrays of the reading that drives each sensor's status:
+    ) -> tuple[np.ndarray, np.ndarray, pl.Series]:
+        """``(ts, value, unit)`` of the reading that drives each sensor's status:
         its newest reading of ``quantity[i]`` (a rule's quantity), or its newest
         reading at all where ``quantity[i]`` is None.  ``ts`` is :data:`NO_TS` where
         there is none.  One searchsorted per distinct quantity, never a loop per sensor."""
@@ -533,7 +543,7 @@ class LatestState:
                 hit = bq.key[pos] == key
                 rows, pos = rows[hit], pos[hit]
                 ts[rows], val[rows], unit[rows] = bq.ts[pos], bq.val[pos], bq.unit[pos]
-        return ts, val, self._units.texts(unit)
+        return ts, val, self._units.decode(unit)
 
     def quantities_at(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(i, quantity, value)``: every (sensor, quantity) latest with a quantity and a

@@ -21,10 +21,10 @@ stage.  So
    :data:`CHUNK` instances -- (what the viewport shows is always current), then the
    *detail pass*: per-sensor data prims and bound buildings, writing only values that
    changed through cached AttributeSpecs, until ``detail_time_budget_s`` of wall time
-   (counted from the start of the flush) is spent once :data:`DETAIL_FLOOR` units of
-   work are done (a unit is one sensor, a new data prim ten), so small ticks are
-   always complete and deterministic.  The rest wait, oldest first, for the next
-   flush, :meth:`Overlay.flush_details` or :meth:`Overlay.export`.
+   is spent once :data:`DETAIL_FLOOR` units of work are done (a unit is one sensor, a
+   new data prim ten), so small ticks are always complete and deterministic.  The
+   rest wait, oldest first, for the next flush, :meth:`Overlay.flush_details` or
+   :meth:`Overlay.export`.
 
 Layout (``root`` defaults to ``/COP``)::
 
@@ -70,7 +70,7 @@ _UNIFORM = Sdf.VariabilityUniform
 _DEFAULT_COLOR = (0.6, 0.6, 0.6)
 _ARRAYS = ("positions", "colors", "proto", "ids", "hidden")
 _TEXT_ATTRS = ("coptwin:kind", "coptwin:unit", "coptwin:quantity", "coptwin:placement")
-#: Wall time a flush() may take by default; see the module docstring.
+#: Wall time the detail pass may take per flush() by default; see the module docstring.
 DEFAULT_DETAIL_TIME_BUDGET_S = 0.020
 #: Units of detail work always done per flush(), whatever the time budget: a tick of up
 #: to ~200 sensors is written completely (a new data prim counts as ten).
@@ -183,6 +183,11 @@ class MarkerBatch:
     bound_prims: Sequence[str] | np.ndarray = field(default_factory=list)
     positions: Mapping[str, Position] | np.ndarray = field(default_factory=dict)
     building_attrs: Mapping[str, Mapping[str, Any]] | tuple = field(default_factory=dict)
+    #: Optional: row ``i`` is sensor ``key_space[keys[i]]``, where ``key_space`` is an
+    #: array of sensor ids that is never written (the engine's registry ids); the
+    #: overlay then finds a batch's sensors by array lookups instead of a join.
+    keys: np.ndarray | None = None
+    key_space: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.sensor_ids)
@@ -372,7 +377,7 @@ class Overlay:
         self._sensors_path = self.root_path.AppendChild("Sensors")
         self._marker_size_m = float(marker_size_m)
         self._marker_shapes = dict(marker_shapes or {})
-        #: max seconds a flush() may take (None: no limit); see the module docstring
+        #: max seconds the detail pass may take per flush() (None: no limit)
         self.detail_time_budget_s = detail_time_budget_s
         self._layers: dict[str, _Layer] = {}
         self._layer_list: list[_Layer] = []
@@ -396,6 +401,10 @@ class Overlay:
         self._src_batch = np.zeros(cap, dtype=np.int64)
         self._src_row = np.zeros(cap, dtype=np.int64)
         self._index = pl.DataFrame(schema={"sensor_id": pl.Utf8, "slot": pl.Int64})
+        #: the key space of the last keyed batch and the slot of each of its keys
+        #: (-1: not known yet, -2: not a valid sensor id)
+        self._key_space: np.ndarray | None = None
+        self._slot_of_key = np.zeros(0, dtype=np.int64)
         #: detail queue, oldest first: [generation, slots, next position]
         self._queue: deque[list[Any]] = deque()
         self._gen = 0
@@ -628,6 +637,23 @@ class Overlay:
         found = wanted.join(self._index, on="sensor_id", how="left", maintain_order="left")
         return np.array(found["slot"].fill_null(-1).to_numpy(), dtype=np.int64)
 
+    def _slots_of(self, batch: MarkerBatch) -> np.ndarray:
+        """The slot of each row's sensor: -1 not known yet, -2 not a valid id."""
+        space = batch.key_space
+        if batch.keys is None or space is None:
+            return self._checked_lookup(batch.sensor_ids)
+        if space is not self._key_space:
+            self._key_space, self._slot_of_key = space, self._checked_lookup(space)
+        return self._slot_of_key[batch.keys]
+
+    def _checked_lookup(self, ids: np.ndarray) -> np.ndarray:
+        slots = self._lookup(ids)
+        valid = np.fromiter(
+            (isinstance(s, str) and s != "" for s in ids.tolist()), bool, count=ids.size
+        )
+        slots[~valid] = -2
+        return slots
+
     def _register(self, batch: MarkerBatch, rows: np.ndarray) -> np.ndarray:
         """Give new sensors (rows of ``batch`` whose layer exists) a slot and an instance;
         their data prims come with the detail pass.  Returns the slots."""
@@ -641,6 +667,8 @@ class Overlay:
             if slot is None:
                 slot = self._new_slot(sensor_id, self._layers[layers[i] or "default"])
             slots[j] = slot
+        if batch.keys is not None and batch.key_space is self._key_space:
+            self._slot_of_key[batch.keys[rows]] = slots
         if self._n > first:
             added = pl.DataFrame(
                 {
@@ -706,14 +734,9 @@ class Overlay:
             staged.updates += len(batch)
             if not len(batch):
                 return
-            ids = batch.sensor_ids
-            valid = np.fromiter(
-                (isinstance(s, str) and s != "" for s in ids.tolist()), bool, count=ids.size
-            )
-            if not valid.all():
-                staged.skipped["empty_sensor_id"] += int((~valid).sum())
-            slots = self._lookup(ids)
-            slots[~valid] = -2
+            slots = self._slots_of(batch)
+            if (slots == -2).any():
+                staged.skipped["empty_sensor_id"] += int((slots == -2).sum())
             fresh = np.flatnonzero(slots == -1)
             if fresh.size:
                 ready = self._ready(batch, fresh, None)
@@ -825,7 +848,6 @@ class Overlay:
         """Stage-thread half: new structure, changed instancer chunks, then the detail
         pass within the time budget.  Reports everything staged since the last flush;
         cheap when nothing was staged."""
-        t0 = time.perf_counter()
         with self._lock, Sdf.ChangeBlock():
             fresh, self._needs_structure = self._needs_structure, []
             for batch, rows in fresh:
@@ -838,7 +860,7 @@ class Overlay:
                     for chunk in lay.chunks:
                         self._flush_chunk(lay, chunk)
             budget = self.detail_time_budget_s
-            self._detail_pass(stats, None if budget is None else t0 + budget)
+            self._detail_pass(stats, None if budget is None else time.perf_counter() + budget)
         if stats.skipped:
             log.warning(
                 "overlay: skipped %s in %d updates",
@@ -898,6 +920,7 @@ class Overlay:
         writes = done = units = 0
         details, batches = self._details, self._batches
         src_batch, src_row = self._src_batch, self._src_row
+        clock = time.perf_counter
         stop = False
         while queue and not stop:
             entry = queue[0]
@@ -914,12 +937,7 @@ class Overlay:
                 batch = batches[int(src_batch[slot])]
                 writes += self._write_detail(slot, batch, int(src_row[slot]), stats.skipped)
                 done += 1
-                if (
-                    deadline is not None
-                    and units >= DETAIL_FLOOR
-                    and done & 15 == 0
-                    and time.perf_counter() > deadline
-                ):
+                if deadline is not None and units >= DETAIL_FLOOR and clock() > deadline:
                     stop = True
                     break
             entry[2] = at
