@@ -180,7 +180,7 @@ def _variant_engine(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any
     engine = Engine(cfg)
     t = time.perf_counter()
     engine.open()
-    engine.tick()
+    engine.commit(engine.prepare())
     cold_ms = (time.perf_counter() - t) * 1000
     timed = timed_ticks(engine, lambda i: _new_version(cfg_path, n_sensors, i), ticks)
     return {
@@ -242,7 +242,7 @@ def _variant_baseline(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, A
 def _variant_polars(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any]:
     """The simplest sound alternative: polars reads the table and takes the latest row
     per sensor, then one ``Sdf.ChangeBlock`` writes each sensor prim's attributes."""
-    from pxr import Sdf, Usd, UsdGeom, Vt
+    from pxr import Sdf, Usd, Vt
 
     from coptwin.config import load_config
 
@@ -251,12 +251,13 @@ def _variant_polars(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any
     stage = Usd.Stage.Open(str(cfg.resolve_path(cfg.scene.path or "")))
     overlay = Sdf.Layer.CreateAnonymous("polars")
     stage.GetSessionLayer().subLayerPaths.insert(0, overlay.identifier)
-    stage.SetEditTarget(Usd.EditTarget(overlay))
     specs: dict[str, tuple[Sdf.AttributeSpec, ...]] = {}
     with Sdf.ChangeBlock():
+        for path in ("/COP", "/COP/Sensors"):
+            Sdf.CreatePrimInLayer(overlay, path).specifier = Sdf.SpecifierDef
         for sid in sensor_ids(n_sensors):
-            prim = UsdGeom.Sphere.Define(stage, f"/COP/Sensors/{sid}").GetPrim()
-            spec = overlay.GetPrimAtPath(prim.GetPath())
+            spec = Sdf.CreatePrimInLayer(overlay, f"/COP/Sensors/{sid}")
+            spec.specifier, spec.typeName = Sdf.SpecifierDef, "Sphere"
             specs[sid] = tuple(
                 Sdf.AttributeSpec(spec, name, typ)
                 for name, typ in (

@@ -8,7 +8,8 @@ One tick has two halves so Kit's viewport never stalls:
 * :meth:`Engine.commit` writes the staged markers into the USD overlay and must
   run on the thread that owns the stage.
 
-:meth:`Engine.tick` does both in the caller's thread (CLI, tests);
+:meth:`Engine.tick` does both in the caller's thread and writes every sensor's
+detail (CLI, tests);
 :meth:`Engine.run` is the asyncio loop of :mod:`coptwin.engine.loop` (Kit,
 ``coptwin run``); :meth:`Engine.snapshot` is :func:`coptwin.engine.snapshot.build_snapshot`.
 """
@@ -313,9 +314,19 @@ class Engine:
 
     # ------------------------------------------------------------------ ticks
     def tick(self, tables: Iterable[str] | None = None) -> TickStats:
-        """Read what is new and update the overlay, all in the caller's thread."""
+        """Read what is new and update the overlay, all in the caller's thread, with
+        every sensor's detail written (no frame to keep smooth: CLI, tests)."""
         self.open()
-        return self.commit(self.prepare(tables))
+        return self._complete(self.commit(self.prepare(tables)))
+
+    def _complete(self, stats: TickStats) -> TickStats:
+        """Write the details the main-thread budget left queued (synchronous callers)."""
+        t0 = time.perf_counter()
+        with self.lock:
+            if self.overlay is not None:
+                self.overlay.flush_details()
+        stats.scene_ms += (time.perf_counter() - t0) * 1000.0
+        return stats
 
     def prepare(self, tables: Iterable[str] | None = None) -> PendingUpdate:
         """Blocking half of a tick (worker-thread safe): read, then the reading ->
@@ -489,9 +500,10 @@ class Engine:
 
     # ------------------------------------------------------------------ time travel
     def set_as_of(self, as_of: int | datetime | None) -> TickStats:
-        """Show the COP as of a Delta version or a time; None returns to live."""
+        """Show the COP as of a Delta version or a time; None returns to live (in the
+        caller's thread, every detail written, like :meth:`tick`)."""
         self.open()
-        return self.commit(self.prepare_as_of(as_of))
+        return self._complete(self.commit(self.prepare_as_of(as_of)))
 
     async def set_as_of_async(self, as_of: int | datetime | None) -> TickStats:
         """:meth:`set_as_of` with the reading in a worker thread (for Kit's UI)."""

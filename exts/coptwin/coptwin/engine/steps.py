@@ -56,6 +56,8 @@ class SensorFacts(NamedTuple):
     placement: np.ndarray
     #: "" or the bound building's prim path
     bound_prim: np.ndarray
+    #: bound_prim != "" (a boolean array)
+    bound: np.ndarray
 
     @classmethod
     def empty(cls) -> SensorFacts:
@@ -81,7 +83,8 @@ def sensor_facts(registry: SensorRegistry, placed: pl.DataFrame) -> SensorFacts:
             pl.col("bound_prim").fill_null(""),
         )
     )
-    return SensorFacts(*(frame[name].to_numpy().astype(object) for name in SensorFacts._fields))
+    columns = [frame[name].to_numpy().astype(object) for name in SensorFacts._fields[:-1]]
+    return SensorFacts(*columns, frame["bound_prim"].to_numpy() != "")
 
 
 def sensor_positions(registry: SensorRegistry, placed: pl.DataFrame) -> np.ndarray:
@@ -323,10 +326,9 @@ def marker_batch(
     idx = judged.idx
     at = np.searchsorted(judged.evaluated, idx)
     rd = Readings(*(column[at] for column in judged.readings))
-    unit = rd.unit
-    units = np.where((unit != None) & (unit != ""), unit, facts.unit[idx])  # noqa: E711
+    units = np.where(rd.has_unit, rd.unit, facts.unit[idx])
     bound = facts.bound_prim[idx]
-    bound_rows = np.flatnonzero(bound != "")
+    bound_rows = np.flatnonzero(facts.bound[idx])
     owner, names, values = building_quantities(state, idx, bound_rows)
     return MarkerBatch(
         sensor_ids=facts.sensor_id[idx],
@@ -337,7 +339,7 @@ def marker_batch(
         values=rd.value,
         units=units,
         ts=rd.ts,
-        quantities=np.where(rd.quantity == None, "", rd.quantity),  # noqa: E711
+        quantities=rd.quantity,
         placements=facts.placement[idx],
         bound_prims=bound,
         positions=positions,

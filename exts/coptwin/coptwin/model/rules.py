@@ -200,7 +200,7 @@ def evaluate_at(
         unit.alias("unit").fill_null(""),
         pl.Series("age_s", age, dtype=pl.Float64).fill_nan(None),
     )
-    return _judge(df.lazy(), states).collect()
+    return _judge(df, states)
 
 
 def rule_quantities(registry: SensorRegistry, config: Config) -> np.ndarray:
@@ -208,13 +208,16 @@ def rule_quantities(registry: SensorRegistry, config: Config) -> np.ndarray:
     return _rules_cached(registry, config)[0]["r_quantity"].to_numpy()
 
 
-def _judge(df: pl.LazyFrame, states: pl.DataFrame) -> pl.LazyFrame:
+def _judge(df: pl.DataFrame | pl.LazyFrame, states: pl.DataFrame) -> Any:
     """Rule rows joined with their driving ``ts, value, unit`` and its ``age_s`` ->
     ``sensor_id, idx, status`` and the reason columns (the one place the rules are
-    applied)."""
+    applied); eager or lazy as ``df`` is."""
     if states.height:
         df = df.with_columns(_value_text(pl.col("value")).alias("_text")).join(
-            states.lazy(), on=["kind", "_text"], how="left", maintain_order="left"
+            states.lazy() if isinstance(df, pl.LazyFrame) else states,
+            on=["kind", "_text"],
+            how="left",
+            maintain_order="left",
         )
     else:
         df = df.with_columns(

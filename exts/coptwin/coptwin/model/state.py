@@ -83,9 +83,11 @@ class Readings(NamedTuple):
     ts: np.ndarray
     #: NaN where the reading carried no value
     value: np.ndarray
-    #: text or None
+    #: text ("" where the reading carried none)
     quantity: np.ndarray
     unit: np.ndarray
+    #: True where the reading carried a unit ("" counts as none)
+    has_unit: np.ndarray
     #: the newest position a reading carried (NaN: none, a fixed sensor)
     lon: np.ndarray
     lat: np.ndarray
@@ -124,10 +126,10 @@ class _Pool:
     def decode(self, codes: np.ndarray) -> pl.Series:
         return pl.Series([None, *self.values], dtype=pl.Utf8).gather(codes)
 
-    def texts(self, codes: np.ndarray) -> np.ndarray:
-        """The strings of ``codes`` as an object array (None for null), sharing one
+    def texts(self, codes: np.ndarray, null: str | None = None) -> np.ndarray:
+        """The strings of ``codes`` as an object array (``null`` for null), sharing one
         str object per distinct value."""
-        return np.array([None, *self.values], dtype=object)[codes]
+        return np.array([null, *self.values], dtype=object)[codes]
 
     def code(self, value: str | None) -> int | None:
         if value is None:
@@ -358,11 +360,17 @@ class LatestState:
             return pl.col(c).is_null() | pl.col(c).is_finite()
 
         df = rows.join(self._ids, on="sensor_id", how="left", maintain_order="left")
+        seen = df.select(pl.col("quantity", "unit").unique().implode())
+        self._quantities.learn(seen["quantity"][0])
+        self._units.learn(seen["unit"][0])
         checks = df.select(
             pl.col("idx").fill_null(-1).cast(pl.Int64),
             pl.col("ts").dt.epoch("us").fill_null(NO_TS),
             pl.col("sensor_id").is_null().alias("no_id"),
             (~(finite("value") & finite("lon") & finite("lat") & finite("alt"))).alias("bad"),
+            *(pl.col(c).fill_null(np.nan) for c in ("value", "lon", "lat", "alt")),
+            self._quantities.codes("quantity").alias("qty"),
+            self._units.codes("unit").alias("unit"),
         )
         idx, ts = checks["idx"].to_numpy(), checks["ts"].to_numpy()
         # the first reason that applies, in SKIP_REASONS order (len: none)
@@ -379,23 +387,16 @@ class LatestState:
         )
         skipped: dict[str, int] = {}
         good = why == len(SKIP_REASONS)
+        arr = {c: checks[c].to_numpy() for c in ("value", "lon", "lat", "alt", "qty", "unit")}
+        arr["idx"], arr["ts"] = idx, ts
         if not good.all():
             skipped = self._count_skips(df, why)
-            df, idx, ts = df.filter(pl.Series(good)), idx[good], ts[good]
-        n_good = df.height
+            arr = {c: a[good] for c, a in arr.items()}
+        n_good = int(good.sum())
         if n_good == 0:
             return ApplyResult(_NO_CHANGE, rows_in, 0, skipped, self._id_series)
         self.rows_applied_total += n_good
-
-        seen = df.select(pl.col("quantity", "unit").unique().implode())
-        self._quantities.learn(seen["quantity"][0])
-        self._units.learn(seen["unit"][0])
-        cols = df.select(
-            *(pl.col(c).fill_null(np.nan) for c in ("value", "lon", "lat", "alt")),
-            self._quantities.codes("quantity").alias("qty"),
-            self._units.codes("unit").alias("unit"),
-        )
-        arr = {"idx": idx, "ts": ts, **{c: cols[c].to_numpy() for c in cols.columns}}
+        idx, ts = arr["idx"], arr["ts"]
         # Sort by (sensor, ts, arrival): equal timestamps -> the later row wins.  A batch
         # usually arrives in that order already (one reading per sensor, by sensor).
         step = np.diff(idx)
@@ -414,8 +415,10 @@ class LatestState:
         changed.append(won >> _Q_BITS)
         self._history.write(idx, ts, val, qty)
         self._latest_cache = None
-        changed_idx = np.sort(np.concatenate(changed))
-        changed_idx = changed_idx[_ends(changed_idx)] if changed_idx.size else changed_idx
+        mark = np.zeros(len(self._ts), dtype=bool)
+        for part in changed:
+            mark[part] = True
+        changed_idx = np.flatnonzero(mark)
         return ApplyResult(changed_idx, rows_in, n_good, skipped, self._id_series)
 
     def _merge_latest(
@@ -511,11 +514,14 @@ class LatestState:
     def readings_at(self, idx: np.ndarray) -> Readings:
         """The latest reading of registry sensors ``idx`` as arrays (the engine's hot
         path: no frame, no string per row beyond shared objects)."""
+        unit = self._unit[idx]
+        empty = self._units.code("")
         return Readings(
             self._ts[idx],
             self._val[idx],
-            self._quantities.texts(self._qty[idx]),
-            self._units.texts(self._unit[idx]),
+            self._quantities.texts(self._qty[idx], ""),
+            self._units.texts(unit, ""),
+            (unit != 0) & (unit != (empty or 0)),
             self._lon[idx],
             self._lat[idx],
         )

@@ -20,9 +20,12 @@ stage.  So
    a tick touched: a layer's markers are split over PointInstancers of
    :data:`CHUNK` instances -- (what the viewport shows is always current), then the
    *detail pass*: per-sensor data prims and bound buildings, writing only values that
-   changed through cached AttributeSpecs, until ``detail_time_budget_s`` of wall time
-   is spent once :data:`DETAIL_FLOOR` units of work are done (a unit is one sensor, a
-   new data prim ten), so small ticks are always complete and deterministic.  The
+   changed through cached AttributeSpecs, until the flush has taken
+   ``detail_time_budget_s`` of wall time -- counting what USD (and Kit's listeners)
+   will spend on the notices of those writes when the change block closes, as
+   measured in earlier flushes.  A queue of at most :data:`DETAIL_FLOOR` sensors is
+   written at least :data:`DETAIL_FLOOR` units far whatever the time (a unit is one
+   sensor, a new data prim ten), so small ticks are complete and deterministic.  The
    rest wait, oldest first, for the next flush, :meth:`Overlay.flush_details` or
    :meth:`Overlay.export`.
 
@@ -70,10 +73,11 @@ _UNIFORM = Sdf.VariabilityUniform
 _DEFAULT_COLOR = (0.6, 0.6, 0.6)
 _ARRAYS = ("positions", "colors", "proto", "ids", "hidden")
 _TEXT_ATTRS = ("coptwin:kind", "coptwin:unit", "coptwin:quantity", "coptwin:placement")
-#: Wall time the detail pass may take per flush() by default; see the module docstring.
+#: Wall time a flush() may take by default; see the module docstring.
 DEFAULT_DETAIL_TIME_BUDGET_S = 0.020
-#: Units of detail work always done per flush(), whatever the time budget: a tick of up
-#: to ~200 sensors is written completely (a new data prim counts as ten).
+#: Units of detail work always done per flush() while at most this many sensors are
+#: queued, whatever the time budget: a tick of up to ~200 sensors is written completely
+#: (a new data prim counts as ten).
 DETAIL_FLOOR = 200
 _CREATE_UNITS = 10
 #: Instances per PointInstancer: a tick rewrites the arrays of the chunks it touched only.
@@ -184,8 +188,9 @@ class MarkerBatch:
     positions: Mapping[str, Position] | np.ndarray = field(default_factory=dict)
     building_attrs: Mapping[str, Mapping[str, Any]] | tuple = field(default_factory=dict)
     #: Optional: row ``i`` is sensor ``key_space[keys[i]]``, where ``key_space`` is an
-    #: array of sensor ids that is never written (the engine's registry ids); the
-    #: overlay then finds a batch's sensors by array lookups instead of a join.
+    #: array of sensor ids that is never written (the engine's registry ids) and in
+    #: which a key's layer and kind never change; the overlay then finds a batch's
+    #: sensors by array lookups instead of a join and checks kinds once per key.
     keys: np.ndarray | None = None
     key_space: np.ndarray | None = None
 
@@ -234,6 +239,7 @@ class MarkerBatch:
                 _objects(vals, len(vals), None, "building_attrs")[order],
             )
         self.building_attrs = attrs
+        self._starts: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.sensor_ids)
@@ -241,7 +247,11 @@ class MarkerBatch:
     def attrs_of(self, i: int) -> dict[str, Any]:
         """Row ``i``'s extra building attributes."""
         rows, keys, vals = self.building_attrs
-        lo, hi = np.searchsorted(rows, [i, i + 1])
+        if not rows.size:
+            return {}
+        if self._starts is None:
+            self._starts = np.searchsorted(rows, np.arange(len(self) + 1)).tolist()
+        lo, hi = self._starts[i], self._starts[i + 1]
         return {keys[j]: vals[j] for j in range(lo, hi)}
 
 
@@ -332,7 +342,7 @@ class _Layer:
         """Arrays ``names`` changed at instances ``index``."""
         if index.size == 0:
             return
-        chunks = set((np.unique(index // CHUNK)).tolist())
+        chunks = set(np.flatnonzero(np.bincount(index // CHUNK)).tolist())
         for name in names:
             self.dirty.setdefault(name, set()).update(chunks)
 
@@ -377,7 +387,7 @@ class Overlay:
         self._sensors_path = self.root_path.AppendChild("Sensors")
         self._marker_size_m = float(marker_size_m)
         self._marker_shapes = dict(marker_shapes or {})
-        #: max seconds the detail pass may take per flush() (None: no limit)
+        #: max seconds a flush() may take once its structure is written (None: no limit)
         self.detail_time_budget_s = detail_time_budget_s
         self._layers: dict[str, _Layer] = {}
         self._layer_list: list[_Layer] = []
@@ -405,6 +415,8 @@ class Overlay:
         #: (-1: not known yet, -2: not a valid sensor id)
         self._key_space: np.ndarray | None = None
         self._slot_of_key = np.zeros(0, dtype=np.int64)
+        #: keys whose kind and layer were compared with their sensor's once
+        self._key_checked = np.zeros(0, dtype=bool)
         #: detail queue, oldest first: [generation, slots, next position]
         self._queue: deque[list[Any]] = deque()
         self._gen = 0
@@ -422,6 +434,9 @@ class Overlay:
         self._warned: set[tuple[str, str]] = set()
         self._ts_key = NO_TS
         self._ts_text = ""
+        #: seconds USD's change processing takes per detail attribute written (measured
+        #: when a flush's change block closes), so the detail budget covers it
+        self._notice_s = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -644,6 +659,7 @@ class Overlay:
             return self._checked_lookup(batch.sensor_ids)
         if space is not self._key_space:
             self._key_space, self._slot_of_key = space, self._checked_lookup(space)
+            self._key_checked = np.zeros(space.size, dtype=bool)
         return self._slot_of_key[batch.keys]
 
     def _checked_lookup(self, ids: np.ndarray) -> np.ndarray:
@@ -742,11 +758,10 @@ class Overlay:
                 ready = self._ready(batch, fresh, None)
                 slots[fresh[ready]] = self._register(batch, fresh[ready])
             rows = np.flatnonzero(slots >= 0)
-            kinds, current = batch.kinds[rows], self._slot_kind[slots[rows]]
-            change = (kinds != current) & ((kinds != "") | _is_none(current))
-            if change.any():  # a kind this layer has no prototype for yet waits for flush
-                moving = rows[change]
-                later = moving[~self._ready(batch, moving, slots[moving])]
+            check = rows[self._unchecked(batch, rows)]
+            change = check[self._kind_changes(batch, check, slots[check])]
+            if change.size:  # a kind this layer has no prototype for yet waits for flush
+                later = change[~self._ready(batch, change, slots[change])]
                 if later.size:
                     slots[later] = -3
                     rows = np.flatnonzero(slots >= 0)
@@ -776,44 +791,46 @@ class Overlay:
         if not rows.size:
             return
         layer_no, index = self._slot_layer[slots], self._slot_index[slots]
-        kinds, current = batch.kinds[rows], self._slot_kind[slots]
-        change = np.flatnonzero((kinds != current) & ((kinds != "") | _is_none(current)))
-        for j in change.tolist():  # rare: a sensor's first staging, or a new kind
-            lay, kind = self._layer_list[layer_no[j]], kinds[j]
+        check = self._unchecked(batch, rows)
+        for j in self._kind_changes(batch, rows[check], slots[check]).tolist():
+            j = int(np.flatnonzero(check)[j])  # rare: a sensor's first staging, or a new kind
+            lay, kind = self._layer_list[layer_no[j]], batch.kinds[rows[j]]
             self._slot_kind[slots[j]] = kind
             lay.proto[index[j]] = self._proto_index(lay, kind)
             lay.mark(("proto",), index[j : j + 1])
-        moved_layer = np.flatnonzero(
-            (
-                batch.layers[rows]
-                != np.array([lay.name for lay in self._layer_list], object)[layer_no]
-            )
-            & (batch.layers[rows] != "")
-        )
-        for j in moved_layer.tolist():
-            lay = self._layer_list[layer_no[j]]
-            self._warn_once(
-                "layer_changed", self._ids[slots[j]], "keeps its first layer %r", lay.name
-            )
+        if check.any():
+            names = np.array([lay.name for lay in self._layer_list], dtype=object)
+            layers = batch.layers[rows[check]]
+            other = np.flatnonzero((layers != names[layer_no[check]]) & (layers != ""))
+            for j in np.flatnonzero(check)[other].tolist():
+                first = names[layer_no[j]]
+                self._warn_once(
+                    "layer_changed", self._ids[slots[j]], "keeps its first layer %r", first
+                )
+        if batch.keys is not None and batch.key_space is self._key_space:
+            self._key_checked[batch.keys[rows]] = True
         colors = batch.colors[rows]
-        ok = np.isfinite(colors).all(axis=1)
+        ok = np.isfinite(colors[:, 0] + colors[:, 1] + colors[:, 2])
         if not ok.all():
             skipped["bad_color"] += int((~ok).sum())
         pos = batch.positions[rows]
-        has = ~np.isnan(pos).all(axis=1)
-        good = has & np.isfinite(pos).all(axis=1)
+        has = ~(np.isnan(pos[:, 0]) & np.isnan(pos[:, 1]) & np.isnan(pos[:, 2]))
+        good = np.isfinite(pos[:, 0] + pos[:, 1] + pos[:, 2])
         if (has & ~good).any():
             skipped["bad_position"] += int((has & ~good).sum())
         self._pos[slots[good]] = pos[good]
-        for k in np.unique(layer_no).tolist():
+        one = layer_no.size and layer_no.min() == layer_no.max()
+        for k in [int(layer_no[0])] if one else np.unique(layer_no).tolist():
             lay = self._layer_list[k]
-            mine = layer_no == k
-            at = index[mine & ok]
-            lay.colors[at] = colors[mine & ok]
+            mine = slice(None) if one else layer_no == k
+            shown = ok if one else mine & ok
+            at = index[shown]
+            lay.colors[at] = colors[shown]
             lay.mark(("colors",), at)
-            at = index[mine & good]
-            if at.size:
-                lay.positions[at] = pos[mine & good]
+            moved = good if one else mine & good
+            if moved.any():
+                at = index[moved]
+                lay.positions[at] = pos[moved]
                 lay.mark(("positions",), at)
                 unplaced = at[~lay.placed[at]]
                 if unplaced.size:
@@ -823,6 +840,19 @@ class Overlay:
         if bad:
             skipped["bad_value"] += bad
         self._queue_details(batch, rows, slots)
+
+    def _unchecked(self, batch: MarkerBatch, rows: np.ndarray) -> np.ndarray:
+        """Rows whose kind and layer must be compared with what their sensor has: all,
+        except keys of the current key space seen before (a key's kind and layer are
+        fixed in its key space)."""
+        if batch.keys is not None and batch.key_space is self._key_space:
+            return ~self._key_checked[batch.keys[rows]]
+        return np.ones(rows.size, dtype=bool)
+
+    def _kind_changes(self, batch: MarkerBatch, rows: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Positions in ``rows`` whose marker kind changes (an empty kind keeps one)."""
+        kinds, current = batch.kinds[rows], self._slot_kind[slots]
+        return np.flatnonzero((kinds != current) & ((kinds != "") | _is_none(current)))
 
     def _queue_details(self, batch: MarkerBatch, rows: np.ndarray, slots: np.ndarray) -> None:
         """Point the sensors' queued detail at these rows (newest wins); sensors not
@@ -848,19 +878,27 @@ class Overlay:
         """Stage-thread half: new structure, changed instancer chunks, then the detail
         pass within the time budget.  Reports everything staged since the last flush;
         cheap when nothing was staged."""
-        with self._lock, Sdf.ChangeBlock():
-            fresh, self._needs_structure = self._needs_structure, []
-            for batch, rows in fresh:
-                self._build_structure(batch, rows)
-            stats, self._staged = self._staged, OverlayStats()
-            for lay in self._layer_list:
-                while len(lay.chunks) * CHUNK < lay.n:
-                    self._add_chunk(lay)
-                if lay.dirty:
-                    for chunk in lay.chunks:
-                        self._flush_chunk(lay, chunk)
-            budget = self.detail_time_budget_s
-            self._detail_pass(stats, None if budget is None else time.perf_counter() + budget)
+        start = time.perf_counter()
+        with self._lock:
+            with Sdf.ChangeBlock():
+                fresh, self._needs_structure = self._needs_structure, []
+                for batch, rows in fresh:
+                    self._build_structure(batch, rows)
+                stats, self._staged = self._staged, OverlayStats()
+                for lay in self._layer_list:
+                    while len(lay.chunks) * CHUNK < lay.n:
+                        self._add_chunk(lay)
+                    if lay.dirty:
+                        for chunk in lay.chunks:
+                            self._flush_chunk(lay, chunk)
+                budget = self.detail_time_budget_s
+                self._detail_pass(stats, None if budget is None else start + budget)
+                closing = time.perf_counter()
+            if stats.attribute_writes and not fresh and not stats.created:
+                # What USD (and Kit's listeners) spent on the notices of these writes when
+                # the block closed: the next detail pass counts it in its budget.
+                per = min((time.perf_counter() - closing) / stats.attribute_writes, 1e-4)
+                self._notice_s = per if not self._notice_s else 0.7 * self._notice_s + 0.3 * per
         if stats.skipped:
             log.warning(
                 "overlay: skipped %s in %d updates",
@@ -916,11 +954,15 @@ class Overlay:
     # ------------------------------------------------------------------ detail pass
 
     def _detail_pass(self, stats: OverlayStats, deadline: float | None) -> None:
+        """Write queued details, oldest first, until ``deadline`` (counting the notices
+        the writes will cause); a small queue (:data:`DETAIL_FLOOR`) is written at least
+        that far whatever the time, a large one at least one sensor further."""
         queue, gens = self._queue, self._pend_gen
+        floor = DETAIL_FLOOR if self.details_pending <= DETAIL_FLOOR else 1
         writes = done = units = 0
         details, batches = self._details, self._batches
         src_batch, src_row = self._src_batch, self._src_row
-        clock = time.perf_counter
+        clock, notice_s = time.perf_counter, self._notice_s
         stop = False
         while queue and not stop:
             entry = queue[0]
@@ -937,7 +979,11 @@ class Overlay:
                 batch = batches[int(src_batch[slot])]
                 writes += self._write_detail(slot, batch, int(src_row[slot]), stats.skipped)
                 done += 1
-                if deadline is not None and units >= DETAIL_FLOOR and clock() > deadline:
+                if (
+                    deadline is not None
+                    and units >= floor
+                    and clock() + writes * notice_s > deadline
+                ):
                     stop = True
                     break
             entry[2] = at
