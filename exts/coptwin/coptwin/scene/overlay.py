@@ -319,24 +319,27 @@ class _Layer:
         #: array name -> chunk numbers to rewrite
         self.dirty: dict[str, set[int]] = {}
 
-    def add(self, slot: int, sid: int) -> int:
-        if self.n == len(self.ids):
-            cap = 2 * len(self.ids)
+    def add(self, slots: np.ndarray, sids: np.ndarray) -> np.ndarray:
+        """New instances for overlay ``slots`` with PointInstancer ids ``sids``; returns
+        their instance indices."""
+        i, k = self.n, slots.size
+        if i + k > len(self.ids):
+            cap = max(i + k, 2 * len(self.ids))
             self.slots = np.resize(self.slots, cap)
             self.positions = np.resize(self.positions, (cap, 3))
             self.colors = np.resize(self.colors, (cap, 3))
             self.proto = np.resize(self.proto, cap)
             self.ids = np.resize(self.ids, cap)
             self.placed = np.resize(self.placed, cap)
-        i = self.n
-        self.n += 1
-        self.slots[i], self.ids[i], self.proto[i] = slot, sid, 0
-        self.positions[i] = 0.0
-        self.colors[i] = _DEFAULT_COLOR
-        self.placed[i] = False  # no marker at the origin before the first position
-        for name in _ARRAYS:
-            self.dirty.setdefault(name, set()).add(i // CHUNK)
-        return i
+        new = slice(i, i + k)
+        self.slots[new], self.ids[new], self.proto[new] = slots, sids, 0
+        self.positions[new] = 0.0
+        self.colors[new] = _DEFAULT_COLOR
+        self.placed[new] = False  # no marker at the origin before the first position
+        self.n += k
+        index = np.arange(i, i + k)
+        self.mark(_ARRAYS, index)
+        return index
 
     def mark(self, names: Iterable[str], index: np.ndarray) -> None:
         """Arrays ``names`` changed at instances ``index``."""
@@ -672,50 +675,57 @@ class Overlay:
 
     def _register(self, batch: MarkerBatch, rows: np.ndarray) -> np.ndarray:
         """Give new sensors (rows of ``batch`` whose layer exists) a slot and an instance;
-        their data prims come with the detail pass.  Returns the slots."""
+        their data prims come with the detail pass.  Returns the slots.  Python per new
+        sensor only for its prim name and instance id."""
         slots = np.empty(rows.size, dtype=np.int64)
-        self._grow(self._n + rows.size)
-        first = self._n
-        ids, layers = batch.sensor_ids, batch.layers
-        for j, i in enumerate(rows.tolist()):
-            sensor_id = ids[i]
-            slot = self._slot_of.get(sensor_id)  # twice in one batch
+        first, slot_of, taken = self._n, self._slot_of, self._sids
+        new: list[tuple[str, _Layer, str, int]] = []
+        ids, layers = batch.sensor_ids[rows].tolist(), batch.layers[rows].tolist()
+        for j, (sensor_id, layer) in enumerate(zip(ids, layers, strict=True)):
+            slot = slot_of.get(sensor_id)  # known, or twice in one batch
             if slot is None:
-                slot = self._new_slot(sensor_id, self._layers[layers[i] or "default"])
+                lay = self._layers[layer or "default"]
+                name = prim_name(sensor_id, lay.names)
+                lay.names.add(name)
+                sid = stable_id(sensor_id)
+                while sid in taken:  # 63-bit hash collision: practically never, still handled
+                    sid = (sid + 1) & 0x7FFF_FFFF_FFFF_FFFF
+                taken.add(sid)
+                slot = slot_of[sensor_id] = first + len(new)
+                new.append((sensor_id, lay, name, sid))
             slots[j] = slot
         if batch.keys is not None and batch.key_space is self._key_space:
             self._slot_of_key[batch.keys[rows]] = slots
-        if self._n > first:
-            added = pl.DataFrame(
-                {
-                    "sensor_id": pl.Series(self._ids[first:], dtype=pl.Utf8),
-                    "slot": pl.Series(np.arange(first, self._n), dtype=pl.Int64),
-                }
-            )
-            self._index = self._index.vstack(added)
-            if self._index.n_chunks() > 16:
-                self._index = self._index.rechunk()
+        if not new:
+            return slots
+        k = len(new)
+        self._grow(first + k)
+        self._n = first + k
+        created = np.arange(first, first + k)
+        numbers = np.array([lay.number for _, lay, _, _ in new], dtype=np.int32)
+        sids = np.array([sid for _, _, _, sid in new], dtype=np.int64)
+        self._slot_layer[created] = numbers
+        self._slot_kind[created] = None
+        for number in np.unique(numbers).tolist():
+            mine = numbers == number
+            lay = self._layer_list[number]
+            self._slot_index[created[mine]] = lay.add(created[mine], sids[mine])
+        for sensor_id, lay, name, _ in new:
+            self._by_path[f"{lay.sensors_path}/{name}"] = sensor_id
+        self._ids.extend(sensor_id for sensor_id, _, _, _ in new)
+        self._names.extend(name for _, _, name, _ in new)
+        self._details.extend([None] * k)
+        self._staged.created += k
+        added = pl.DataFrame(
+            {
+                "sensor_id": pl.Series(self._ids[first:], dtype=pl.Utf8),
+                "slot": pl.Series(created, dtype=pl.Int64),
+            }
+        )
+        self._index = self._index.vstack(added)
+        if self._index.n_chunks() > 16:
+            self._index = self._index.rechunk()
         return slots
-
-    def _new_slot(self, sensor_id: str, lay: _Layer) -> int:
-        name = prim_name(sensor_id, lay.names)
-        lay.names.add(name)
-        sid = stable_id(sensor_id)
-        while sid in self._sids:  # 63-bit hash collision: practically never, still handled
-            sid = (sid + 1) & 0x7FFF_FFFF_FFFF_FFFF
-        self._sids.add(sid)
-        slot = self._n
-        self._n += 1
-        self._slot_layer[slot] = lay.number
-        self._slot_index[slot] = lay.add(slot, sid)
-        self._slot_kind[slot] = None
-        self._ids.append(sensor_id)
-        self._names.append(name)
-        self._details.append(None)
-        self._slot_of[sensor_id] = slot
-        self._by_path[f"{lay.sensors_path}/{name}"] = sensor_id
-        self._staged.created += 1
-        return slot
 
     def _grow(self, need: int) -> None:
         cap = self._slot_layer.size
@@ -792,12 +802,18 @@ class Overlay:
             return
         layer_no, index = self._slot_layer[slots], self._slot_index[slots]
         check = self._unchecked(batch, rows)
-        for j in self._kind_changes(batch, rows[check], slots[check]).tolist():
-            j = int(np.flatnonzero(check)[j])  # rare: a sensor's first staging, or a new kind
-            lay, kind = self._layer_list[layer_no[j]], batch.kinds[rows[j]]
-            self._slot_kind[slots[j]] = kind
-            lay.proto[index[j]] = self._proto_index(lay, kind)
-            lay.mark(("proto",), index[j : j + 1])
+        where = np.flatnonzero(check)
+        change = where[self._kind_changes(batch, rows[where], slots[where])]
+        if change.size:  # a sensor's first staging, or a new kind: per kind and layer
+            kinds = batch.kinds[rows[change]]
+            for kind in set(kinds.tolist()):
+                of_kind = change[kinds == kind]
+                self._slot_kind[slots[of_kind]] = kind
+                for k in np.unique(layer_no[of_kind]).tolist():
+                    at = index[of_kind[layer_no[of_kind] == k]]
+                    lay = self._layer_list[k]
+                    lay.proto[at] = self._proto_index(lay, kind)
+                    lay.mark(("proto",), at)
         if check.any():
             names = np.array([lay.name for lay in self._layer_list], dtype=object)
             layers = batch.layers[rows[check]]
