@@ -359,7 +359,7 @@ class LatestState:
         def finite(c: str) -> pl.Expr:
             return pl.col(c).is_null() | pl.col(c).is_finite()
 
-        df = rows.join(self._ids, on="sensor_id", how="left", maintain_order="left")
+        df = self._with_idx(rows)
         seen = df.select(pl.col("quantity", "unit").unique().implode())
         self._quantities.learn(seen["quantity"][0])
         self._units.learn(seen["unit"][0])
@@ -420,6 +420,16 @@ class LatestState:
             mark[part] = True
         changed_idx = np.flatnonzero(mark)
         return ApplyResult(changed_idx, rows_in, n_good, skipped, self._id_series)
+
+    def _with_idx(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` with each sensor's registry ``idx`` (null or -1: unknown).  A join
+        hashes the whole registry, so a batch much smaller than the fleet looks its
+        sensors up one by one instead: the cost follows the batch, not the fleet."""
+        if rows.height * 8 >= self._ids.height:
+            return rows.join(self._ids, on="sensor_id", how="left", maintain_order="left")
+        get = self._lookup().get
+        idx = [get(s, -1) for s in rows["sensor_id"].to_list()]
+        return rows.with_columns(pl.Series("idx", idx, dtype=pl.Int64))
 
     def _merge_latest(
         self, idx: np.ndarray, ts: np.ndarray, val: np.ndarray, qty: np.ndarray, unit: np.ndarray
