@@ -140,6 +140,9 @@ class Engine:
         self.shown = Shown.empty(0, 0)
         #: Revision of the engine's per-sensor state: one more per tick that changed a row.
         self.revision = 0
+        #: Snapshot rows already made, reused while their row has not changed (per
+        #: sensors table; see coptwin.engine.snapshot.SensorTable).
+        self.made_rows: dict = {}
         self.layer_visible: dict[str, bool] = {}
         self.running = RunningStats()
         self.last_tick: TickStats | None = None
@@ -269,6 +272,7 @@ class Engine:
             self.verdicts = steps.Verdicts(rule_frame(registry, cfg))
             self.revision += 1
             self.shown = Shown.empty(len(registry), self.revision)
+            self.made_rows = {}
             self._layer_rows = None
             sensors.layers = self.layer_rows()
             for name, _label, visible in sensors.layers:

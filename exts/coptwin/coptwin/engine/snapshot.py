@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
+from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -226,11 +226,14 @@ class SensorTable(Sequence[SensorRow]):
         shown: Shown,
         verdicts: VerdictView,
         xyz: np.ndarray,
-        marker_path: Callable[[str], Any],
+        marker_path: Callable[[str], str],
+        made: dict[int, tuple[int, SensorRow]] | None = None,
     ) -> None:
         self.columns, self.shown, self.verdicts, self.xyz = columns, shown, verdicts, xyz
         self._marker_path = marker_path
-        self._rows: dict[int, SensorRow] = {}
+        #: row i -> (revision it shows, row), shared by the tables of one sensors table:
+        #: a row that has not changed since is reused, not made again
+        self._made = made if made is not None else {}
 
     @property
     def revision(self) -> int:
@@ -271,9 +274,13 @@ class SensorTable(Sequence[SensorRow]):
             i += n
         if not 0 <= i < n:
             raise IndexError(i)
-        row = self._rows.get(i)
-        if row is None:
-            row = self._rows[i] = self._make(i)
+        rev = int(self.shown.rev[i])
+        made = self._made.get(i)
+        if made is not None and made[0] == rev:
+            return made[1]
+        row = self._make(i)
+        if row.marker_path:  # until its marker exists, a row is made again when read
+            self._made[i] = (rev, row)
         return row
 
     def __iter__(self) -> Iterator[SensorRow]:
@@ -285,7 +292,6 @@ class SensorTable(Sequence[SensorRow]):
         value = float(shown.value[i])
         ts = int(shown.ts[i])
         x, y, z = self.xyz[i].tolist()
-        marker = self._marker_path(sid)
         return SensorRow(
             sensor_id=sid,
             name=c.names[i] or sid,
@@ -296,7 +302,7 @@ class SensorTable(Sequence[SensorRow]):
             unit=shown.unit[i] or facts.unit[i] or "",
             quantity=shown.quantity[i] or "",
             ts=None if ts == _NO_TS else _EPOCH + timedelta(microseconds=ts),
-            marker_path=str(marker) if marker is not None else "",
+            marker_path=self._marker_path(sid),
             bound_prim=facts.bound_prim[i],
             placement=facts.placement[i],
             position=None if x != x else (x, y, z),
@@ -340,8 +346,9 @@ def build_snapshot(engine: Engine) -> EngineSnapshot:
         shown, verdicts, xyz = engine.shown, engine.verdicts.view(), engine.xyz
         layer_defs = engine.layer_rows()
         visible = dict(engine.layer_visible)
-    marker_path = overlay.marker_path if overlay is not None else (lambda _sid: None)
-    table = SensorTable(columns, shown, verdicts, xyz, marker_path)
+        made = engine.made_rows
+    marker_path = overlay.marker_path_text if overlay is not None else (lambda _sid: "")
+    table = SensorTable(columns, shown, verdicts, xyz, marker_path, made)
     counts = layer_counts(columns, verdicts.codes, verdicts.names)
     layers = tuple(
         LayerRow(

@@ -400,6 +400,7 @@ class Overlay:
         self._n = 0
         self._ids: list[str] = []
         self._names: list[str] = []
+        self._paths: list[str] = []
         self._details: list[_Detail | None] = []
         self._slot_of: dict[str, int] = {}
         self._by_path: dict[str, str] = {}
@@ -617,6 +618,11 @@ class Overlay:
         lay = self._layer_list[self._slot_layer[slot]]
         return Sdf.Path(f"{lay.sensors_path}/{self._names[slot]}")
 
+    def marker_path_text(self, sensor_id: str) -> str:
+        """:meth:`marker_path` as text ("" if unknown), without making an Sdf.Path."""
+        slot = self._slot_of.get(sensor_id)
+        return "" if slot is None else self._paths[slot]
+
     def sensor_for_path(self, path: str | Sdf.Path) -> str | None:
         """The sensor id of a data prim path (or of any prim below it)."""
         p = Sdf.Path(str(path))
@@ -711,7 +717,9 @@ class Overlay:
             lay = self._layer_list[number]
             self._slot_index[created[mine]] = lay.add(created[mine], sids[mine])
         for sensor_id, lay, name, _ in new:
-            self._by_path[f"{lay.sensors_path}/{name}"] = sensor_id
+            path = f"{lay.sensors_path}/{name}"
+            self._paths.append(path)
+            self._by_path[path] = sensor_id
         self._ids.extend(sensor_id for sensor_id, _, _, _ in new)
         self._names.extend(name for _, _, name, _ in new)
         self._details.extend([None] * k)
