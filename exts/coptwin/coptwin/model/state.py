@@ -108,6 +108,7 @@ class _Pool:
         self.values: list[str] = []
         self._known: set[str] = set()
         self._dtype = pl.Enum([])
+        self._series: pl.Series | None = None
 
     def learn(self, seen: Iterable[str | None]) -> None:
         new = sorted({v for v in seen if v is not None} - self._known)
@@ -117,6 +118,7 @@ class _Pool:
             self.values.extend(new)
             self._known.update(new)
             self._dtype = pl.Enum(self.values)
+            self._series = None
 
     def codes(self, column: str) -> pl.Expr:
         """Expression: the column's codes (after :meth:`learn` saw its values)."""
@@ -124,7 +126,9 @@ class _Pool:
         return (physical + 1).fill_null(0)
 
     def decode(self, codes: np.ndarray) -> pl.Series:
-        return pl.Series([None, *self.values], dtype=pl.Utf8).gather(codes)
+        if self._series is None:
+            self._series = pl.Series([None, *self.values], dtype=pl.Utf8)
+        return self._series.gather(codes)
 
     def texts(self, codes: np.ndarray, null: str | None = None) -> np.ndarray:
         """The strings of ``codes`` as an object array (``null`` for null), sharing one
