@@ -39,6 +39,7 @@ from coptwin.engine.snapshot import (
     EngineSnapshot,
     PositionMap,
     SensorColumns,
+    SensorRow,
     Shown,
     build_snapshot,
     sensor_columns,
@@ -142,7 +143,7 @@ class Engine:
         self.revision = 0
         #: Snapshot rows already made, reused while their row has not changed (per
         #: sensors table; see coptwin.engine.snapshot.SensorTable).
-        self.made_rows: dict = {}
+        self.made_rows: dict[int, tuple[int, SensorRow]] = {}
         self.layer_visible: dict[str, bool] = {}
         self.running = RunningStats()
         self.last_tick: TickStats | None = None
@@ -482,13 +483,10 @@ class Engine:
             self.xyz = xyz
         if everyone:
             positions = self.xyz[judged.idx]
-        else:
+        else:  # markers stay where they are, but for the redrawn sensors that moved
             positions = np.full((judged.idx.size, 3), np.nan)
-            at = np.searchsorted(judged.idx, moved)
-            hit = (at < judged.idx.size) & (
-                judged.idx[np.minimum(at, judged.idx.size - 1)] == moved
-            )
-            positions[at[hit]] = where[hit]
+            hit = np.isin(moved, judged.idx)
+            positions[np.searchsorted(judged.idx, moved[hit])] = where[hit]
         batch = steps.marker_batch(judged, self.state, self.verdicts, self.facts, positions)
         self.revision += 1
         self.shown = self.shown.patched(
