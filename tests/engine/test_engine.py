@@ -378,3 +378,26 @@ def test_motion_goes_idle_after_its_active_window_without_new_data(cop):
     assert engine.tick().changed == 1
     assert marker(engine, m).GetAttribute("coptwin:status").Get() == "ok"
     engine.close()
+
+
+def test_a_snapshot_names_the_rows_a_tick_changed_and_keeps_its_own_picture(cop):
+    """Issues 11.7 and 14: a snapshot only takes references under the engine's lock, so a
+    later tick must not change it; views redraw the rows changed since their revision."""
+    temps = cop.ids("temperature")
+    cop.append([{"sensor_id": t, "ts": T0, "value": 21.0} for t in temps[:3]])
+    engine = Engine(cop.config, clock=clock_at(T0 + timedelta(seconds=5)))
+    engine.tick()
+    before = engine.snapshot()
+    old = before.sensors.row_of(temps[1])
+    cop.append([{"sensor_id": temps[1], "ts": T0 + timedelta(seconds=1), "value": 40.0}])
+    engine.tick()
+    after = engine.snapshot()
+    changed = after.sensors.changed_since(before.sensors.revision)
+    assert [after.sensors[i].sensor_id for i in changed] == [temps[1]]
+    assert after.sensors.row_of(temps[1]).status == "alarm"
+    assert after.sensors.row_of(temps[1]).value == 40.0
+    # the earlier snapshot still shows its moment
+    assert before.sensors.row_of(temps[1]) == old and old.status == "ok" and old.value == 21.0
+    assert before.sensors.row_of(temps[0]) is after.sensors.row_of(temps[0])  # unchanged: reused
+    counts = {layer.name: layer.counts for layer in after.layers}
+    assert counts["environment"]["alarm"] == 1

@@ -92,12 +92,17 @@ def test_the_web_as_of_is_the_engine_as_of_and_leaves_the_live_cop_alone(demo_co
         engine.tick()
         live = engine.snapshot()
         viewer = read_as_of(engine, live, 2)
-        assert engine.as_of is None and engine.snapshot().sensors == live.sensors
+        assert engine.as_of is None and list(engine.snapshot().sensors) == list(live.sensors)
         engine.set_as_of(2)
         pinned = engine.snapshot()
-        assert [(r.sensor_id, r.status) for r in viewer.rows] == [
-            (r.sensor_id, r.status) for r in pinned.sensors
-        ]
+
+        def shown(rows):  # what a viewer sees of each sensor, trackers' positions too
+            return [(r.sensor_id, r.status, r.reason, r.value, r.ts, r.position) for r in rows]
+
+        assert shown(viewer.rows) == shown(pinned.sensors)
+        moved = [r.sensor_id for r in viewer.rows if r.kind == "gps_tracker"]
+        now = live.sensors
+        assert moved and all(viewer.row(s).position != now.row_of(s).position for s in moved)
         history = DeltaTable(cfg.table_uri("readings")).history()
         committed = next(h["timestamp"] for h in history if h["version"] == 2)
         assert abs(viewer.when.timestamp() * 1000 - committed) < 1, (viewer.when, committed)

@@ -43,7 +43,7 @@ class Feed:
         self.t += dt_s
         now = NOW + dt.timedelta(seconds=self.t)
         row = {"sensor_id": sensor, "ts": now, "value": value, "quantity": quantity, "unit": "m"}
-        changed = self.state.apply(self.rows([row]), now).changed
+        changed = self.state.apply(self.rows([row]), now).changed_idx
         evaluate(self.state, self.config, self.verdicts, now, changed)
         i = self.registry.ids.index(sensor)
         return str(self.verdicts.status[i]), self.verdicts.reason(i)
@@ -76,6 +76,22 @@ def test_rate_of_change_limit(feed):
     assert f.read(4.8)[0] == "alarm"  # slow again: judged by the thresholds
     assert f.read(1.0, dt_s=100)[0] == "ok"  # 0.038 m/s
     assert f.read(1.0, sensor="W2")[0] == "ok"  # the first reading has no rate
+
+
+def test_one_tick_judges_each_sensor_by_its_own_readings(feed):
+    """Several sensors in one tick: the first is fine, the second trips the rate check
+    (its measured detail lands in its own reason only)."""
+    f = feed(max_rate_per_s=0.05)
+    for t, values in ((10, {"W1": 1.0, "W2": 1.0}), (20, {"W1": 1.1, "W2": 4.9})):
+        now = NOW + dt.timedelta(seconds=t)
+        rows = [
+            {"sensor_id": s, "ts": now, "value": v, "quantity": "level", "unit": "m"}
+            for s, v in values.items()
+        ]
+        evaluate(f.state, f.config, f.verdicts, now, f.state.apply(f.rows(rows), now).changed_idx)
+    assert f.verdicts.status.tolist() == ["ok", "suspect"]
+    assert f.verdicts.reason(0) == "value 1.1 m within limits"
+    assert f.verdicts.reason(1) == "value 4.9 m changed by +3.9 in 10 s (max_rate_per_s 0.05)"
 
 
 def test_flat_line_by_count_and_by_time(feed):

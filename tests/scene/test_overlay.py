@@ -6,6 +6,7 @@ import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pxr import Sdf, Tf, Usd, UsdGeom
 
@@ -504,3 +505,101 @@ def test_new_sensors_are_created_by_flush_and_move(city_copy: CityInfo) -> None:
         (7.0, 1.0, 5.0)
     )
     assert tuple(prim.GetAttribute("xformOp:translate").Get()) == pytest.approx((7.0, 1.0, 5.0))
+
+
+def test_a_large_layer_spans_chunks_and_a_tick_rewrites_only_the_chunks_it_touched(
+    city_copy: CityInfo,
+) -> None:
+    """Issue 10.8: markers are split over PointInstancers of CHUNK instances; picking
+    still maps every instance of every instancer to its sensor."""
+    from coptwin.scene.overlay import CHUNK
+
+    n = CHUNK + 10
+    stage, ov = _attach(city_copy, detail_time_budget_s=0.0)
+    ids = [f"t-{i}" for i in range(n)]
+    positions = np.column_stack([np.arange(n, dtype=float), np.zeros(n), np.zeros(n)])
+    ov.stage_batch(
+        MarkerBatch(ids, ["environment"] * n, ["temperature"] * n, [GREY] * n, positions=positions)
+    )
+    ov.flush()
+    chunks = {p: lay for p, lay in ov.instancers().items() if lay == "environment"}
+    assert len(chunks) == 2
+    mapped = []
+    for path in sorted(chunks):
+        inst = UsdGeom.PointInstancer(stage.GetPrimAtPath(path))
+        count = len(inst.GetPositionsAttr().Get())
+        assert len(inst.GetProtoIndicesAttr().Get()) == count
+        assert inst.GetPrototypesRel().GetTargets()  # each chunk has its prototypes
+        mapped += [ov.sensor_for_instance(path, i) for i in range(count)]
+        assert ov.sensor_for_instance(path, count) is None
+    assert sorted(mapped) == sorted(ids)
+    # the instance index of a sensor is its position: x says which sensor it is
+    for path in chunks:
+        xs = UsdGeom.PointInstancer(stage.GetPrimAtPath(path)).GetPositionsAttr().Get()
+        assert all(ov.sensor_for_instance(path, i) == f"t-{int(p[0])}" for i, p in enumerate(xs))
+    changed: list[Sdf.Path] = []
+
+    def on_change(notice: Usd.Notice.ObjectsChanged, sender: Usd.Stage) -> None:
+        changed.extend(notice.GetChangedInfoOnlyPaths())
+
+    key = Tf.Notice.Register(Usd.Notice.ObjectsChanged, on_change, stage)
+    try:
+        last = ids[-1]  # lives in the second chunk
+        ov.stage_batch(MarkerBatch([last], ["environment"], ["temperature"], [RED]))
+        ov.flush()
+    finally:
+        key.Revoke()
+    instancers = {p.GetPrimPath() for p in changed} & {Sdf.Path(p) for p in chunks}
+    (second,) = [p for p in chunks if ov.sensor_for_instance(p, 0) == f"t-{CHUNK}"]
+    assert instancers == {Sdf.Path(second)}
+
+
+def test_keyed_batches_find_their_sensors_and_follow_a_new_key_space(city_copy: CityInfo) -> None:
+    """A batch keyed into a key space (the engine's registry ids) finds sensors by array
+    lookups; a new key space (the sensors table was re-read) is resolved again."""
+    stage, ov = _attach(city_copy)
+    space = np.array(["a", "b", "c"], dtype=object)
+    n = space.size
+    keyed = MarkerBatch(
+        space,
+        ["environment"] * n,
+        ["temperature"] * n,
+        [GREY] * n,
+        positions=np.zeros((n, 3)),
+        keys=np.arange(n),
+        key_space=space,
+    )
+    _apply(ov, keyed)
+    index = _index(stage, ov, "environment", "b")
+    # the same sensors in another order, with "b" changed
+    space2 = np.array(["c", "b", "a", "d"], dtype=object)
+    _apply(
+        ov,
+        MarkerBatch(
+            space2[[1, 3]],
+            ["environment"] * 2,
+            ["temperature"] * 2,
+            [RED, RED],
+            positions=np.ones((2, 3)),
+            keys=np.array([1, 3]),
+            key_space=space2,
+        ),
+    )
+    colors = UsdGeom.PrimvarsAPI(_instancer(stage, ov, "environment")).GetPrimvar("displayColor")
+    colors = colors.Get()
+    assert _index(stage, ov, "environment", "b") == index
+    assert tuple(colors[index]) == pytest.approx(RED)
+    assert tuple(colors[_index(stage, ov, "environment", "a")]) == pytest.approx(GREY)
+    assert tuple(colors[_index(stage, ov, "environment", "d")]) == pytest.approx(RED)
+    assert sorted(ov.sensor_ids()) == ["a", "b", "c", "d"]
+
+
+def test_a_large_queue_has_no_floor_but_always_progresses(city_copy: CityInfo) -> None:
+    """Beyond DETAIL_FLOOR queued sensors the budget bounds the flush (a 10k tick must not
+    cost the main thread 200 sensors' writes first); each flush still writes one."""
+    n = DETAIL_FLOOR + 50
+    _, ov = _attach(city_copy, detail_time_budget_s=0.0)
+    first = _apply(ov, _rows(n))
+    assert first.details_written == 1 and first.details_pending == n - 1
+    second = ov.flush()
+    assert second.details_written == 1 and second.details_pending == n - 2

@@ -46,7 +46,7 @@ def sync_for(rows, selected=None, framed=None):
         sync._frame,
         None,
         instancers=lambda: INSTANCERS,
-        sensor_for_instance=lambda layer, i: {("security", 1): "m2"}.get((layer, i)),
+        sensor_for_instance=lambda inst, i: {(SEC, 1): "m2"}.get((inst, i)),
         marker_size=3.0,
     )
     sync.update(rows)
@@ -77,9 +77,10 @@ def test_a_world_point_on_a_marker_names_its_sensor(placed):
 
 def test_an_instance_index_names_its_sensor_through_the_overlay(placed):
     positions = {r.sensor_id: (r.layer, r.position) for r in placed}
-    lookup = {("security", 1): "m2"}.get
-    pick = Pick(SEC, None, instance=1)
-    assert resolve_instance_pick(pick, INSTANCERS, positions, 3.0, lambda la, i: lookup((la, i)))
+    lookup = {(SEC, 1): "m2"}.get
+    pick = Pick(SEC + "/Prototypes/camera", None, instance=1)
+    found = resolve_instance_pick(pick, INSTANCERS, positions, 3.0, lambda p, i: lookup((p, i)))
+    assert found == "m2"
 
 
 def test_kit_selecting_the_instancer_selects_the_picked_sensor_row(placed):

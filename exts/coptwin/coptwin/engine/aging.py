@@ -3,79 +3,64 @@
 Statuses also change by time alone: a motion event stops being active, a
 sensor that fell silent turns stale and then offline.  Re-evaluating every
 sensor every second would make a tick cost grow with the fleet; instead each
-evaluated sensor gets its next possible deadline (latest reading time plus
-``active_for_s``, ``stale_after_s`` or ``offline_after_s``, whichever comes next)
-and a tick re-evaluates only the sensors whose deadline has passed.
+evaluated sensor gets its next possible deadline (the time of the reading that
+decided its status plus ``active_for_s``, ``stale_after_s`` or ``offline_after_s``,
+whichever comes next) and a tick re-evaluates only the sensors whose deadline
+has passed.  Deadlines are one array in registry order, so scheduling and
+finding what is due are numpy operations, never a loop per sensor.
 """
 
 from __future__ import annotations
 
-import heapq
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
-_RULE_COLUMNS = ("active_for_s", "stale_after_s", "offline_after_s")
+from coptwin.model.state import NO_TS
+
+#: The rule columns (seconds after the deciding reading) at which a status can change.
+RULE_COLUMNS = ("active_for_s", "stale_after_s", "offline_after_s")
 
 
 class AgingSchedule:
-    """A min-heap of (deadline, sensor_id) with lazy invalidation."""
+    """Per registry sensor, the epoch second its status can next change by time alone
+    (``inf``: never, until it is evaluated again)."""
 
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, str]] = []
-        self._due_at: dict[str, float] = {}
-
-    def __len__(self) -> int:
-        return len(self._due_at)
-
-    def clear(self) -> None:
-        self._heap.clear()
-        self._due_at.clear()
-
-    def schedule(self, readings: pl.DataFrame, rules: pl.DataFrame, now: datetime) -> None:
-        """(Re)schedule the sensors in ``readings`` (``sensor_id, ts``; several rows per
-        sensor allowed, e.g. one per quantity) against their ``rules`` rows.
-
-        Every row's deadlines count, which may wake a sensor early (it is then
-        evaluated and rescheduled) but never late.
-        """
-        if readings.height == 0:
-            return
-        now_s = now.timestamp()
-        t = pl.col("ts").dt.epoch("us") / 1e6
-        future = [
-            pl.when(t + pl.col(c) > now_s).then(t + pl.col(c))
-            for c in _RULE_COLUMNS
+    def __init__(self, rules: pl.DataFrame | None = None) -> None:
+        rules = rules if rules is not None else pl.DataFrame()
+        n = rules.height
+        #: seconds of each of RULE_COLUMNS per sensor, NaN where the rule has none
+        self._after = [
+            rules[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            for c in RULE_COLUMNS
             if c in rules.columns
         ]
-        if not future:
-            return
-        nxt = (
-            readings.select("sensor_id", "ts")
-            .join(rules.select("sensor_id", *_RULE_COLUMNS), on="sensor_id", how="inner")
-            .select("sensor_id", pl.min_horizontal(future).alias("next"))
-            .group_by("sensor_id")
-            .agg(pl.col("next").min())
-        )
-        due_at, heap = self._due_at, self._heap
-        for sid, when in zip(nxt["sensor_id"].to_list(), nxt["next"].to_list(), strict=True):
-            if when is None:
-                due_at.pop(sid, None)  # nothing left to age (or no time-based rule)
-            elif due_at.get(sid) != when:
-                due_at[sid] = when
-                heapq.heappush(heap, (when, sid))
-        if len(heap) > 4 * max(len(due_at), 1024):  # drop superseded entries now and then
-            self._heap = [(w, s) for w, s in heap if due_at.get(s) == w]
-            heapq.heapify(self._heap)
+        self._deadline = np.full(n, np.inf)
 
-    def due(self, now: datetime) -> list[str]:
-        """Sensors whose deadline has passed (each returned once per scheduling)."""
+    def __len__(self) -> int:
+        """Sensors with a deadline to come."""
+        return int(np.count_nonzero(np.isfinite(self._deadline)))
+
+    def clear(self) -> None:
+        self._deadline[:] = np.inf
+
+    def schedule(self, idx: np.ndarray, ts_us: np.ndarray, now: datetime) -> None:
+        """(Re)schedule sensors ``idx`` whose status was just decided by readings at
+        ``ts_us`` (µs since the epoch, ``NO_TS`` for none): the next deadline after
+        ``now``, or none."""
+        if idx.size == 0:
+            return
+        t = np.where(ts_us == NO_TS, np.nan, ts_us / 1e6)
         now_s = now.timestamp()
-        out: list[str] = []
-        heap, due_at = self._heap, self._due_at
-        while heap and heap[0][0] <= now_s:
-            when, sid = heapq.heappop(heap)
-            if due_at.get(sid) == when:
-                del due_at[sid]
-                out.append(sid)
-        return out
+        nxt = np.full(idx.size, np.inf)
+        for after in self._after:
+            at = t + after[idx]
+            np.minimum(nxt, np.where(at > now_s, at, np.inf), out=nxt)  # past, or no rule: NaN
+        self._deadline[idx] = nxt
+
+    def due(self, now: datetime) -> np.ndarray:
+        """Registry indices whose deadline has passed (each returned once per scheduling)."""
+        hit = np.flatnonzero(self._deadline <= now.timestamp())
+        self._deadline[hit] = np.inf
+        return hit

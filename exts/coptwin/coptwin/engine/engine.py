@@ -8,7 +8,8 @@ One tick has two halves so Kit's viewport never stalls:
 * :meth:`Engine.commit` writes the staged markers into the USD overlay and must
   run on the thread that owns the stage.
 
-:meth:`Engine.tick` does both in the caller's thread (CLI, tests);
+:meth:`Engine.tick` does both in the caller's thread and writes every sensor's
+detail (CLI, tests);
 :meth:`Engine.run` is the asyncio loop of :mod:`coptwin.engine.loop` (Kit,
 ``coptwin run``); :meth:`Engine.snapshot` is :func:`coptwin.engine.snapshot.build_snapshot`.
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from pxr import Usd
 
@@ -34,7 +36,16 @@ from coptwin.config import Config, ConfigError
 from coptwin.delta import DeltaBatch, DeltaWatchError, TableNotFoundError, TableWatcher
 from coptwin.engine import loop, steps
 from coptwin.engine.alarms import EngineAlarms
-from coptwin.engine.snapshot import ConnectionState, EngineSnapshot, build_snapshot
+from coptwin.engine.snapshot import (
+    ConnectionState,
+    EngineSnapshot,
+    PositionMap,
+    SensorColumns,
+    SensorRow,
+    Shown,
+    build_snapshot,
+    sensor_columns,
+)
 from coptwin.engine.stats import RunningStats, TickStats
 from coptwin.engine.time_travel import CopAsOf, cop_as_of
 from coptwin.events import EventHub
@@ -62,6 +73,7 @@ log = logging.getLogger(__name__)
 
 
 Clock = Callable[[], datetime]
+_NONE = np.zeros(0, dtype=np.int64)
 #: (name, label, visible) of a sensor layer
 LayerDef = tuple[str, str, bool]
 
@@ -134,10 +146,20 @@ class Engine:
         self.watchers: dict[str, TableWatcher] = {}
         #: Per registry sensor, what a marker needs that does not change between ticks.
         self.facts = steps.SensorFacts.empty()
+        #: ... and what a snapshot row needs of it (None until the sensors are read).
+        self.sensor_columns: SensorColumns | None = None
         #: Status and reason per registry sensor, and the aging schedule.
         self.verdicts = steps.Verdicts()
-        #: Where each sensor's marker is (stage coordinates).
-        self.positions: dict[str, steps.Position] = {}
+        #: Where each sensor's marker is, ``(n, 3)`` stage coordinates in registry order
+        #: (NaN: not placed).  Replaced, never written in place (snapshots keep it).
+        self.xyz = np.zeros((0, 3))
+        #: What each sensor's row shows and when it last changed (see Shown).
+        self.shown = Shown.empty(0, 0)
+        #: Revision of the engine's per-sensor state: one more per tick that changed a row.
+        self.revision = 0
+        #: Snapshot rows already made, reused while their row has not changed (per
+        #: sensors table; see coptwin.engine.snapshot.SensorTable).
+        self.made_rows: dict[int, tuple[int, SensorRow]] = {}
         self.layer_visible: dict[str, bool] = {}
         self.running = RunningStats()
         self.last_tick: TickStats | None = None
@@ -163,6 +185,7 @@ class Engine:
         #: Called with the tick's stats at the end of every :meth:`commit`, on the
         #: stage thread (the browser COP's push wakes up here); must not block.
         self.on_commit: list[Callable[[TickStats], None]] = []
+        self._layer_rows: list[LayerDef] | None = None
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -292,16 +315,19 @@ class Engine:
             else:
                 self.state.set_registry(registry)  # keeps readings of sensors that stay
             self.facts = steps.sensor_facts(registry, placed)
-            self.positions = {
-                sid: (x, y, z) for sid, x, y, z in placed.select("sensor_id", "x", "y", "z").rows()
-            }
+            self.sensor_columns = sensor_columns(registry, self.facts)
+            self.xyz = steps.sensor_positions(registry, placed)
             self.verdicts = steps.Verdicts(rule_frame(registry, cfg))
             if self.alarms is not None:
                 self.alarms.set_sensors(registry.ids, self.facts.kind, self.facts.layer)
+            self.revision += 1
+            self.shown = Shown.empty(len(registry), self.revision)
+            self.made_rows = {}
+            self._layer_rows = None
             sensors.layers = self.layer_rows()
             for name, _label, visible in sensors.layers:
                 self.layer_visible.setdefault(name, visible)
-            sensors.batch = self._redraw(registry.ids, self.clock(), everyone=True)
+            sensors.batch = self._redraw(None, self.clock(), everyone=True)
 
     def _draw_sensors(self, sensors: _Sensors) -> None:
         """Stage thread: layer labels and visibility, then the staged markers."""
@@ -318,8 +344,16 @@ class Engine:
             fallbacks,
         )
 
+    @property
+    def positions(self) -> PositionMap:
+        """Sensor id -> marker position (stage coordinates) of the placed sensors."""
+        index = self.sensor_columns.index if self.sensor_columns is not None else {}
+        return PositionMap(index, self.xyz)
+
     def layer_rows(self) -> list[LayerDef]:
         """The configured layers, then any layer a sensor names that the config lacks."""
+        if self._layer_rows is not None:
+            return self._layer_rows
         rows: list[LayerDef] = [
             (layer.name, layer.label, layer.visible) for layer in self.config.layers
         ]
@@ -329,14 +363,25 @@ class Engine:
                 if name not in known:
                     known.add(name)
                     rows.append((name, name.replace("_", " ").title(), True))
+        self._layer_rows = rows
         return rows
 
     # ------------------------------------------------------------------ ticks
     def tick(self, tables: Iterable[str] | None = None) -> TickStats:
-        """Read what is new and update the overlay, all in the caller's thread."""
+        """Read what is new and update the overlay, all in the caller's thread, with
+        every sensor's detail written (no frame to keep smooth: CLI, tests)."""
         self.open()
         with self.explained():
-            return self.commit(self.prepare(tables))
+            return self._complete(self.commit(self.prepare(tables)))
+
+    def _complete(self, stats: TickStats) -> TickStats:
+        """Write the details the main-thread budget left queued (synchronous callers)."""
+        t0 = time.perf_counter()
+        with self.lock:
+            if self.overlay is not None:
+                self.overlay.flush_details()
+        stats.scene_ms += (time.perf_counter() - t0) * 1000.0
+        return stats
 
     def prepare(self, tables: Iterable[str] | None = None) -> PendingUpdate:
         """Blocking half of a tick (worker-thread safe): read, then the reading ->
@@ -356,7 +401,7 @@ class Engine:
             batch = self._poll_optional(self.watchers["alarms"], "alarms")
             with self.lock:
                 self.alarms.fold_table(batch, self.config.tables.alarms, now)
-        changed: list[str] = []
+        changed = _NONE
         if "readings" in wanted and self.as_of is None:  # pinned to a time: live data waits
             watcher = self.watchers["readings"]
             before = watcher.applied_version
@@ -366,7 +411,7 @@ class Engine:
                 with self.lock:
                     assert self.state is not None
                     result = steps.merge(self.state, rows, now, reset=batch.full_reload)
-                changed = result.changed
+                changed = result.changed_idx
                 stats.note_batch(batch)
                 stats.rows_read = batch.rows
                 stats.rows_applied = result.rows_applied
@@ -469,17 +514,18 @@ class Engine:
 
     def _draw_pins(self, changed: list[str] | None) -> None:
         if self._resolver is None:
-            self._resolver = pins.TargetResolver(self._stage, self.positions.get)
+            self._resolver = pins.TargetResolver(self._stage, lambda sid: self.positions.get(sid))
         pins.apply(self.overlay, self.book, self._resolver, changed=changed)
 
     # ------------------------------------------------------------------ reading -> colour
     def _redraw(
-        self, changed: list[str], now: datetime, *, everyone: bool = False
+        self, changed: np.ndarray | None, now: datetime, *, everyone: bool = False
     ) -> MarkerBatch | None:
         """Steps 2-4 after a merge (evaluate, colour, batch): the markers to redraw for
-        the ``changed`` sensors, those whose status aged and, with ``everyone``, every
-        sensor at its position; None when no marker changes.  Statuses do not age
-        while the COP is pinned to a time.  Call with the lock held."""
+        the ``changed`` sensors (registry indices; None: all), those whose status aged
+        and, with ``everyone``, every sensor at its position; None when no marker changes.
+        Statuses do not age while the COP is pinned to a time.  Publishes the rows
+        snapshots read (:class:`Shown`).  Call with the lock held."""
         assert self.state is not None and self.placer is not None
         judged = steps.evaluate(
             self.state,
@@ -494,18 +540,45 @@ class Engine:
             self.alarms.judge(judged.rows if judged else None, now, self.verdicts.reason)
         if judged is None:
             return None
-        moved = steps.moved_positions(judged.latest, self.placer)
-        self.positions.update(moved)
-        return steps.marker_batch(
-            judged, self.state, self.facts, self.positions if everyone else moved
+        moved, where = steps.moved_positions(judged, self.placer)
+        return self._publish(judged, moved, where, everyone=everyone)
+
+    def _publish(
+        self, judged: steps.Judged, moved: np.ndarray, where: np.ndarray, *, everyone: bool
+    ) -> MarkerBatch:
+        """The marker batch of ``judged`` (at every sensor's position with ``everyone``,
+        else moving only the sensors ``moved`` to ``where``) and the rows snapshots read
+        (:class:`Shown`); the live tick and time travel alike.  Call with the lock held."""
+        if moved.size:
+            xyz = self.xyz.copy()
+            xyz[moved] = where
+            self.xyz = xyz
+        if everyone:
+            positions = self.xyz[judged.idx]
+        else:  # markers stay where they are, but for the redrawn sensors that moved
+            positions = np.full((judged.idx.size, 3), np.nan)
+            hit = np.isin(moved, judged.idx)
+            positions[np.searchsorted(judged.idx, moved[hit])] = where[hit]
+        batch = steps.marker_batch(judged, self.state, self.verdicts, self.facts, positions)
+        self.revision += 1
+        self.shown = self.shown.patched(
+            judged.idx,
+            self.revision,
+            batch.values,
+            batch.ts,
+            batch.quantities,
+            batch.units,
+            moved,
         )
+        return batch
 
     # ------------------------------------------------------------------ time travel
     def set_as_of(self, as_of: int | datetime | None) -> TickStats:
-        """Show the COP as of a Delta version or a time; None returns to live."""
+        """Show the COP as of a Delta version or a time; None returns to live (in the
+        caller's thread, every detail written, like :meth:`tick`)."""
         self.open()
         with self.explained():
-            return self.commit(self.prepare_as_of(as_of))
+            return self._complete(self.commit(self.prepare_as_of(as_of)))
 
     async def set_as_of_async(self, as_of: int | datetime | None) -> TickStats:
         """:meth:`set_as_of` with the reading in a worker thread (for Kit's UI)."""
@@ -533,12 +606,11 @@ class Engine:
         with self.lock:  # install it as the COP shown (the web keeps its own per viewer)
             self.as_of = as_of
             self.state, self.verdicts = cop.state, cop.verdicts
-            self.positions.update(cop.positions)
             if self.alarms is not None:
                 self.alarms.show_as_of(cop.alarms, cop.when)
             marker_batch = None
             if cop.judged is not None:
-                marker_batch = steps.marker_batch(cop.judged, cop.state, self.facts, self.positions)
+                marker_batch = self._publish(cop.judged, cop.moved, cop.moved_xyz, everyone=True)
             if self.overlay is not None and marker_batch is not None:
                 self.overlay.stage_batch(marker_batch)
         pending.stats = TickStats(

@@ -25,6 +25,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import polars as pl
 
 from coptwin.alarms.fold import AlarmBook
@@ -39,6 +40,7 @@ from coptwin.model.state import ApplyResult, LatestState
 from coptwin.problem import Problem
 
 AsOf = int | datetime
+_NOWHERE = (np.zeros(0, dtype=np.int64), np.zeros((0, 3)))
 
 
 _VERSION = re.compile(r"^v?(\d+)$", re.IGNORECASE)
@@ -103,8 +105,10 @@ class CopAsOf:
     #: Every sensor's evaluation (None only when the registry is empty).
     judged: steps.Judged | None
     applied: ApplyResult
-    #: Where sensors whose reading carries a position (trackers) were.
-    positions: dict[str, steps.Position]
+    #: Registry indices of the sensors whose reading carries a position (trackers) ...
+    moved: np.ndarray
+    #: ... and where they were, ``(len(moved), 3)`` stage coordinates.
+    moved_xyz: np.ndarray
     #: The sensors judged (the verdicts are in its order).
     registry: SensorRegistry
     #: The alarms as they were at :attr:`when` (None: no alarm book was given).
@@ -143,8 +147,10 @@ def cop_as_of(
     )
     applied = steps.merge(state, rows, when, reset=False)
     verdicts = steps.Verdicts(rule_frame(registry, config))
-    judged = steps.evaluate(state, config, verdicts, when, registry.ids, everyone=True, aging=False)
-    moved = steps.moved_positions(state.latest, placer) if placer is not None else {}
+    judged = steps.evaluate(state, config, verdicts, when, None, aging=False)
+    moved, moved_xyz = _NOWHERE
+    if judged is not None and placer is not None:
+        moved, moved_xyz = steps.moved_positions(judged, placer)
     past = None
     if alarms is not None:
         with lock or contextlib.nullcontext():
@@ -158,7 +164,8 @@ def cop_as_of(
         verdicts=verdicts,
         judged=judged,
         applied=applied,
-        positions=moved,
+        moved=moved,
+        moved_xyz=moved_xyz,
         registry=registry,
         alarms=past,
     )

@@ -24,15 +24,16 @@ readings of good quality.  Keys are per rule kind (``[rules.<kind>]``).
 (``sensor_id, idx, status`` and :data:`~coptwin.model.rules.REASON_COLUMNS`), the
 statuses shown so far (registry order) and the state's recent readings
 (:meth:`coptwin.model.state.LatestState.recent`), vectorised with numpy; a config
-without these keys costs one check.  :func:`rule_frame` is the rules' frame with the
-keys added, and :func:`reason` puts the new rules in words (the ``state`` reason
-column carries each check's measured detail).
+without these keys costs one check, and with them the rows written follow the rows
+revised.  :func:`rule_frame` is the rules' frame with the keys added, and
+:func:`reason` puts the new rules in words when someone reads them (the measured
+numbers travel as :data:`DETAIL_COLUMNS`, never as text made every tick).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,11 +43,11 @@ import polars as pl
 from coptwin.config import Config
 from coptwin.model import rules
 from coptwin.model.registry import THRESHOLD_COLUMNS, SensorRegistry
-from coptwin.model.state import LatestState
+from coptwin.model.state import NO_TS, LatestState
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QUALITY_KEYS", "REASONS", "apply", "reason", "rule_frame"]
+__all__ = ["DETAIL_COLUMNS", "QUALITY_KEYS", "REASONS", "apply", "reason", "rule_frame"]
 
 #: The rule keys this module reads, in the order of the frame's columns.
 QUALITY_KEYS: tuple[str, ...] = (
@@ -59,13 +60,17 @@ QUALITY_KEYS: tuple[str, ...] = (
 )
 SUSPECT = "suspect"
 
-#: Why a sensor has its status, for the rules added here ({detail}: the ``state``
-#: column, the measured numbers).
+#: The measured numbers of a rate or flat-line hit, beside the rules' reason columns:
+#: the change and the seconds it took, or the readings in the flat run and its span.
+DETAIL_COLUMNS: tuple[str, str] = ("measured", "over_s")
+
+#: Why a sensor has its status, for the rules added here ({change}, {count}, {over_s}:
+#: the :data:`DETAIL_COLUMNS`).
 REASONS: dict[str, str] = {
     "below_valid_min": "{value} below valid_min {valid_min} (bad data)",
     "above_valid_max": "{value} above valid_max {valid_max} (bad data)",
-    "rate": "{value} changed by {detail} (max_rate_per_s {max_rate_per_s})",
-    "flat_line": "{value} unchanged for {detail}",
+    "rate": "{value} changed by {change} in {over_s} s (max_rate_per_s {max_rate_per_s})",
+    "flat_line": "{value} unchanged for {count} readings over {over_s} s",
     "deadband_alarm_high": "{value} within deadband {deadband} of alarm_high {alarm_high}",
     "deadband_alarm_low": "{value} within deadband {deadband} of alarm_low {alarm_low}",
     "deadband_warn_high": "{value} within deadband {deadband} of warn_high {warn_high}",
@@ -73,7 +78,6 @@ REASONS: dict[str, str] = {
 }
 #: Verdicts of the thresholds on a numeric reading: what the checks here may revise.
 _JUDGED = ("alarm_high", "alarm_low", "warn_high", "warn_low", "within_limits", "reporting")
-_NO_TS = np.iinfo(np.int64).min
 
 
 def rule_frame(registry: SensorRegistry, config: Config) -> pl.DataFrame:
@@ -107,25 +111,28 @@ def _cached(registry: SensorRegistry, config: Config) -> tuple[pl.DataFrame, dic
 def apply(
     judged: pl.DataFrame,
     shown: np.ndarray,
+    names: Sequence[str],
     state: LatestState,
     config: Config,
 ) -> pl.DataFrame:
     """``judged`` (:func:`coptwin.model.rules.evaluate` rows) with the data-quality
     checks and the deadband applied; ``shown``: each registry sensor's status so far
-    (hysteresis starts from it)."""
+    as a code into ``names`` (hysteresis starts from it).  Rows a check revises get
+    their new ``status`` and ``rule`` and, for rate and flat line, the measured numbers
+    (:data:`DETAIL_COLUMNS`); only those rows are written, and nothing is put in words."""
     _, p, active = _cached(state.registry, config)
     if not active or judged.height == 0:
         return judged
+    n = judged.height
     idx = judged["idx"].to_numpy()
-    status = judged["status"].to_numpy().astype(object)
-    rule = judged["rule"].to_numpy().astype(object)
     value = judged["value"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    detail = np.full(idx.size, None, dtype=object)
-    judged_rows = np.isin(rule, _JUDGED) & np.isfinite(value)
+    judged_rows = judged["rule"].is_in(_JUDGED).to_numpy() & np.isfinite(value)
     below = judged_rows & (value < p["valid_min"][idx])  # NaN limits compare False
     above = judged_rows & (value > p["valid_max"][idx])
+    rule = np.full(n, None, dtype=object)  # the revised rule; None: as judged
     rule[below], rule[above] = "below_valid_min", "above_valid_max"
     suspect = below | above
+    measured, over_s = np.full(n, np.nan), np.full(n, np.nan)
     wants = judged_rows & ~suspect
     wants &= ~np.isnan(p["max_rate_per_s"][idx]) | ~(
         np.isnan(p["flat_line_count"][idx]) & np.isnan(p["flat_line_s"][idx])
@@ -133,86 +140,92 @@ def apply(
     if wants.any():
         at = np.flatnonzero(wants)
         ts, val = state.recent(idx[at], p["r_quantity"][idx[at]])
-        for name, hit, text in (_rate(ts, val, p, idx[at]), _flat(ts, val, p, idx[at])):
-            new = at[hit & ~suspect[at]]
-            suspect[new], rule[new], detail[new] = True, name, text[hit & ~suspect[at]]
+        for name, hit, m, s in (_rate(ts, val, p, idx[at]), _flat(ts, val, p, idx[at])):
+            first = hit & ~suspect[at]
+            new = at[first]
+            suspect[new], rule[new] = True, name
+            measured[new], over_s[new] = m[first], s[first]
+    status = np.full(n, None, dtype=object)
     status[suspect] = SUSPECT
-    held = _deadband(status, rule, value, shown[idx], p, idx, judged_rows & ~suspect)
-    if not (suspect.any() or held):
+    _deadband(judged, status, rule, value, (shown, names), p, idx, judged_rows & ~suspect)
+    rows = np.flatnonzero(rule != None)  # noqa: E711 - elementwise on objects
+    if not rows.size:
         return judged
     return judged.with_columns(
-        pl.Series("status", status, dtype=pl.Utf8),
-        pl.Series("rule", rule, dtype=pl.Utf8),
-        pl.when(pl.Series(detail, dtype=pl.Utf8).is_not_null())
-        .then(pl.Series(detail, dtype=pl.Utf8))
-        .otherwise(pl.col("state"))
-        .alias("state"),
+        _scattered(judged["status"], rows, status[rows]),
+        _scattered(judged["rule"], rows, rule[rows]),
+        pl.Series(DETAIL_COLUMNS[0], measured).fill_nan(None),
+        pl.Series(DETAIL_COLUMNS[1], over_s).fill_nan(None),
     )
+
+
+def _scattered(column: pl.Series, rows: np.ndarray, texts: np.ndarray) -> pl.Series:
+    """``column`` with ``texts`` at ``rows`` (cost follows the rows)."""
+    return column.clone().scatter(rows, pl.Series(texts.tolist(), dtype=pl.Utf8))
 
 
 def _rate(
     ts: np.ndarray, val: np.ndarray, p: Mapping[str, np.ndarray], idx: np.ndarray
-) -> tuple[str, np.ndarray, np.ndarray]:
-    """The latest two readings' change per second above ``max_rate_per_s``."""
+) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """The latest two readings' change per second above ``max_rate_per_s``: the hits,
+    the change and the seconds it took."""
     limit = p["max_rate_per_s"][idx]
     t1, t0 = ts[:, -1], ts[:, -2] if ts.shape[1] > 1 else ts[:, -1]
     v1, v0 = val[:, -1], val[:, -2] if val.shape[1] > 1 else val[:, -1]
-    dt = np.where((t0 != _NO_TS) & (t1 > t0), (t1 - t0) / 1e6, np.nan)
+    dt = np.where((t0 != NO_TS) & (t1 > t0), (t1 - t0) / 1e6, np.nan)
     with np.errstate(invalid="ignore"):
         hit = np.abs(v1 - v0) / dt > limit
-    text = np.full(idx.size, None, dtype=object)
-    for i in np.flatnonzero(hit):
-        text[i] = f"{_num(v1[i] - v0[i], signed=True)} in {_num(dt[i])} s"
-    return "rate", hit, text
+    return "rate", hit, v1 - v0, dt
 
 
 def _flat(
     ts: np.ndarray, val: np.ndarray, p: Mapping[str, np.ndarray], idx: np.ndarray
-) -> tuple[str, np.ndarray, np.ndarray]:
-    """The same value for ``flat_line_count`` readings or ``flat_line_s`` seconds."""
+) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """The same value for ``flat_line_count`` readings or ``flat_line_s`` seconds: the
+    hits, the readings in the run and the seconds it spans."""
     size = ts.shape[1]
-    same = (val == val[:, -1:]) & (ts != _NO_TS)  # NaN equals nothing
+    same = (val == val[:, -1:]) & (ts != NO_TS)  # NaN equals nothing
     run = np.cumprod(same[:, ::-1], axis=1).sum(axis=1)  # the trailing run's length
     first = np.take_along_axis(ts, np.minimum(size - run, size - 1)[:, None], axis=1)[:, 0]
     span = np.where(run > 0, (ts[:, -1] - first) / 1e6, 0.0)
     count, seconds = p["flat_line_count"][idx], p["flat_line_s"][idx]
     with np.errstate(invalid="ignore"):
         hit = (run >= count) | ((run >= 2) & (span >= seconds))
-    text = np.full(idx.size, None, dtype=object)
-    for i in np.flatnonzero(hit):
-        text[i] = f"{int(run[i])} readings over {_num(span[i])} s"
-    return "flat_line", hit, text
+    return "flat_line", hit, run.astype(np.float64), span
 
 
 def _deadband(
+    judged: pl.DataFrame,
     status: np.ndarray,
     rule: np.ndarray,
     value: np.ndarray,
-    before: np.ndarray,
+    shown: tuple[np.ndarray, Sequence[str]],
     p: Mapping[str, np.ndarray],
     idx: np.ndarray,
     eligible: np.ndarray,
-) -> bool:
+) -> None:
     """Keep alarm (warn) while the value is within ``deadband`` of the threshold it
-    crossed; edits ``status`` and ``rule`` in place, True when it held any."""
-    band = p["deadband"][idx]
-    eligible = eligible & (band > 0)
-    if not eligible.any():
-        return False
-    held = False
+    crossed (``shown``: the statuses so far, codes and their names); writes the held
+    rows' ``status`` and ``rule`` (None elsewhere: as judged)."""
+    e = np.flatnonzero(eligible & (p["deadband"][idx] > 0))
+    if not e.size:
+        return
+    codes, names = shown
+    before = np.asarray(names, dtype=object)[codes[idx[e]]]
+    now = judged["status"].gather(e).to_numpy().astype(object)
+    band, v, at = p["deadband"][idx[e]], value[e], idx[e]
     with np.errstate(invalid="ignore"):
         for level, lower in (("alarm", ("warn", "ok")), ("warn", ("ok",))):
             was = (before == "alarm") | ((before == "warn") & (level == "warn"))
-            can = eligible & was & np.isin(status, lower)
+            can = was & np.isin(now, lower)
             for side in ("high", "low"):
-                limit = p[f"{level}_{side}"][idx]
-                inside = value > limit - band if side == "high" else value < limit + band
+                limit = p[f"{level}_{side}"][at]
+                inside = v > limit - band if side == "high" else v < limit + band
                 hold = can & inside
                 if hold.any():
-                    status[hold], rule[hold] = level, f"deadband_{level}_{side}"
+                    now[hold] = status[e[hold]] = level
+                    rule[e[hold]] = f"deadband_{level}_{side}"
                     can &= ~hold
-                    held = True
-    return held
 
 
 def _num(value: float | None, signed: bool = False) -> str:
@@ -228,9 +241,12 @@ def reason(
     unit: str | None = None,
     ts: datetime | None = None,
     state: str | None = None,
+    measured: float | None = None,
+    over_s: float | None = None,
     limits: Mapping[str, Any] | None = None,
 ) -> str:
-    """:func:`coptwin.model.rules.reason`, knowing the rules added here too."""
+    """:func:`coptwin.model.rules.reason`, knowing the rules added here too
+    (``measured``, ``over_s``: the :data:`DETAIL_COLUMNS` of a rate or flat-line hit)."""
     template = REASONS.get(rule)
     if template is None:
         return rules.reason(rule, value, unit, ts, state, limits)
@@ -238,6 +254,8 @@ def reason(
     numbers = {k: _num(limits.get(k)) for k in (*QUALITY_KEYS, *THRESHOLD_COLUMNS)}
     return template.format(
         value=f"value {_num(value)}" + (f" {unit}" if unit else ""),
-        detail=state or "?",
+        change=_num(measured, signed=True),
+        count="?" if measured is None else str(int(measured)),
+        over_s=_num(over_s),
         **numbers,
     )

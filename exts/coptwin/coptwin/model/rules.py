@@ -26,18 +26,30 @@ import functools
 import logging
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from coptwin.config import STATUSES, Config
 from coptwin.model.registry import THRESHOLD_COLUMNS, SensorRegistry
-from coptwin.model.state import as_utc
+from coptwin.model.state import NO_TS, as_utc
 
 log = logging.getLogger(__name__)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
 
-__all__ = ["REASONS", "REASON_COLUMNS", "STATUSES", "evaluate", "reason", "rule_frame"]
+__all__ = [
+    "REASONS",
+    "REASON_COLUMNS",
+    "STATUSES",
+    "evaluate",
+    "evaluate_at",
+    "reason",
+    "rule_frame",
+    "rule_quantities",
+]
 
 
 def rule_frame(registry: SensorRegistry, config: Config) -> pl.DataFrame:
@@ -161,15 +173,57 @@ def evaluate(
     df = rf.join(driving, on="sensor_id", how="left", maintain_order="left").with_columns(
         ((now_lit - pl.col("ts")).dt.total_microseconds() / 1e6).alias("age_s")
     )
+    return _judge(df, states).collect()
+
+
+def evaluate_at(
+    registry: SensorRegistry,
+    config: Config,
+    now: datetime,
+    idx: np.ndarray,
+    ts_us: np.ndarray,
+    value: np.ndarray,
+    unit: pl.Series,
+) -> pl.DataFrame:
+    """:func:`evaluate` for registry sensors ``idx`` whose driving readings are given as
+    arrays (the engine's path: ``LatestState.driving_at``): ``ts_us`` in µs since the
+    epoch (``NO_TS``: no reading), ``value`` (NaN: none) and ``unit`` (text or null).
+    Same rows and columns as :func:`evaluate`, in the order of ``idx``; no join."""
+    frame, states = _rules_cached(registry, config)
+    none = ts_us == NO_TS
+    now_us = (as_utc(now) - _EPOCH) // _US
+    age = np.where(none, np.nan, (now_us - ts_us) / 1e6)
+    ts = pl.Series("ts", np.where(none, 0, ts_us), dtype=pl.Int64)
+    df = frame[idx].with_columns(
+        ts.cast(pl.Datetime("us", "UTC")).scatter(np.flatnonzero(none), None),
+        pl.Series("value", value, dtype=pl.Float64).fill_nan(None),
+        unit.alias("unit").fill_null(""),
+        pl.Series("age_s", age, dtype=pl.Float64).fill_nan(None),
+    )
+    return _judge(df, states)
+
+
+def rule_quantities(registry: SensorRegistry, config: Config) -> np.ndarray:
+    """Per registry sensor, the quantity its rule reads (None: its newest reading)."""
+    return _rules_cached(registry, config)[0]["r_quantity"].to_numpy()
+
+
+def _judge(df: pl.DataFrame | pl.LazyFrame, states: pl.DataFrame) -> Any:
+    """Rule rows joined with their driving ``ts, value, unit`` and its ``age_s`` ->
+    ``sensor_id, idx, status`` and the reason columns (the one place the rules are
+    applied); eager or lazy as ``df`` is."""
     if states.height:
         df = df.with_columns(_value_text(pl.col("value")).alias("_text")).join(
-            states.lazy(), on=["kind", "_text"], how="left", maintain_order="left"
+            states.lazy() if isinstance(df, pl.LazyFrame) else states,
+            on=["kind", "_text"],
+            how="left",
+            maintain_order="left",
         )
     else:
         df = df.with_columns(
             pl.lit(None, pl.Utf8).alias("_text"), pl.lit(None, pl.Utf8).alias("state_status")
         )
-    return df.select("sensor_id", "idx", *_verdict()).collect()
+    return df.select("sensor_id", "idx", *_verdict())
 
 
 def _candidates(latest: pl.DataFrame, by_quantity: pl.DataFrame | None) -> pl.LazyFrame:

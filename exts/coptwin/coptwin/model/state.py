@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -38,8 +39,10 @@ SKIP_REASONS: tuple[str, ...] = (
 )
 
 _READING_COLS = ("sensor_id", "ts", "value", "quantity", "unit", "lon", "lat", "alt")
-_NO_TS = np.iinfo(np.int64).min
+#: A reading time meaning "no reading" in the µs arrays.
+NO_TS = np.iinfo(np.int64).min
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
 #: (sensor, quantity) keys pack the sensor's idx above 2**20 quantity codes.
 _Q_BITS = 20
 
@@ -48,16 +51,46 @@ _Q_BITS = 20
 class ApplyResult:
     """What one batch did to the state."""
 
-    #: Sensors whose latest reading, a per-quantity latest or position changed.
-    changed: list[str]
+    #: Registry indices (sorted) of the sensors whose latest reading, a per-quantity
+    #: latest or position changed.
+    changed_idx: np.ndarray
     rows_in: int
     rows_applied: int
     #: Skipped rows per reason (only reasons that occurred).
     skipped: dict[str, int] = field(default_factory=dict)
+    #: The registry's sensor ids (what ``changed`` names).
+    ids: pl.Series | None = field(default=None, repr=False)
+
+    @property
+    def changed(self) -> list[str]:
+        """The ids of the changed sensors (registry order)."""
+        if self.ids is None or self.changed_idx.size == 0:
+            return []
+        return self.ids.gather(self.changed_idx).to_list()
 
     @property
     def rows_skipped(self) -> int:
         return sum(self.skipped.values())
+
+
+_NO_CHANGE = np.zeros(0, dtype=np.int64)
+
+
+class Readings(NamedTuple):
+    """Latest readings of some sensors as arrays (row ``i`` is sensor ``idx[i]``)."""
+
+    #: µs since the epoch; :data:`NO_TS` where the sensor has no reading
+    ts: np.ndarray
+    #: NaN where the reading carried no value
+    value: np.ndarray
+    #: text ("" where the reading carried none)
+    quantity: np.ndarray
+    unit: np.ndarray
+    #: True where the reading carried a unit ("" counts as none)
+    has_unit: np.ndarray
+    #: the newest position a reading carried (NaN: none, a fixed sensor)
+    lon: np.ndarray
+    lat: np.ndarray
 
 
 def as_utc(when: datetime) -> datetime:
@@ -75,6 +108,7 @@ class _Pool:
         self.values: list[str] = []
         self._known: set[str] = set()
         self._dtype = pl.Enum([])
+        self._series: pl.Series | None = None
 
     def learn(self, seen: Iterable[str | None]) -> None:
         new = sorted({v for v in seen if v is not None} - self._known)
@@ -84,6 +118,7 @@ class _Pool:
             self.values.extend(new)
             self._known.update(new)
             self._dtype = pl.Enum(self.values)
+            self._series = None
 
     def codes(self, column: str) -> pl.Expr:
         """Expression: the column's codes (after :meth:`learn` saw its values)."""
@@ -91,7 +126,14 @@ class _Pool:
         return (physical + 1).fill_null(0)
 
     def decode(self, codes: np.ndarray) -> pl.Series:
-        return pl.Series([None, *self.values], dtype=pl.Utf8).gather(codes)
+        if self._series is None:
+            self._series = pl.Series([None, *self.values], dtype=pl.Utf8)
+        return self._series.gather(codes)
+
+    def texts(self, codes: np.ndarray, null: str | None = None) -> np.ndarray:
+        """The strings of ``codes`` as an object array (``null`` for null), sharing one
+        str object per distinct value."""
+        return np.array([null, *self.values], dtype=object)[codes]
 
     def code(self, value: str | None) -> int | None:
         if value is None:
@@ -264,11 +306,11 @@ class LatestState:
     def reset(self) -> None:
         """Forget all readings and counters (full reload, time travel)."""
         n = self._ids.height
-        self._ts = np.full(n, _NO_TS, dtype=np.int64)
+        self._ts = np.full(n, NO_TS, dtype=np.int64)
         self._val = np.full(n, np.nan)
         self._qty = np.zeros(n, dtype=np.int64)
         self._unit = np.zeros(n, dtype=np.int64)
-        self._pos_ts = np.full(n, _NO_TS, dtype=np.int64)
+        self._pos_ts = np.full(n, NO_TS, dtype=np.int64)
         self._lon = np.full(n, np.nan)
         self._lat = np.full(n, np.nan)
         self._alt = np.full(n, np.nan)
@@ -297,7 +339,7 @@ class LatestState:
             out[old_to_new[ok]] = a[ok]
             return out
 
-        self._ts, self._pos_ts = move(self._ts, _NO_TS), move(self._pos_ts, _NO_TS)
+        self._ts, self._pos_ts = move(self._ts, NO_TS), move(self._pos_ts, NO_TS)
         self._qty, self._unit = move(self._qty, 0), move(self._unit, 0)
         self._val, self._lon, self._lat, self._alt = (
             move(a, np.nan) for a in (self._val, self._lon, self._lat, self._alt)
@@ -315,52 +357,56 @@ class LatestState:
         rows_in = rows.height
         self.rows_in_total += rows_in
         if rows_in == 0:
-            return ApplyResult([], 0, 0, {})
-        limit = as_utc(now) + self.max_future_skew
+            return ApplyResult(_NO_CHANGE, 0, 0, {}, self._id_series)
+        limit_us = (as_utc(now) + self.max_future_skew - _EPOCH) // _US
 
         def finite(c: str) -> pl.Expr:
             return pl.col(c).is_null() | pl.col(c).is_finite()
 
-        reason = (
-            pl.when(pl.col("sensor_id").is_null())
-            .then(pl.lit("null_sensor_id"))
-            .when(pl.col("ts").is_null())
-            .then(pl.lit("null_ts"))
-            .when(pl.col("idx").is_null())
-            .then(pl.lit("unknown_sensor"))
-            .when(~(finite("value") & finite("lon") & finite("lat") & finite("alt")))
-            .then(pl.lit("bad_value"))
-            .when(pl.col("ts") > limit)
-            .then(pl.lit("future_ts"))
-            .otherwise(pl.lit(None, dtype=pl.Utf8))
-            .alias("_reason")
-        )
-        df = rows.join(self._ids, on="sensor_id", how="left", maintain_order="left").with_columns(
-            reason
-        )
-        skipped: dict[str, int] = {}
-        if df["_reason"].null_count() < df.height:
-            skipped = self._count_skips(df)
-            df = df.filter(pl.col("_reason").is_null())
-        n_good = df.height
-        if n_good == 0:
-            return ApplyResult([], rows_in, 0, skipped)
-        self.rows_applied_total += n_good
-
+        df = self._with_idx(rows)
         seen = df.select(pl.col("quantity", "unit").unique().implode())
         self._quantities.learn(seen["quantity"][0])
         self._units.learn(seen["unit"][0])
-        cols = df.select(
-            pl.col("idx").cast(pl.Int64),
-            pl.col("ts").dt.epoch("us"),
+        checks = df.select(
+            pl.col("idx").fill_null(-1).cast(pl.Int64),
+            pl.col("ts").dt.epoch("us").fill_null(NO_TS),
+            pl.col("sensor_id").is_null().alias("no_id"),
+            (~(finite("value") & finite("lon") & finite("lat") & finite("alt"))).alias("bad"),
             *(pl.col(c).fill_null(np.nan) for c in ("value", "lon", "lat", "alt")),
             self._quantities.codes("quantity").alias("qty"),
             self._units.codes("unit").alias("unit"),
         )
-        arr = {c: cols[c].to_numpy() for c in cols.columns}
-        # Sort by (sensor, ts, arrival): equal timestamps -> the later row wins.
-        order = np.lexsort((np.arange(n_good), arr["ts"], arr["idx"]))
-        arr = {c: a[order] for c, a in arr.items()}
+        idx, ts = checks["idx"].to_numpy(), checks["ts"].to_numpy()
+        # the first reason that applies, in SKIP_REASONS order (len: none)
+        why = np.select(
+            [
+                checks["no_id"].to_numpy(),
+                ts == NO_TS,
+                idx < 0,
+                checks["bad"].to_numpy(),
+                ts > limit_us,
+            ],
+            np.arange(len(SKIP_REASONS)),
+            len(SKIP_REASONS),
+        )
+        skipped: dict[str, int] = {}
+        good = why == len(SKIP_REASONS)
+        arr = {c: checks[c].to_numpy() for c in ("value", "lon", "lat", "alt", "qty", "unit")}
+        arr["idx"], arr["ts"] = idx, ts
+        if not good.all():
+            skipped = self._count_skips(df, why)
+            arr = {c: a[good] for c, a in arr.items()}
+        n_good = int(good.sum())
+        if n_good == 0:
+            return ApplyResult(_NO_CHANGE, rows_in, 0, skipped, self._id_series)
+        self.rows_applied_total += n_good
+        idx, ts = arr["idx"], arr["ts"]
+        # Sort by (sensor, ts, arrival): equal timestamps -> the later row wins.  A batch
+        # usually arrives in that order already (one reading per sensor, by sensor).
+        step = np.diff(idx)
+        if not ((step > 0) | ((step == 0) & (np.diff(ts) >= 0))).all():
+            order = np.lexsort((np.arange(n_good), ts, idx))
+            arr = {c: a[order] for c, a in arr.items()}
         idx, ts, val, qty = arr["idx"], arr["ts"], arr["value"], arr["qty"]
         changed = [
             self._merge_latest(idx, ts, val, qty, arr["unit"]),
@@ -373,9 +419,21 @@ class LatestState:
         changed.append(won >> _Q_BITS)
         self._history.write(idx, ts, val, qty)
         self._latest_cache = None
-        changed_idx = np.sort(np.concatenate(changed))
-        changed_idx = changed_idx[_ends(changed_idx)] if changed_idx.size else changed_idx
-        return ApplyResult(self._id_series.gather(changed_idx).to_list(), rows_in, n_good, skipped)
+        mark = np.zeros(len(self._ts), dtype=bool)
+        for part in changed:
+            mark[part] = True
+        changed_idx = np.flatnonzero(mark)
+        return ApplyResult(changed_idx, rows_in, n_good, skipped, self._id_series)
+
+    def _with_idx(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` with each sensor's registry ``idx`` (null or -1: unknown).  A join
+        hashes the whole registry, so a batch much smaller than the fleet looks its
+        sensors up one by one instead: the cost follows the batch, not the fleet."""
+        if rows.height * 8 >= self._ids.height:
+            return rows.join(self._ids, on="sensor_id", how="left", maintain_order="left")
+        get = self._lookup().get
+        idx = [get(s, -1) for s in rows["sensor_id"].to_list()]
+        return rows.with_columns(pl.Series("idx", idx, dtype=pl.Int64))
 
     def _merge_latest(
         self, idx: np.ndarray, ts: np.ndarray, val: np.ndarray, qty: np.ndarray, unit: np.ndarray
@@ -407,7 +465,11 @@ class LatestState:
         )
         return e
 
-    def _count_skips(self, df: pl.DataFrame) -> dict[str, int]:
+    def _count_skips(self, df: pl.DataFrame, why: np.ndarray) -> dict[str, int]:
+        """Count and log the rows ``why`` refuses (a code into SKIP_REASONS; past the
+        end: good)."""
+        names = pl.Series([*SKIP_REASONS, None], dtype=pl.Utf8)
+        df = df.with_columns(names.gather(why).alias("_reason"))
         bad = df.filter(pl.col("_reason").is_not_null())
         counts = bad.group_by("_reason").len()
         found = dict(zip(counts["_reason"].to_list(), counts["len"].to_list(), strict=True))
@@ -446,14 +508,14 @@ class LatestState:
         value, quantity, unit, lon, lat, alt`` (position from the latest row
         that carried one; null for fixed sensors)."""
         if self._latest_cache is None:
-            self._latest_cache = self._frame_at(np.flatnonzero(self._ts != _NO_TS))
+            self._latest_cache = self._frame_at(np.flatnonzero(self._ts != NO_TS))
         return self._latest_cache
 
     def latest_at(self, idx: np.ndarray) -> pl.DataFrame:
         """The latest reading of registry sensors ``idx``, one row each in that order
         (nulls for a sensor with no reading yet): ``ts, value, quantity, unit``."""
         ts = self._ts[idx].astype("datetime64[us]")
-        ts[self._ts[idx] == _NO_TS] = np.datetime64("NaT")
+        ts[self._ts[idx] == NO_TS] = np.datetime64("NaT")
         return pl.DataFrame(
             [
                 pl.Series("ts", ts).dt.replace_time_zone("UTC"),
@@ -463,13 +525,67 @@ class LatestState:
             ]
         )
 
+    def readings_at(self, idx: np.ndarray) -> Readings:
+        """The latest reading of registry sensors ``idx`` as arrays (the engine's hot
+        path: no frame, no string per row beyond shared objects)."""
+        unit = self._unit[idx]
+        empty = self._units.code("")
+        return Readings(
+            self._ts[idx],
+            self._val[idx],
+            self._quantities.texts(self._qty[idx], ""),
+            self._units.texts(unit, ""),
+            (unit != 0) & (unit != (empty or 0)),
+            self._lon[idx],
+            self._lat[idx],
+        )
+
+    def driving_at(
+        self, idx: np.ndarray, quantity: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, pl.Series]:
+        """``(ts, value, unit)`` of the reading that drives each sensor's status:
+        its newest reading of ``quantity[i]`` (a rule's quantity), or its newest
+        reading at all where ``quantity[i]`` is None.  ``ts`` is :data:`NO_TS` where
+        there is none.  One searchsorted per distinct quantity, never a loop per sensor."""
+        ts, val, unit = self._ts[idx], self._val[idx], self._unit[idx]
+        named = np.flatnonzero(quantity != None)  # noqa: E711 - elementwise on objects
+        if named.size:
+            ts, val, unit = ts.copy(), val.copy(), unit.copy()
+            ts[named] = NO_TS
+            bq = self._by_q
+            for q in set(quantity[named].tolist()):
+                rows = named[quantity[named] == q]
+                code = self._quantities.code(q)
+                if code is None or code == 0 or bq.key.size == 0:
+                    continue  # never reported: no reading of it
+                key = (idx[rows] << _Q_BITS) | code
+                pos = np.minimum(np.searchsorted(bq.key, key), bq.key.size - 1)
+                hit = bq.key[pos] == key
+                rows, pos = rows[hit], pos[hit]
+                ts[rows], val[rows], unit[rows] = bq.ts[pos], bq.val[pos], bq.unit[pos]
+        return ts, val, self._units.decode(unit)
+
+    def quantities_at(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(i, quantity, value)``: every (sensor, quantity) latest with a quantity and a
+        value of sensors ``idx``, where ``i`` is the position in ``idx`` (sorted)."""
+        keys = self._by_q.key
+        lo = np.searchsorted(keys, idx << _Q_BITS)
+        hi = np.searchsorted(keys, (idx + 1) << _Q_BITS)
+        counts = hi - lo
+        rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        owner = np.repeat(np.arange(idx.size), counts)
+        code = keys[rows] & ((1 << _Q_BITS) - 1)
+        val = self._by_q.val[rows]
+        ok = (code != 0) & ~np.isnan(val)
+        return owner[ok], self._quantities.texts(code[ok]), val[ok]
+
     def latest_for(self, ids: Iterable[str]) -> pl.DataFrame:
         """The :attr:`latest` rows of some sensors only (e.g. ``ApplyResult.changed``);
         cost follows ``len(ids)``, not the fleet."""
         lookup = self._lookup()
         idx = np.fromiter((lookup.get(i, -1) for i in ids), dtype=np.int64)
         idx = idx[idx >= 0]
-        return self._frame_at(idx[self._ts[idx] != _NO_TS])
+        return self._frame_at(idx[self._ts[idx] != NO_TS])
 
     @property
     def latest_by_quantity(self) -> pl.DataFrame:
@@ -505,7 +621,7 @@ class LatestState:
 
     def __len__(self) -> int:
         """Number of sensors with at least one reading."""
-        return int(np.count_nonzero(self._ts != _NO_TS))
+        return int(np.count_nonzero(self._ts != NO_TS))
 
     def _lookup(self) -> dict[str, int]:
         if self._idx_of is None:
@@ -523,24 +639,23 @@ class LatestState:
         and value NaN.  Vectorised, for the data-quality checks (flat line, rate)."""
         h = self._history
         k, size = idx.size, h.size
-        ts = np.full((k, size), _NO_TS, dtype=np.int64)
+        ts = np.full((k, size), NO_TS, dtype=np.int64)
         val = np.full((k, size), np.nan)
         slot = h.slot[idx] if k else np.zeros(0, dtype=np.int64)
         has = slot >= 0
         if not has.any():
             return ts, val
         s = slot[has]
-        t, v = h.ts[s].copy(), h.val[s].copy()
+        t, v = h.ts[s], h.val[s]  # fancy indexing: copies
         ok = np.arange(size)[None, :] < np.minimum(h.count[s], size)[:, None]
         if quantities is not None:
             names = np.asarray(quantities, dtype=object)[has]
-            any_q = np.array([q is None for q in names.tolist()], dtype=bool)
-            codes = np.array(
-                [-1 if q is None else (self._quantities.code(q) or -1) for q in names.tolist()],
-                dtype=np.int64,
-            )
+            any_q = names == None  # noqa: E711 - elementwise on objects
+            codes = np.full(names.size, -1, dtype=np.int64)
+            for q in set(names[~any_q].tolist()):  # one pass per distinct quantity
+                codes[names == q] = self._quantities.code(q) or -1
             ok &= any_q[:, None] | (h.qty[s] == codes[:, None])
-        t[~ok], v[~ok] = _NO_TS, np.nan
+        t[~ok], v[~ok] = NO_TS, np.nan
         order = np.argsort(t, axis=1, kind="stable")
         ts[has] = np.take_along_axis(t, order, axis=1)
         val[has] = np.take_along_axis(v, order, axis=1)

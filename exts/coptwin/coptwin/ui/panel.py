@@ -138,9 +138,9 @@ def _instancers(engine: Any) -> dict[str, str]:
 
 
 def _sensor_for_instance(engine: Any) -> Callable[[str, int], str | None]:
-    def lookup(layer: str, index: int) -> str | None:
+    def lookup(instancer: str, index: int) -> str | None:
         overlay = getattr(engine, "overlay", None)
-        return overlay.sensor_for_instance(layer, index) if overlay is not None else None
+        return overlay.sensor_for_instance(instancer, index) if overlay is not None else None
 
     return lookup
 

@@ -73,16 +73,16 @@ def resolve_instance_pick(
 ) -> str | None:
     """The sensor a pick on a marker instance stands for, or None (steps 2-4 above).
 
-    ``instancers`` maps instancer paths to layer names; ``positions`` maps sensor
-    ids to (layer, marker centre); ``sensor_for_instance(layer, index)`` is the
-    overlay's lookup.
+    ``instancers`` maps instancer paths to layer names (a layer's markers may span
+    several instancers); ``positions`` maps sensor ids to (layer, marker centre);
+    ``sensor_for_instance(instancer path, index)`` is the overlay's lookup.
     """
     inst = instancer_of(pick.path, instancers)
     if inst is None:
         return None
     layer = instancers[inst]
     if pick.instance is not None and callable(sensor_for_instance):
-        return sensor_for_instance(layer, pick.instance)
+        return sensor_for_instance(inst, pick.instance)
     if pick.world is None:
         return None
     candidates = (

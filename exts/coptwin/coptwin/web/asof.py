@@ -18,8 +18,10 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from coptwin.engine.snapshot import EngineSnapshot, SensorRow
-from coptwin.engine.time_travel import parse_as_of
+import numpy as np
+
+from coptwin.engine.snapshot import EngineSnapshot, SensorRow, SensorTable
+from coptwin.engine.time_travel import AsOfError, parse_as_of
 from coptwin.ui.status import as_of_text, banner_text
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ class AsOfState:
     version: int
     #: The moment the statuses were evaluated at.
     when: datetime
-    rows: tuple[SensorRow, ...]
+    rows: SensorTable
     state: Any
     #: The alarms as they were at :attr:`when` (an AlarmBook; None without alarms).
     alarms: Any = None
@@ -54,34 +56,29 @@ class AsOfState:
         return list(self.state.history(sensor_id))
 
     def row(self, sensor_id: str) -> SensorRow | None:
-        return next((r for r in self.rows if r.sensor_id == sensor_id), None)
+        return self.rows.row_of(sensor_id)
 
 
 def read_as_of(engine: Any, live: EngineSnapshot, as_of: AsOf) -> AsOfState:
     """Blocking: the COP as of ``as_of`` (:meth:`Engine.cop_as_of
     <coptwin.engine.engine.Engine.cop_as_of>`, the engine's own time travel, alarms
-    included) with the live registry, as rows like the live ones."""
-
+    included) as a table like the live one (the live sensors' columns, that moment's
+    verdicts, readings and tracker positions)."""
     cop = engine.cop_as_of(as_of)
-    index = {sid: i for i, sid in enumerate(cop.registry.ids)}
-    latest = {r["sensor_id"]: r for r in cop.state.latest.iter_rows(named=True)}
-    out = []
-    for row in live.sensors:
-        rec = latest.get(row.sensor_id, {})
-        i = index.get(row.sensor_id)
-        out.append(
-            dataclasses.replace(
-                row,
-                status="unknown" if i is None else str(cop.verdicts.status[i]),
-                reason="" if i is None else cop.verdicts.reason(i),
-                value=rec.get("value"),
-                unit=rec.get("unit") or row.unit,
-                quantity=rec.get("quantity") or "",
-                ts=rec.get("ts"),
-                position=cop.positions.get(row.sensor_id, row.position),
-            )
-        )
-    return AsOfState(as_of, cop.version, cop.when, tuple(out), cop.state, cop.alarms)
+    table = live.sensors
+    if not _same_sensors(table, cop.registry.ids):  # the sensors table was re-read meanwhile
+        table = engine.snapshot().sensors
+        if not _same_sensors(table, cop.registry.ids):
+            raise AsOfError("the sensors table changed meanwhile; ask again")
+    n = len(cop.registry)
+    rows = table.at(
+        cop.verdicts.view(), cop.state.readings_at(np.arange(n)), cop.moved, cop.moved_xyz
+    )
+    return AsOfState(as_of, cop.version, cop.when, rows, cop.state, cop.alarms)
+
+
+def _same_sensors(table: Any, ids: list[str]) -> bool:
+    return isinstance(table, SensorTable) and table.columns.ids.tolist() == ids
 
 
 class AsOfCache:

@@ -2,11 +2,13 @@
 
 The engine calls :meth:`LiveFeed.poke` at the end of every commit (``Engine.on_commit``);
 the feed then takes one snapshot (in a worker thread, at most every
-``min_interval_s``), compares it with what it sent last, and queues one small
-columnar ``update`` message for every subscriber:  the changed sensors' row numbers,
-status codes, values and times, plus new positions of sensors that moved.  A page
-that connects (or falls behind) gets the whole ``state`` first, so there is no gap
-between "load" and "follow".
+``min_interval_s``; a snapshot only takes references), asks it which rows changed
+after the revision it sent last (:meth:`~coptwin.engine.snapshot.SensorTable.changed_since`)
+and queues one small columnar ``update`` message for every subscriber:  those
+sensors' row numbers, status codes, values and times, plus new positions of sensors
+that moved.  So a push costs what changed, not the fleet.  A page that connects (or
+falls behind) gets the whole ``state`` first, so there is no gap between "load" and
+"follow".
 
 Server-Sent Events carry the messages (one direction is all the page needs; writes go
 through plain POSTs): ``event: state|update|status|notes`` and a JSON ``data:`` line.
@@ -28,7 +30,7 @@ import msgspec
 import numpy as np
 
 from coptwin.config import STATUSES
-from coptwin.engine.snapshot import EngineSnapshot, SensorRow
+from coptwin.engine.snapshot import EngineSnapshot, SensorRow, SensorTable
 from coptwin.model.palette import DESCRIPTIONS, HEX, LABELS
 from coptwin.ui.status import format_status
 
@@ -82,12 +84,63 @@ def status_line(snap: EngineSnapshot) -> dict[str, Any]:
     }
 
 
-def _row_key(row: SensorRow) -> tuple:
-    return (row.status, row.value, row.ts, row.quantity, row.unit)
+def _status_codes(table: SensorTable, idx: np.ndarray) -> list[int]:
+    """The page's status codes of rows ``idx`` (names the page lacks: unknown)."""
+    codes, names = table.status_codes()
+    page = np.array([STATUS_CODE.get(n, STATUS_CODE["unknown"]) for n in names], dtype=np.int64)
+    return page[codes[idx]].tolist()
+
+
+def _epoch_ms(ts_us: np.ndarray) -> list[int | None]:
+    none = ts_us == np.iinfo(np.int64).min
+    ms = (ts_us // 1000).tolist()
+    return [None if n else m for m, n in zip(ms, none.tolist(), strict=True)]
+
+
+def _numbers(values: np.ndarray) -> list[float | None]:
+    return [number(v) for v in values.tolist()]
+
+
+def _page_positions(geo: Any, xyz: np.ndarray) -> tuple[list, list, list]:
+    """lon, lat, alt lists (None where a sensor is not placed)."""
+    if not len(xyz):
+        return [], [], []
+    lon, lat, alt = geo.stage_to_page(xyz)
+    return (
+        [round(float(v), 7) if math.isfinite(v) else None for v in lon],
+        [round(float(v), 7) if math.isfinite(v) else None for v in lat],
+        [round(float(v), 2) if math.isfinite(v) else None for v in alt],
+    )
+
+
+def _table_columns(table: SensorTable, geo: Any) -> dict[str, list]:
+    """:func:`sensor_columns` of a snapshot's table, straight from its columns."""
+    c, shown, facts = table.columns, table.shown, table.columns.facts
+    every = np.arange(len(table))
+    units = np.where(shown.unit != "", shown.unit, facts.unit)
+    lon, lat, alt = _page_positions(geo, table.xyz)
+    return {
+        "id": c.ids.tolist(),
+        "name": [n or sid for n, sid in zip(c.names.tolist(), c.ids.tolist(), strict=True)],
+        "kind": facts.kind.tolist(),
+        "layer": facts.layer.tolist(),
+        "status": _status_codes(table, every),
+        "value": _numbers(shown.value),
+        "unit": [u or "" for u in units.tolist()],
+        "quantity": [q or "" for q in shown.quantity.tolist()],
+        "ts": _epoch_ms(shown.ts),
+        "lon": lon,
+        "lat": lat,
+        "alt": alt,
+        "b": [geo.building_of(p) for p in facts.bound_prim.tolist()],
+        "placement": facts.placement.tolist(),
+    }
 
 
 def sensor_columns(rows: Sequence[SensorRow], geo: Any) -> dict[str, list]:
     """The page's sensor table, one list per column (row i is sensor i)."""
+    if isinstance(rows, SensorTable):
+        return _table_columns(rows, geo)
     pos = np.array(
         [r.position if r.position is not None else (np.nan,) * 3 for r in rows], dtype=np.float64
     ).reshape(-1, 3)
@@ -154,10 +207,9 @@ class LiveFeed:
         self.seq = 0
         self.stats = FeedStats()
         self.snapshot: EngineSnapshot | None = None
-        self._keys: list[tuple] = []
-        self._positions: list[Any] = []
-        self._ids: list[str] = []
-        self._index: dict[str, int] = {}
+        #: the sensors (a registry's columns) and the engine revision last sent
+        self._columns: Any = None
+        self._revision = -1
         self._state: bytes | None = None
         self._status: tuple | None = None
         self._status_at = 0.0
@@ -227,29 +279,25 @@ class LiveFeed:
     # ------------------------------------------------------------------ diffing
     def _apply(self, snap: EngineSnapshot) -> None:
         self.snapshot = snap
-        rows = snap.sensors
-        ids = [r.sensor_id for r in rows]
-        if ids != self._ids:  # first snapshot, or the sensors table changed: resend all
-            self._ids = ids
-            self._index = {sid: i for i, sid in enumerate(ids)}
-            self._keys = [_row_key(r) for r in rows]
-            self._positions = [r.position for r in rows]
+        table = snap.sensors
+        columns = table.columns if isinstance(table, SensorTable) else None
+        if columns is None or columns is not self._columns:
+            # first snapshot, or the sensors table changed: everyone starts over
+            self._columns = columns
+            self._revision = table.revision if isinstance(table, SensorTable) else -1
             self.seq += 1
             self._state = None
             self._broadcast(None)
-        else:
-            changed = [i for i, r in enumerate(rows) if _row_key(r) != self._keys[i]]
-            moved = [i for i, r in enumerate(rows) if r.position != self._positions[i]]
-            if changed or moved:
+        elif table.revision != self._revision:
+            changed = table.changed_since(self._revision)
+            moved = table.moved_since(self._revision)
+            self._revision = table.revision
+            if changed.size or moved.size:
                 self.seq += 1
                 self._state = None
-                for i in changed:
-                    self._keys[i] = _row_key(rows[i])
-                for i in moved:
-                    self._positions[i] = rows[i].position
-                msg = sse("update", self._update(rows, changed, moved))
+                msg = sse("update", self._update(table, changed, moved))
                 self.stats.updates += 1
-                self.stats.changed += len(changed)
+                self.stats.changed += int(changed.size)
                 self.stats.update_bytes += len(msg)
                 self._broadcast(msg)
         status = status_line(snap)
@@ -266,21 +314,27 @@ class LiveFeed:
             self._alarms_key = alarms
             self._broadcast(sse("alarms", {"seq": self.seq}))
 
-    def _update(self, rows: Sequence[SensorRow], changed: list[int], moved: list[int]) -> dict:
-        sub = [rows[i] for i in changed]
+    def _update(self, table: SensorTable, changed: np.ndarray, moved: np.ndarray) -> dict:
+        """The ``update`` message of rows ``changed`` (and positions of rows ``moved``),
+        made from the table's columns at those rows only."""
+        shown, facts = table.shown, table.columns.facts
+        units = shown.unit[changed]
         msg: dict[str, Any] = {
             "seq": self.seq,
-            "i": changed,
-            "s": [STATUS_CODE.get(r.status, STATUS_CODE["unknown"]) for r in sub],
-            "v": [number(r.value) for r in sub],
-            "t": [epoch_ms(r.ts) for r in sub],
-            "q": [r.quantity for r in sub],
-            "u": [r.unit for r in sub],
+            "i": changed.tolist(),
+            "s": _status_codes(table, changed),
+            "v": _numbers(shown.value[changed]),
+            "t": _epoch_ms(shown.ts[changed]),
+            "q": [q or "" for q in shown.quantity[changed].tolist()],
+            "u": [
+                u or f or ""
+                for u, f in zip(units.tolist(), facts.unit[changed].tolist(), strict=True)
+            ],
             "c": int(self._commit_at * 1000) if self._commit_at else None,
         }
-        if moved:
-            cols = sensor_columns([rows[i] for i in moved], self.geo)
-            msg["moved"] = {"i": moved, "lon": cols["lon"], "lat": cols["lat"], "alt": cols["alt"]}
+        if moved.size:
+            lon, lat, alt = _page_positions(self.geo, table.xyz[moved])
+            msg["moved"] = {"i": moved.tolist(), "lon": lon, "lat": lat, "alt": alt}
         return msg
 
     # ------------------------------------------------------------------ page side
@@ -316,9 +370,12 @@ class LiveFeed:
                 sub.put(message)
 
     def row(self, sensor_id: str) -> SensorRow | None:
-        i = self._index.get(sensor_id)
         snap = self.snapshot
-        return snap.sensors[i] if snap is not None and i is not None else None
+        if snap is None:
+            return None
+        if isinstance(snap.sensors, SensorTable):
+            return snap.sensors.row_of(sensor_id)
+        return next((r for r in snap.sensors if r.sensor_id == sensor_id), None)
 
 
 def state_document(
