@@ -170,11 +170,9 @@ class SceneMeshes:
             buildings.append(
                 gi.Building(len(buildings), path, gi.normalize_object_id(value), "attribute")
             )
-        col = gi._Collected()
-        col.mesh_paths = list(self.use_path)
-        col.mesh_owner = [gi._owner_of(p, building_of_path) for p in self.use_path]
-        gi._assign_connector_buildings(stage, col, buildings)
-        return buildings, np.asarray(col.mesh_owner, dtype=np.int64)
+        owners = gi._owners(list(self.use_path), building_of_path)
+        gi._assign_connector_buildings(stage, list(self.use_path), owners, buildings)
+        return buildings, np.asarray(owners, dtype=np.int64)
 
 
 def axis_matrix(up_axis: str, meters_per_unit: float) -> np.ndarray:
