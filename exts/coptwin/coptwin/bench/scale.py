@@ -313,11 +313,9 @@ def _child_engine(cfg_path: Path, n_sensors: int, fractions: list[float], ticks:
             # (sensors table, placement, overlay)
             "breakdown_ms": {
                 "stage_open": round(stage_ms, 1),
-                "scene_index": round(index.build_seconds * 1000, 1),
+                "scene_index": round(index.seconds * 1000, 1),
                 **{f"scene_index_{k}": round(v * 1000, 1) for k, v in index.phases.items()},
-                "sensors_placement_overlay": round(
-                    open_ms - stage_ms - index.build_seconds * 1000, 1
-                ),
+                "sensors_placement_overlay": round(open_ms - stage_ms - index.seconds * 1000, 1),
                 "first_state": round(cold_ms - open_ms, 1),
             },
         },

@@ -278,6 +278,18 @@ def read_axes(stage: object) -> tuple[str, float]:
     return up_axis, mpu
 
 
+def axis_matrix(up_axis: str, meters_per_unit: float) -> np.ndarray:
+    """4x4 row-vector matrix: stage coordinates -> local metres (east, north, up).
+
+    :meth:`SceneFrame.stage_to_local` as a matrix, so it folds into instance matrices.
+    """
+    m = np.eye(4)
+    if up_axis == "Y":  # (x, y, z) -> (x, -z, y)
+        m[:3, :3] = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]
+    m[:3, :3] *= meters_per_unit
+    return m
+
+
 def georeference_from_config(scene_cfg: SceneConfig) -> Georeference | None:
     """The georeference the config gives, if any (crs wins over enu_origin)."""
     if scene_cfg.crs:
