@@ -9,8 +9,8 @@ of shared assets). Reading through instance proxies repeats the reading -- and a
 triangulation -- for every copy. :func:`read_stage_meshes` walks the stage *without*
 instance proxies, reads each prototype once (nested instancing included) and returns
 
-* ``meshes``: the distinct meshes, each in its own space (points float64, face counts and
-  indices with hole faces removed);
+* ``meshes``: the distinct meshes, each in its own space (points as authored, face counts
+  and indices with hole faces removed);
 * the *uses*: for every place a mesh is drawn, which mesh, its mesh-to-stage matrix
   (row-vector USD convention) and its path as seen through instance proxies, so callers
   that key on paths (building ownership, connector names) see the same paths as before;
@@ -35,6 +35,7 @@ run on any thread against a stage nobody is writing.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ class MeshData:
     #: where it was read (an ``Sdf.Path``): on the stage, or inside a prototype
     #: (``/__Prototype_N/...``)
     path: object
-    points: np.ndarray  # (P, 3) float64
+    points: np.ndarray  # (P, 3) as authored (float32 for point3f; callers widen in bulk)
     counts: np.ndarray  # (F,) int64 faceVertexCounts (hole faces removed)
     indices: np.ndarray  # (sum(counts),) int64 faceVertexIndices
 
@@ -150,9 +151,17 @@ class _Reader:
         self._kinds: dict[str, tuple[bool, bool, bool, bool]] = {}
         self._usd, self._geom, self._shade = Usd, UsdGeom, UsdShade
         self._invisible, self._guide = UsdGeom.Tokens.invisible, UsdGeom.Tokens.guide
+        # USD's Python objects check that they are still valid on every attribute
+        # access; the walk calls the class's methods on prims it has just been handed,
+        # which skips that check (about a sixth of the walk's time on a big city)
+        prim_t, attr_t = Usd.Prim, Usd.Attribute
+        self._children, self._name = prim_t.GetChildren, prim_t.GetName
+        self._authored, self._is_instance = prim_t.GetAuthoredPropertyNames, prim_t.IsInstance
+        self._attr, self._get = prim_t.GetAttribute, attr_t.Get
+        self._prototype, self._type_name = prim_t.GetPrototype, prim_t.GetTypeName
 
     def _kind(self, prim: object) -> tuple[bool, bool, bool, bool]:
-        name = prim.GetTypeName()  # type: ignore[attr-defined]
+        name = self._type_name(prim)
         kind = self._kinds.get(name)
         if kind is None:
             geom, shade = self._geom, self._shade
@@ -176,32 +185,26 @@ class _Reader:
         prototype is read once). At the top level they are returned as :data:`_Use`
         records for :meth:`compose`, which multiplies all matrices at once.
 
-        The stage is walked with a ``Usd.PrimRange``; a prototype, which has a few prims
-        only, depth-first over ``GetChildren`` (same prims, same order), because a range
-        costs more to create than such a walk. The roots themselves have no properties
-        (an instance keeps its own), so the walks start with their children.
+        Both are walked depth-first over ``GetChildren`` (the prims and order of a
+        ``Usd.PrimRange``), which costs less than a range and lets paths be built from
+        names. The roots themselves have no properties (an instance keeps its own), so
+        the walks start with their children.
         """
         flat = _Flat()
         uses: list[_Use] = []
         self.stats.prims += 1
-        if top:
-            it = iter(self._usd.PrimRange(root))
-            next(it)  # the pseudo-root
-            for prim in it:
-                if self._visit(prim, flat, uses, None, True, False) is None:
-                    it.PruneChildren()
-            return flat, uses
         # each entry: a prim, its parent's path below the root (paths are built from
         # names, which costs less than asking for them) and whether everything between
         # it and the root is untransformed (then, without an xformOpOrder of its own, it
         # sits at the identity)
-        stack = [(c, "", True) for c in reversed(root.GetChildren())]  # type: ignore[attr-defined]
+        children, name, visit = self._children, self._name, self._visit
+        stack = [(c, "", True) for c in reversed(children(root))]
         while stack:
             prim, parent, plain = stack.pop()
-            rel = parent + "/" + prim.GetName()  # type: ignore[attr-defined]
-            plain = self._visit(prim, flat, uses, rel, False, plain)
+            rel = parent + "/" + name(prim)
+            plain = visit(prim, flat, uses, rel, top, plain)
             if plain is not None:
-                stack.extend((c, rel, plain) for c in reversed(prim.GetChildren()))
+                stack.extend((c, rel, plain) for c in reversed(children(prim)))
         return flat, uses
 
     def _visit(
@@ -209,14 +212,14 @@ class _Reader:
         prim: object,
         flat: _Flat,
         uses: list[_Use],
-        rel: str | None,
+        rel: str,
         top: bool,
         plain: bool,
     ) -> bool | None:
-        """Read one prim (``rel``: its path below a prototype root; None at the top
-        level). None if there is nothing below it to walk (not drawn, or an instance,
-        whose prototype is read here), else whether it and its ancestors (up to the
-        walk's root) are untransformed."""
+        """Read one prim (``rel``: its path below the walk's root, the stage's or a
+        prototype's). None if there is nothing below it to walk (not drawn, or an
+        instance, whose prototype is read here), else whether it and its ancestors (up
+        to the walk's root) are untransformed."""
         self.stats.prims += 1
         if top and prim == self.skip_prim:
             return None
@@ -227,36 +230,36 @@ class _Reader:
             return None
         # Only authored opinions can hide a prim or tag it; reading the list once is
         # cheaper than three attribute look-ups on every prim.
-        authored = prim.GetAuthoredPropertyNames()  # type: ignore[attr-defined]
+        authored = self._authored(prim)
+        attr, get = self._attr, self._get
         if imageable and (
-            ("visibility" in authored and prim.GetAttribute("visibility").Get() == self._invisible)  # type: ignore[attr-defined]
-            or ("purpose" in authored and prim.GetAttribute("purpose").Get() == self._guide)  # type: ignore[attr-defined]
+            ("visibility" in authored and get(attr(prim, "visibility")) == self._invisible)
+            or ("purpose" in authored and get(attr(prim, "purpose")) == self._guide)
         ):
             return None
-        plain = plain and "xformOpOrder" not in authored
-        instance = prim.IsInstance()  # type: ignore[attr-defined]
+        parent_plain, plain = plain, plain and "xformOpOrder" not in authored
+        instance = self._is_instance(prim)
         tag = self.tag
-        tagged = tag is not None and tag in authored
-        if rel is None:
-            rel = str(prim.GetPath()) if (is_mesh or instance or tagged) else ""  # type: ignore[attr-defined]
-        if tagged:
-            attr = prim.GetAttribute(tag)  # type: ignore[attr-defined]
-            if attr.HasAuthoredValue():
-                flat.tagged.append((rel, attr.Get()))
+        if tag is not None and tag in authored:
+            value = get(attr(prim, tag))
+            if value is not None:  # None: blocked
+                flat.tagged.append((rel, value))
         if is_mesh:
             mesh = self._read_mesh(prim, authored)
-            if mesh is not None and top:
-                uses.append((_Flat([mesh], [_IDENTITY], [""]), self._matrix(prim, plain), rel))
-            elif mesh is not None:
-                flat.mesh.append(mesh)
-                flat.matrix.append(self._matrix(prim, plain))
-                flat.path.append(rel)
+            if mesh is not None:
+                matrix = self._matrix(prim, parent_plain, plain)
+                if top:
+                    uses.append((_Flat([mesh], [_IDENTITY], [""]), matrix, rel))
+                else:
+                    flat.mesh.append(mesh)
+                    flat.matrix.append(matrix)
+                    flat.path.append(rel)
         if instance:  # an instance has no children of its own: its prototype does
-            proto = prim.GetPrototype()  # type: ignore[attr-defined]
+            proto = self._prototype(prim)
             sub = self.protos.get(proto)
             if sub is None:
                 sub = self.protos[proto] = self.walk(proto, top=False)[0]
-            self._use(flat, uses, sub, self._matrix(prim, plain), rel, top)
+            self._use(flat, uses, sub, self._matrix(prim, parent_plain, plain), rel, top)
             flat.instances += 1 + sub.instances
             if sub.tagged:
                 flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
@@ -293,29 +296,36 @@ class _Reader:
         paths = [rel + p for f, _, rel in uses for p in f.path]
         return mesh, np.matmul(local.reshape(-1, 4, 4), where), paths
 
-    def _matrix(self, prim: object, plain: bool) -> np.ndarray:
-        """Prim -> walk root (the stage, or a prototype root, which has no xform)."""
+    def _matrix(self, prim: object, parent_plain: bool, plain: bool) -> np.ndarray:
+        """Prim -> walk root (the stage, or a prototype root, which has no xform);
+        ``plain``: the prim and its ancestors are untransformed, ``parent_plain``: its
+        ancestors are (then its own transform is the whole answer)."""
         if plain:
             return _IDENTITY
+        if parent_plain:
+            local = self._geom.Xformable(prim).GetLocalTransformation()
+            return np.array(local, dtype=np.float64)
         return np.array(self.xf.GetLocalToWorldTransform(prim), dtype=np.float64)
 
     def _read_mesh(self, prim: object, authored: object) -> int | None:
-        get = prim.GetAttribute  # type: ignore[attr-defined]
-        pts_attr = get("points")
-        pts = pts_attr.Get()
-        if pts is None and pts_attr.GetNumTimeSamples():
-            pts = pts_attr.Get(self._usd.TimeCode.EarliestTime())
-        counts = get("faceVertexCounts").Get()
-        indices = get("faceVertexIndices").Get()
+        attr, get = self._attr, self._get
+        pts_attr = attr(prim, "points")
+        pts = get(pts_attr)
+        if pts is None and pts_attr.GetNumTimeSamples():  # type: ignore[attr-defined]
+            pts = get(pts_attr, self._usd.TimeCode.EarliestTime())
+        counts = get(attr(prim, "faceVertexCounts"))
+        indices = get(attr(prim, "faceVertexIndices"))
         if pts is None or counts is None or indices is None or len(pts) == 0 or len(counts) == 0:
             self.stats.empty_meshes.append(str(prim.GetPath()))  # type: ignore[attr-defined]
             log.debug("mesh %s has no points/faces; skipped", prim)
             return None
-        p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
+        p = np.asarray(pts)
+        if p.ndim != 2:  # an array of something other than 3-vectors
+            p = p.astype(np.float64).reshape(-1, 3)
         c = np.asarray(counts, dtype=np.int64)
         i = np.asarray(indices, dtype=np.int64)
         has_holes = "holeIndices" in authored  # type: ignore[operator]
-        holes = get("holeIndices").Get() if has_holes else None
+        holes = get(attr(prim, "holeIndices")) if has_holes else None
         if holes is not None and len(holes):
             if int(c.sum()) != i.shape[0]:  # checked here, before the holes use it
                 self._bad_topology(str(prim.GetPath()))  # type: ignore[attr-defined]
@@ -382,7 +392,15 @@ def read_stage_meshes(
     ``extent`` (one more attribute read per mesh; ``coptwin inspect`` asks for it).
     """
     reader = _Reader(stage, tag_attribute, skip_root, check_extents)
-    flat, uses = reader.walk(stage.GetPseudoRoot(), top=True)  # type: ignore[attr-defined]
+    # The walk allocates a few small objects per prim and frees none: Python's cyclic
+    # collector would only rescan them, again and again (~8% of a big city's walk).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        flat, uses = reader.walk(stage.GetPseudoRoot(), top=True)  # type: ignore[attr-defined]
+    finally:
+        if collecting:
+            gc.enable()
     mesh, mats, paths = reader.drop_bad_topology(*reader.compose(uses))
     st = reader.stats
     st.meshes, st.distinct_meshes = int(mesh.shape[0]), len(reader.meshes)
@@ -418,7 +436,9 @@ def expand_points(
     mesh_start = np.concatenate([[0], np.cumsum(sizes)])
     if not sm.meshes or sm.use_mesh.size == 0:
         return np.zeros((0, 3)), np.zeros(sm.use_mesh.size + 1, dtype=np.int64), mesh_start
-    allp = np.concatenate([m.points for m in sm.meshes]) if all_points is None else all_points
+    if all_points is None:
+        all_points = np.concatenate([m.points for m in sm.meshes], dtype=np.float64)
+    allp = all_points
     per_use = sizes[sm.use_mesh]
     use_start = np.concatenate([[0], np.cumsum(per_use)])
     total = int(use_start[-1])
@@ -510,7 +530,7 @@ def read_city(
     # Triangulate each distinct mesh once, in its own space.
     sizes = np.array([m.points.shape[0] for m in sm.meshes], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    all_points = np.concatenate([m.points for m in sm.meshes])
+    all_points = np.concatenate([m.points for m in sm.meshes], dtype=np.float64)
     finite = np.isfinite(all_points).all(axis=1)
     clean = finite.all()
     tstats = TriangulationStats()
