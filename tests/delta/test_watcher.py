@@ -499,15 +499,19 @@ def test_prefetched_poll_is_the_next_poll(table):
     assert w.poll() is None  # nothing new, prefetched or not
 
 
-def test_prefetch_errors_reach_the_poll_and_reset_drops_the_prefetch(table, tmp_path):
+def test_a_failed_prefetch_is_retried_and_reset_drops_the_prefetch(table, tmp_path):
     w = TableWatcher(str(tmp_path / "absent"))
     w.prefetch()
     with pytest.raises(TableNotFoundError):
         w.poll()
+    w = TableWatcher(table.uri)
+    w.prefetch()  # no table yet: this prefetch fails ...
+    table.write([7])
+    assert table.ids(w.poll().data) == [7]  # ... and the poll tries again
     table.write(range(0, 2))
     w = TableWatcher(table.uri)
     w.prefetch()
     w.reset()  # waits for the prefetched load, then forgets it
     assert w.applied_version is None
     batch = w.poll()
-    assert batch is not None and batch.full_reload and table.ids(batch.data) == [0, 1]
+    assert batch is not None and batch.full_reload and sorted(table.ids(batch.data)) == [0, 1, 7]

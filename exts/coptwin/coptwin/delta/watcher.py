@@ -150,13 +150,16 @@ class TableWatcher:
         Raises :class:`TableNotFoundError`, :class:`DeltaLogError` (malformed commit; the
         applied version is kept) or :class:`DeltaStorageError`.
         After :meth:`prefetch`, the prefetched batch joined with anything committed since
-        (or the prefetched poll's error).
+        (a prefetch that failed is retried: what it hit may be over).
         """
         with self._prefetch_guard:
             prefetched, self._prefetched = self._prefetched, None
         if prefetched is None:
             return self._poll()
-        first = prefetched.result()
+        try:
+            first = prefetched.result()
+        except Exception:
+            return self._poll()
         more = self._poll()
         if more is None or first is None or more.full_reload:
             return first if more is None else more

@@ -180,13 +180,15 @@ class Engine:
             for name in ("readings", "sensors", "annotations")
             if getattr(cfg.tables, name) is not None
         }
-        for watcher in watchers.values():  # the tables load while the scene is read
-            watcher.prefetch()
         t0 = time.perf_counter()
         stage = self._stage if self._stage is not None else self._open_base_stage()
         scfg = cfg.scene
         scene = scene_reader() if scene_reader is not None else stage
         t_stage = time.perf_counter()
+        # The tables load while the scene is indexed: that is mostly one thread of
+        # Python, while opening a stage keeps every core busy already.
+        for watcher in watchers.values():
+            watcher.prefetch()
         placer = Placer(SceneFrame.from_stage(scene, scfg), SceneIndex.build(scene, scfg), scfg)
         t_index = time.perf_counter()
         sensors = self._read_sensors(watchers["sensors"].poll(), placer)
