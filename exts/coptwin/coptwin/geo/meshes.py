@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 _EXTENT_TOL = 1e-4
 
 
-@dataclass
+@dataclass(slots=True)
 class MeshData:
     """One distinct mesh in its own space."""
 
@@ -159,6 +159,7 @@ class _Reader:
         self._authored, self._is_instance = prim_t.GetAuthoredPropertyNames, prim_t.IsInstance
         self._attr, self._get = prim_t.GetAttribute, attr_t.Get
         self._prototype, self._type_name = prim_t.GetPrototype, prim_t.GetTypeName
+        self._path = prim_t.GetPath
 
     def _kind(self, prim: object) -> tuple[bool, bool, bool, bool]:
         name = self._type_name(prim)
@@ -337,7 +338,7 @@ class _Reader:
             c = c[keep]
         if self.check_extents and "extent" in authored:  # type: ignore[operator]
             self._check_extent(prim, p)
-        self.meshes.append(MeshData(prim.GetPath(), p, c, i))  # type: ignore[attr-defined]
+        self.meshes.append(MeshData(self._path(prim), p, c, i))
         return len(self.meshes) - 1
 
     def _check_extent(self, prim: object, p: np.ndarray) -> None:
