@@ -555,12 +555,13 @@ def read_city(
             for k in np.flatnonzero(~drawn).tolist()
             if (p := str(sm.meshes[k].path)) not in nonfinite
         ]
-    st.meshes = int(drawn[sm.use_mesh].sum())
     t_tri = time.perf_counter()
-    # Uses in building order (terrain first), so the triangles come out grouped by
-    # owner; and straight into the local frame: the axis swap and units ride on each
-    # use's matrix.
+    # Uses of meshes that draw something, in building order (terrain first), so the
+    # triangles come out grouped by owner; and straight into the local frame: the axis
+    # swap and units ride on each use's matrix.
     by_owner = np.argsort(use_owner, kind="stable")
+    by_owner = by_owner[drawn[sm.use_mesh[by_owner]]]
+    st.meshes = int(by_owner.shape[0])
     sm.use_mesh, use_owner = sm.use_mesh[by_owner], use_owner[by_owner]
     sm.use_matrix = sm.use_matrix[by_owner] @ axis_matrix(up_axis, mpu)
     points, use_start, mesh_start = expand_points(sm, all_points)

@@ -111,26 +111,25 @@ def load_scene(
         check_extents=check_extents,
     )
     pts, tris, owner, buildings = city.points, city.tris, city.owner, city.buildings
-    if tris.shape[0]:
-        used = pts[tris.ravel()]
-        lo, hi = used.min(axis=0), used.max(axis=0)
-        origin = np.round((lo + hi) / 2.0)
-    else:
-        origin = np.zeros(3)
+    finite = pts[np.isfinite(pts).all(axis=1)]
+    origin = (
+        np.round((finite.min(axis=0) + finite.max(axis=0)) / 2.0) if finite.size else np.zeros(3)
+    )
+    del finite
     points = (pts - origin).astype(np.float32)
-    b_lo = np.full((len(buildings), 3), np.nan, dtype=np.float32)
-    b_hi = np.full((len(buildings), 3), np.nan, dtype=np.float32)
-    if tris.shape[0] and buildings:
-        for axis in range(3):
-            vals = points[tris, axis]
-            tri_lo, tri_hi = vals.min(axis=1), vals.max(axis=1)
-            sel = owner >= 0
-            lo_b = np.full(len(buildings), np.inf, dtype=np.float32)
-            hi_b = np.full(len(buildings), -np.inf, dtype=np.float32)
-            np.minimum.at(lo_b, owner[sel], tri_lo[sel])
-            np.maximum.at(hi_b, owner[sel], tri_hi[sel])
-            has = np.isfinite(lo_b)
-            b_lo[has, axis], b_hi[has, axis] = lo_b[has], hi_b[has]
+    nb = len(buildings)
+    b_lo = np.full((nb, 3), np.nan, dtype=np.float32)
+    b_hi = np.full((nb, 3), np.nan, dtype=np.float32)
+    if tris.shape[0] and nb:
+        # triangles come grouped by owner (terrain first): one reduceat per corner
+        starts = np.searchsorted(owner, np.arange(nb), side="left")
+        full = np.flatnonzero(np.searchsorted(owner, np.arange(nb), side="right") > starts)
+        at = starts[full]
+        for k in range(3):
+            corner = points[tris[:, k]]
+            lo_k, hi_k = np.minimum.reduceat(corner, at), np.maximum.reduceat(corner, at)
+            b_lo[full] = lo_k if k == 0 else np.minimum(b_lo[full], lo_k)
+            b_hi[full] = hi_k if k == 0 else np.maximum(b_hi[full], hi_k)
     scene = RenderScene(
         points=points,
         tris=tris,
