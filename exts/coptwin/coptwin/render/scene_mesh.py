@@ -111,12 +111,14 @@ def load_scene(
         check_extents=check_extents,
     )
     pts, tris, owner, buildings = city.points, city.tris, city.owner, city.buildings
-    finite = pts[np.isfinite(pts).all(axis=1)]
+    finite = pts if not city.stats.nonfinite_meshes else pts[np.isfinite(pts).all(axis=1)]
     origin = (
         np.round((finite.min(axis=0) + finite.max(axis=0)) / 2.0) if finite.size else np.zeros(3)
     )
     del finite
-    points = (pts - origin).astype(np.float32)
+    pts -= origin  # in place: nothing else holds the city's points
+    points = pts.astype(np.float32)
+    city.points = pts = np.zeros((0, 3))
     nb = len(buildings)
     b_lo = np.full((nb, 3), np.nan, dtype=np.float32)
     b_hi = np.full((nb, 3), np.nan, dtype=np.float32)
