@@ -482,3 +482,36 @@ def test_s3_round_trip_with_coptwin_storage_options(s3_server, table):
     reload = w.poll()
     assert reload.full_reload and table.ids(reload.data) == [90, 91]
     assert table.ids(w.snapshot(version=1).data) == list(range(33))
+
+
+def test_prefetched_poll_is_the_next_poll(table):
+    table.write(range(0, 3))
+    w = TableWatcher(table.uri)
+    w.prefetch()
+    w.prefetch()  # one pending prefetch at a time
+    table.write([3])  # committed before the poll: in its batch, prefetched or not
+    first = w.poll()
+    assert first is not None and first.full_reload and first.reason == "first load"
+    assert sorted(table.ids(first.data)) == [0, 1, 2, 3] and first.to_version == 1
+    assert w.applied_version == 1
+    assert w.poll() is None
+    w.prefetch()
+    assert w.poll() is None  # nothing new, prefetched or not
+
+
+def test_a_failed_prefetch_is_retried_and_reset_drops_the_prefetch(table, tmp_path):
+    w = TableWatcher(str(tmp_path / "absent"))
+    w.prefetch()
+    with pytest.raises(TableNotFoundError):
+        w.poll()
+    w = TableWatcher(table.uri)
+    w.prefetch()  # no table yet: this prefetch fails ...
+    table.write([7])
+    assert table.ids(w.poll().data) == [7]  # ... and the poll tries again
+    table.write(range(0, 2))
+    w = TableWatcher(table.uri)
+    w.prefetch()
+    w.reset()  # waits for the prefetched load, then forgets it
+    assert w.applied_version is None
+    batch = w.poll()
+    assert batch is not None and batch.full_reload and sorted(table.ids(batch.data)) == [0, 1, 7]

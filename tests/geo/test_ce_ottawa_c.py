@@ -76,7 +76,7 @@ def test_ground_sensors_bind_to_no_building(ottawa_c: Ottawa, index_c: SceneInde
 
 def test_instanced_geometry_matches_the_instance_proxies(ottawa_c: Ottawa) -> None:
     """The reader's uses are the proxy meshes, at the proxies' world transforms."""
-    from coptwin.geo.stagemeshes import expand_points, read_stage_meshes
+    from coptwin.geo.meshes import expand_points, read_stage_meshes
 
     stage = open_stage(ottawa_c.root_layer)
     sm = read_stage_meshes(stage)

@@ -128,3 +128,26 @@ def test_garbage_file_gives_one_line(tmp_path, capsys):
     assert "not a readable USD file" in lines[0]
     assert main(["inspect", str(tmp_path / "missing.usd")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_point_instancers_are_reported_as_skipped(tmp_path):
+    path = tmp_path / "scatter.usda"
+    stage = Usd.Stage.CreateNew(str(path))
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
+    ground = UsdGeom.Mesh.Define(stage, "/City/ground")
+    ground.CreatePointsAttr([(0, 0, 0), (10, 0, 0), (10, 10, 0), (0, 10, 0)])
+    ground.CreateFaceVertexCountsAttr([4])
+    ground.CreateFaceVertexIndicesAttr([0, 1, 2, 3])
+    trees = UsdGeom.PointInstancer.Define(stage, "/City/trees")
+    tree = UsdGeom.Cube.Define(stage, "/City/trees/proto")
+    trees.CreatePrototypesRel().SetTargets([tree.GetPath()])
+    trees.CreateProtoIndicesAttr([0, 0])
+    trees.CreatePositionsAttr([(1, 1, 0), (5, 5, 0)])
+    stage.GetRootLayer().Save()
+    result = inspect_scene(path, compliance=False)
+    assert result.point_instancers == 1 and result.point_instances == 2
+    assert result.triangles == 2 and result.ok  # a warning, not an error
+    (problem,) = [p for p in result.problems if "PointInstancers" in p.what]
+    assert problem.severity == "warning" and problem.count == 1
+    assert "1 PointInstancers skipped (2 instances)" in result.table()

@@ -11,9 +11,8 @@ triangles). Each runs in its own process (peak memory is its own) and reports:
 * ``render_s``  -- camera, VTK off-screen render, frame and legend, PNG encoding;
 * ``total_s``   -- read + georef + render (what the aims are about), and ``peak_rss_mb``;
 * baseline in a fresh process of the same run: ``index_read_s``, opening the same stage
-  and reading every mesh through its instance proxies as
-  :class:`coptwin.geo.index.SceneIndex` does (uncached; it also builds its ray grid), and
-  ``read_speedup_vs_index``.
+  and building :class:`coptwin.geo.index.SceneIndex` (uncached: the same reading, plus
+  its ray grid), and ``read_speedup_vs_index``.
 """
 
 from __future__ import annotations
@@ -111,7 +110,7 @@ def measure(scene: Path) -> dict[str, Any]:
 
 
 def measure_index(scene: Path) -> dict[str, Any]:
-    """The baseline in a fresh process: open + read every mesh through instance proxies."""
+    """The baseline in a fresh process: open + build the scene index (same reader + grid)."""
     from coptwin.config import SceneConfig
     from coptwin.geo.index import SceneIndex
     from coptwin.render.scene_mesh import open_stage

@@ -20,10 +20,12 @@ rest is applied, so one bad file never stalls its table.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import obstore
@@ -58,7 +60,8 @@ class TableWatcher:
     ``full_load`` narrows full loads and snapshots lazily before they are read
     (see :func:`coptwin.delta.snapshot.read_snapshot`); incremental reads are
     never narrowed.
-    Methods are thread-safe, so the engine may poll from a worker thread.
+    Methods are thread-safe, so the engine may poll from a worker thread;
+    :meth:`prefetch` starts the next poll in a thread of its own.
     """
 
     def __init__(
@@ -83,6 +86,9 @@ class TableWatcher:
         self._table_id = ""
         self._quarantined: dict[str, str] = {}
         self._lock = threading.RLock()
+        #: A poll started by prefetch() whose batch the next poll() returns.
+        self._prefetched: Future[DeltaBatch | None] | None = None
+        self._prefetch_guard = threading.Lock()
 
     def __repr__(self) -> str:  # no storage options: they may hold credentials
         return f"TableWatcher({self.uri!r}, applied_version={self._applied})"
@@ -144,7 +150,42 @@ class TableWatcher:
         be empty when the new versions changed no data (OPTIMIZE, checkpoints).
         Raises :class:`TableNotFoundError`, :class:`DeltaLogError` (malformed commit; the
         applied version is kept) or :class:`DeltaStorageError`.
+        After :meth:`prefetch`, the prefetched batch joined with anything committed since
+        (a prefetch that failed is retried: what it hit may be over).
         """
+        with self._prefetch_guard:
+            prefetched, self._prefetched = self._prefetched, None
+        if prefetched is None:
+            return self._poll()
+        try:
+            first = prefetched.result()
+        except Exception:
+            return self._poll()
+        more = self._poll()
+        if more is None or first is None or more.full_reload:
+            return first if more is None else more
+        return _joined(first, more)
+
+    def prefetch(self) -> None:
+        """Start the next poll in a background thread; the next :meth:`poll` returns its
+        batch (plus what was committed meanwhile). A cold start reads the tables this
+        way while it reads the scene: Delta and parquet decoding run in native code that
+        releases the GIL."""
+        with self._prefetch_guard:
+            if self._prefetched is not None:
+                return
+            future: Future[DeltaBatch | None] = Future()
+            self._prefetched = future
+
+        def run() -> None:
+            try:
+                future.set_result(self._poll())
+            except BaseException as exc:  # handed to the poll() that takes the result
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="coptwin-prefetch", daemon=True).start()
+
+    def _poll(self) -> DeltaBatch | None:
         with self._lock:
             listing = self._listing()
             latest = listing.latest
@@ -351,9 +392,33 @@ class TableWatcher:
 
     def reset(self) -> None:
         """Forget the applied version; the next poll is a full load."""
+        with self._prefetch_guard:
+            prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None:  # let it finish first, or it would apply after the reset
+            with contextlib.suppress(Exception):
+                prefetched.result()
         with self._lock:
             self._applied = None
             self._schema = None
             self._partitions = []
             self._fingerprint = None
             self._quarantined = {}
+
+
+def _joined(first: DeltaBatch, more: DeltaBatch) -> DeltaBatch:
+    """One batch for two consecutive ones (``more`` an increment after ``first``)."""
+    uncast = dict(first.uncast)
+    for column, n in more.uncast.items():
+        uncast[column] = uncast.get(column, 0) + n
+    return DeltaBatch(
+        first.table_uri,
+        first.from_version,
+        more.to_version,
+        pl.concat([first.data, more.data], how="diagonal_relaxed"),
+        first.full_reload,
+        first.files_read + more.files_read,
+        first.reason,
+        quarantined=first.quarantined + more.quarantined,
+        quarantined_rows=first.quarantined_rows + more.quarantined_rows,
+        uncast=uncast,
+    )

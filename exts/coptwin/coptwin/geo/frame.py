@@ -280,6 +280,18 @@ def read_axes(stage: object) -> tuple[str, float]:
     return up_axis, mpu
 
 
+def axis_matrix(up_axis: str, meters_per_unit: float) -> np.ndarray:
+    """4x4 row-vector matrix: stage coordinates -> local metres (east, north, up).
+
+    :meth:`SceneFrame.stage_to_local` as a matrix, so it folds into instance matrices.
+    """
+    m = np.eye(4)
+    if up_axis == "Y":  # (x, y, z) -> (x, -z, y)
+        m[:3, :3] = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]
+    m[:3, :3] *= meters_per_unit
+    return m
+
+
 def georeference_from_config(scene_cfg: SceneConfig) -> Georeference | None:
     """The georeference the config gives, if any (crs wins over enu_origin)."""
     if scene_cfg.crs:
@@ -310,9 +322,20 @@ def _get(prim: object, name: str) -> object:
 
 
 def georeference_from_stage(stage: object) -> Georeference | None:
-    """A Cesium georeference prim or omni.geospatial reference attributes, if present."""
+    """A Cesium georeference prim or omni.geospatial reference attributes, if present.
+
+    Every prim is asked once for its authored property names (through the class, which
+    skips USD's per-access validity check), not up to three attributes each: this walk
+    visits the whole stage (100k prims in a 50k-building city).
+    """
+    from pxr import Usd
+
+    authored_names = Usd.Prim.GetAuthoredPropertyNames
     omni_found: Georeference | None = None
     for prim in stage.Traverse():  # type: ignore[attr-defined]
+        names = authored_names(prim)
+        if (CESIUM_LAT not in names or CESIUM_LON not in names) and OMNI_REF_POSITION not in names:
+            continue
         lat, lon = _get(prim, CESIUM_LAT), _get(prim, CESIUM_LON)
         if lat is not None and lon is not None:
             h = _get(prim, CESIUM_HEIGHT)

@@ -1,128 +1,45 @@
 """Spatial index of a city stage: which meshes are buildings, which are terrain.
 
 Built once per scene and cached by the identity and file stamps of the layers it was
-built from, so the engine, the CLI and the Kit panel share one build. It reads each
-distinct mesh once (:mod:`coptwin.geo.stagemeshes`: an instance prototype once, however
-often it is drawn), triangulates it once, and places every use with its world matrix in
-double precision; a pure function of the stage, so any thread may build it from a stage
-nobody is writing.
-
-Buildings are, in order of evidence:
-
-1. prims carrying the object-id attribute (``scene.object_id_attribute``, CityEngine's
-   ``CityEngine:Rule:User:OBJECTID``); every mesh below one belongs to it;
-2. for meshes under no such prim, connector-style names ``<ShapeName>_<OID>``: the
-   ancestor whose name ends in ``_<digits>`` and whose parent has the most children
-   named that way (buildings come as many siblings under a layer prim, while
-   CityEngine's ``ReportNext_<k>`` leaves are only children and a ``Layer_1`` has few).
-
-Every other mesh is terrain (ground, streets). The overlay root and PointInstancer
-prototypes are skipped: markers must never become ground for other markers.
+built from, so the engine, the CLI and the Kit panel share one build. The triangles come
+from :func:`coptwin.geo.meshes.read_city` (each distinct mesh read and triangulated once,
+every use placed with its world matrix in double precision) and the buildings from
+:func:`coptwin.geo.buildings.identify_buildings`, the same reading and the same rules
+the pictures use; a pure function of the stage, so any thread may build it from a stage
+nobody is writing. The overlay root and PointInstancers are skipped: markers must never
+become ground for other markers.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-import re
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from coptwin.config import SceneConfig
+from coptwin.geo.buildings import TERRAIN, Building, normalize_object_id
 from coptwin.geo.errors import SceneError
-from coptwin.geo.frame import read_axes
+from coptwin.geo.meshes import MeshStats, read_city
 from coptwin.geo.raycast import (
     TriangleFacts,
     VerticalIndex,
     closest_points_on_triangles,
     triangle_facts,
 )
-from coptwin.geo.stagemeshes import expand_points, expand_triangles, read_stage_meshes
-from coptwin.geo.triangulate import TriangulationStats, triangulate
 
 log = logging.getLogger(__name__)
 
-TERRAIN = -1
 #: Triangles whose normal is this close to horizontal count as walls (cos of ~78 deg).
 _WALL_MAX_UP = 0.2
-_CONNECTOR_NAME = re.compile(r"^(?P<shape>.+?)_(?P<oid>\d+)$")
 _CACHE_SIZE = 4
-_NO_BOX = np.full(3, np.nan)
-_NO_BOX.flags.writeable = False  # shared by every building without geometry
 #: Most (point, wall triangle) pairs screened at once in nearest-wall queries.
 _MAX_WALL_PAIRS = 4_000_000
 _cache: collections.OrderedDict[tuple, SceneIndex] = collections.OrderedDict()
 _cache_lock = threading.Lock()
-
-
-def normalize_object_id(value: object) -> str | None:
-    """One spelling per id: 101, 101.0, "101" and " 101.0 " all become "101"."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            num = float(text)
-        except ValueError:
-            return text
-        value = num
-    try:
-        num = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(value)
-    if num != num or num in (float("inf"), float("-inf")):
-        return None
-    return str(int(num)) if num.is_integer() else repr(num)
-
-
-@dataclass
-class Building:
-    """One building: its prim, id and extent (local metric frame)."""
-
-    index: int
-    path: str
-    object_id: str | None
-    #: "attribute" (object-id attribute) or "name" (connector-style prim name)
-    source: str
-    bbox_min: np.ndarray = field(default_factory=lambda: _NO_BOX)
-    bbox_max: np.ndarray = field(default_factory=lambda: _NO_BOX)
-    tri_start: int = 0
-    tri_end: int = 0
-
-    @property
-    def has_geometry(self) -> bool:
-        return self.tri_end > self.tri_start
-
-    @property
-    def base(self) -> float:
-        return float(self.bbox_min[2])
-
-    @property
-    def top(self) -> float:
-        return float(self.bbox_max[2])
-
-
-@dataclass
-class IndexStats:
-    #: meshes drawn (each instance counts) and distinct meshes read (prototypes once)
-    meshes: int = 0
-    distinct_meshes: int = 0
-    skipped_meshes: int = 0
-    triangles: int = 0
-    terrain_triangles: int = 0
-    degenerate_faces: int = 0
-    fan_fallbacks: int = 0
-    build_seconds: float = 0.0
-    #: seconds per phase of the build: read, triangulate, instance, grid
-    phases: dict[str, float] = field(default_factory=dict)
 
 
 class SceneIndex:
@@ -135,7 +52,7 @@ class SceneIndex:
         buildings: list[Building],
         up_axis: str,
         meters_per_unit: float,
-        stats: IndexStats,
+        stats: MeshStats,
         identifier: str = "",
     ) -> None:
         tris = np.asarray(tris, dtype=np.float64).reshape(-1, 3, 3)
@@ -432,84 +349,28 @@ def _cache_key(stage: object, scene_cfg: SceneConfig) -> tuple | None:
 
 def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
     t0 = time.perf_counter()
-    up_axis, mpu = read_axes(stage)
-    stats = IndexStats()
-    sm = read_stage_meshes(
-        stage, tag_attribute=scene_cfg.object_id_attribute, skip_root=scene_cfg.overlay_root
+    city = read_city(
+        stage, object_id_attribute=scene_cfg.object_id_attribute, skip_root=scene_cfg.overlay_root
     )
-    stats.meshes, stats.skipped_meshes = int(sm.use_mesh.size), sm.skipped_meshes
-    t_read = time.perf_counter()
-    buildings: list[Building] = []
-    building_of_path: dict[str, int] = {}
-    for path, value in sm.tagged:
-        building_of_path[path] = len(buildings)
-        buildings.append(Building(len(buildings), path, normalize_object_id(value), "attribute"))
-    if sm.use_mesh.size == 0:
+    stats = city.stats
+    identifier = stage.GetRootLayer().identifier  # type: ignore[attr-defined]
+    if stats.distinct_meshes == 0:
         raise SceneError(
-            f"{stage.GetRootLayer().identifier}: the scene has no mesh geometry "  # type: ignore[attr-defined]
-            f"({sm.prims} prims traversed, {stats.skipped_meshes} unreadable meshes); "
-            f"coptwin needs building/terrain meshes to place markers"
+            f"{identifier}: the scene has no mesh geometry ({stats.prims} prims traversed, "
+            f"{stats.skipped_meshes} unreadable meshes); coptwin needs building/terrain "
+            f"meshes to place markers"
         )
-    use_owner = _owners(sm.use_path, building_of_path)
-    _assign_connector_buildings(stage, sm.use_path, use_owner, buildings)
-
-    # Triangulate each distinct mesh once (in its own space), then place every use.
-    sizes = np.array([m.points.shape[0] for m in sm.meshes], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    tstats = TriangulationStats()
-    all_points = np.concatenate([m.points for m in sm.meshes])
-    tri_idx = triangulate(
-        np.concatenate([m.counts for m in sm.meshes]),
-        np.concatenate([m.indices + off for m, off in zip(sm.meshes, offsets, strict=True)]),
-        all_points,
-        tstats,
-    )
-    stats.degenerate_faces, stats.fan_fallbacks = tstats.degenerate_faces, tstats.fan_fallbacks
-    t_tri = time.perf_counter()
-    # Uses in building order (terrain first), so the triangles come out as the index
-    # keeps them; and straight into the local frame: the axis swap and units ride on
-    # each use's matrix.
-    use_owner_a = np.asarray(use_owner, dtype=np.int64)
-    by_owner = np.argsort(use_owner_a, kind="stable")
-    sm.use_mesh, use_owner_a = sm.use_mesh[by_owner], use_owner_a[by_owner]
-    sm.use_matrix = sm.use_matrix[by_owner] @ _stage_to_local(up_axis, mpu)
-    points, use_start, mesh_start = expand_points(sm, all_points)
-    tri_x, use_of = expand_triangles(tri_idx, mesh_start, sm.use_mesh, use_start)
-    stats.distinct_meshes = len(sm.meshes)
-    del sm, tri_idx, all_points
-    owner = use_owner_a[use_of]
-    del use_of
-    tris = points[tri_x]
-    del points, tri_x
-    t_expand = time.perf_counter()
-    if stats.degenerate_faces or stats.fan_fallbacks or stats.skipped_meshes:
-        log.warning(
-            "scene index: skipped %d unreadable meshes and %d degenerate faces; "
-            "%d faces were not simple polygons (fan-triangulated)",
-            stats.skipped_meshes,
-            stats.degenerate_faces,
-            stats.fan_fallbacks,
-        )
-    index = SceneIndex(
-        tris,
-        owner,
-        buildings,
-        up_axis,
-        mpu,
-        stats,
-        identifier=stage.GetRootLayer().identifier,  # type: ignore[attr-defined]
-    )
+    t_gather = time.perf_counter()
+    tris, owner, buildings = city.points[city.tris], city.owner, city.buildings
+    up_axis, mpu = city.up_axis, city.meters_per_unit
+    del city
+    t_grid = time.perf_counter()
+    stats.phases["instance"] = round(stats.phases["instance"] + t_grid - t_gather, 4)
+    index = SceneIndex(tris, owner, buildings, up_axis, mpu, stats, identifier=identifier)
     if stats.triangles == 0:
-        raise SceneError(
-            f"{stage.GetRootLayer().identifier}: the scene's meshes have no usable faces"  # type: ignore[attr-defined]
-        )
-    stats.build_seconds = time.perf_counter() - t0
-    stats.phases = {
-        "read": round(t_read - t0, 4),
-        "triangulate": round(t_tri - t_read, 4),
-        "instance": round(t_expand - t_tri, 4),
-        "grid": round(stats.build_seconds - (t_expand - t0), 4),
-    }
+        raise SceneError(f"{identifier}: the scene's meshes have no usable faces")
+    stats.seconds = time.perf_counter() - t0
+    stats.phases["grid"] = round(time.perf_counter() - t_grid, 4)
     log.info(
         "scene index: %d meshes (%d distinct), %d buildings, %d triangles (%d terrain) in "
         "%.2f s (%s)",
@@ -518,89 +379,7 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
         len(buildings),
         stats.triangles,
         stats.terrain_triangles,
-        stats.build_seconds,
+        stats.seconds,
         ", ".join(f"{k} {v:.2f}" for k, v in stats.phases.items()),
     )
     return index
-
-
-def _owners(paths: list[str], building_of_path: dict[str, int]) -> list[int]:
-    """The building each mesh path lies in (nearest tagged ancestor), else terrain.
-
-    Thousands of leaves share a few parents, so the answer is kept per parent path."""
-    by_parent: dict[str, int] = {}
-    out = []
-    for path in paths:
-        own = building_of_path.get(path)
-        if own is None:
-            parent = path[: path.rfind("/")]
-            own = by_parent.get(parent)
-            if own is None:
-                own = by_parent[parent] = _owner_of(parent, building_of_path)
-        out.append(own)
-    return out
-
-
-def _owner_of(path: str, building_of_path: dict[str, int]) -> int:
-    p = path
-    while p:
-        b = building_of_path.get(p)
-        if b is not None:
-            return b
-        cut = p.rfind("/")
-        if cut <= 0:
-            break
-        p = p[:cut]
-    return TERRAIN
-
-
-def _stage_to_local(up_axis: str, mpu: float) -> np.ndarray:
-    """4x4 row-vector matrix: stage coordinates -> local metric frame (east, north, up)."""
-    m = np.eye(4)
-    if up_axis == "Y":  # (x, y, z) -> (x, -z, y)
-        m[:3, :3] = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]
-    m[:3, :3] *= mpu
-    return m
-
-
-def _assign_connector_buildings(
-    stage: object, paths: list[str], owners: list[int], buildings: list[Building]
-) -> None:
-    """Meshes under no object-id prim: find ``<ShapeName>_<OID>`` ancestors (module doc)."""
-    from pxr import Usd
-
-    pred = Usd.TraverseInstanceProxies()
-    sibling_score: dict[str, int] = {}
-
-    def score(parent: str) -> int:
-        if parent not in sibling_score:
-            prim = stage.GetPrimAtPath(parent)  # type: ignore[attr-defined]
-            names = [c.GetName() for c in prim.GetFilteredChildren(pred)] if prim else []
-            sibling_score[parent] = sum(1 for n in names if _CONNECTOR_NAME.match(n))
-        return sibling_score[parent]
-
-    by_path: dict[str, int] = {}
-    for k, (path, own) in enumerate(zip(paths, owners, strict=True)):
-        if own != TERRAIN:
-            continue
-        parts = path.strip("/").split("/")
-        best: tuple[int, int, str, str] | None = None  # (score, -depth, path, oid)
-        for depth in range(len(parts)):
-            m = _CONNECTOR_NAME.match(parts[depth])
-            if not m:
-                continue
-            prefix = "/" + "/".join(parts[: depth + 1])
-            parent = "/" + "/".join(parts[:depth]) if depth else "/"
-            s = score(parent)
-            if s < 2:
-                continue
-            cand = (s, -depth, prefix, m.group("oid"))
-            if best is None or cand[:2] > best[:2]:
-                best = cand
-        if best is None:
-            continue
-        bpath, oid = best[2], best[3]
-        if bpath not in by_path:
-            by_path[bpath] = len(buildings)
-            buildings.append(Building(len(buildings), bpath, normalize_object_id(oid), "name"))
-        owners[k] = by_path[bpath]

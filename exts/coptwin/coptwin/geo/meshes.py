@@ -1,34 +1,49 @@
-"""Every mesh a stage draws, each prototype read and triangulated once, with where it is drawn.
+"""Every visible mesh of a stage, read once per distinct mesh, with where it is drawn.
 
-A CityEngine export of a detailed rule is mostly *instances*: ``ce_ottawa_c`` has 17,348
-instanceable leaves sharing 314 prototypes (1.43 M triangles once expanded). Reading every
-instance proxy separately repeats the same points, faces and ear clipping thousands of
-times, so :func:`read_meshes` reads each mesh prim once as a :class:`MeshPart` (triangles
-in the mesh's own space, from :func:`coptwin.geo.triangulate.triangulate`) and lists its
-*uses*: the part, a 4x4 matrix (USD row-vector convention, ``world = p @ M``) to stage
-coordinates, and the path the use has through instance proxies (the path
-``Usd.TraverseInstanceProxies`` would give, so building identification works on it).
+The one USD mesh reader: the scene index (placement, the browser's footprints) and the
+pictures (``coptwin snapshot``, ``coptwin inspect``) both read through :func:`read_city`.
 
-Handled: plain meshes, instanceable prims (prototype read once, nested instances
-flattened), ``UsdGeom.PointInstancer`` (prototypes read once, per-instance transforms).
-Skipped like the scene index skips them: the overlay root, invisible prims, guides.
+CityEngine's detailed exports make almost every leaf instanceable: ce_ottawa_c draws
+17,348 meshes but holds 314 distinct ones (windows sills, pipes and ledges are a handful
+of shared assets). Reading through instance proxies repeats the reading -- and a caller's
+triangulation -- for every copy. :func:`read_stage_meshes` walks the stage *without*
+instance proxies, reads each prototype once (nested instancing included) and returns
 
-:meth:`SceneMeshes.assemble` gives world triangles for any subset of uses, transformed
-per part in numpy (optionally through one extra matrix, e.g. stage -> local metres);
-:meth:`SceneMeshes.identify_buildings` maps every use to a building with the same rules
-as :class:`coptwin.geo.index.SceneIndex` (object-id attribute, then connector names).
+* ``meshes``: the distinct meshes, each in its own space (points as authored, face counts
+  and indices with hole faces removed);
+* the *uses*: for every place a mesh is drawn, which mesh, its mesh-to-stage matrix
+  (row-vector USD convention) and its path as seen through instance proxies, so callers
+  that key on paths (building ownership, connector names) see the same paths as before;
+* ``tagged``: prims carrying ``tag_attribute`` (e.g. CityEngine's OBJECTID), by their
+  proxy path, in traversal order;
+* :class:`MeshStats`: what was read and what was skipped, for logs and ``coptwin inspect``.
+
+:func:`expand_points` and :func:`expand_triangles` turn that into stage-space arrays for
+all uses at once (vectorised, no per-mesh Python loop). :func:`read_city` does the whole
+job once for every caller: read, identify buildings
+(:func:`coptwin.geo.buildings.identify_buildings`), triangulate each distinct mesh once,
+and place every use's triangles in the local metric frame.
+
+Skipped as Hydra would not draw them: invisible and ``guide`` subtrees, material and
+shader subtrees and the ``skip_root`` subtree (coptwin's own overlay). PointInstancer
+subtrees are skipped too, counted and logged: CityEngine's USD encoder writes instanceable
+references, not PointInstancers (none in the shared exports), the pictures draw markers
+from the engine's state, and scattered props (trees, lamps) are neither buildings nor
+ground a marker should stand on. Only USD reads; a pure function of the stage, so it may
+run on any thread against a stage nobody is writing.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from coptwin.geo.frame import read_axes
+from coptwin.geo.buildings import Building, identify_buildings
+from coptwin.geo.frame import axis_matrix, read_axes
 from coptwin.geo.triangulate import TriangulationStats, triangulate
 
 log = logging.getLogger(__name__)
@@ -37,395 +52,540 @@ log = logging.getLogger(__name__)
 _EXTENT_TOL = 1e-4
 
 
-@dataclass
-class MeshPart:
-    """One mesh prim's triangles in its own space (relative to its prototype when instanced)."""
+@dataclass(slots=True)
+class MeshData:
+    """One distinct mesh in its own space."""
 
-    path: str
-    #: (P, 3) float64 points, already through the prim's transform relative to its
-    #: prototype root (instanced) or identity (uses carry the prim's world matrix).
-    points: np.ndarray
-    #: (T, 3) int64 indices into ``points``; faces touching non-finite points are dropped.
-    tris: np.ndarray
+    #: where it was read (an ``Sdf.Path``): on the stage, or inside a prototype
+    #: (``/__Prototype_N/...``)
+    path: object
+    points: np.ndarray  # (P, 3) as authored (float32 for point3f; callers widen in bulk)
+    counts: np.ndarray  # (F,) int64 faceVertexCounts (hole faces removed)
+    indices: np.ndarray  # (sum(counts),) int64 faceVertexIndices
 
 
 @dataclass
 class MeshStats:
-    """What reading found, for ``coptwin inspect`` and logs."""
+    """What reading a stage found, for logs, the index's stats and ``coptwin inspect``."""
 
-    #: Mesh uses (meshes as a viewer draws them, instances expanded).
+    #: meshes drawn (each instance counts) and distinct meshes read (prototypes once)
     meshes: int = 0
-    #: Distinct mesh prims read (MeshPart count).
-    parts: int = 0
-    #: Instanceable-prim prototypes, and the instances drawn from them (nested expanded).
+    distinct_meshes: int = 0
+    #: instance prototypes read, and the instances drawn from them (nested ones expanded)
     prototypes: int = 0
     instances: int = 0
-    #: PointInstancer prims (each counted once) and the instances they draw.
+    #: PointInstancers found and skipped (module doc), and the instances they hold
     point_instancers: int = 0
-    pi_instances: int = 0
+    point_instances: int = 0
     triangles: int = 0
-    #: Meshes with no points or no faces, or inconsistent face arrays (not drawn).
-    empty_meshes: list[str] = field(default_factory=list)
-    #: Meshes with NaN/inf points (the faces that touch them are not drawn).
-    nonfinite_meshes: list[str] = field(default_factory=list)
-    #: Meshes whose points lie outside their authored ``extent`` (viewers cull them wrongly).
-    stale_extents: list[str] = field(default_factory=list)
+    terrain_triangles: int = 0
     degenerate_faces: int = 0
     fan_fallbacks: int = 0
+    #: meshes not drawn: no points or faces, faces that do not match their indices, or
+    #: no triangle left (paths)
+    empty_meshes: list[str] = field(default_factory=list)
+    #: meshes with NaN/inf points (the faces touching them are dropped)
+    nonfinite_meshes: list[str] = field(default_factory=list)
+    #: meshes whose points lie outside their authored ``extent`` (viewers cull them
+    #: wrongly); checked only when asked (``check_extents``)
+    stale_extents: list[str] = field(default_factory=list)
+    prims: int = 0  # prims visited (prototype prims once)
     seconds: float = 0.0
+    #: seconds per phase (read, buildings, triangulate, instance; the index adds grid)
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def skipped_meshes(self) -> int:
+        return len(self.empty_meshes)
 
 
 @dataclass
-class _Template:
-    """A prototype's content relative to its root: (part, matrix, relative path) entries."""
+class StageMeshes:
+    """Distinct meshes and their uses (see the module doc)."""
 
-    parts: list[int] = field(default_factory=list)
-    matrices: list[np.ndarray] = field(default_factory=list)
-    rel_paths: list[str] = field(default_factory=list)
-    #: (relative path, raw value) of prims carrying the object-id attribute.
-    ids: list[tuple[str, Any]] = field(default_factory=list)
-    #: Instances drawn (nested ones expanded) by instanceable prims and by PointInstancers.
-    instances: int = 0
-    pi_instances: int = 0
+    meshes: list[MeshData]
+    use_mesh: np.ndarray  # (U,) int64 index into meshes
+    use_matrix: np.ndarray  # (U, 4, 4) float64 mesh -> stage, row vectors
+    use_path: list[str]  # (U,) path through instance proxies
+    tagged: list[tuple[str, object]]  # (proxy path, attribute value), traversal order
+    stats: MeshStats = field(default_factory=MeshStats)
 
 
-class SceneMeshes:
-    """Parts and their uses (see module doc). ``use_*`` arrays are aligned."""
+@dataclass
+class _Flat:
+    """What one subtree (the stage or one prototype) draws, relative to its root."""
 
-    def __init__(
-        self,
-        parts: list[MeshPart],
-        use_part: np.ndarray,
-        use_matrix: np.ndarray,
-        use_path: list[str],
-        id_prims: list[tuple[str, Any]],
-        up_axis: str,
-        meters_per_unit: float,
-        stats: MeshStats,
-    ) -> None:
-        self.parts = parts
-        self.use_part = use_part
-        self.use_matrix = use_matrix
-        self.use_path = use_path
-        #: (path, raw attribute value) of every prim carrying the object-id attribute.
-        self.id_prims = id_prims
-        self.up_axis = up_axis
-        self.meters_per_unit = meters_per_unit
-        self.stats = stats
-
-    def __len__(self) -> int:
-        return len(self.use_path)
-
-    def assemble(
-        self, uses: np.ndarray | None = None, post: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """World triangles of ``uses`` (default all): ``(points (N,3), tris (T,3), use (T,))``.
-
-        ``post`` is an extra 4x4 row-vector matrix applied after each use's matrix (e.g.
-        stage -> local metres, minus a render origin). Points are float64.
-        """
-        sel = np.arange(len(self.use_path)) if uses is None else np.asarray(uses, dtype=np.int64)
-        pts_out: list[np.ndarray] = []
-        tri_out: list[np.ndarray] = []
-        use_out: list[np.ndarray] = []
-        offset = 0
-        parts = self.use_part[sel]
-        order = np.argsort(parts, kind="stable")
-        bounds = np.flatnonzero(np.diff(parts[order])) + 1
-        for group in np.split(order, bounds) if order.size else []:
-            part = self.parts[int(parts[group[0]])]
-            if part.tris.shape[0] == 0:
-                continue
-            use_ids = sel[group]
-            mats = self.use_matrix[use_ids]
-            if post is not None:
-                mats = mats @ post
-            homo = np.c_[part.points, np.ones(part.points.shape[0])]
-            world = np.einsum("pj,kjl->kpl", homo, mats)[:, :, :3]
-            n_pts = part.points.shape[0]
-            k = use_ids.shape[0]
-            pts_out.append(world.reshape(-1, 3))
-            shifts = offset + n_pts * np.arange(k, dtype=np.int64)
-            tri_out.append((part.tris[None, :, :] + shifts[:, None, None]).reshape(-1, 3))
-            use_out.append(np.repeat(use_ids, part.tris.shape[0]))
-            offset += n_pts * k
-        if not pts_out:
-            return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return np.concatenate(pts_out), np.concatenate(tri_out), np.concatenate(use_out)
-
-    def identify_buildings(self, stage: Any, object_id_attribute: str) -> tuple[list, np.ndarray]:
-        """Buildings and the building index of every use (-1 = terrain / not a building).
-
-        The rules are :class:`coptwin.geo.index.SceneIndex`'s (object-id attribute on an
-        ancestor, then ``<ShapeName>_<OID>`` connector names), applied to the uses' paths.
-        """
-        from coptwin.geo import index as gi
-
-        buildings: list[gi.Building] = []
-        building_of_path: dict[str, int] = {}
-        for path, value in self.id_prims:
-            if path in building_of_path:
-                continue
-            building_of_path[path] = len(buildings)
-            buildings.append(
-                gi.Building(len(buildings), path, gi.normalize_object_id(value), "attribute")
-            )
-        col = gi._Collected()
-        col.mesh_paths = list(self.use_path)
-        col.mesh_owner = [gi._owner_of(p, building_of_path) for p in self.use_path]
-        gi._assign_connector_buildings(stage, col, buildings)
-        return buildings, np.asarray(col.mesh_owner, dtype=np.int64)
+    mesh: list[int] = field(default_factory=list)
+    matrix: list[np.ndarray] = field(default_factory=list)
+    path: list[str] = field(default_factory=list)  # relative to the subtree root ("" = root)
+    tagged: list[tuple[str, object]] = field(default_factory=list)
+    instances: int = 0  # instances drawn below the root (nested ones expanded)
 
 
-def axis_matrix(up_axis: str, meters_per_unit: float) -> np.ndarray:
-    """4x4 row-vector matrix: stage coordinates -> local metres (east, north, up).
-
-    The same mapping as :meth:`coptwin.geo.frame.SceneFrame.stage_to_local`, as a matrix
-    so it folds into instance matrices.
-    """
-    m = np.zeros((4, 4))
-    if up_axis == "Y":  # local = (x, -z, y)
-        m[0, 0], m[2, 1], m[1, 2] = 1.0, -1.0, 1.0
-    else:
-        m[0, 0], m[1, 1], m[2, 2] = 1.0, 1.0, 1.0
-    m[:3, :3] *= meters_per_unit
-    m[3, 3] = 1.0
-    return m
-
-
-def read_meshes(stage: Any, *, skip_root: str = "", object_id_attribute: str = "") -> SceneMeshes:
-    """Read every drawn mesh of an open ``Usd.Stage`` (see module doc)."""
-    t0 = time.perf_counter()
-    up_axis, mpu = read_axes(stage)
-    reader = _Reader(stage, skip_root.rstrip("/"), object_id_attribute)
-    top = reader.walk(stage.GetPseudoRoot(), root_inverse=None)
-    parts = reader.finish(top)
-    stats = reader.stats
-    stats.parts = len(parts)
-    stats.prototypes = sum(1 for key in reader.templates if not key.startswith("pi:"))
-    stats.instances, stats.pi_instances = top.instances, top.pi_instances
-    use_part = np.asarray(top.parts, dtype=np.int64)
-    use_matrix = np.stack(top.matrices) if top.matrices else np.zeros((0, 4, 4), dtype=np.float64)
-    stats.meshes = len(top.parts)
-    stats.triangles = int(sum(parts[p].tris.shape[0] for p in top.parts))
-    stats.seconds = time.perf_counter() - t0
-    log.info(
-        "read %d meshes (%d distinct, %d prototypes, %d instances), %d triangles in %.2f s",
-        stats.meshes,
-        stats.parts,
-        stats.prototypes,
-        stats.instances + stats.pi_instances,
-        stats.triangles,
-        stats.seconds,
-    )
-    return SceneMeshes(
-        parts, use_part, use_matrix, top.rel_paths, top.ids, str(up_axis), mpu, stats
-    )
+#: A use at the top level: what it draws (a prototype's flat, or one mesh), its
+#: stage-space matrix and its path; composed all at once in :meth:`_Reader.compose`.
+_Use = tuple[_Flat, np.ndarray, str]
+_IDENTITY = np.eye(4)
+_IDENTITY.flags.writeable = False
 
 
 class _Reader:
-    def __init__(self, stage: Any, skip_root: str, oid_attr: str) -> None:
-        from pxr import Usd, UsdGeom
+    def __init__(
+        self, stage: object, tag_attribute: str | None, skip_root: str | None, check_extents: bool
+    ) -> None:
+        from pxr import Usd, UsdGeom, UsdShade
 
         self.stage = stage
-        self.skip_root = skip_root
-        self.oid_attr = oid_attr
+        self.tag = tag_attribute
+        skip = (skip_root or "").rstrip("/")
+        self.skip_prim = stage.GetPrimAtPath(skip) if skip.startswith("/") else None  # type: ignore[attr-defined]
+        if self.skip_prim is not None and not self.skip_prim.IsValid():
+            self.skip_prim = None
         self.xf = UsdGeom.XformCache(Usd.TimeCode.Default())
-        #: (path, points, counts, indices, finite) per mesh prim read; triangulated in finish().
-        self.raw: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self.templates: dict[str, _Template] = {}
+        self.meshes: list[MeshData] = []
+        self.protos: dict[object, _Flat] = {}  # by prototype prim
         self.stats = MeshStats()
+        self.check_extents = check_extents
+        #: prim type name -> (prune, imageable, mesh, point instancer); IsA costs a
+        #: lookup per call
+        self._kinds: dict[str, tuple[bool, bool, bool, bool]] = {}
+        self._usd, self._geom, self._shade = Usd, UsdGeom, UsdShade
+        self._invisible, self._guide = UsdGeom.Tokens.invisible, UsdGeom.Tokens.guide
+        # USD's Python objects check that they are still valid on every attribute
+        # access; the walk calls the class's methods on prims it has just been handed,
+        # which skips that check (about a sixth of the walk's time on a big city)
+        prim_t, attr_t = Usd.Prim, Usd.Attribute
+        self._children, self._name = prim_t.GetChildren, prim_t.GetName
+        self._authored, self._is_instance = prim_t.GetAuthoredPropertyNames, prim_t.IsInstance
+        self._attr, self._get = prim_t.GetAttribute, attr_t.Get
+        self._prototype, self._type_name = prim_t.GetPrototype, prim_t.GetTypeName
+        self._path = prim_t.GetPath
 
-    def world(self, prim: Any) -> np.ndarray:
+    def _kind(self, prim: object) -> tuple[bool, bool, bool, bool]:
+        name = self._type_name(prim)
+        kind = self._kinds.get(name)
+        if kind is None:
+            geom, shade = self._geom, self._shade
+            point_instancer = prim.IsA(geom.PointInstancer)  # type: ignore[attr-defined]
+            kind = self._kinds[name] = (
+                # PointInstancers are not read (module doc); materials and shaders hold
+                # no drawable geometry (Hydra culls their children too)
+                point_instancer
+                or prim.IsA(shade.NodeGraph)  # type: ignore[attr-defined]
+                or prim.IsA(shade.Shader),  # type: ignore[attr-defined]
+                prim.IsA(geom.Imageable),  # type: ignore[attr-defined]
+                prim.IsA(geom.Mesh),  # type: ignore[attr-defined]
+                point_instancer,
+            )
+        return kind
+
+    def walk(self, root: object, top: bool) -> tuple[_Flat, list[_Use]]:
+        """Meshes, instances and tags below ``root`` (the pseudo-root, or a prototype).
+
+        Inside a prototype, uses are composed on the spot into its :class:`_Flat` (a
+        prototype is read once). At the top level they are returned as :data:`_Use`
+        records for :meth:`compose`, which multiplies all matrices at once.
+
+        Both are walked depth-first over ``GetChildren`` (the prims and order of a
+        ``Usd.PrimRange``), which costs less than a range and lets paths be built from
+        names. The roots themselves have no properties (an instance keeps its own), so
+        the walks start with their children.
+        """
+        flat = _Flat()
+        uses: list[_Use] = []
+        self.stats.prims += 1
+        # each entry: a prim, its parent's path below the root (paths are built from
+        # names, which costs less than asking for them) and whether everything between
+        # it and the root is untransformed (then, without an xformOpOrder of its own, it
+        # sits at the identity)
+        children, name, visit = self._children, self._name, self._visit
+        stack = [(c, "", True) for c in reversed(children(root))]
+        while stack:
+            prim, parent, plain = stack.pop()
+            rel = parent + "/" + name(prim)
+            plain = visit(prim, flat, uses, rel, top, plain)
+            if plain is not None:
+                stack.extend((c, rel, plain) for c in reversed(children(prim)))
+        return flat, uses
+
+    def _visit(
+        self,
+        prim: object,
+        flat: _Flat,
+        uses: list[_Use],
+        rel: str,
+        top: bool,
+        plain: bool,
+    ) -> bool | None:
+        """Read one prim (``rel``: its path below the walk's root, the stage's or a
+        prototype's). None if there is nothing below it to walk (not drawn, or an
+        instance, whose prototype is read here), else whether it and its ancestors (up
+        to the walk's root) are untransformed."""
+        self.stats.prims += 1
+        if top and prim == self.skip_prim:
+            return None
+        prune, imageable, is_mesh, point_instancer = self._kind(prim)
+        if prune:
+            if point_instancer:
+                self._skip_point_instancer(prim)
+            return None
+        # Only authored opinions can hide a prim or tag it; reading the list once is
+        # cheaper than three attribute look-ups on every prim.
+        authored = self._authored(prim)
+        attr, get = self._attr, self._get
+        if imageable and (
+            ("visibility" in authored and get(attr(prim, "visibility")) == self._invisible)
+            or ("purpose" in authored and get(attr(prim, "purpose")) == self._guide)
+        ):
+            return None
+        parent_plain, plain = plain, plain and "xformOpOrder" not in authored
+        instance = self._is_instance(prim)
+        tag = self.tag
+        if tag is not None and tag in authored:
+            value = get(attr(prim, tag))
+            if value is not None:  # None: blocked
+                flat.tagged.append((rel, value))
+        if is_mesh:
+            mesh = self._read_mesh(prim, authored)
+            if mesh is not None:
+                matrix = self._matrix(prim, parent_plain, plain)
+                if top:
+                    uses.append((_Flat([mesh], [_IDENTITY], [""]), matrix, rel))
+                else:
+                    flat.mesh.append(mesh)
+                    flat.matrix.append(matrix)
+                    flat.path.append(rel)
+        if instance:  # an instance has no children of its own: its prototype does
+            proto = self._prototype(prim)
+            sub = self.protos.get(proto)
+            if sub is None:
+                sub = self.protos[proto] = self.walk(proto, top=False)[0]
+            self._use(flat, uses, sub, self._matrix(prim, parent_plain, plain), rel, top)
+            flat.instances += 1 + sub.instances
+            if sub.tagged:
+                flat.tagged.extend((rel + p, v) for p, v in sub.tagged)
+            return None
+        return plain
+
+    def _skip_point_instancer(self, prim: object) -> None:
+        """Counted, not read (module doc); inside a prototype, once per prototype."""
+        indices = prim.GetAttribute("protoIndices").Get()  # type: ignore[attr-defined]
+        self.stats.point_instancers += 1
+        self.stats.point_instances += 0 if indices is None else len(indices)
+        log.debug("PointInstancer %s skipped", prim)
+
+    @staticmethod
+    def _use(
+        flat: _Flat, uses: list[_Use], sub: _Flat, matrix: np.ndarray, rel: str, top: bool
+    ) -> None:
+        if top:
+            uses.append((sub, matrix, rel))
+            return
+        flat.mesh.extend(sub.mesh)
+        flat.matrix.extend(matrix if m is _IDENTITY else m @ matrix for m in sub.matrix)
+        flat.path.extend(rel + p for p in sub.path)
+
+    @staticmethod
+    def compose(uses: list[_Use]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Top-level uses -> (mesh ids, stage matrices, proxy paths), one matmul for all."""
+        if not uses:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4)), []
+        per = np.array([len(f.mesh) for f, _, _ in uses], dtype=np.int64)
+        mesh = np.fromiter((m for f, _, _ in uses for m in f.mesh), np.int64, int(per.sum()))
+        local = np.array([m for f, _, _ in uses for m in f.matrix], dtype=np.float64)
+        where = np.repeat(np.array([w for _, w, _ in uses], dtype=np.float64), per, axis=0)
+        paths = [rel + p for f, _, rel in uses for p in f.path]
+        return mesh, np.matmul(local.reshape(-1, 4, 4), where), paths
+
+    def _matrix(self, prim: object, parent_plain: bool, plain: bool) -> np.ndarray:
+        """Prim -> walk root (the stage, or a prototype root, which has no xform);
+        ``plain``: the prim and its ancestors are untransformed, ``parent_plain``: its
+        ancestors are (then its own transform is the whole answer)."""
+        if plain:
+            return _IDENTITY
+        if parent_plain:
+            local = self._geom.Xformable(prim).GetLocalTransformation()
+            return np.array(local, dtype=np.float64)
         return np.array(self.xf.GetLocalToWorldTransform(prim), dtype=np.float64)
 
-    def walk(self, root: Any, root_inverse: np.ndarray | None) -> _Template:
-        """Everything drawn under ``root``; matrices relative to ``root_inverse``'s frame
-        (None: stage coordinates), paths relative to ``root`` (absolute for the pseudo-root)."""
-        from pxr import Usd, UsdGeom
-
-        out = _Template()
-        base = "" if root.IsPseudoRoot() else str(root.GetPath())
-        it = iter(Usd.PrimRange(root))
-        for prim in it:
-            path = str(prim.GetPath())
-            if self.skip_root and (path == self.skip_root or path.startswith(self.skip_root + "/")):
-                it.PruneChildren()
-                continue
-            if prim.IsA(UsdGeom.Imageable):
-                img = UsdGeom.Imageable(prim)
-                if (
-                    img.GetVisibilityAttr().Get() == UsdGeom.Tokens.invisible
-                    or img.GetPurposeAttr().Get() == UsdGeom.Tokens.guide
-                ):
-                    it.PruneChildren()
-                    continue
-            rel = path[len(base) :] if base else path
-            if self.oid_attr and not prim.IsPseudoRoot():
-                attr = prim.GetAttribute(self.oid_attr)
-                if attr and attr.HasAuthoredValue():
-                    out.ids.append((rel, attr.Get()))
-            if prim.IsA(UsdGeom.Mesh):
-                part = self.part(prim)
-                if part is not None:
-                    out.parts.append(part)
-                    out.matrices.append(self.relative(prim, root_inverse))
-                    out.rel_paths.append(rel)
-            if prim.IsInstance():
-                tmpl = self.template(prim.GetPrototype())
-                out.instances += 1
-                _splice(out, tmpl, self.relative(prim, root_inverse), rel)
-                it.PruneChildren()
-            elif prim.IsA(UsdGeom.PointInstancer):
-                self.point_instancer(out, prim, rel, root_inverse)
-                it.PruneChildren()
-        return out
-
-    def relative(self, prim: Any, root_inverse: np.ndarray | None) -> np.ndarray:
-        m = self.world(prim)
-        return m if root_inverse is None else m @ root_inverse
-
-    def template(self, prototype: Any) -> _Template:
-        key = str(prototype.GetPath())
-        hit = self.templates.get(key)
-        if hit is None:
-            # Relative to the prototype root: the instance prim carries the root's transform.
-            hit = self.walk(prototype, np.linalg.inv(self.world(prototype)))
-            self.templates[key] = hit
-        return hit
-
-    def point_instancer(
-        self, out: _Template, prim: Any, rel: str, root_inverse: np.ndarray | None
-    ) -> None:
-        from pxr import Usd, UsdGeom
-
-        pi = UsdGeom.PointInstancer(prim)
-        self.stats.point_instancers += 1
-        targets = pi.GetPrototypesRel().GetForwardedTargets()
-        indices = pi.GetProtoIndicesAttr().Get()
-        if not targets or indices is None or len(indices) == 0:
-            return
-        now = Usd.TimeCode.Default()
-        xforms = pi.ComputeInstanceTransformsAtTime(now, now)
-        mats = np.array([np.array(m, dtype=np.float64) for m in xforms]).reshape(-1, 4, 4)
-        proto_idx = np.asarray(indices, dtype=np.int64)[: mats.shape[0]]
-        pi_world = self.relative(prim, root_inverse)
-        for k, target in enumerate(targets):
-            proto = self.stage.GetPrimAtPath(target)
-            if not proto:
-                continue
-            key = f"pi:{target}"
-            tmpl = self.templates.get(key)
-            if tmpl is None:
-                # Relative to the prototype root: ComputeInstanceTransformsAtTime already
-                # includes the root's own transform (IncludeProtoXform).
-                tmpl = self.walk(proto, np.linalg.inv(self.world(proto)))
-                self.templates[key] = tmpl
-            chosen = mats[proto_idx == k]
-            out.pi_instances += int(chosen.shape[0])
-            proto_rel = str(target)[len(str(prim.GetPath())) :]
-            for m in chosen:
-                _splice(out, tmpl, m @ pi_world, f"{rel}{proto_rel}")
-
-    def part(self, prim: Any) -> int | None:
-        """Read one mesh prim (once); None when it has nothing to draw."""
-        from pxr import Usd, UsdGeom
-
-        path = str(prim.GetPath())
-        mesh = UsdGeom.Mesh(prim)
-        pts_attr = mesh.GetPointsAttr()
-        pts = pts_attr.Get()
-        if pts is None and pts_attr.GetNumTimeSamples():
-            pts = pts_attr.Get(Usd.TimeCode.EarliestTime())
-        counts = mesh.GetFaceVertexCountsAttr().Get()
-        indices = mesh.GetFaceVertexIndicesAttr().Get()
-        st = self.stats
+    def _read_mesh(self, prim: object, authored: object) -> int | None:
+        attr, get = self._attr, self._get
+        pts_attr = attr(prim, "points")
+        pts = get(pts_attr)
+        if pts is None and pts_attr.GetNumTimeSamples():  # type: ignore[attr-defined]
+            pts = get(pts_attr, self._usd.TimeCode.EarliestTime())
+        counts = get(attr(prim, "faceVertexCounts"))
+        indices = get(attr(prim, "faceVertexIndices"))
         if pts is None or counts is None or indices is None or len(pts) == 0 or len(counts) == 0:
-            _note(st.empty_meshes, path)
+            self.stats.empty_meshes.append(str(prim.GetPath()))  # type: ignore[attr-defined]
+            log.debug("mesh %s has no points/faces; skipped", prim)
             return None
-        p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
+        p = np.asarray(pts)
+        if p.ndim != 2:  # an array of something other than 3-vectors
+            p = p.astype(np.float64).reshape(-1, 3)
         c = np.asarray(counts, dtype=np.int64)
         i = np.asarray(indices, dtype=np.int64)
-        if int(c.sum()) != i.shape[0] or (c < 0).any():
-            _note(st.empty_meshes, path)
-            log.warning("mesh %s: faceVertexCounts do not match faceVertexIndices; skipped", path)
-            return None
-        holes = mesh.GetHoleIndicesAttr().Get()
+        has_holes = "holeIndices" in authored  # type: ignore[operator]
+        holes = get(attr(prim, "holeIndices")) if has_holes else None
         if holes is not None and len(holes):
+            if int(c.sum()) != i.shape[0]:  # checked here, before the holes use it
+                self._bad_topology(str(prim.GetPath()))  # type: ignore[attr-defined]
+                return None
             keep = np.ones(c.shape[0], dtype=bool)
             h = np.asarray(holes, dtype=np.int64)
             keep[h[(h >= 0) & (h < c.shape[0])]] = False
             i = i[np.repeat(keep, c)]
             c = c[keep]
-        finite = np.isfinite(p).all(axis=1)
-        if not finite.all():
-            _note(st.nonfinite_meshes, path)
-        self._check_extent(mesh, p[finite], path)
-        self.raw.append((path, p, c, i, finite))
-        return len(self.raw) - 1
+        if self.check_extents and "extent" in authored:  # type: ignore[operator]
+            self._check_extent(prim, p)
+        self.meshes.append(MeshData(self._path(prim), p, c, i))
+        return len(self.meshes) - 1
 
-    def finish(self, top: _Template) -> list[MeshPart]:
-        """Triangulate every mesh read, in one vectorised call (thousands of small unique
-        meshes cost one numpy pass, not one each); drop uses of meshes with no triangles."""
-        st = self.stats
-        if not self.raw:
-            return []
-        sizes = np.array([r[1].shape[0] for r in self.raw], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(sizes)])
-        points = np.concatenate([np.where(r[4][:, None], r[1], 0.0) for r in self.raw])
-        finite = np.concatenate([r[4] for r in self.raw])
-        counts = np.concatenate([r[2] for r in self.raw])
-        # out-of-range indices must stay out of range after the shift (triangulate skips them)
-        indices = np.concatenate(
-            [
-                np.where((r[3] >= 0) & (r[3] < n), r[3] + off, -1)
-                for r, n, off in zip(self.raw, sizes, offsets[:-1], strict=True)
-            ]
-        )
-        tstats = TriangulationStats()
-        tris = triangulate(counts, indices, points, tstats)
-        st.degenerate_faces += tstats.degenerate_faces
-        st.fan_fallbacks += tstats.fan_fallbacks
-        tris = tris[finite[tris].all(axis=1)]
-        owner = np.searchsorted(offsets, tris[:, 0], side="right") - 1
-        order = np.argsort(owner, kind="stable")
-        tris, owner = tris[order], owner[order]
-        bounds = np.searchsorted(owner, np.arange(len(self.raw) + 1))
-        parts: list[MeshPart] = []
-        new_index = np.full(len(self.raw), -1, dtype=np.int64)
-        for k, (path, p, _c, _i, fin) in enumerate(self.raw):
-            t = tris[bounds[k] : bounds[k + 1]] - offsets[k]
-            if t.shape[0] == 0:
-                if fin.all():  # a mesh whose faces all touch NaN points is counted once
-                    _note(st.empty_meshes, path)
-                continue
-            new_index[k] = len(parts)
-            parts.append(MeshPart(path, p, t))
-        keep = [j for j, raw in enumerate(top.parts) if new_index[raw] >= 0]
-        top.parts = [int(new_index[top.parts[j]]) for j in keep]
-        top.matrices = [top.matrices[j] for j in keep]
-        top.rel_paths = [top.rel_paths[j] for j in keep]
-        return parts
-
-    def _check_extent(self, mesh: Any, p: np.ndarray, path: str) -> None:
-        ext = mesh.GetExtentAttr().Get()
+    def _check_extent(self, prim: object, p: np.ndarray) -> None:
+        ext = prim.GetAttribute("extent").Get()  # type: ignore[attr-defined]
+        p = p[np.isfinite(p).all(axis=1)]
         if ext is None or len(ext) != 2 or p.shape[0] == 0:
             return
         lo, hi = np.asarray(ext[0], dtype=np.float64), np.asarray(ext[1], dtype=np.float64)
         slack = _EXTENT_TOL * max(1.0, float(np.abs(hi - lo).max()))
         if (p.min(axis=0) < lo - slack).any() or (p.max(axis=0) > hi + slack).any():
-            _note(self.stats.stale_extents, path)
+            self.stats.stale_extents.append(str(prim.GetPath()))  # type: ignore[attr-defined]
+
+    def _bad_topology(self, path: str) -> None:
+        self.stats.empty_meshes.append(path)
+        log.warning("mesh %s: faceVertexCounts do not match faceVertexIndices; skipped", path)
+
+    def drop_bad_topology(
+        self, mesh: np.ndarray, mats: np.ndarray, paths: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Check every mesh's counts against its indices at once (a sum per mesh costs
+        more than reading it); drop the bad meshes and their uses."""
+        if not self.meshes:
+            return mesh, mats, paths
+        n_faces = np.array([m.counts.shape[0] for m in self.meshes], dtype=np.int64)
+        n_idx = np.array([m.indices.shape[0] for m in self.meshes], dtype=np.int64)
+        counts = np.concatenate([m.counts for m in self.meshes])
+        csum = np.concatenate([[0], np.cumsum(counts)])
+        ends = np.cumsum(n_faces)
+        bad = csum[ends] - csum[ends - n_faces] != n_idx
+        bad[np.searchsorted(ends, np.flatnonzero(counts < 0), side="right")] = True
+        if not bad.any():
+            return mesh, mats, paths
+        for k in np.nonzero(bad)[0].tolist():
+            self._bad_topology(str(self.meshes[k].path))
+        new_id = np.cumsum(~bad) - 1
+        self.meshes = [m for m, b in zip(self.meshes, bad.tolist(), strict=True) if not b]
+        ok = ~bad[mesh]
+        kept = [p for p, keep in zip(paths, ok.tolist(), strict=True) if keep]
+        return new_id[mesh[ok]], mats[ok], kept
 
 
-def _splice(out: _Template, tmpl: _Template, matrix: np.ndarray, rel: str) -> None:
-    """Add a template's entries drawn under ``matrix`` at path ``rel``."""
-    out.parts.extend(tmpl.parts)
-    out.matrices.extend(m @ matrix for m in tmpl.matrices)
-    out.rel_paths.extend(rel + r for r in tmpl.rel_paths)
-    out.ids.extend((rel + r, v) for r, v in tmpl.ids)
-    out.instances += tmpl.instances
-    out.pi_instances += tmpl.pi_instances
+def read_stage_meshes(
+    stage: object,
+    *,
+    tag_attribute: str | None = None,
+    skip_root: str | None = None,
+    check_extents: bool = False,
+) -> StageMeshes:
+    """Distinct meshes of ``stage`` and every place they are drawn (module doc).
+
+    ``check_extents`` also compares each distinct mesh's points with its authored
+    ``extent`` (one more attribute read per mesh; ``coptwin inspect`` asks for it).
+    """
+    reader = _Reader(stage, tag_attribute, skip_root, check_extents)
+    # The walk allocates a few small objects per prim and frees none: Python's cyclic
+    # collector would only rescan them, again and again (~8% of a big city's walk).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        flat, uses = reader.walk(stage.GetPseudoRoot(), top=True)  # type: ignore[attr-defined]
+    finally:
+        if collecting:
+            gc.enable()
+    mesh, mats, paths = reader.drop_bad_topology(*reader.compose(uses))
+    st = reader.stats
+    st.meshes, st.distinct_meshes = int(mesh.shape[0]), len(reader.meshes)
+    st.prototypes, st.instances = len(reader.protos), flat.instances
+    if st.point_instancers:
+        log.warning(
+            "skipped %d PointInstancers (%d instances): coptwin reads meshes and "
+            "instanceable prims only",
+            st.point_instancers,
+            st.point_instances,
+        )
+    log.debug(
+        "stage meshes: %d distinct meshes, %d uses, %d prototypes, %d prims",
+        st.distinct_meshes,
+        st.meshes,
+        st.prototypes,
+        st.prims,
+    )
+    return StageMeshes(reader.meshes, mesh, mats, paths, flat.tagged, st)
 
 
-def _note(paths: list[str], path: str) -> None:
-    paths.append(path)
+def expand_points(
+    sm: StageMeshes, all_points: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage-space points of every use: ``(points (N, 3), use_start (U+1,), mesh_start)``.
+
+    Use ``u``'s points are ``points[use_start[u]:use_start[u+1]]``, in its mesh's point
+    order; ``mesh_start[m]`` is where mesh ``m``'s points begin in the concatenation of
+    all distinct meshes (handy for mapping per-mesh vertex indices). ``all_points`` is
+    that concatenation, if the caller has made it already.
+    """
+    sizes = np.array([m.points.shape[0] for m in sm.meshes], dtype=np.int64)
+    mesh_start = np.concatenate([[0], np.cumsum(sizes)])
+    if not sm.meshes or sm.use_mesh.size == 0:
+        return np.zeros((0, 3)), np.zeros(sm.use_mesh.size + 1, dtype=np.int64), mesh_start
+    if all_points is None:
+        all_points = np.concatenate([m.points for m in sm.meshes], dtype=np.float64)
+    allp = all_points
+    per_use = sizes[sm.use_mesh]
+    use_start = np.concatenate([[0], np.cumsum(per_use)])
+    total = int(use_start[-1])
+    use_of = np.repeat(np.arange(sm.use_mesh.size), per_use)
+    src = mesh_start[sm.use_mesh][use_of] + np.arange(total) - use_start[:-1][use_of]
+    pts = allp[src]
+    out = np.empty_like(pts)
+    m = sm.use_matrix
+    for j in range(3):  # column by column keeps temporaries at (N,) instead of (N, 4, 4)
+        out[:, j] = (
+            pts[:, 0] * m[use_of, 0, j]
+            + pts[:, 1] * m[use_of, 1, j]
+            + pts[:, 2] * m[use_of, 2, j]
+            + m[use_of, 3, j]
+        )
+    return out, use_start, mesh_start
+
+
+def expand_triangles(
+    tris: np.ndarray, mesh_start: np.ndarray, use_mesh: np.ndarray, use_start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Triangles of every use: ``(vertex indices into expand_points' points, use of each)``.
+
+    ``tris`` (T, 3) index the concatenation of all distinct meshes' points (offsets
+    ``mesh_start``), e.g. one :func:`~coptwin.geo.triangulate.triangulate` call over all
+    distinct meshes; they may come in any order.
+    """
+    tris = np.asarray(tris, dtype=np.int64).reshape(-1, 3)
+    n_mesh = mesh_start.shape[0] - 1
+    tri_mesh = np.searchsorted(mesh_start, tris[:, 0], side="right") - 1
+    order = np.argsort(tri_mesh, kind="stable")
+    tris, tri_mesh = tris[order], tri_mesh[order]
+    per_mesh = np.bincount(tri_mesh, minlength=n_mesh)
+    tri_start = np.concatenate([[0], np.cumsum(per_mesh)])
+    per_use = per_mesh[use_mesh]
+    out_start = np.concatenate([[0], np.cumsum(per_use)])
+    total = int(out_start[-1])
+    use_of = np.repeat(np.arange(use_mesh.size), per_use)
+    src = tri_start[use_mesh][use_of] + np.arange(total) - out_start[:-1][use_of]
+    shift = use_start[:-1] - mesh_start[use_mesh]  # mesh-concatenation -> expanded index
+    out = tris[src]
+    out += shift[use_of][:, None]
+    return out, use_of
+
+
+@dataclass
+class CityMesh:
+    """Every drawn triangle of a stage in the local metric frame, with its building."""
+
+    points: np.ndarray  # (N, 3) float64 local metres (east, north, up); every use's own
+    tris: np.ndarray  # (T, 3) int64 into points, grouped by owner (terrain first)
+    owner: np.ndarray  # (T,) building index or TERRAIN
+    buildings: list[Building]
+    up_axis: str
+    meters_per_unit: float
+    stats: MeshStats
+
+
+def read_city(
+    stage: object,
+    *,
+    object_id_attribute: str | None = None,
+    skip_root: str | None = None,
+    check_extents: bool = False,
+) -> CityMesh:
+    """Read, identify buildings, triangulate each distinct mesh once, place every use.
+
+    Triangles touching NaN/inf points are dropped (their meshes are listed in the
+    stats); a stage without geometry gives empty arrays (callers decide whether that
+    is an error).
+    """
+    t0 = time.perf_counter()
+    up_axis, mpu = read_axes(stage)
+    sm = read_stage_meshes(
+        stage,
+        tag_attribute=object_id_attribute or None,
+        skip_root=skip_root,
+        check_extents=check_extents,
+    )
+    st = sm.stats
+    t_read = time.perf_counter()
+    buildings, use_owner = identify_buildings(stage, sm.use_path, sm.tagged)
+    t_buildings = time.perf_counter()
+    if not sm.meshes:
+        st.seconds = time.perf_counter() - t0
+        st.phases = {"read": round(t_read - t0, 4), "buildings": round(t_buildings - t_read, 4)}
+        empty = np.zeros((0, 3), dtype=np.int64)
+        return CityMesh(np.zeros((0, 3)), empty, np.zeros(0, np.int64), buildings, up_axis, mpu, st)
+    # Triangulate each distinct mesh once, in its own space.
+    sizes = np.array([m.points.shape[0] for m in sm.meshes], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    all_points = np.concatenate([m.points for m in sm.meshes], dtype=np.float64)
+    finite = np.isfinite(all_points).all(axis=1)
+    clean = finite.all()
+    tstats = TriangulationStats()
+    tri_idx = triangulate(
+        np.concatenate([m.counts for m in sm.meshes]),
+        np.concatenate([m.indices + off for m, off in zip(sm.meshes, offsets[:-1], strict=True)]),
+        all_points if clean else np.where(finite[:, None], all_points, 0.0),
+        tstats,
+    )
+    st.degenerate_faces, st.fan_fallbacks = tstats.degenerate_faces, tstats.fan_fallbacks
+    if not clean:
+        bad_mesh = np.unique(np.searchsorted(offsets, np.flatnonzero(~finite), side="right") - 1)
+        st.nonfinite_meshes += [str(sm.meshes[k].path) for k in bad_mesh.tolist()]
+        tri_idx = tri_idx[finite[tri_idx].all(axis=1)]
+    tri_mesh = np.searchsorted(offsets, tri_idx[:, 0], side="right") - 1
+    drawn = np.bincount(tri_mesh, minlength=len(sm.meshes)) > 0
+    if not drawn.all():  # faces all degenerate (or all touching NaN points)
+        nonfinite = set(st.nonfinite_meshes)
+        st.empty_meshes += [
+            p
+            for k in np.flatnonzero(~drawn).tolist()
+            if (p := str(sm.meshes[k].path)) not in nonfinite
+        ]
+    t_tri = time.perf_counter()
+    # Uses of meshes that draw something, in building order (terrain first), so the
+    # triangles come out grouped by owner; and straight into the local frame: the axis
+    # swap and units ride on each use's matrix.
+    by_owner = np.argsort(use_owner, kind="stable")
+    by_owner = by_owner[drawn[sm.use_mesh[by_owner]]]
+    st.meshes = int(by_owner.shape[0])
+    sm.use_mesh, use_owner = sm.use_mesh[by_owner], use_owner[by_owner]
+    sm.use_matrix = sm.use_matrix[by_owner] @ axis_matrix(up_axis, mpu)
+    points, use_start, mesh_start = expand_points(sm, all_points)
+    del all_points
+    tris, use_of = expand_triangles(tri_idx, mesh_start, sm.use_mesh, use_start)
+    owner = use_owner[use_of]
+    st.triangles = int(tris.shape[0])
+    st.terrain_triangles = int(np.count_nonzero(owner < 0))
+    t_end = time.perf_counter()
+    st.seconds = t_end - t0
+    st.phases = {
+        "read": round(t_read - t0, 4),
+        "buildings": round(t_buildings - t_read, 4),
+        "triangulate": round(t_tri - t_buildings, 4),
+        "instance": round(t_end - t_tri, 4),
+    }
+    if st.degenerate_faces or st.fan_fallbacks or st.empty_meshes or st.nonfinite_meshes:
+        log.warning(
+            "%s: skipped %d empty or unreadable meshes, %d meshes with NaN/inf points and "
+            "%d degenerate faces; %d faces were not simple polygons (fan-triangulated)",
+            stage.GetRootLayer().identifier,  # type: ignore[attr-defined]
+            len(st.empty_meshes),
+            len(st.nonfinite_meshes),
+            st.degenerate_faces,
+            st.fan_fallbacks,
+        )
+    return CityMesh(points, tris, owner, buildings, up_axis, mpu, st)

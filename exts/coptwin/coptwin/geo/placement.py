@@ -31,8 +31,9 @@ import numpy as np
 import polars as pl
 
 from coptwin.config import SceneConfig
+from coptwin.geo.buildings import normalize_object_id
 from coptwin.geo.frame import SceneFrame
-from coptwin.geo.index import SceneIndex, normalize_object_id
+from coptwin.geo.index import SceneIndex
 
 log = logging.getLogger(__name__)
 

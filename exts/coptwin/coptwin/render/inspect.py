@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from coptwin.config import SceneConfig
-from coptwin.geo.meshes import axis_matrix
+from coptwin.geo.frame import axis_matrix
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,8 @@ class Inspection:
                 "instancing",
                 f"{self.prototypes} prototypes, {self.instances} instances"
                 + (
-                    f", {self.point_instancers} PointInstancers ({self.point_instances} instances)"
+                    f", {self.point_instancers} PointInstancers skipped "
+                    f"({self.point_instances} instances)"
                     if self.point_instancers
                     else ""
                 ),
@@ -169,7 +170,7 @@ def inspect_scene(
     t0 = time.perf_counter()
     oid_attr = object_id_attribute or SceneConfig().object_id_attribute
     stage = open_stage(path)
-    scene = load_scene(stage, object_id_attribute=oid_attr)
+    scene = load_scene(stage, object_id_attribute=oid_attr, check_extents=True)
     problems: list[Problem] = []
     try:
         found = discover(stage, Path(path), None)
@@ -218,9 +219,9 @@ def inspect_scene(
         prototypes=st.prototypes,
         instances=st.instances,
         point_instancers=st.point_instancers,
-        point_instances=st.pi_instances,
+        point_instances=st.point_instances,
         meshes=st.meshes,
-        distinct_meshes=st.parts,
+        distinct_meshes=st.distinct_meshes,
         triangles=st.triangles,
         terrain_triangles=int((scene.owner < 0).sum()),
         problems=problems,
@@ -267,6 +268,15 @@ def _geometry_problems(scene: Any) -> list[Problem]:
     if st.empty_meshes:
         out.append(
             Problem("warning", "empty meshes", len(st.empty_meshes), st.empty_meshes[:EXAMPLES])
+        )
+    if st.point_instancers:
+        out.append(
+            Problem(
+                "warning",
+                "PointInstancers skipped (not drawn, not placed on: coptwin reads meshes "
+                "and instanceable prims)",
+                st.point_instancers,
+            )
         )
     if st.stale_extents:
         out.append(

@@ -4,7 +4,8 @@ The render frame is the local metric frame of :mod:`coptwin.geo.frame` (x east, 
 z up, metres) shifted by ``origin`` so float32 keeps millimetres even for scenes in raw
 projected coordinates (~5e6 m). Every triangle knows its building (index into
 ``buildings``, -1 for terrain and everything else), so pictures can tint bound buildings.
-Geometry comes from :func:`coptwin.geo.meshes.read_meshes` (prototypes read once).
+Geometry and buildings come from :func:`coptwin.geo.meshes.read_city`, the reader and
+building rules the scene index uses (prototypes read once).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from coptwin.geo.index import Building, normalize_object_id
-from coptwin.geo.meshes import MeshStats, axis_matrix, read_meshes
+from coptwin.geo.buildings import Building, normalize_object_id
+from coptwin.geo.frame import axis_matrix
+from coptwin.geo.meshes import MeshStats, read_city
 from coptwin.geo.stage import open_stage as open_stage  # re-exported for render callers
 
 log = logging.getLogger(__name__)
@@ -67,43 +69,55 @@ class RenderScene:
         return None
 
 
-def load_scene(stage: Any, *, skip_root: str = "", object_id_attribute: str = "") -> RenderScene:
-    """Read every drawn mesh of ``stage`` into a :class:`RenderScene`."""
+def load_scene(
+    stage: Any,
+    *,
+    skip_root: str = "",
+    object_id_attribute: str = "",
+    check_extents: bool = False,
+) -> RenderScene:
+    """Read every drawn mesh of ``stage`` into a :class:`RenderScene`.
+
+    ``check_extents`` also lists meshes outside their authored extent (``coptwin inspect``).
+    """
     t0 = time.perf_counter()
-    meshes = read_meshes(stage, skip_root=skip_root, object_id_attribute=object_id_attribute)
-    buildings, use_owner = meshes.identify_buildings(stage, object_id_attribute)
-    to_local = axis_matrix(meshes.up_axis, meshes.meters_per_unit)
-    pts, tris, use = meshes.assemble(post=to_local)
-    if pts.shape[0]:
-        finite = np.isfinite(pts).all(axis=1)
-        lo, hi = pts[finite].min(axis=0), pts[finite].max(axis=0)
-        origin = np.round((lo + hi) / 2.0)
-    else:
-        origin = np.zeros(3)
-    points = (pts - origin).astype(np.float32)
-    owner = use_owner[use] if use.size else np.zeros(0, dtype=np.int64)
-    b_lo = np.full((len(buildings), 3), np.nan, dtype=np.float32)
-    b_hi = np.full((len(buildings), 3), np.nan, dtype=np.float32)
-    if tris.shape[0] and buildings:
-        for axis in range(3):
-            vals = points[tris, axis]
-            tri_lo, tri_hi = vals.min(axis=1), vals.max(axis=1)
-            sel = owner >= 0
-            lo_b = np.full(len(buildings), np.inf, dtype=np.float32)
-            hi_b = np.full(len(buildings), -np.inf, dtype=np.float32)
-            np.minimum.at(lo_b, owner[sel], tri_lo[sel])
-            np.maximum.at(hi_b, owner[sel], tri_hi[sel])
-            has = np.isfinite(lo_b)
-            b_lo[has, axis], b_hi[has, axis] = lo_b[has], hi_b[has]
+    city = read_city(
+        stage,
+        object_id_attribute=object_id_attribute,
+        skip_root=skip_root,
+        check_extents=check_extents,
+    )
+    pts, tris, owner, buildings = city.points, city.tris, city.owner, city.buildings
+    finite = pts if not city.stats.nonfinite_meshes else pts[np.isfinite(pts).all(axis=1)]
+    origin = (
+        np.round((finite.min(axis=0) + finite.max(axis=0)) / 2.0) if finite.size else np.zeros(3)
+    )
+    del finite
+    pts -= origin  # in place: nothing else holds the city's points
+    points = pts.astype(np.float32)
+    city.points = pts = np.zeros((0, 3))
+    nb = len(buildings)
+    b_lo = np.full((nb, 3), np.nan, dtype=np.float32)
+    b_hi = np.full((nb, 3), np.nan, dtype=np.float32)
+    if tris.shape[0] and nb:
+        # triangles come grouped by owner (terrain first): one reduceat per corner
+        starts = np.searchsorted(owner, np.arange(nb), side="left")
+        full = np.flatnonzero(np.searchsorted(owner, np.arange(nb), side="right") > starts)
+        at = starts[full]
+        for k in range(3):
+            corner = points[tris[:, k]]
+            lo_k, hi_k = np.minimum.reduceat(corner, at), np.maximum.reduceat(corner, at)
+            b_lo[full] = lo_k if k == 0 else np.minimum(b_lo[full], lo_k)
+            b_hi[full] = hi_k if k == 0 else np.maximum(b_hi[full], hi_k)
     scene = RenderScene(
         points=points,
         tris=tris,
         owner=owner,
         buildings=buildings,
         origin=origin,
-        up_axis=meshes.up_axis,
-        meters_per_unit=meshes.meters_per_unit,
-        stats=meshes.stats,
+        up_axis=city.up_axis,
+        meters_per_unit=city.meters_per_unit,
+        stats=city.stats,
         building_lo=b_lo,
         building_hi=b_hi,
         seconds=time.perf_counter() - t0,

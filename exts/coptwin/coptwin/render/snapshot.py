@@ -114,7 +114,7 @@ def render_bare(
             lines=[
                 f"{len(scene.buildings)} buildings",
                 f"{scene.stats.triangles:,} triangles",
-                f"{scene.stats.instances + scene.stats.pi_instances:,} instances",
+                f"{scene.stats.instances:,} instances",
                 f"{scene.up_axis}-up, {scene.meters_per_unit:g} m per unit",
             ],
         ),
