@@ -24,6 +24,18 @@ def test_defaults(tmp_path):
     assert (rule.raise_on, rule.alarm_delay_s, rule.clear_delay_s) == (["alarm"], 0.0, 0.0)
     assert cfg.alarms.notify.events == ["raised", "escalated", "returned", "cleared"]
     assert cfg.table_uri("alarms").endswith("a")
+    assert cfg.alarms.keep_closed_hours == 24.0
+
+
+def test_the_engine_book_keeps_closed_alarms_as_long_as_configured(tmp_path):
+    from datetime import timedelta
+
+    from coptwin.engine.alarms import EngineAlarms
+
+    assert EngineAlarms(_cfg(tmp_path)).live.keep_closed == timedelta(hours=24)
+    two = EngineAlarms(_cfg(tmp_path, keep_closed_hours=2)).live
+    assert two.keep_closed == timedelta(hours=2)
+    assert EngineAlarms(_cfg(tmp_path, keep_closed_hours=None)).live.keep_closed is None
 
 
 @pytest.mark.parametrize(
@@ -34,6 +46,7 @@ def test_defaults(tmp_path):
         ({"w": {"clear_delay_s": float("inf")}}, {}, "rules.w.clear_delay_s"),
         ({}, {"max_shelve_s": 0}, "alarms.max_shelve_s"),
         ({}, {"escalate_after_s": 0}, "alarms.escalate_after_s"),
+        ({}, {"keep_closed_hours": 0}, "alarms.keep_closed_hours"),
         ({}, {"notify": {"events": ["paged"]}}, "alarms.notify.events: 'paged'"),
         ({}, {"notify": {"max_age_s": 10, "keep_delivered_s": 5}}, "keep_delivered_s"),
         (

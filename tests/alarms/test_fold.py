@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from datetime import timedelta
 
 import polars as pl
 
 from coptwin.alarms.fold import AlarmBook
+from coptwin.alarms.model import alarm_id_for
 from coptwin.alarms.schema import EVENT_SCHEMA
 
 from .conftest import at, operator, system
@@ -168,3 +170,48 @@ def test_open_alarm_per_sensor_follows_the_book():
     assert (book.open_for("W-12").alarm_id, book.open_for("W-12").active) == (A, False)
     book.apply_events([operator("acknowledged", A, 6)])
     assert book.open_for("W-12") is None and book.open_alarms() == []
+
+
+def _cycle(sensor: str, t: float):
+    """One alarm's whole life: raised at ``t``, returned a minute later, acknowledged
+    two minutes after the raise (closed then)."""
+    aid = alarm_id_for(sensor, at(t))
+    return [
+        system("raised", sensor, t),
+        system("returned", sensor, t + 60, raised=t),
+        operator("acknowledged", aid, t + 120, author="ann"),
+    ]
+
+
+def test_closed_alarms_older_than_the_retention_leave_memory_open_ones_never():
+    """A month of an alarm every 10 minutes keeps about a day of closed alarms in memory;
+    an alarm nobody acknowledged, and one still active, stay however old they get."""
+    book = AlarmBook(keep_closed=timedelta(hours=24))
+    book.apply_events([system("raised", "OLD-1", 0), system("returned", "OLD-1", 30, raised=0)])
+    book.apply_events([system("raised", "OLD-2", 0)])
+    unacked, active = alarm_id_for("OLD-1", at(0)), alarm_id_for("OLD-2", at(0))
+    step, cycles = 600, 30 * 24 * 6
+    held = []
+    for k in range(cycles):
+        book.apply_events(_cycle("CHATTY", 1000 + k * step))
+        held.append(len(book))
+    per_day = 24 * 3600 // step
+    assert max(held) <= per_day + 4, max(held)  # bounded, not ~4,300
+    assert book.event_count <= 3 * (per_day + 2) + 3
+    assert book.get(unacked) is not None and not book.get(unacked).closed
+    assert book.get(active) is not None and book.open_for("OLD-2").alarm_id == active
+    # The newest day's alarms are all still there, closed.
+    last = 1000 + (cycles - 1) * step
+    newest = [alarm_id_for("CHATTY", at(last - k * step)) for k in range(per_day)]
+    assert all(book.get(a) is not None and book.get(a).closed for a in newest)
+    # A copy of a dropped alarm's events (a re-read, another engine) is dropped again.
+    book.apply_events(_cycle("CHATTY", 1000))
+    assert len(book) <= per_day + 4 and book.get(alarm_id_for("CHATTY", at(1000))) is None
+    assert book.event_count <= 3 * (per_day + 2) + 3
+
+
+def test_without_a_retention_every_alarm_is_kept():
+    book = AlarmBook()
+    for k in range(200):
+        book.apply_events(_cycle("CHATTY", k * 86400))
+    assert len(book) == 200

@@ -287,3 +287,34 @@ url_env = "DOC_HOOK_UNSET"
     assert st["notify: ok"][0] == "PASS"
     assert st["notify: down"][0] == "FAIL" and "cannot connect" in st["notify: down"][1]
     assert st["notify: unset"] == ("FAIL", "environment variable DOC_HOOK_UNSET is not set")
+
+
+def test_for_serve_the_webhook_rides_on_the_serve_port_not_its_own(tmp_path, capsys):
+    """``coptwin serve`` mounts the webhook on its own --host/--port: doctor --serve checks
+    that port, and a busy events.webhook.port (which serve never binds) fails nothing."""
+    (tmp_path / "tables").mkdir()
+    with socket.socket() as hook, socket.socket() as page:
+        hook.bind(("127.0.0.1", 0))
+        hook.listen()
+        page.bind(("127.0.0.1", 0))
+        page.listen()
+        hook_port, page_port = hook.getsockname()[1], page.getsockname()[1]
+        text = LOCAL_TABLES + f"[events.webhook]\nenabled = true\nport = {hook_port}\n"
+        path = write_config(tmp_path, text)
+
+        def checks(*flags: str) -> dict[str, dict]:
+            main(["doctor", "--config", str(path), "--json", *flags])
+            return {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+
+        run = checks()
+        assert run["events: webhook port bindable"]["status"] == "FAIL"
+        assert "coptwin run" in run["events: webhook port bindable"]["detail"]
+        busy = checks("--serve", "--port", str(page_port))
+        assert "events: webhook port bindable" not in busy
+        assert busy["serve: port bindable"]["status"] == "FAIL"
+        assert str(page_port) in busy["serve: port bindable"]["detail"]
+        free = checks("--serve", "--port", "0")
+        assert free["serve: port bindable"]["status"] == "PASS"
+        hook_check = free["events: webhook"]
+        assert hook_check["status"] == "PASS" and "/events" in hook_check["detail"]
+        assert str(hook_port) not in hook_check["detail"]

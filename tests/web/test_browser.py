@@ -304,3 +304,43 @@ def test_an_alarm_shows_with_a_ring_and_is_acknowledged_with_the_token(page, dem
     assert "acknowledged by Ann (control room)" in item.text
     assert page.execute_script(f"return {mine_ring};") == 0
     assert sum(ring_pixel(page)) > 250
+
+
+def test_values_read_as_the_kit_panel_writes_them(page, demo):
+    """The table row, the details and the alarm list say a value in the Kit panel's words
+    (``coptwin.ui.format``), not as the float came out of the table."""
+    from coptwin.ui.format import format_value
+
+    temps = page.execute_script(
+        "return cop.s.id.filter((id, i) => cop.s.kind[i] === 'temperature'"
+        " && !(cop.alarms?.alarms || []).some(a => a.sensor_id === id));"
+    )
+    small, raised = temps[-1], temps[-2]
+    tiny, hot = 1.23456789e-7, 36.123456789
+    demo.append(
+        [
+            {"sensor_id": small, "value": tiny, "quantity": "temperature", "unit": "degC"},
+            {"sensor_id": raised, "value": hot, "quantity": "temperature", "unit": "degC"},
+        ]
+    )
+    mine = f"(cop.alarms?.alarms || []).find(a => a.sensor_id === {raised!r})"
+    wait_for(page, f"Math.abs(cop.s.value[cop.index.get({small!r})]) < 1e-3 && {mine}", 20)
+    box = page.find_element("id", "search")
+    for sid, value in ((small, tiny), (raised, hot)):
+        box.clear()
+        box.send_keys(sid)
+        cell = f"document.querySelector('#table-rows .row[data-id=\"{sid}\"] span:nth-child(3)')"
+        wait_for(page, cell, 10)
+        assert page.execute_script(f"return {cell}.textContent;") == format_value(value, "degC")
+        page.execute_script(f"{cell}.click();")
+        wait_for(page, f"cop.detail?.sensor_id === {sid!r}", 10)
+        fields = dict(
+            page.execute_script(
+                "return [...document.querySelectorAll('#detail-fields dt')]"
+                ".map(d => [d.textContent, d.nextElementSibling.textContent]);"
+            )
+        )
+        assert fields["Value"] == format_value(value, "degC")
+    box.clear()
+    item = page.find_element("css selector", f"#alarms li[data-alarm^='{raised}@']")
+    assert f"value {format_value(hot, 'degC')} above alarm_high 35" in item.text, item.text

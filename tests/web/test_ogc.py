@@ -149,6 +149,21 @@ def test_live_items_follow_new_commits(api, demo):
     assert props["value"] == 3.9 and props["status"] == "alarm"
 
 
+def test_values_stay_the_numbers_the_table_holds(api, demo):
+    """GIS tools get numbers, not the panel's rounded words: a reading's full precision."""
+    sid = demo.sensors.filter(demo.sensors["kind"] == "temperature")["sensor_id"][0]
+    raw = 21.349999999
+    demo.append([{"sensor_id": sid, "value": raw, "quantity": "temperature", "unit": "degC"}])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        feats = api.collection_items("sensors", limit=10000)["features"]
+        props = next(f["properties"] for f in feats if f["id"] == sid)
+        if props["value"] == raw:
+            break
+        time.sleep(0.2)
+    assert props["value"] == raw and isinstance(props["value"], float)
+
+
 def test_as_of_a_version_is_judged_at_its_newest_sane_reading(server, demo):
     """A gateway's far-future row (skipped as bad) must not make the past look offline."""
     from datetime import datetime, timedelta, timezone

@@ -374,6 +374,9 @@ class AlarmsConfig(_Base):
     escalate_after_s: Positive | None = 900.0
     #: Author of the transitions the engine detects (raise, return, repeat).
     system_author: str = "coptwin"
+    #: Hours a closed alarm stays in a running engine's memory (the table keeps it);
+    #: None: forever (memory grows with every alarm).
+    keep_closed_hours: Positive | None = 24.0
     notify: NotifyConfig = NotifyConfig()
 
 

@@ -114,8 +114,10 @@ def _short(exc: BaseException, creds: Credentials | None) -> str:
 class Doctor:
     """Runs the checks for one config; :meth:`run` returns them in display order."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, serve: tuple[str, int] | None = None) -> None:
         self.config = config
+        #: ``coptwin serve``'s (host, port): the web server there carries the webhook too.
+        self.serve = serve
         self.checks: list[Check] = []
         self.creds: Credentials | None = None
 
@@ -140,6 +142,12 @@ class Doctor:
         for table in self._table_names():
             self._table(table, reachable)
         self._annotations_write(reachable)
+        if self.serve is not None:
+            self._bindable(
+                "serve: port bindable",
+                *self.serve,
+                "stop what holds the port (another coptwin serve?) or pass another --port/--host",
+            )
         self._event_sources()
         self._notifications()
         return self.checks
@@ -461,27 +469,41 @@ class Doctor:
     def _event_sources(self) -> None:
         ev = self.config.events
         if ev.webhook.enabled:
-            self._webhook(ev.webhook.host, ev.webhook.port)
+            self._webhook()
             self._webhook_token()
         if ev.mqtt.enabled:
             self._mqtt()
         if ev.polling.enabled:
             self._add("events: polling", True, f"every {ev.polling.interval_s:g}s")
 
-    def _webhook(self, host: str, port: int) -> None:
-        name = "events: webhook port bindable"
+    def _webhook(self) -> None:
+        """``coptwin run`` and Kit listen on events.webhook.host/port; ``coptwin serve``
+        mounts the route on its own server instead (that port is ``serve: port bindable``)."""
+        from coptwin.events.webhook import webhook_path
+
+        cfg = self.config.events.webhook
+        if self.serve is not None:
+            host, port = self.serve
+            where = f"{host}:{port}{webhook_path(cfg)}"
+            detail = f"served by coptwin serve at {where} (events.webhook.host/port unused)"
+            self._add("events: webhook", True, detail)
+            return
+        self._bindable(
+            "events: webhook port bindable",
+            cfg.host,
+            cfg.port,
+            "stop what holds the port (another coptwin?) or change events.webhook.port/host",
+            " (coptwin run, Kit; coptwin serve takes it on its own port: doctor --serve)",
+        )
+
+    def _bindable(self, name: str, host: str, port: int, remedy: str, note: str = "") -> None:
         try:
             with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
                 s.bind((host, port))
         except OSError as exc:
-            self._add(
-                name,
-                False,
-                f"{host}:{port}: {exc.strerror or exc}",
-                "stop what holds the port (another coptwin?) or change events.webhook.port/host",
-            )
+            self._add(name, False, f"{host}:{port}: {exc.strerror or exc}{note}", remedy)
             return
-        self._add(name, True, f"{host}:{port}")
+        self._add(name, True, f"{host}:{port}{note}")
 
     def _webhook_token(self) -> None:
         from coptwin.events.webhook import expected_token
@@ -572,9 +594,10 @@ def probe_mqtt(
     return text.startswith("OK"), text.split(" ", 1)[1]
 
 
-def run_checks(config: Config) -> list[Check]:
-    """All checks for ``config`` (never raises for an unreachable or misconfigured system)."""
-    return Doctor(config).run()
+def run_checks(config: Config, serve: tuple[str, int] | None = None) -> list[Check]:
+    """All checks for ``config`` (never raises for an unreachable or misconfigured system);
+    ``serve``: check for ``coptwin serve`` on that (host, port) rather than ``coptwin run``."""
+    return Doctor(config, serve).run()
 
 
 def format_checks(checks: list[Check], color: Callable[[str], str] | None = None) -> str:

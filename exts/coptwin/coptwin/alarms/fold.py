@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
@@ -108,11 +108,19 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
     watcher batch through ``EVENT_SCHEMA.to_canonical``), :meth:`apply_batch`,
     or :meth:`apply_events` for events written locally.  ``ApplyResult.changed``
     holds alarm ids (strings) and service keys (tuples).
+
+    ``keep_closed``: a long-running engine's book forgets an alarm (state and events)
+    that closed longer ago than this before the newest event it folded, so memory stays
+    bounded; the table keeps it (``coptwin alarms`` reads the table).  Open alarms are
+    never dropped.  None: keep everything (a CLI's one-off fold of the table).
     """
 
     schema = EVENT_SCHEMA
 
-    def __init__(self) -> None:
+    def __init__(self, keep_closed: timedelta | None = None) -> None:
+        self.keep_closed = keep_closed
+        #: Newest event time folded (not after the wall clock): the retention's "now".
+        self._newest: datetime | None = None
         self._open: dict[str, set[str]] = {}
         self._out_sensors: set[str] = set()
         self._out_layers: set[str] = set()
@@ -158,6 +166,38 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
                 ids.discard(alarm.alarm_id)
                 if not ids:
                     del self._open[alarm.sensor_id]
+
+    def _apply_events(self, events: list[AlarmEvent], full_reload: bool) -> tuple[list, int, int]:
+        out = super()._apply_events(events, full_reload)
+        if self.keep_closed is not None and events:
+            newest = min(max(e.ts for e in events), datetime.now(timezone.utc))
+            self._newest = newest if self._newest is None else max(self._newest, newest)
+            self._forget(self._newest - self.keep_closed)
+        return out
+
+    def _forget(self, horizon: datetime) -> None:
+        """Drop alarms closed before ``horizon``, and events of alarms the book no longer
+        holds (a copy of a dropped alarm's events) that are older than it."""
+        gone = [
+            key
+            for key, ids in self._by_entity.items()
+            if isinstance(key, str)
+            and (
+                (alarm := self._states.get(key)) is None
+                and all(self._events[i].ts < horizon for i in ids)
+                or alarm is not None
+                and alarm.closed
+                and alarm.closed_at < horizon
+            )
+        ]
+        for key in gone:
+            for i in self._by_entity.pop(key):
+                del self._events[i]
+            self._states.pop(key, None)
+            self._last.pop(key, None)
+        if gone:
+            self.revision += 1
+            log.debug("alarms: %d closed alarms older than %s left memory", len(gone), horizon)
 
     def _cleared(self) -> None:
         self._open.clear()

@@ -10,6 +10,7 @@ import json
 import sys
 
 from coptwin.commands._common import add_config_arg, load
+from coptwin.commands.serve import add_server_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_config_arg(p)
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="check for coptwin serve (its --host/--port, which also carry the webhook)",
+    )
+    add_server_args(p)
     p.set_defaults(func=run)
 
 
@@ -30,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from coptwin.doctor import format_checks, run_checks
 
     cfg = load(args)
-    checks = run_checks(cfg)
+    checks = run_checks(cfg, (args.host, args.port) if args.serve else None)
     if args.json:
         rows = [c.__dict__ for c in checks]
         print(json.dumps({"ok": not any(c.failed for c in checks), "checks": rows}, indent=2))

@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import polars as pl
@@ -203,7 +203,8 @@ class EngineAlarms:
             max_shelve_s=cfg.max_shelve_s,
         )
         #: Every alarm, folded from this engine's transitions and the table.
-        self.live = AlarmBook()
+        keep = cfg.keep_closed_hours
+        self.live = AlarmBook(timedelta(hours=keep) if keep is not None else None)
         #: What the COP shows: the live book, or the book as of the time-travel moment.
         self.shown = self.live
         self.shown_at: datetime | None = None

@@ -341,11 +341,11 @@ def _verdict() -> tuple[pl.Expr, ...]:
 
 
 def _number(value: float | None) -> str:
-    """30.0 -> "30", 31.25 -> "31.25" (6 decimals at most), as a reason shows it."""
+    """30.0 -> "30", 31.25 -> "31.25": six significant digits, the way the panel writes
+    a value (``coptwin.ui.format.format_number``), so a reason and its row agree."""
     if value is None or not math.isfinite(value):
         return str(value)
-    value = round(value, 6)
-    return str(int(value)) if value == int(value) else str(value)
+    return f"{value:.6g}"
 
 
 def reason(

@@ -32,6 +32,7 @@ import numpy as np
 from coptwin.config import STATUSES
 from coptwin.engine.snapshot import EngineSnapshot, SensorRow, SensorTable
 from coptwin.model.palette import DESCRIPTIONS, HEX, LABELS
+from coptwin.ui.format import format_value
 from coptwin.ui.status import format_status
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,15 @@ def _numbers(values: np.ndarray) -> list[float | None]:
     return [number(v) for v in values.tolist()]
 
 
+def _texts(values: Sequence[float | None], units: Sequence[str]) -> list[str]:
+    """The values in the Kit panel's words (:func:`~coptwin.ui.format.format_value`),
+    so the page's table says what the panel says; NaN is a missing value, as in a row."""
+    return [
+        format_value(None if v is None or v != v else v, u)
+        for v, u in zip(values, units, strict=True)
+    ]
+
+
 def _page_positions(geo: Any, xyz: np.ndarray) -> tuple[list, list, list]:
     """lon, lat, alt lists (None where a sensor is not placed)."""
     if not len(xyz):
@@ -119,6 +129,7 @@ def _table_columns(table: SensorTable, geo: Any) -> dict[str, list]:
     every = np.arange(len(table))
     units = np.where(shown.unit != "", shown.unit, facts.unit)
     lon, lat, alt = _page_positions(geo, table.xyz)
+    unit = [u or "" for u in units.tolist()]
     return {
         "id": c.ids.tolist(),
         "name": [n or sid for n, sid in zip(c.names.tolist(), c.ids.tolist(), strict=True)],
@@ -126,7 +137,8 @@ def _table_columns(table: SensorTable, geo: Any) -> dict[str, list]:
         "layer": facts.layer.tolist(),
         "status": _status_codes(table, every),
         "value": _numbers(shown.value),
-        "unit": [u or "" for u in units.tolist()],
+        "text": _texts(shown.value.tolist(), unit),
+        "unit": unit,
         "quantity": [q or "" for q in shown.quantity.tolist()],
         "ts": _epoch_ms(shown.ts),
         "lon": lon,
@@ -152,6 +164,7 @@ def sensor_columns(rows: Sequence[SensorRow], geo: Any) -> dict[str, list]:
         "layer": [r.layer for r in rows],
         "status": [STATUS_CODE.get(r.status, STATUS_CODE["unknown"]) for r in rows],
         "value": [number(r.value) for r in rows],
+        "text": _texts([r.value for r in rows], [r.unit or "" for r in rows]),
         "unit": [r.unit for r in rows],
         "quantity": [r.quantity for r in rows],
         "ts": [epoch_ms(r.ts) for r in rows],
@@ -319,17 +332,18 @@ class LiveFeed:
         made from the table's columns at those rows only."""
         shown, facts = table.shown, table.columns.facts
         units = shown.unit[changed]
+        unit = [
+            u or f or "" for u, f in zip(units.tolist(), facts.unit[changed].tolist(), strict=True)
+        ]
         msg: dict[str, Any] = {
             "seq": self.seq,
             "i": changed.tolist(),
             "s": _status_codes(table, changed),
             "v": _numbers(shown.value[changed]),
+            "x": _texts(shown.value[changed].tolist(), unit),
             "t": _epoch_ms(shown.ts[changed]),
             "q": [q or "" for q in shown.quantity[changed].tolist()],
-            "u": [
-                u or f or ""
-                for u, f in zip(units.tolist(), facts.unit[changed].tolist(), strict=True)
-            ],
+            "u": unit,
             "c": int(self._commit_at * 1000) if self._commit_at else None,
         }
         if moved.size:

@@ -111,7 +111,7 @@ function applyState(state) {
 
 function applyUpdate(u) {
   const s = cop.s;
-  u.i.forEach((i, k) => { s.status[i] = u.s[k]; s.value[i] = u.v[k]; s.ts[i] = u.t[k]; s.quantity[i] = u.q[k]; s.unit[i] = u.u[k]; });
+  u.i.forEach((i, k) => { s.status[i] = u.s[k]; s.value[i] = u.v[k]; s.text[i] = u.x[k]; s.ts[i] = u.t[k]; s.quantity[i] = u.q[k]; s.unit[i] = u.u[k]; });
   cop.map.setStatuses(s, u.i);
   if (u.moved) {
     u.moved.i.forEach((i, k) => { s.lon[i] = u.moved.lon[k]; s.lat[i] = u.moved.lat[k]; s.alt[i] = u.moved.alt[k]; });

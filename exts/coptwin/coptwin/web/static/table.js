@@ -2,11 +2,6 @@
 // so 10,000 sensors scroll smoothly and an update re-draws a screenful, not the table.
 const ROW = 22;
 
-export function fmtValue(v, unit) {
-  if (v === null || v === undefined) return "—";
-  return unit ? `${v} ${unit}` : `${v}`;
-}
-
 export function fmtTime(ms) {
   if (ms === null || ms === undefined) return "—";
   return new Date(ms).toISOString().replace("T", " ").slice(0, 19);
@@ -111,7 +106,7 @@ export class SensorTable {
       row.dataset.i = String(i);
       row.dataset.id = s.id[i];
       const st = this.legend[s.status[i]];
-      const cells = [s.name[i] || s.id[i], st.label, fmtValue(s.value[i], s.unit[i]), fmtClock(s.ts[i])];
+      const cells = [s.name[i] || s.id[i], st.label, s.text[i], fmtClock(s.ts[i])];
       cells.forEach((text, c) => {
         const span = document.createElement("span");
         if (c === 1) {
