@@ -15,7 +15,6 @@ evaluator are appended as they come (:meth:`AlarmStore.append_frame`).
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -35,10 +34,7 @@ from coptwin.alarms.model import (
     check_reason,
     iso_z,
 )
-from coptwin.config import Config
 from coptwin.eventlog.store import EventLogError, EventStore
-
-log = logging.getLogger(__name__)
 
 
 class AlarmStoreError(EventLogError):
@@ -55,6 +51,7 @@ class AlarmStore(EventStore[AlarmBook]):
     error = AlarmStoreError
     invalid = AlarmError
     description = "coptwin operators' alarms (append-only event log)"
+    limits = ("max_reason_length", "max_shelve_s")
 
     def __init__(
         self,
@@ -68,13 +65,6 @@ class AlarmStore(EventStore[AlarmBook]):
         self.max_reason_length = max_reason_length
         self.max_shelve_s = max_shelve_s
         self._last_stamp: datetime | None = None
-
-    @classmethod
-    def limits(cls, config: Config) -> dict:
-        return {
-            "max_reason_length": config.alarms.max_reason_length,
-            "max_shelve_s": config.alarms.max_shelve_s,
-        }
 
     def _stamp(self) -> datetime:
         """The time of a new event: the clock, but strictly after this writer's last event,

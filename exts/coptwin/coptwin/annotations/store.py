@@ -12,7 +12,6 @@ unchanged.
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from coptwin.annotations.fold import AnnotationBook
@@ -26,10 +25,7 @@ from coptwin.annotations.model import (
     check_text,
 )
 from coptwin.annotations.targets import TargetCheck
-from coptwin.config import Config
 from coptwin.eventlog.store import EventLogError, EventStore
-
-log = logging.getLogger(__name__)
 
 
 class AnnotationStoreError(EventLogError):
@@ -46,14 +42,11 @@ class AnnotationStore(EventStore[AnnotationBook]):
     error = AnnotationStoreError
     invalid = AnnotationError
     description = "coptwin reviewers' notes (append-only event log)"
+    limits = ("max_text_length",)
 
     def __init__(self, uri: str, *, max_text_length: int = 2000, **kwargs) -> None:
         super().__init__(uri, **kwargs)
         self.max_text_length = max_text_length
-
-    @classmethod
-    def limits(cls, config: Config) -> dict:
-        return {"max_text_length": config.annotations.max_text_length}
 
     # ---- writing ---------------------------------------------------------
     def add(

@@ -241,6 +241,9 @@ class EventStore(Generic[B]):
     #: The package's error for bad input (raised before anything is written).
     invalid: ClassVar[type[EventError]] = EventError
     description: ClassVar[str] = ""
+    #: Keyword arguments of the subclass that :meth:`from_config` takes from the config
+    #: section named like the table (``[alarms]``, ``[annotations]``).
+    limits: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -270,20 +273,16 @@ class EventStore(Generic[B]):
     @classmethod
     def from_config(cls, config: Config, **kwargs) -> Self:
         """Store for the configured ``tables.<name>`` (ConfigError if none), with the
-        package's limits from the config (:meth:`limits`)."""
+        package's :attr:`limits` from the config."""
         name = cls.book_type.schema.name
+        section = getattr(config, name, None)
         return cls(
             config.table_uri(name),
             storage_options=delta_storage_options(config.storage),
             table=getattr(config.tables, name),
-            **cls.limits(config),
+            **{k: getattr(section, k) for k in cls.limits},
             **kwargs,
         )
-
-    @classmethod
-    def limits(cls, config: Config) -> dict:
-        """Keyword arguments of the subclass that come from its config section."""
-        return {}
 
     @property
     def uri(self) -> str:
