@@ -65,13 +65,12 @@ def _time(text: str) -> datetime:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("alarms", help="list, acknowledge, shelve and export operators' alarms")
     verb = add_verbs(p, _VERBS)
-    as_of = add_as_of_arg
 
     ls = verb("list", "list alarms (open ones by default)")
     ls.add_argument("--state", choices=_STATE_CHOICES, default="open")
     ls.add_argument("--sensor", help="only this sensor's alarms")
     ls.add_argument("--layer", help="only this layer's alarms")
-    as_of(ls)
+    add_as_of_arg(ls)
     ls.add_argument("--json", action="store_true", help="print JSON lines")
 
     ack = verb("ack", "acknowledge alarms: 'I have seen it, I am on it'")
@@ -108,13 +107,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     hist = verb("history", "one alarm's transitions: who, when, why")
     hist.add_argument("alarm_id")
-    as_of(hist)
+    add_as_of_arg(hist)
     hist.add_argument("--json", action="store_true", help="print JSON lines")
 
     ex = verb("export", "export alarms or every transition as CSV or JSON lines")
     ex.add_argument("--what", choices=("alarms", "events"), default="alarms")
     ex.add_argument("--state", choices=_STATE_CHOICES, default="all")
-    as_of(ex)
+    add_as_of_arg(ex)
     add_export_args(ex, ("csv", "json"))
 
 
