@@ -37,8 +37,8 @@ from coptwin.alarms.model import (
     ServiceScope,
     service_key,
 )
-from coptwin.alarms.schema import COLUMNS, EVENT_SCHEMA
-from coptwin.eventlog.fold import ApplyResult, FoldedBook
+from coptwin.alarms.schema import EVENT_SCHEMA
+from coptwin.eventlog.fold import ApplyResult, FoldedBook, row_problem
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +47,10 @@ __all__ = ["AlarmBook", "ApplyResult", "fold_alarm", "fold_scope"]
 
 def _row_problem(row: dict) -> str | None:
     """Why a table row cannot be an alarm event (None when it is fine)."""
-    if not row.get("event_id"):
-        return "missing_event_id"
-    event = row.get("event")
-    if event not in EVENTS:
-        return "unknown_event"
-    if not isinstance(row.get("ts"), datetime):
-        return "missing_ts"
-    if not row.get("author"):
-        return "missing_author"
+    common = row_problem(row, EVENTS, "ts")
+    if common:
+        return common
+    event = row["event"]
     if event in ALARM_EVENTS:
         if not row.get("alarm_id"):
             return "missing_alarm_id"
@@ -116,6 +111,7 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
     """
 
     schema = EVENT_SCHEMA
+    event_type = AlarmEvent
 
     def __init__(self, keep_closed: timedelta | None = None) -> None:
         self.keep_closed = keep_closed
@@ -129,9 +125,6 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
     # ---- what a row means ----------------------------------------------------
     def _problem(self, row: dict) -> str | None:
         return _row_problem(row)
-
-    def _event(self, row: dict) -> AlarmEvent:
-        return AlarmEvent(**{k: row[k] for k in COLUMNS})
 
     def _entity(self, event: AlarmEvent) -> Hashable:
         if event.is_service:
@@ -223,10 +216,6 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
         past = AlarmBook()
         past.apply_events(e for e in self._events.values() if e.ts <= when)
         return past
-
-    def history(self, alarm_id: str) -> list[AlarmEvent]:
-        """An alarm's events in fold order (who, when, why)."""
-        return self.events_of(alarm_id)
 
     def open_for(self, sensor_id: str) -> Alarm | None:
         """The sensor's newest alarm that is not closed (None: no open alarm)."""

@@ -24,6 +24,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from coptwin.eventlog import model as _events
+from coptwin.eventlog.model import CONTROL as _CONTROL
+from coptwin.eventlog.model import EventError
+from coptwin.eventlog.model import utc_now as utc_now  # re-exported: the packages' clock
+
 # ---- events (the ``event`` column) -----------------------------------------------------
 RAISED = "raised"
 REPEATED = "repeated"
@@ -61,19 +66,9 @@ STATES: tuple[str, ...] = (
 #: States that still need an operator (everything but closed).
 OPEN_STATES: tuple[str, ...] = STATES[:-1]
 
-#: Longest author name accepted (shown in one line of the panel).
-MAX_AUTHOR_LENGTH = 200
-#: Control characters other than tab / newline are refused in free text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-
-class AlarmError(ValueError):
+class AlarmError(EventError):
     """Bad alarm input or a refused transition; nothing was written."""
-
-
-def utc_now() -> datetime:
-    """Current time in UTC, at the table's microsecond resolution."""
-    return datetime.now(timezone.utc)
 
 
 def iso_z(when: datetime) -> str:
@@ -133,12 +128,9 @@ def system_event_id(sensor_id: str, event: str, ts: datetime) -> str:
 
 def check_author(author: object) -> str:
     """The author name, stripped, or a clear error (every transition has an author)."""
-    if not isinstance(author, str) or not author.strip():
-        raise AlarmError("missing author: say who you are (e.g. --author or $COPTWIN_AUTHOR)")
-    author = author.strip()
-    if len(author) > MAX_AUTHOR_LENGTH or _CONTROL.search(author) or "\n" in author:
-        raise AlarmError(f"invalid author name: one line of at most {MAX_AUTHOR_LENGTH} characters")
-    return author
+    return _events.check_author(
+        author, AlarmError, "say who you are (e.g. --author or $COPTWIN_AUTHOR)"
+    )
 
 
 def check_reason(reason: object, max_length: int, *, required: bool, what: str) -> str | None:

@@ -15,12 +15,9 @@ evaluator are appended as they come (:meth:`AlarmStore.append_frame`).
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-
-import polars as pl
 
 from coptwin.alarms.fold import AlarmBook
 from coptwin.alarms.lifecycle import service_transition, transition
@@ -36,14 +33,8 @@ from coptwin.alarms.model import (
     check_author,
     check_reason,
     iso_z,
-    utc_now,
 )
-from coptwin.alarms.schema import EVENT_SCHEMA
-from coptwin.config import Config
 from coptwin.eventlog.store import EventLogError, EventStore
-from coptwin.storage import delta_storage_options
-
-log = logging.getLogger(__name__)
 
 
 class AlarmStoreError(EventLogError):
@@ -58,7 +49,9 @@ class AlarmStore(EventStore[AlarmBook]):
 
     book_type = AlarmBook
     error = AlarmStoreError
+    invalid = AlarmError
     description = "coptwin operators' alarms (append-only event log)"
+    limits = ("max_reason_length", "max_shelve_s")
 
     def __init__(
         self,
@@ -68,23 +61,10 @@ class AlarmStore(EventStore[AlarmBook]):
         max_shelve_s: float = 7 * 86400.0,
         **kwargs,
     ) -> None:
-        kwargs.setdefault("clock", utc_now)
         super().__init__(uri, **kwargs)
         self.max_reason_length = max_reason_length
         self.max_shelve_s = max_shelve_s
         self._last_stamp: datetime | None = None
-
-    @classmethod
-    def from_config(cls, config: Config, **kwargs) -> AlarmStore:
-        """Store for the configured ``tables.alarms`` (ConfigError if none)."""
-        return cls(
-            config.table_uri("alarms"),
-            storage_options=delta_storage_options(config.storage),
-            table=config.tables.alarms,
-            max_reason_length=config.alarms.max_reason_length,
-            max_shelve_s=config.alarms.max_shelve_s,
-            **kwargs,
-        )
 
     def _stamp(self) -> datetime:
         """The time of a new event: the clock, but strictly after this writer's last event,
@@ -170,17 +150,6 @@ class AlarmStore(EventStore[AlarmBook]):
         """Put a sensor or layer back in service."""
         reason = check_reason(reason, self.max_reason_length, required=False, what="in service")
         return self._service_event(IN_SERVICE, author, reason, sensor_id, layer, book)
-
-    # ---- system transitions and raw appends ---------------------------------
-    def append(self, events: Iterable[AlarmEvent]) -> int:
-        """Append events in one commit (retrying lost races); returns the new version."""
-        return self.append_frame(EVENT_SCHEMA.frame(events))
-
-    def append_frame(self, frame: pl.DataFrame) -> int:
-        """Append canonical rows (e.g. :class:`~coptwin.alarms.evaluator.AlarmEvaluator` output)."""
-        if frame.is_empty():
-            raise AlarmError("nothing to append")
-        return self.eventlog.append(frame)
 
     # ---- helpers --------------------------------------------------------------
     def _alarm_events(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from datetime import datetime
 
 import polars as pl
 
@@ -24,8 +23,8 @@ from coptwin.annotations.model import (
     Annotation,
     AnnotationEvent,
 )
-from coptwin.annotations.schema import COLUMNS, EVENT_SCHEMA
-from coptwin.eventlog.fold import ApplyResult, FoldedBook
+from coptwin.annotations.schema import EVENT_SCHEMA
+from coptwin.eventlog.fold import ApplyResult, FoldedBook, row_problem
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +37,10 @@ def _row_problem(row: dict) -> str | None:
     """Why a table row cannot be an event (None when it is fine)."""
     if not row.get("annotation_id"):
         return "missing_annotation_id"
-    if not row.get("event_id"):
-        return "missing_event_id"
-    event = row.get("event")
-    if event not in EVENTS:
-        return "unknown_event"
-    if not isinstance(row.get("created_at"), datetime):
-        return "missing_created_at"
-    if not row.get("author"):
-        return "missing_author"
+    common = row_problem(row, EVENTS, "created_at")
+    if common:
+        return common
+    event = row["event"]
     if event in _CREATING and not row.get("target"):
         return "missing_target"
     if event in (*_CREATING, "edited") and not row.get("text"):
@@ -100,6 +94,7 @@ class AnnotationBook(FoldedBook[AnnotationEvent, Annotation]):
     """
 
     schema = EVENT_SCHEMA
+    event_type = AnnotationEvent
 
     def __init__(self) -> None:
         self._children: dict[str, set[str]] = {}
@@ -108,9 +103,6 @@ class AnnotationBook(FoldedBook[AnnotationEvent, Annotation]):
     # ---- what a row means ------------------------------------------------
     def _problem(self, row: dict) -> str | None:
         return _row_problem(row)
-
-    def _event(self, row: dict) -> AnnotationEvent:
-        return AnnotationEvent(**{k: row[k] for k in COLUMNS})
 
     def _entity(self, event: AnnotationEvent) -> str:
         return event.annotation_id
@@ -176,10 +168,6 @@ class AnnotationBook(FoldedBook[AnnotationEvent, Annotation]):
     def orphans(self) -> list[Annotation]:
         """Replies whose parent is unknown (not yet read, or written by a broken tool)."""
         return [n for n in self if n.parent_id is not None and n.parent_id not in self._states]
-
-    def history(self, annotation_id: str) -> list[AnnotationEvent]:
-        """A note's events in fold order (its audit trail)."""
-        return self.events_of(annotation_id)
 
     def frame(self) -> pl.DataFrame:
         """Current state of every note as a polars frame (for listing and CSV)."""

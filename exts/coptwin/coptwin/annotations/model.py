@@ -25,8 +25,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Literal
+
+from coptwin.eventlog import model as _events
+from coptwin.eventlog.model import CONTROL as _CONTROL
+from coptwin.eventlog.model import EventError
+from coptwin.eventlog.model import utc_now as utc_now  # re-exported: the packages' clock
 
 #: Event types, i.e. the values of the ``event`` column.
 EVENTS: tuple[str, ...] = ("created", "replied", "edited", "resolved", "reopened")
@@ -34,32 +39,14 @@ EVENTS: tuple[str, ...] = ("created", "replied", "edited", "resolved", "reopened
 STATUS_OPEN = "open"
 STATUS_RESOLVED = "resolved"
 ANNOTATION_STATUSES: tuple[str, ...] = (STATUS_OPEN, STATUS_RESOLVED)
-#: Longest author name accepted (authors are shown in one line of the panel).
-MAX_AUTHOR_LENGTH = 200
 
 TargetKind = Literal["prim", "sensor", "point"]
 
 _SENSOR = "sensor:"
 _POINT = "point:"
-#: Control characters other than tab / newline / carriage return are refused:
-#: they cannot be shown as plain text and break some USD text encodings.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-#: Bidirectional embedding/override (U+202A-202E) and isolate (U+2066-2069) controls
-#: make text display in another order than it is stored ("Trojan Source"), so a
-#: note could read differently than what was written.  Right-to-left scripts
-#: themselves need none of them.
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
-def _refuse_bidi(text: str, what: str) -> None:
-    if m := _BIDI.search(text):
-        raise AnnotationError(
-            f"{what} contains the bidirectional control U+{ord(m.group()):04X}, which can "
-            "make text display differently than it is written; remove it"
-        )
-
-
-class AnnotationError(ValueError):
+class AnnotationError(EventError):
     """Bad annotation input (text, author, target, unknown note); nothing was written."""
 
 
@@ -161,26 +148,13 @@ def check_text(text: object, max_length: int) -> str:
         )
     if _CONTROL.search(text):
         raise AnnotationError("text contains control characters; plain text only")
-    _refuse_bidi(text, "text")
+    _events.refuse_bidi(text, "text", AnnotationError)
     return text
 
 
 def check_author(author: object) -> str:
     """The author name, stripped, or a clear error (a note always has an author)."""
-    if not isinstance(author, str) or not author.strip():
-        raise AnnotationError("missing author: say who writes the note (e.g. --author)")
-    author = author.strip()
-    if len(author) > MAX_AUTHOR_LENGTH or _CONTROL.search(author) or "\n" in author:
-        raise AnnotationError(
-            f"invalid author name: one line of at most {MAX_AUTHOR_LENGTH} characters"
-        )
-    _refuse_bidi(author, "author name")
-    return author
-
-
-def utc_now() -> datetime:
-    """Current time in UTC at the table's microsecond resolution."""
-    return datetime.now(timezone.utc)
+    return _events.check_author(author, AnnotationError, "say who writes the note (e.g. --author)")
 
 
 @dataclass(frozen=True)

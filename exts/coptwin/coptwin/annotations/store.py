@@ -12,9 +12,7 @@ unchanged.
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Iterable
 
 from coptwin.annotations.fold import AnnotationBook
 from coptwin.annotations.model import (
@@ -25,15 +23,9 @@ from coptwin.annotations.model import (
     Target,
     check_author,
     check_text,
-    utc_now,
 )
-from coptwin.annotations.schema import events_frame
 from coptwin.annotations.targets import TargetCheck
-from coptwin.config import Config
 from coptwin.eventlog.store import EventLogError, EventStore
-from coptwin.storage import delta_storage_options
-
-log = logging.getLogger(__name__)
 
 
 class AnnotationStoreError(EventLogError):
@@ -48,23 +40,13 @@ class AnnotationStore(EventStore[AnnotationBook]):
 
     book_type = AnnotationBook
     error = AnnotationStoreError
+    invalid = AnnotationError
     description = "coptwin reviewers' notes (append-only event log)"
+    limits = ("max_text_length",)
 
     def __init__(self, uri: str, *, max_text_length: int = 2000, **kwargs) -> None:
-        kwargs.setdefault("clock", utc_now)
         super().__init__(uri, **kwargs)
         self.max_text_length = max_text_length
-
-    @classmethod
-    def from_config(cls, config: Config, **kwargs) -> AnnotationStore:
-        """Store for the configured ``tables.annotations`` (ConfigError if none)."""
-        return cls(
-            config.table_uri("annotations"),
-            storage_options=delta_storage_options(config.storage),
-            table=config.tables.annotations,
-            max_text_length=config.annotations.max_text_length,
-            **kwargs,
-        )
 
     # ---- writing ---------------------------------------------------------
     def add(
@@ -169,10 +151,3 @@ class AnnotationStore(EventStore[AnnotationBook]):
             status=status,
             parent_id=parent_id,
         )
-
-    def append(self, events: Iterable[AnnotationEvent]) -> int:
-        """Append events in one commit, retrying conflicts; returns the new version."""
-        frame = events_frame(events)
-        if frame.is_empty():
-            raise AnnotationError("nothing to append")
-        return self.eventlog.append(frame)

@@ -19,14 +19,14 @@ import argparse
 import json
 import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from coptwin.commands._common import (
+    add_as_of_arg,
     add_author_arg,
-    add_config_arg,
-    load,
-    parse_as_of,
+    add_export_args,
+    add_verbs,
     terminal_safe,
+    write_export,
 )
 from coptwin.config import Config
 
@@ -64,23 +64,13 @@ def _time(text: str) -> datetime:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("alarms", help="list, acknowledge, shelve and export operators' alarms")
-    verbs = p.add_subparsers(dest="verb", metavar="ACTION", required=True)
-
-    def verb(name: str, help_: str) -> argparse.ArgumentParser:
-        v = verbs.add_parser(name, help=help_)
-        add_config_arg(v)
-        return v
-
-    def as_of(v: argparse.ArgumentParser) -> None:
-        v.add_argument(
-            "--as-of", type=parse_as_of, default=None, metavar="T", help="version or time"
-        )
+    verb = add_verbs(p, _VERBS)
 
     ls = verb("list", "list alarms (open ones by default)")
     ls.add_argument("--state", choices=_STATE_CHOICES, default="open")
     ls.add_argument("--sensor", help="only this sensor's alarms")
     ls.add_argument("--layer", help="only this layer's alarms")
-    as_of(ls)
+    add_as_of_arg(ls)
     ls.add_argument("--json", action="store_true", help="print JSON lines")
 
     ack = verb("ack", "acknowledge alarms: 'I have seen it, I am on it'")
@@ -117,30 +107,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     hist = verb("history", "one alarm's transitions: who, when, why")
     hist.add_argument("alarm_id")
-    as_of(hist)
+    add_as_of_arg(hist)
     hist.add_argument("--json", action="store_true", help="print JSON lines")
 
     ex = verb("export", "export alarms or every transition as CSV or JSON lines")
-    ex.add_argument("--format", choices=("csv", "json"), required=True)
     ex.add_argument("--what", choices=("alarms", "events"), default="alarms")
     ex.add_argument("--state", choices=_STATE_CHOICES, default="all")
-    ex.add_argument("--output", "-o", type=Path, default=None, help="file (default stdout)")
-    as_of(ex)
-    ex.add_argument(
-        "--raw-csv", action="store_true", help="do not prefix formula-like CSV cells with '"
-    )
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from coptwin.alarms import AlarmError, AlarmStoreError
-    from coptwin.cli import CommandError
-
-    cfg = load(args)
-    try:
-        return _VERBS[args.verb](cfg, args)
-    except (AlarmError, AlarmStoreError) as exc:
-        raise CommandError(str(exc)) from None
+    add_as_of_arg(ex)
+    add_export_args(ex, ("csv", "json"))
 
 
 def _store(cfg: Config):
@@ -310,12 +284,7 @@ def _export(cfg: Config, args: argparse.Namespace) -> int:
     book, now = _book(_store(cfg), args.as_of)
     frame = events_frame(book) if args.what == "events" else book.frame(now, _states(args.state))
     text = to_csv(frame, safe=not args.raw_csv) if args.format == "csv" else to_json_lines(frame)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
-        print(f"wrote {frame.height} {args.what} to {args.output}", file=sys.stderr)
+    write_export(args.output, text, f"{frame.height} {args.what}")
     return 0
 
 

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from coptwin.commands._common import (
+    add_as_of_arg,
     add_author_arg,
-    add_config_arg,
-    load,
-    parse_as_of,
+    add_export_args,
+    add_verbs,
     terminal_safe,
+    write_export,
 )
 from coptwin.config import Config
 
@@ -33,13 +34,7 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("annotate", help="add, list, resolve and export reviewers' notes")
-    verbs = p.add_subparsers(dest="verb", metavar="ACTION", required=True)
-
-    def verb(name: str, help_: str) -> argparse.ArgumentParser:
-        v = verbs.add_parser(name, help=help_)
-        add_config_arg(v)
-        return v
-
+    verb = add_verbs(p, _VERBS)
     author = add_author_arg
 
     add = verb("add", "add a note to a sensor, a prim or a point")
@@ -70,29 +65,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = verb("list", "list notes")
     ls.add_argument("--status", choices=("open", "resolved", "all"), default="open")
     ls.add_argument("--target", help="only notes on this encoded target")
-    ls.add_argument("--as-of", type=parse_as_of, default=None, metavar="T", help="version or time")
+    add_as_of_arg(ls)
     ls.add_argument("--json", action="store_true", help="print JSON lines")
 
     ex = verb("export", "export notes as GeoJSON or CSV")
-    ex.add_argument("--format", choices=("geojson", "csv"), required=True)
-    ex.add_argument("--output", "-o", type=Path, default=None, help="file (default stdout)")
     ex.add_argument("--status", choices=("open", "resolved", "all"), default="all")
-    ex.add_argument("--as-of", type=parse_as_of, default=None, metavar="T", help="version or time")
-    ex.add_argument(
-        "--raw-csv", action="store_true", help="do not prefix formula-like CSV cells with '"
-    )
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from coptwin.annotations import AnnotationError, AnnotationStoreError
-    from coptwin.cli import CommandError
-
-    cfg = load(args)
-    try:
-        return _VERBS[args.verb](cfg, args)
-    except (AnnotationError, AnnotationStoreError) as exc:
-        raise CommandError(str(exc)) from None
+    add_as_of_arg(ex)
+    add_export_args(ex, ("geojson", "csv"))
 
 
 # ---- context: store, sensors, scene ---------------------------------------------------
@@ -266,12 +245,9 @@ def _export(cfg: Config, args: argparse.Namespace) -> int:
         text = geojson_text(book, locate, status)
     else:
         text = csv_text(book, locate, status, spreadsheet_safe=not args.raw_csv)
-    if args.output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
-        print(f"wrote {args.format} to {args.output}", file=sys.stderr)
+    if args.output is None and not text.endswith("\n"):
+        text += "\n"  # a terminal prompt starts on its own line
+    write_export(args.output, text, args.format)
     return 0
 
 

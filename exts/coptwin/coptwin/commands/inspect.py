@@ -14,14 +14,15 @@ import json
 from pathlib import Path
 
 from coptwin.cli import CommandError
+from coptwin.commands._common import add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "inspect",
-        help="check a USD city: frame, georeference, buildings, instancing, problems",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check a USD city: frame, georeference, buildings, instancing, problems",
+        __doc__,
     )
     p.add_argument("scene", type=Path, help="root USD layer of the scene")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")

@@ -17,20 +17,21 @@ import time
 from pathlib import Path
 
 from coptwin.cli import CommandError
+from coptwin.commands._common import add_command, add_config_arg
 from coptwin.config import CANONICAL_COLUMNS, Config, EnuOrigin, SceneConfig, load_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "place",
-        help="place sensors (CSV) in a USD scene: roof/ground/facade positions + bindings",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "place sensors (CSV) in a USD scene: roof/ground/facade positions + bindings",
+        __doc__,
     )
     p.add_argument("--scene", type=Path, help="root USD layer (default: scene.path of --config)")
     p.add_argument("--sensors", type=Path, required=True, help="sensors CSV (canonical columns)")
     p.add_argument("--out", type=Path, required=True, help="output CSV")
-    p.add_argument("--config", "-c", type=Path, help="coptwin TOML config ([scene], column names)")
+    add_config_arg(p, required=False, help_="coptwin TOML config ([scene], column names)")
     p.add_argument("--crs", help="projected CRS of the scene, e.g. EPSG:32618")
     p.add_argument(
         "--offset",

@@ -10,19 +10,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coptwin.commands._common import parse_as_of
+from coptwin.commands._common import add_as_of_arg, add_command, add_config_arg
 from coptwin.commands.snapshot import add_picture_args, picture
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "report",
-        help="write a self-contained HTML briefing of the COP (snapshot, counts, notes)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "write a self-contained HTML briefing of the COP (snapshot, counts, notes)",
+        __doc__,
     )
-    p.add_argument("--config", "-c", type=Path, required=True, help="coptwin TOML config")
-    p.add_argument("--as-of", type=parse_as_of, default=None, help="Delta version or ISO time")
+    add_config_arg(p)
+    add_as_of_arg(p)
     add_picture_args(p)
     p.add_argument("--out", type=Path, required=True, help="HTML file to write")
     p.set_defaults(func=run)

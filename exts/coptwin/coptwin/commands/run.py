@@ -14,7 +14,7 @@ import logging
 import time
 from pathlib import Path
 
-from coptwin.commands._common import add_config_arg, load, parse_as_of
+from coptwin.commands._common import add_as_of_arg, add_config_arg, load
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the engine headless and write the overlay to a file")
     add_config_arg(p)
     p.add_argument("--once", action="store_true", help="apply what is there now, write, exit")
-    p.add_argument(
-        "--as-of",
-        type=parse_as_of,
-        default=None,
-        metavar="T",
-        help="time travel: a Delta version number or an ISO-8601 time (implies --once)",
-    )
+    add_as_of_arg(p, "time travel: a Delta version number or an ISO-8601 time (implies --once)")
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds (live mode)")
     p.add_argument(
         "--out", type=Path, default=None, help="overlay file (default engine.overlay_path)"

@@ -13,22 +13,15 @@ import time
 from pathlib import Path
 
 from coptwin.cli import CommandError
-from coptwin.commands._common import parse_as_of
+from coptwin.commands._common import add_as_of_arg, add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "snapshot",
-        help="render the COP (or a bare scene) to a PNG, headless",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "snapshot", "render the COP (or a bare scene) to a PNG, headless", __doc__)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", "-c", type=Path, help="coptwin TOML config: render the COP")
     src.add_argument("--scene", type=Path, help="a USD scene: render it bare, no config")
-    p.add_argument(
-        "--as-of", type=parse_as_of, default=None, help="Delta version or ISO time (--config)"
-    )
+    add_as_of_arg(p, "a Delta version or an ISO-8601 time (with --config)")
     add_picture_args(p)
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
     p.set_defaults(func=run)

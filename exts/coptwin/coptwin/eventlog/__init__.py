@@ -5,6 +5,8 @@ The reviewers' notes (:mod:`coptwin.annotations`) and the operators' alarms
 is one immutable event, and what people see is a deterministic fold of those
 events.  This package is the one machinery both use:
 
+- :mod:`.model` :class:`EventError` (bad input, nothing written), ``utc_now``, the
+  author and free-text checks;
 - :mod:`.schema` :class:`EventSchema`, canonical columns and the config's column mapping;
 - :mod:`.store` :class:`EventLog`, create (append-only), read (time travel), append with
   retry on lost commit races (conditional put on S3); :class:`EventStore`, the reading half
@@ -18,11 +20,13 @@ from __future__ import annotations
 
 from coptwin.eventlog.feed import EventFeed
 from coptwin.eventlog.fold import ApplyResult, FoldedBook
+from coptwin.eventlog.model import EventError
 from coptwin.eventlog.schema import EventSchema
 from coptwin.eventlog.store import EventLog, EventLogError, EventStore
 
 __all__ = [
     "ApplyResult",
+    "EventError",
     "EventFeed",
     "EventLog",
     "EventLogError",

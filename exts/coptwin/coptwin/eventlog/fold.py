@@ -12,7 +12,7 @@ the ones it has (the usual case: events arrive in order) and the subclass can
 instead of replaying the entity's whole history.
 
 :class:`FoldedBook` is the generic part; a subclass says what a row means
-(``_problem``, ``_event``), which entity an event belongs to (``_entity``) and
+(``_problem``, ``event_type``), which entity an event belongs to (``_entity``) and
 how an entity's sorted events fold into its state (``_fold``).
 """
 
@@ -22,6 +22,7 @@ import logging
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import polars as pl
@@ -57,6 +58,20 @@ class ApplyResult:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
+def row_problem(row: dict[str, Any], events: tuple[str, ...], time_column: str) -> str | None:
+    """Why a row cannot be an event of any table: no ``event_id``, an unknown ``event``,
+    no time or no ``author`` (None when it has them all)."""
+    if not row.get("event_id"):
+        return "missing_event_id"
+    if row.get("event") not in events:
+        return "unknown_event"
+    if not isinstance(row.get(time_column), datetime):
+        return f"missing_{time_column}"
+    if not row.get("author"):
+        return "missing_author"
+    return None
+
+
 def _order(key: Hashable) -> tuple[bool, str]:
     """Sort keys: plain strings (ids) first, in their own order."""
     return (not isinstance(key, str), str(key))
@@ -67,6 +82,8 @@ class FoldedBook(Generic[E, S]):
 
     #: The table's canonical columns (set by subclasses).
     schema: ClassVar[EventSchema]
+    #: The event type a row becomes (its fields are the schema's columns).
+    event_type: ClassVar[type]
 
     def __init__(self) -> None:
         self._events: dict[str, E] = {}
@@ -85,7 +102,7 @@ class FoldedBook(Generic[E, S]):
         raise NotImplementedError
 
     def _event(self, row: dict[str, Any]) -> E:
-        raise NotImplementedError
+        return self.event_type(**row)
 
     def _entity(self, event: E) -> Hashable:
         raise NotImplementedError
@@ -223,6 +240,8 @@ class FoldedBook(Generic[E, S]):
         """An entity's events in fold order (its audit trail)."""
         ids = self._by_entity.get(key, ())
         return sorted((self._events[i] for i in ids), key=lambda e: e.sort_key())
+
+    history = events_of
 
     def state(self, key: Hashable) -> S | None:
         return self._states.get(key)

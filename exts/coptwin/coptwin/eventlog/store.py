@@ -17,20 +17,21 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Self, TypeVar
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from coptwin.config import TableConfig
+from coptwin.config import Config, TableConfig
 from coptwin.delta import DeltaWatchError
 from coptwin.eventlog.feed import EventFeed
 from coptwin.eventlog.fold import FoldedBook
+from coptwin.eventlog.model import EventError, utc_now
 from coptwin.eventlog.schema import EventSchema
-from coptwin.storage import Credentials, redact
+from coptwin.storage import Credentials, delta_storage_options, redact
 
 log = logging.getLogger(__name__)
 
@@ -227,20 +228,22 @@ class EventLog:
         raise self._error(f"cannot write {self.uri} after {self.max_attempts} attempts: {detail}")
 
 
-def utc_now() -> datetime:
-    """Current time in UTC (tables store microseconds)."""
-    return datetime.now(timezone.utc)
-
-
 class EventStore(Generic[B]):
-    """The reading half every event store shares: its :class:`EventLog`, a book kept
-    current by following the table, time travel.  Subclasses add validated writes.
+    """What every event store shares: its :class:`EventLog`, a book kept current by
+    following the table, time travel, appends.  Subclasses add validated writes.
     """
 
-    #: The package's book class (its ``schema`` names the table's columns).
+    #: The package's book class (its ``schema`` names the table's columns and
+    #: ``tables.<name>`` of the config).
     book_type: ClassVar[type[FoldedBook]]
+    #: The package's error for a table that cannot be read or written.
     error: ClassVar[type[EventLogError]] = EventLogError
+    #: The package's error for bad input (raised before anything is written).
+    invalid: ClassVar[type[EventError]] = EventError
     description: ClassVar[str] = ""
+    #: Keyword arguments of the subclass that :meth:`from_config` takes from the config
+    #: section named like the table (``[alarms]``, ``[annotations]``).
+    limits: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -266,6 +269,20 @@ class EventStore(Generic[B]):
         )
         self._clock = clock
         self._feed = self.eventlog.follow(self.book_type())
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs) -> Self:
+        """Store for the configured ``tables.<name>`` (ConfigError if none), with the
+        package's :attr:`limits` from the config."""
+        name = cls.book_type.schema.name
+        section = getattr(config, name, None)
+        return cls(
+            config.table_uri(name),
+            storage_options=delta_storage_options(config.storage),
+            table=getattr(config.tables, name),
+            **{k: getattr(section, k) for k in cls.limits},
+            **kwargs,
+        )
 
     @property
     def uri(self) -> str:
@@ -315,3 +332,13 @@ class EventStore(Generic[B]):
     def ensure_table(self) -> None:
         """Create the (append-only) table if it does not exist yet; races are fine."""
         self.eventlog.ensure_table()
+
+    def append(self, events: Iterable) -> int:
+        """Append events in one commit (retrying lost races); returns the new version."""
+        return self.append_frame(self.book_type.schema.frame(events))
+
+    def append_frame(self, frame: pl.DataFrame) -> int:
+        """Append canonical rows in one commit; returns the new version."""
+        if frame.is_empty():
+            raise self.invalid("nothing to append")
+        return self.eventlog.append(frame)

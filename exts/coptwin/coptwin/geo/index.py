@@ -28,6 +28,8 @@ from coptwin.geo.raycast import (
     TriangleFacts,
     VerticalIndex,
     closest_points_on_triangles,
+    expand_ranges,
+    pair_chunks,
     triangle_facts,
 )
 
@@ -274,13 +276,8 @@ class SceneIndex:
         if pts.size == 0:
             return out, dist
         cnt = self._wall_start[bld[pts] + 1] - self._wall_start[bld[pts]]
-        csum = np.cumsum(cnt)
-        begin = 0
-        while begin < pts.size:  # at most _MAX_WALL_PAIRS (point, wall) pairs at once
-            base = int(csum[begin - 1]) if begin else 0
-            end = max(int(np.searchsorted(csum, base + _MAX_WALL_PAIRS, side="right")), begin + 1)
-            self._nearest_walls_chunk(bld, q, pts[begin:end], out, dist)
-            begin = end
+        for part in pair_chunks(cnt, _MAX_WALL_PAIRS):
+            self._nearest_walls_chunk(bld, q, pts[part], out, dist)
         return out, dist
 
     def _nearest_walls_chunk(
@@ -288,12 +285,9 @@ class SceneIndex:
     ) -> None:
         s = self._wall_start[bld[pts]]
         cnt = self._wall_start[bld[pts] + 1] - s
-        total = int(cnt.sum())
-        if total == 0:
+        pidx, slot = expand_ranges(pts, s, cnt)
+        if slot.size == 0:
             return
-        pidx = np.repeat(pts, cnt)
-        first = np.repeat(np.cumsum(cnt) - cnt, cnt)
-        slot = np.repeat(s, cnt) + np.arange(total) - first
         qp = q[pidx]
         # Prune with boxes: a wall whose box is further than some wall's corner cannot
         # hold the nearest point. Detailed facades have ~10^4 walls per building.

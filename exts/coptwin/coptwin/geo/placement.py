@@ -82,6 +82,18 @@ class _Flags:
                 self.reason[r] = reason
 
 
+@dataclass
+class _Call:
+    """The per-row arrays of one placement call, which every mount handler reads or fills."""
+
+    pos: np.ndarray  # (N, 3) local positions, z filled by the handlers
+    bld: np.ndarray  # bound building index per row, -1 for none
+    alt: np.ndarray  # the given altitude (NaN where none)
+    alt_up: np.ndarray  # that altitude as local up
+    mount_h: np.ndarray  # mount_height_m (NaN where none)
+    flags: _Flags
+
+
 class Placer:
     """Places sensors in one scene; cheap to create once the index exists."""
 
@@ -141,10 +153,11 @@ class Placer:
             "facade": self._facade,
             "xyz": self._xyz,
         }
+        call = _Call(pos, bld, alt, alt_up, mount_h, flags)
         for name, handler in handlers.items():
             rows = np.nonzero((mount == name) & valid)[0]
             if rows.size:
-                handler(rows, pos, bld, alt, alt_up, mount_h, flags)
+                handler(rows, call)
         self._invalid_positions(np.nonzero(~valid)[0], pos, bld)
 
         stage_pts = self.frame.local_to_stage(pos) if n else np.zeros((0, 3))
@@ -194,7 +207,7 @@ class Placer:
                 else np.broadcast_to(np.asarray(alt, dtype=np.float64), (n,)).copy()
             )
             up = self.frame.lonlat_to_local(lon, lat, alt_a)[:, 2]
-            self._xyz(rows, local, none, alt_a, up, np.full(n, np.nan), flags)
+            self._xyz(rows, _Call(local, none, alt_a, up, np.full(n, np.nan), flags))
         elif mount == "roof":
             w, _ = self.index.surface_up(local[rows, :2], include="all")
             hit = np.isfinite(w)
@@ -258,35 +271,27 @@ class Placer:
         return bld, out_path
 
     # ------------------------------------------------------------------ mounts
-    def _roof(
-        self,
-        rows: np.ndarray,
-        pos: np.ndarray,
-        bld: np.ndarray,
-        alt: np.ndarray,
-        alt_up: np.ndarray,
-        mount_h: np.ndarray,
-        flags: _Flags,
-    ) -> None:
-        b = bld[rows]
-        geo = np.array([bb >= 0 and self.index.buildings[bb].has_geometry for bb in b], dtype=bool)
+    def _roof(self, rows: np.ndarray, c: _Call) -> None:
+        geo = self._has_geometry(c.bld[rows])
         bound = rows[geo]
         if bound.size:
-            w, _ = self.index.surface_up(pos[bound, :2], include="buildings", building=bld[bound])
+            w, _ = self.index.surface_up(
+                c.pos[bound, :2], include="buildings", building=c.bld[bound]
+            )
             hit = np.isfinite(w)
-            pos[bound[hit], 2] = w[hit]
+            c.pos[bound[hit], 2] = w[hit]
             miss = bound[~hit]
-            flags.flag(miss, "roof position outside the bound building")
-            pos[miss, 2] = [self.index.buildings[bld[r]].top for r in miss.tolist()]
+            c.flags.flag(miss, "roof position outside the bound building")
+            c.pos[miss, 2] = [self.index.buildings[c.bld[r]].top for r in miss.tolist()]
         free = rows[~geo]
         if free.size:
-            w, own = self.index.surface_up(pos[free, :2], include="all")
-            flags.flag(free, "roof sensor not on a building")
+            w, own = self.index.surface_up(c.pos[free, :2], include="all")
+            c.flags.flag(free, "roof sensor not on a building")
             hit = np.isfinite(w)
-            pos[free[hit], 2] = w[hit]
+            c.pos[free[hit], 2] = w[hit]
             miss = free[~hit]
-            flags.flag(miss, "outside the scene")
-            pos[miss, 2] = self._ground_fallback(miss, pos, bld)
+            c.flags.flag(miss, "outside the scene")
+            c.pos[miss, 2] = self._ground_fallback(miss, c.pos, c.bld)
 
     def _ground(
         self, rows: np.ndarray, pos: np.ndarray, bld: np.ndarray, flags: _Flags
@@ -300,50 +305,23 @@ class Placer:
             w[miss] = self._ground_fallback(rows[miss], pos, bld)
         return w
 
-    def _ground_mount(
-        self,
-        rows: np.ndarray,
-        pos: np.ndarray,
-        bld: np.ndarray,
-        alt: np.ndarray,
-        alt_up: np.ndarray,
-        mount_h: np.ndarray,
-        flags: _Flags,
-    ) -> None:
-        pos[rows, 2] = self._ground(rows, pos, bld, flags)
+    def _ground_mount(self, rows: np.ndarray, c: _Call) -> None:
+        c.pos[rows, 2] = self._ground(rows, c.pos, c.bld, c.flags)
 
-    def _xyz(
-        self,
-        rows: np.ndarray,
-        pos: np.ndarray,
-        bld: np.ndarray,
-        alt: np.ndarray,
-        alt_up: np.ndarray,
-        mount_h: np.ndarray,
-        flags: _Flags,
-    ) -> None:
-        has = np.isfinite(alt[rows])
-        pos[rows[has], 2] = alt_up[rows[has]]
+    def _xyz(self, rows: np.ndarray, c: _Call) -> None:
+        has = np.isfinite(c.alt[rows])
+        c.pos[rows[has], 2] = c.alt_up[rows[has]]
         rest = rows[~has]
         if rest.size:
-            flags.flag(rest, "xyz mount without alt (placed on the ground)")
-            pos[rest, 2] = self._ground(rest, pos, bld, flags)
+            c.flags.flag(rest, "xyz mount without alt (placed on the ground)")
+            c.pos[rest, 2] = self._ground(rest, c.pos, c.bld, c.flags)
 
-    def _facade(
-        self,
-        rows: np.ndarray,
-        pos: np.ndarray,
-        bld: np.ndarray,
-        alt: np.ndarray,
-        alt_up: np.ndarray,
-        mount_h: np.ndarray,
-        flags: _Flags,
-    ) -> None:
-        b = bld[rows]
-        geo = np.array([bb >= 0 and self.index.buildings[bb].has_geometry for bb in b], dtype=bool)
+    def _facade(self, rows: np.ndarray, c: _Call) -> None:
+        pos, bld, alt_up, flags = c.pos, c.bld, c.alt_up, c.flags
+        geo = self._has_geometry(bld[rows])
         free = rows[~geo]
-        mh = mount_h[rows].copy()
-        absolute = ~np.isfinite(mh) & np.isfinite(alt[rows])
+        mh = c.mount_h[rows].copy()
+        absolute = ~np.isfinite(mh) & np.isfinite(c.alt[rows])
         nothing = ~np.isfinite(mh) & ~absolute
         flags.flag(rows[nothing], "facade sensor without mount_height_m")
         mh[nothing] = DEFAULT_FACADE_HEIGHT_M
@@ -379,6 +357,10 @@ class Placer:
         far = np.linalg.norm(wall[:, :2] - start, axis=1) > FACADE_SNAP_MAX_M
         flags.flag(bound[far], "facade sensor far from its building")
         pos[bound] = np.where(off_height[:, None], wall, np.column_stack([wall[:, :2], target]))
+
+    def _has_geometry(self, bld: np.ndarray) -> np.ndarray:
+        """Per building index (-1 for none): is it a building with geometry?"""
+        return np.array([b >= 0 and self.index.buildings[b].has_geometry for b in bld], dtype=bool)
 
     # ------------------------------------------------------------------ fallbacks
     def _ground_fallback(self, rows: np.ndarray, pos: np.ndarray, bld: np.ndarray) -> np.ndarray:

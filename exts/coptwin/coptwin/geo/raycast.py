@@ -13,7 +13,7 @@ same code runs headless and inside Kit (no native wheels to ship into Kit's Pyth
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -40,6 +40,30 @@ def cross_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
     out[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
     return out
+
+
+def expand_ranges(
+    pts: np.ndarray, start: np.ndarray, cnt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Point ``pts[i]`` paired with each slot of its range ``start[i] : start[i] + cnt[i]``,
+    flat: (point of each pair, slot of each pair), in point order."""
+    total = int(cnt.sum())
+    pidx = np.repeat(pts, cnt)
+    first = np.repeat(np.cumsum(cnt) - cnt, cnt)
+    slot = np.repeat(start, cnt) + np.arange(total) - first
+    return pidx, slot
+
+
+def pair_chunks(cnt: np.ndarray, max_pairs: int) -> Iterator[slice]:
+    """Consecutive slices of ``cnt`` whose sum stays within ``max_pairs`` (one item at
+    least), so that no more (point, candidate) pairs than that are live at once."""
+    csum = np.cumsum(cnt)
+    begin = 0
+    while begin < cnt.size:
+        base = int(csum[begin - 1]) if begin else 0
+        end = max(int(np.searchsorted(csum, base + max_pairs, side="right")), begin + 1)
+        yield slice(begin, end)
+        begin = end
 
 
 class TriangleFacts(NamedTuple):
@@ -201,23 +225,10 @@ class VerticalIndex:
         owner, leaf = self._candidates(uv, pts)
         start = leaf * _LEAF
         cnt = np.minimum(start + _LEAF, self.n_tris) - start
-        # chunk so that no more than _MAX_PAIRS (point, triangle) pairs are live at once
-        csum = np.cumsum(cnt)
-        begin = 0
-        while begin < owner.shape[0]:
-            base = int(csum[begin - 1]) if begin else 0
-            end = max(int(np.searchsorted(csum, base + _MAX_PAIRS, side="right")), begin + 1)
+        for part in pair_chunks(cnt, _MAX_PAIRS):
             self._highest_chunk(
-                uv,
-                owner[begin:end],
-                start[begin:end],
-                cnt[begin:end],
-                accept,
-                max_up,
-                best_w,
-                best_t,
+                uv, owner[part], start[part], cnt[part], accept, max_up, best_w, best_t
             )
-            begin = end
         return best_w, best_t
 
     def _highest_chunk(
@@ -231,12 +242,9 @@ class VerticalIndex:
         best_w: np.ndarray,
         best_t: np.ndarray,
     ) -> None:
-        total = int(cnt.sum())
-        if total == 0:
+        pidx, slot = expand_ranges(pts, start, cnt)
+        if slot.size == 0:
             return
-        pidx = np.repeat(pts, cnt)
-        first = np.repeat(np.cumsum(cnt) - cnt, cnt)
-        slot = np.repeat(start, cnt) + np.arange(total) - first
         tri = self._tri_ids[slot]
         t = self._tris[tri]
         a = t[:, 0]

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import omni.ui as ui
 
@@ -34,6 +35,52 @@ from .sensors_table import SensorsDelegate, SensorsItemModel
 log = logging.getLogger(__name__)
 
 TITLE = "coptwin COP"
+
+_NOTE_STATUSES = (("open", "Open"), ("resolved", "Resolved"), ("all", "All"))
+#: A row button: label, offered (False: not shown), what a click does.
+Action = tuple[str, bool, Callable[[], object]]
+#: What each row button does, in its tooltip.
+_TOOLTIPS = {
+    "Ack": "Acknowledge: I have seen it, I am on it",
+    "Shelve…": "Mute it until a time, with a reason",
+    "Unshelve": "End the shelving now",
+    "Reply": "Reply with the text in the note field below",
+    "Resolve": "Mark the thread resolved",
+    "Reopen": "Open the thread again",
+}
+
+
+def _field(label: str, model: ui.AbstractValueModel, identifier: str, tooltip: str) -> None:
+    """A dim label and its text field, in the row being built."""
+    ui.Label(label, width=style.LABEL_WIDTH // 2, name="dim")
+    ui.StringField(model=model, identifier=identifier, tooltip=tooltip)
+
+
+def _buttons(actions: Iterable[Action], width: int, busy: bool) -> None:
+    """The offered actions of a list row, disabled while a write is under way."""
+    for label, offered, clicked in actions:
+        if offered:
+            tooltip = _TOOLTIPS[label]
+            ui.Button(label, width=width, enabled=not busy, tooltip=tooltip, clicked_fn=clicked)
+
+
+def _toggles(options: Iterable[tuple[str, str]], current: str, choose: Callable) -> None:
+    """One button per ``(value, label)``; the ``current`` one shows as on."""
+    for value, label in options:
+        ui.Button(
+            label,
+            width=0,
+            name="toggle_on" if value == current else "toggle",
+            clicked_fn=lambda v=value: choose(v),
+        )
+
+
+def _off(view: Any, what: str) -> bool:
+    """``<what> are off: <why>.`` when the view is disabled (True: nothing else to build)."""
+    if view.enabled:
+        return False
+    ui.Label(f"{what} are off: {view.reason}.", name="dim", word_wrap=True, height=0)
+    return True
 
 
 class CoptwinWindow(ui.Window):
@@ -169,18 +216,18 @@ class CoptwinWindow(ui.Window):
             with self._shelve_form:
                 self._shelve_label = ui.Label("", word_wrap=True, height=0)
                 with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
-                    ui.Label("Reason", width=style.LABEL_WIDTH // 2, name="dim")
-                    ui.StringField(
-                        model=self._shelve_reason_model,
-                        identifier="coptwin_shelve_reason",
-                        tooltip="Why (required), e.g. 'known bad until the sensor is swapped'",
+                    _field(
+                        "Reason",
+                        self._shelve_reason_model,
+                        "coptwin_shelve_reason",
+                        "Why (required), e.g. 'known bad until the sensor is swapped'",
                     )
                 with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
-                    ui.Label("Until", width=style.LABEL_WIDTH // 2, name="dim")
-                    ui.StringField(
-                        model=self._shelve_until_model,
-                        identifier="coptwin_shelve_until",
-                        tooltip="A duration (8h, 30m, 1h30m, 2d) or a UTC time (2026-11-28 06:00)",
+                    _field(
+                        "Until",
+                        self._shelve_until_model,
+                        "coptwin_shelve_until",
+                        "A duration (8h, 30m, 1h30m, 2d) or a UTC time (2026-11-28 06:00)",
                     )
                     ui.Button(
                         "Shelve",
@@ -198,8 +245,7 @@ class CoptwinWindow(ui.Window):
     def _build_alarms_list(self) -> None:
         view = self._panel.alarms_view
         with ui.VStack(height=0, spacing=style.SPACING):
-            if not view.enabled:
-                ui.Label(f"Alarms are off: {view.reason}.", name="dim", word_wrap=True, height=0)
+            if _off(view, "Alarms"):
                 return
             if not view.items:
                 ui.Label("No open alarms.", name="dim", height=0)
@@ -219,36 +265,18 @@ class CoptwinWindow(ui.Window):
                 ui.Label(item.reason, word_wrap=True, height=0)
                 if item.detail:
                     ui.Label(item.detail, name="dim", word_wrap=True, height=0)
+                panel = self._panel
                 actions = (
-                    (
-                        "Ack",
-                        item.can_ack,
-                        "Acknowledge: I have seen it, I am on it",
-                        lambda: self._spawn(self._panel.ack_alarm(alarm_id)),
-                    ),
-                    (
-                        "Shelve…",
-                        item.can_shelve,
-                        "Mute it until a time, with a reason",
-                        lambda: self.update(self._panel.open_shelve(alarm_id)),
-                    ),
+                    ("Ack", item.can_ack, lambda: self._spawn(panel.ack_alarm(alarm_id))),
+                    ("Shelve…", item.can_shelve, lambda: self.update(panel.open_shelve(alarm_id))),
                     (
                         "Unshelve",
                         item.can_unshelve,
-                        "End the shelving now",
-                        lambda: self._spawn(self._panel.unshelve_alarm(alarm_id)),
+                        lambda: self._spawn(panel.unshelve_alarm(alarm_id)),
                     ),
                 )
                 with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
-                    for label, offered, tooltip, clicked in actions:
-                        if offered:
-                            ui.Button(
-                                label,
-                                width=style.ALARM_BUTTON_WIDTH,
-                                enabled=not busy,
-                                tooltip=tooltip,
-                                clicked_fn=clicked,
-                            )
+                    _buttons(actions, style.ALARM_BUTTON_WIDTH, busy)
                     ui.Button(
                         "Show",
                         width=style.ALARM_BUTTON_WIDTH,
@@ -378,11 +406,11 @@ class CoptwinWindow(ui.Window):
                     ui.Button("Use", width=40, clicked_fn=self._on_use_point)
                     ui.Button("Clear", width=44, clicked_fn=self._on_clear_point)
                 with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
-                    ui.Label("Author", width=style.LABEL_WIDTH // 2, name="dim")
-                    ui.StringField(
-                        model=self._author_model,
-                        identifier="coptwin_note_author",
-                        tooltip="Signs the notes you write (setting /exts/coptwin/author)",
+                    _field(
+                        "Author",
+                        self._author_model,
+                        "coptwin_note_author",
+                        "Signs the notes you write (setting /exts/coptwin/author)",
                     )
             self._note_error = ui.Label("", name="error", word_wrap=True, height=0)
 
@@ -391,27 +419,25 @@ class CoptwinWindow(ui.Window):
         if not view.enabled:
             return
         with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
-            for scope, label in (("selection", "Selection"), ("all", "All notes")):
-                ui.Button(
-                    label,
-                    width=0,
-                    name="toggle_on" if view.scope == scope else "toggle",
-                    clicked_fn=lambda s=scope: self.update(self._panel.set_notes_scope(s)),
-                )
+            _toggles(
+                (("selection", "Selection"), ("all", "All notes")),
+                view.scope,
+                lambda s: self.update(self._panel.set_notes_scope(s)),
+            )
             ui.Spacer(width=style.SPACING * 3)
-            for status, label in (("open", "Open"), ("resolved", "Resolved"), ("all", "All")):
-                ui.Button(
-                    f"{label} ({view.counts.get(status, 0)})",
-                    width=0,
-                    name="toggle_on" if view.status_filter == status else "toggle",
-                    clicked_fn=lambda s=status: self.update(self._panel.set_notes_filter(s)),
-                )
+            _toggles(
+                (
+                    (status, f"{label} ({view.counts.get(status, 0)})")
+                    for status, label in _NOTE_STATUSES
+                ),
+                view.status_filter,
+                lambda s: self.update(self._panel.set_notes_filter(s)),
+            )
 
     def _build_notes_list(self) -> None:
         view = self._panel.notes_view
         with ui.VStack(height=0, spacing=style.SPACING):
-            if not view.enabled:
-                ui.Label(f"Notes are off: {view.reason}.", name="dim", word_wrap=True, height=0)
+            if _off(view, "Notes"):
                 return
             if not view.rows:
                 empty = (
@@ -446,28 +472,13 @@ class CoptwinWindow(ui.Window):
 
     def _build_note_buttons(self, row: NoteRow, busy: bool) -> None:
         note_id = row.annotation_id
+        actions: tuple[Action, ...] = (
+            ("Reply", True, lambda: self._on_reply(note_id)),
+            ("Resolve", row.can_resolve, lambda: self._spawn(self._panel.resolve_note(note_id))),
+            ("Reopen", row.can_reopen, lambda: self._spawn(self._panel.reopen_note(note_id))),
+        )
         with ui.HStack(height=style.ROW_HEIGHT, spacing=style.SPACING):
-            ui.Button(
-                "Reply",
-                width=style.NOTE_BUTTON_WIDTH,
-                enabled=not busy,
-                tooltip="Reply with the text in the note field below",
-                clicked_fn=lambda: self._on_reply(note_id),
-            )
-            if row.can_resolve:
-                ui.Button(
-                    "Resolve",
-                    width=style.NOTE_BUTTON_WIDTH,
-                    enabled=not busy,
-                    clicked_fn=lambda: self._spawn(self._panel.resolve_note(note_id)),
-                )
-            if row.can_reopen:
-                ui.Button(
-                    "Reopen",
-                    width=style.NOTE_BUTTON_WIDTH,
-                    enabled=not busy,
-                    clicked_fn=lambda: self._spawn(self._panel.reopen_note(note_id)),
-                )
+            _buttons(actions, style.NOTE_BUTTON_WIDTH, busy)
             ui.Spacer()
 
     # ------------------------------------------------------------------ repaint

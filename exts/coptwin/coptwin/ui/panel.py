@@ -198,11 +198,11 @@ class PanelVM:
         self.alarms: AlarmsVM | None = None
         self.alarms_view = AlarmsPanel()
         self._alarms_reason = AlarmsPanel().reason
-        self._alarm_busy = False
         self._sensor_names: dict[str, str] = {}
         self._markers: dict[str, str] = {}
         self._pushed_for_notes: list[str] | None = None
-        self._writing = False
+        #: Sections ("notes", "alarms") with a write under way: one at a time each.
+        self._busy: set[str] = set()
         self._now = datetime.now(timezone.utc)
         #: Replaced views waiting to be freed off the main thread (by the next prepare).
         self._retired: list[Any] = []
@@ -329,7 +329,7 @@ class PanelVM:
         if self.alarms is None:
             view = AlarmsPanel(enabled=False, reason=self._alarms_reason)
         else:
-            view = self.alarms.panel(busy=self._alarm_busy)
+            view = self.alarms.panel(busy="alarms" in self._busy)
         changed = view != self.alarms_view
         self.alarms_view = view
         return changed
@@ -357,10 +357,10 @@ class PanelVM:
                 scope=notes.scope,
                 status_filter=notes.status_filter,
                 add_label=notes.add_label(),
-                can_add=notes.add_target() is not None and not self._writing,
+                can_add=notes.add_target() is not None and "notes" not in self._busy,
                 author=notes.author,
                 error=notes.error,
-                busy=self._writing,
+                busy="notes" in self._busy,
                 focused=notes.focused,
                 point="{:g}, {:g}, {:g}".format(*point) if point is not None else "",
             )
@@ -632,8 +632,8 @@ class PanelVM:
         notes = self.notes
         if notes is None:
             return PanelChanges(notes=self._update_notes_view())
-        if self._writing:
-            return self._refuse_busy(notes)
+        if "notes" in self._busy:
+            return self._refuse_busy("notes", notes)
         target = notes.checked_target()  # reads the stage: here, on the caller's thread
         if target is None:
             return PanelChanges(notes=self._update_notes_view())
@@ -653,29 +653,37 @@ class PanelVM:
     async def reopen_note(self, annotation_id: str) -> PanelChanges:
         return await self._write(lambda notes: notes.reopen(annotation_id))
 
-    def _refuse_busy(self, notes: AnnotationsVM) -> PanelChanges:
-        notes.error = "still saving the previous note; try again in a moment"
-        return PanelChanges(notes=self._update_notes_view())
-
     async def _write(self, action: Callable[[AnnotationsVM], bool]) -> PanelChanges:
-        """Run one note write in a worker thread; one at a time per panel.
+        """One note write (the view-model hands the written event to the engine, whose
+        next tick folds it into the book and draws the pin)."""
+        return await self._one_write("notes", self.notes, action)
 
-        The view-model hands the written event to the engine (``request_check``),
-        whose next tick folds it into the book and draws the pin.
-        """
-        notes = self.notes
-        if notes is None:
+    def _repaint(self, section: str) -> PanelChanges:
+        update = self._update_notes_view if section == "notes" else self._update_alarms_view
+        return PanelChanges(**{section: update()})
+
+    def _refuse_busy(self, section: str, vm: AnnotationsVM | AlarmsVM) -> PanelChanges:
+        what = "note" if section == "notes" else "action"
+        vm.error = f"still saving the previous {what}; try again in a moment"
+        return self._repaint(section)
+
+    async def _one_write(
+        self, section: str, vm: Any, action: Callable[[Any], bool]
+    ) -> PanelChanges:
+        """Run one write of ``section`` ("notes", "alarms") in a worker thread (a Delta
+        commit); one at a time per section, the view showing it busy meanwhile."""
+        if vm is None:
             return PanelChanges()
-        if self._writing:
-            return self._refuse_busy(notes)
-        self._writing = True
-        self._update_notes_view()
+        if section in self._busy:
+            return self._refuse_busy(section, vm)
+        self._busy.add(section)
+        self._repaint(section)
         try:
-            await asyncio.to_thread(action, notes)
+            await asyncio.to_thread(action, vm)
         finally:
-            self._writing = False
-        self._update_notes_view()
-        return PanelChanges(notes=True)
+            self._busy.discard(section)
+        self._repaint(section)
+        return PanelChanges(**{section: True})
 
     # --- alarms ---------------------------------------------------------------------
 
@@ -708,21 +716,7 @@ class PanelVM:
         return await self._alarm_write(lambda vm: vm.unshelve(alarm_id))
 
     async def _alarm_write(self, action: Callable[[AlarmsVM], bool]) -> PanelChanges:
-        """One alarm action in a worker thread (a Delta commit); one at a time."""
-        alarms = self.alarms
-        if alarms is None:
-            return PanelChanges()
-        if self._alarm_busy:
-            alarms.error = "still saving the previous action; try again in a moment"
-            return PanelChanges(alarms=self._update_alarms_view())
-        self._alarm_busy = True
-        self._update_alarms_view()
-        try:
-            await asyncio.to_thread(action, alarms)
-        finally:
-            self._alarm_busy = False
-        self._update_alarms_view()
-        return PanelChanges(alarms=True)
+        return await self._one_write("alarms", self.alarms, action)
 
     async def _refresh_off_thread(self) -> PanelChanges:
         """A refresh right after a user action: O(sensors) in a worker, the rest here."""

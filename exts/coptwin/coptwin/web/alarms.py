@@ -16,7 +16,7 @@ import asyncio
 import logging
 from typing import Any
 
-from coptwin.web.notes import NotesError, check_bearer, token_from_env
+from coptwin.web.notes import NotesError, check_bearer, refusals, token_from_env
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,12 @@ class Alarms:
 
     async def write(self, action: str, alarm_id: str, body: dict) -> list[str]:
         """ack / shelve / unshelve one alarm; 400 for what the CLI refuses, 503 for storage."""
-        from coptwin.alarms import AlarmError, AlarmStoreError
         from coptwin.alarms.model import shelve_until
 
         store = self.store
         assert store is not None
         author = body.get("author", "")
-        try:
+        with refusals():
             if action == "ack":
                 events = await asyncio.to_thread(
                     store.acknowledge, alarm_id, author, body.get("note")
@@ -97,10 +96,6 @@ class Alarms:
                 )
             else:
                 raise NotesError(404, f"unknown alarm action {action!r}; use {', '.join(ACTIONS)}")
-        except AlarmError as exc:
-            raise NotesError(400, str(exc)) from None
-        except AlarmStoreError as exc:
-            raise NotesError(503, str(exc)) from None
         self.engine.request_check("alarms")
         return [e.event_id for e in events]
 

@@ -12,10 +12,11 @@ the thread the engine writes the overlay on; Delta reads and writes go to worker
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,20 @@ def check_bearer(header: str | None, token: str | None, what: str) -> None:
     if not hmac.compare_digest(value.encode(), token.encode()):
         log.warning("web: refused a write to %s without the right bearer token", what)
         raise NotesError(401, f"a valid bearer token is needed to write {what}")
+
+
+@contextlib.contextmanager
+def refusals() -> Iterator[None]:
+    """What an event store refuses, as HTTP errors: bad input 400, a table that cannot be
+    read or written 503 (the store's messages are already redacted)."""
+    from coptwin.eventlog import EventError, EventLogError
+
+    try:
+        yield
+    except EventError as exc:
+        raise NotesError(400, str(exc)) from None
+    except EventLogError as exc:
+        raise NotesError(503, str(exc)) from None
 
 
 def token_from_env(name: str | None) -> str | None:
@@ -143,13 +158,11 @@ class Notes:
     async def write(self, action: str, body: dict, note_id: str | None = None) -> str:
         """add / reply / resolve / reopen; returns the note id.  Validation errors are 400,
         storage errors 503 (their text is already redacted by the store)."""
-        from coptwin.annotations import AnnotationError, AnnotationStoreError
-
         store = self.store
         assert store is not None
         author = body.get("author", "")
         text = body.get("text", "")
-        try:
+        with refusals():
             if action == "add":
                 target = self.target(body)
                 event = await asyncio.to_thread(store.add, target, text, author)
@@ -159,9 +172,5 @@ class Notes:
                 event = await asyncio.to_thread(getattr(store, action), note_id or "", author)
             else:
                 raise NotesError(404, f"unknown note action {action!r}")
-        except AnnotationError as exc:
-            raise NotesError(400, str(exc)) from None
-        except AnnotationStoreError as exc:
-            raise NotesError(503, str(exc)) from None
         self.engine.request_check("annotations")
         return event.annotation_id

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import carb.settings
 import omni.kit.app
+import omni.kit.test
 import omni.usd
 
 from ._data import CITY_FILE, write_cop
@@ -85,3 +86,18 @@ class CopFixture:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+class PanelTestCase(omni.kit.test.AsyncTestCase):
+    """A test with :class:`CopFixture` up (``settings``) and the panel showing its 3 sensors."""
+
+    settings: dict[str, object] = {"refresh_interval_s": 0.1}
+
+    async def setUp(self) -> None:
+        self.cop = CopFixture(**self.settings)
+        await self.cop.set_up()
+        await until(lambda: instance().panel.sensors.total == 3)
+        await frames()
+
+    async def tearDown(self) -> None:
+        await self.cop.tear_down()

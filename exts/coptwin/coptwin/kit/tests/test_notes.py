@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import omni.kit.test
 import omni.kit.ui_test as ui_test
 import omni.usd
 from pxr import UsdGeom
 
 from ...scene import pins
 from ..window import TITLE
-from ._kit import CopFixture, instance, until
+from ._kit import PanelTestCase, instance, until
 from ._ui import click, find, frames
 
 
-class TestNotes(omni.kit.test.AsyncTestCase):
-    async def setUp(self) -> None:
-        self.cop = CopFixture(refresh_interval_s=0.1, author="kit-test")
-        await self.cop.set_up()
-        await until(lambda: instance().panel.sensors.total == 3)
-        await frames()
-
-    async def tearDown(self) -> None:
-        await self.cop.tear_down()
+class TestNotes(PanelTestCase):
+    settings = {"refresh_interval_s": 0.1, "author": "kit-test"}
 
     async def test_note_added_through_the_panel_reaches_the_stage(self) -> None:
         ext = instance()

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import omni.kit.test
 import omni.kit.ui_test as ui_test
 import omni.usd
 from pxr import UsdGeom
 
 from ..window import TITLE
-from ._kit import CopFixture, instance, until
-from ._ui import click_nth, frames
+from ._kit import PanelTestCase, instance, until
+from ._ui import click_nth
 
 
-class TestWindow(omni.kit.test.AsyncTestCase):
-    async def setUp(self) -> None:
-        self.cop = CopFixture(refresh_interval_s=0.1)
-        await self.cop.set_up()
-        await until(lambda: instance().panel.sensors.total == 3)
-        await frames()
-
-    async def tearDown(self) -> None:
-        await self.cop.tear_down()
-
+class TestWindow(PanelTestCase):
     async def test_window_builds_with_status_layers_and_table(self) -> None:
         ext = instance()
         self.assertEqual(ext.panel.sensors.total, 3, ext.panel.status.text)

@@ -1,0 +1,54 @@
+"""What the rows of every event table share: a UTC time stamp, an author, and the
+checks people's free text passes before it is written.
+
+Plain Python (no polars, no Delta), so the packages' value types can use it cheaply.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+#: Longest author name accepted (authors are shown in one line of the panel).
+MAX_AUTHOR_LENGTH = 200
+#: Control characters other than tab / newline / carriage return are refused:
+#: they cannot be shown as plain text and break some USD text encodings.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Bidirectional embedding/override (U+202A-202E) and isolate (U+2066-2069) controls
+#: make text display in another order than it is stored ("Trojan Source"), so a
+#: text could read differently than what was written.  Right-to-left scripts
+#: themselves need none of them.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+class EventError(ValueError):
+    """Bad input for an event table or a refused change; nothing was written.
+
+    Each package raises its own subclass (``AnnotationError``, ``AlarmError``).
+    """
+
+
+def utc_now() -> datetime:
+    """Current time in UTC, at the tables' microsecond resolution."""
+    return datetime.now(timezone.utc)
+
+
+def refuse_bidi(text: str, what: str, error: type[EventError]) -> None:
+    """Raise ``error`` when ``text`` holds a bidirectional control character."""
+    if m := _BIDI.search(text):
+        raise error(
+            f"{what} contains the bidirectional control U+{ord(m.group()):04X}, which can "
+            "make text display differently than it is written; remove it"
+        )
+
+
+def check_author(author: object, error: type[EventError], hint: str) -> str:
+    """The author name, stripped, or ``error`` (every event has an author); ``hint``
+    says how to give one."""
+    if not isinstance(author, str) or not author.strip():
+        raise error(f"missing author: {hint}")
+    author = author.strip()
+    if len(author) > MAX_AUTHOR_LENGTH or CONTROL.search(author) or "\n" in author:
+        raise error(f"invalid author name: one line of at most {MAX_AUTHOR_LENGTH} characters")
+    refuse_bidi(author, "author name", error)
+    return author
