@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from coptwin.cli import main
 
@@ -43,3 +48,23 @@ def test_quick_alarms_bench_measures_the_alarms_share_in_the_same_ticks(tmp_path
         # without delays every flip is a transition; with them, the wavering raises once
         assert runs["plain"]["transitions_per_tick"] > runs["delays"]["transitions_per_tick"]
         assert runs["plain"]["open_alarms_after"] > 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="Linux /proc only")
+def test_a_child_process_reports_its_own_peak_memory_not_its_parents():
+    """ru_maxrss survives exec: a bench child would report at least the parent's peak."""
+    import numpy as np
+
+    held = np.ones(400 * 1024 * 1024 // 8)  # 400 MiB touched in this (parent) process
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from coptwin.bench.common import peak_rss_mb; print(peak_rss_mb())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert held.sum() > 0
+    assert float(out.stdout) < 300.0, out.stdout

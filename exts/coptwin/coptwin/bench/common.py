@@ -12,11 +12,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 
 def peak_rss_mb() -> float | None:
-    """Peak resident memory of this process in MiB (Linux, macOS, Windows)."""
+    """Peak resident memory of this process in MiB (Linux, macOS, Windows).
+
+    On Linux ``VmHWM`` of /proc: ``ru_maxrss`` survives ``exec``, so a benchmark's child
+    process would report at least its parent's peak.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text(encoding="ascii", errors="replace").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
     try:
         import resource  # POSIX only
 
