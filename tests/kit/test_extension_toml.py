@@ -30,6 +30,7 @@ KERNEL = ("carb", "omni.ext", "omni.kit.app")
 DECLARED_FOR_OTHER_REASONS = {
     "omni.kit.pipapi": "installs [python.pipapi] before the extension starts",
     "omni.kit.uiapp": "the app needs a UI main window for the panel",
+    "omni.kit.pip_archive": "Kit's prebundled packages (aiohttp) on sys.path before pipapi",
 }
 
 
@@ -142,15 +143,15 @@ def test_pipapi_matches_the_core_and_never_brings_usd(toml):
     names = {re.split(r"[<>=;\[ ]", r, maxsplit=1)[0].lower() for r in pipapi["requirements"]}
     assert "usd-core" not in names and "pxr" not in names
     assert "numpy" not in names  # Kit ships numpy; a second one breaks Kit's extensions
-    # Kit ships its own aiohttp (the webhook receiver runs on it, coptwin.events.webhook),
-    # and a second one from pip would shadow it.
-    assert "aiohttp" not in names
+    # Kit has its own aiohttp (the webhook receiver runs on it): pipapi imports the module
+    # first and runs pip only when that fails, after Kit's prebundled packages are on sys.path.
+    assert toml["dependencies"].get("omni.kit.pip_archive") == {}
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     core = {re.split(r"[<>=;\[ ]", r, maxsplit=1)[0].lower() for r in project["dependencies"]}
     # coptwin snapshot/report render with VTK on the CLI only; Kit renders by itself.
     cli_only = {"vtk", "pillow"}
     assert not cli_only & names, "the headless renderer must stay out of Kit"
-    assert core - {"usd-core", "numpy", "aiohttp"} - cli_only == names
+    assert core - {"usd-core", "numpy"} - cli_only == names
 
 
 def test_settings_match_the_typed_keys(toml, kit):
