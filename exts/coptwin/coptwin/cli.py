@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from coptwin import __version__
 from coptwin.problem import Problem
 
-log = logging.getLogger(__name__)
-
 #: Command modules below coptwin.commands, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "demo",

@@ -10,13 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import time
 from pathlib import Path
 
 from coptwin.commands._common import add_as_of_arg, add_config_arg, load
-
-log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

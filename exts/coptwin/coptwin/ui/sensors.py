@@ -8,7 +8,6 @@ latest snapshot so tests pin them down without Kit.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +17,6 @@ from typing import Any
 from ..config import STATUSES
 from ..engine.snapshot import SensorRow
 from .format import age_seconds, format_age_coarse, format_value
-
-log = logging.getLogger(__name__)
 
 #: Column ids in display order, and their headers.
 COLUMNS: tuple[str, ...] = ("name", "kind", "value", "status", "age")
