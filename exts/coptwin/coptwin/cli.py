@@ -1,7 +1,8 @@
 """The ``coptwin`` command line: one sub-command per module in :mod:`coptwin.commands`.
 
-Each command module exposes ``register(subparsers)`` which adds its parser and
-sets ``func`` to a callable ``(args) -> int``.  Expected failures are a
+Each command module exposes ``HELP`` (its line in ``coptwin --help``; its docstring
+is its own ``--help``) and ``register(parser)``, which adds its arguments and sets
+``func`` to a callable ``(args) -> int``.  Expected failures are a
 :class:`~coptwin.problem.Problem` (a configuration error names the file and the
 key: ``<file>: <key>: <what is wrong>``); :func:`main` prints one line and exits
 with code 2, and only ``--debug`` adds the traceback.
@@ -18,8 +19,6 @@ from collections.abc import Sequence
 
 from coptwin import __version__
 from coptwin.problem import Problem
-
-log = logging.getLogger(__name__)
 
 #: Command modules below coptwin.commands, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -63,7 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name == f"coptwin.commands.{name}":
                 continue  # command not built yet in this checkout
             raise
-        module.register(sub)
+        command = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.register(command)
     return parser
 
 

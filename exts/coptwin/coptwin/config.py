@@ -259,9 +259,14 @@ class PollingConfig(_Base):
     jitter: Fraction = 0.1
 
 
-class WebhookConfig(_Base):
+class _EventEndpoint(_Base):
+    """An event source reached over the network: off, and on this machine, by default."""
+
     enabled: bool = False
     host: str = "127.0.0.1"
+
+
+class WebhookConfig(_EventEndpoint):
     port: ListenPort = 8765
     path: str = "/events"
     #: Environment variable holding the expected bearer token (MinIO ``auth_token``).
@@ -269,9 +274,7 @@ class WebhookConfig(_Base):
     max_body_bytes: PositiveCount = 1_048_576
 
 
-class MqttConfig(_Base):
-    enabled: bool = False
-    host: str = "127.0.0.1"
+class MqttConfig(_EventEndpoint):
     port: Port = 1883
     topic: str = "coptwin/events"
     client_id: str = ""

@@ -11,7 +11,6 @@ detail passes through :func:`coptwin.storage.redact`; secrets are never shown.
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 import socket
@@ -39,8 +38,6 @@ from coptwin.storage import (
 
 if TYPE_CHECKING:
     from obstore.store import LocalStore, S3Store
-
-log = logging.getLogger(__name__)
 
 TABLES = ("readings", "sensors", "annotations", "alarms")
 #: Canonical columns a table must have (under the user's names) to be usable.

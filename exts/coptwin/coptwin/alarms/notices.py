@@ -20,7 +20,6 @@ dropped and counted.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -29,8 +28,6 @@ from datetime import datetime, timedelta
 from coptwin.alarms.fold import AlarmBook
 from coptwin.alarms.model import CLOSED, STATE_OUT_OF_SERVICE, STATE_SHELVED, Alarm, iso_z
 from coptwin.config import ALARM_NOTICES
-
-log = logging.getLogger(__name__)
 
 _TIMES = ("at", "raised_at")
 

@@ -10,7 +10,6 @@ only the notes the batch touches, so cost grows with what changed.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
@@ -25,8 +24,6 @@ from coptwin.annotations.model import (
 )
 from coptwin.annotations.schema import EVENT_SCHEMA
 from coptwin.eventlog.fold import ApplyResult, FoldedBook, row_problem
-
-log = logging.getLogger(__name__)
 
 __all__ = ["AnnotationBook", "ApplyResult", "fold_events"]
 

@@ -8,13 +8,10 @@ CLI with no scene configured) only the syntax is checked.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Container
 from typing import Any
 
 from coptwin.annotations.model import AnnotationError, Target
-
-log = logging.getLogger(__name__)
 
 
 class TargetCheck:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import random
 import tempfile
@@ -26,8 +25,6 @@ from typing import Any
 import polars as pl
 
 from coptwin.config import Config, config_from_dict
-
-log = logging.getLogger(__name__)
 
 BUCKET = "coptwin-bench"
 N_SENSORS = 20

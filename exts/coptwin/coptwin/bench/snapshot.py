@@ -27,8 +27,6 @@ from typing import Any
 
 from coptwin.bench.common import peak_rss_mb, ratio, run_child
 
-log = logging.getLogger(__name__)
-
 #: Aims from the issue, seconds (read + render + PNG).
 AIMS = {"ce_ottawa_a": 5.0, "generated": 20.0}
 SIZE = (1280, 720)

@@ -33,8 +33,6 @@ import polars as pl
 
 from coptwin.bench.common import peak_rss_mb, ratio, run_child, summarise, timed_ticks
 
-log = logging.getLogger(__name__)
-
 FIXTURE_VERSION = 2
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

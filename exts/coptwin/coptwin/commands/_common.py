@@ -28,16 +28,6 @@ def default_config(name: str) -> Path:
     return here if here.is_file() else REPO_ROOT / "config" / name
 
 
-def add_command(sub: argparse._SubParsersAction, name: str, help_: str, doc: str | None):
-    """A command whose ``--help`` shows its module docstring as written."""
-    return sub.add_parser(
-        name,
-        help=help_,
-        description=doc,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-
 def add_config_arg(
     parser: argparse.ArgumentParser,
     *,

@@ -62,8 +62,10 @@ def _time(text: str) -> datetime:
     return when
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("alarms", help="list, acknowledge, shelve and export operators' alarms")
+HELP = "list, acknowledge, shelve and export operators' alarms"
+
+
+def register(p: argparse.ArgumentParser) -> None:
     verb = add_verbs(p, _VERBS)
 
     ls = verb("list", "list alarms (open ones by default)")

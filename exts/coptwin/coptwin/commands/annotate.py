@@ -32,8 +32,10 @@ from coptwin.config import Config
 log = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("annotate", help="add, list, resolve and export reviewers' notes")
+HELP = "add, list, resolve and export reviewers' notes"
+
+
+def register(p: argparse.ArgumentParser) -> None:
     verb = add_verbs(p, _VERBS)
     author = add_author_arg
 

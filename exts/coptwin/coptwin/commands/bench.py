@@ -28,8 +28,10 @@ from typing import Any
 SUITES = ("tick", "placement", "latency", "scale", "panel", "snapshot", "web", "alarms")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmarks with baselines measured in the same run (JSON)")
+HELP = "benchmarks with baselines measured in the same run (JSON)"
+
+
+def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print only the JSON document")
     p.add_argument(
         "--suite", action="append", choices=SUITES, help="run only these suites (repeatable)"

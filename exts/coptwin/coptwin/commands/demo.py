@@ -24,8 +24,10 @@ from coptwin.config import load_config
 _MARKER = ".coptwin-demo"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the embedded demo (sample city, local tables, simulator)")
+HELP = "run the embedded demo (sample city, local tables, simulator)"
+
+
+def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", type=Path, default=None, help="default: config/demo.toml")
     p.add_argument(
         "--duration",

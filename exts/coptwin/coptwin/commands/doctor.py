@@ -12,11 +12,10 @@ import sys
 from coptwin.commands._common import add_config_arg, load
 from coptwin.commands.serve import add_server_args
 
+HELP = "check storage, credentials, tables, column mapping and event sources"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "doctor", help="check storage, credentials, tables, column mapping and event sources"
-    )
+
+def register(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument(

@@ -14,16 +14,11 @@ import json
 from pathlib import Path
 
 from coptwin.cli import CommandError
-from coptwin.commands._common import add_command
+
+HELP = "check a USD city: frame, georeference, buildings, instancing, problems"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(
-        sub,
-        "inspect",
-        "check a USD city: frame, georeference, buildings, instancing, problems",
-        __doc__,
-    )
+def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("scene", type=Path, help="root USD layer of the scene")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument(

@@ -17,12 +17,10 @@ from coptwin.commands._common import add_config_arg, load
 from coptwin.maintenance.config import TABLES
 from coptwin.maintenance.retention import MIN_RETENTION_HOURS
 
+HELP = "compact finished partitions, checkpoint, vacuum and clean the Delta log"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "maintain",
-        help="compact finished partitions, checkpoint, vacuum and clean the Delta log",
-    )
+
+def register(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
     p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     p.add_argument(

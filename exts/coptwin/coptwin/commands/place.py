@@ -17,17 +17,13 @@ import time
 from pathlib import Path
 
 from coptwin.cli import CommandError
-from coptwin.commands._common import add_command, add_config_arg
+from coptwin.commands._common import add_config_arg
 from coptwin.config import CANONICAL_COLUMNS, Config, EnuOrigin, SceneConfig, load_config
 
+HELP = "place sensors (CSV) in a USD scene: roof/ground/facade positions + bindings"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(
-        sub,
-        "place",
-        "place sensors (CSV) in a USD scene: roof/ground/facade positions + bindings",
-        __doc__,
-    )
+
+def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scene", type=Path, help="root USD layer (default: scene.path of --config)")
     p.add_argument("--sensors", type=Path, required=True, help="sensors CSV (canonical columns)")
     p.add_argument("--out", type=Path, required=True, help="output CSV")

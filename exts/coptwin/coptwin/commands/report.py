@@ -10,17 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coptwin.commands._common import add_as_of_arg, add_command, add_config_arg
+from coptwin.commands._common import add_as_of_arg, add_config_arg
 from coptwin.commands.snapshot import add_picture_args, picture
 
+HELP = "write a self-contained HTML briefing of the COP (snapshot, counts, notes)"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(
-        sub,
-        "report",
-        "write a self-contained HTML briefing of the COP (snapshot, counts, notes)",
-        __doc__,
-    )
+
+def register(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
     add_as_of_arg(p)
     add_picture_args(p)

@@ -10,17 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import time
 from pathlib import Path
 
 from coptwin.commands._common import add_as_of_arg, add_config_arg, load
 
-log = logging.getLogger(__name__)
+HELP = "run the engine headless and write the overlay to a file"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run the engine headless and write the overlay to a file")
+def register(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
     p.add_argument("--once", action="store_true", help="apply what is there now, write, exit")
     add_as_of_arg(p, "time travel: a Delta version number or an ISO-8601 time (implies --once)")

@@ -17,9 +17,10 @@ from typing import Any
 
 from coptwin.commands._common import add_config_arg, load
 
+HELP = "serve the live COP to web browsers and GIS tools"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve the live COP to web browsers and GIS tools")
+
+def register(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
     add_server_args(p)
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from coptwin.commands._common import add_config_arg, load
 
+HELP = "append simulated sensor readings to the Delta tables"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("simulate", help="append simulated sensor readings to the Delta tables")
+
+def register(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
     p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between commits")

@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 from coptwin.cli import CommandError
-from coptwin.commands._common import add_as_of_arg, add_command
+from coptwin.commands._common import add_as_of_arg
+
+HELP = "render the COP (or a bare scene) to a PNG, headless"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "snapshot", "render the COP (or a bare scene) to a PNG, headless", __doc__)
+def register(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", "-c", type=Path, help="coptwin TOML config: render the COP")
     src.add_argument("--scene", type=Path, help="a USD scene: render it bare, no config")

@@ -14,7 +14,6 @@ propagate so the caller retries the same files later.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ import polars as pl
 from coptwin.casting import convert
 from coptwin.delta.log import AddFile
 from coptwin.delta.partitions import partition_columns
-
-log = logging.getLogger(__name__)
 
 _READ_WORKERS = 4
 #: What decoding a data file may raise.  Corrupt parquet can also make polars'

@@ -5,13 +5,9 @@ messages with the credentials of ``storage_options`` removed.
 
 from __future__ import annotations
 
-import logging
-
 from obstore.exceptions import BaseError, NotFoundError
 
 from coptwin.storage import Credentials, redact
-
-log = logging.getLogger(__name__)
 
 #: obstore raises its own NotFoundError or the builtin FileNotFoundError, depending on store.
 NOT_FOUND: tuple[type[BaseException], ...] = (NotFoundError, FileNotFoundError)

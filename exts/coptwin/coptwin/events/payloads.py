@@ -15,12 +15,9 @@ SNS subscription confirmations, directory entries) are valid but carry no object
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, unquote_plus
-
-log = logging.getLogger(__name__)
 
 #: Where the SeaweedFS filer keeps S3 buckets (its default ``buckets_folder``).
 SEAWEED_BUCKETS = "/buckets/"

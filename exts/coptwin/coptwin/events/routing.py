@@ -9,12 +9,8 @@ prefix only matches at a ``/`` boundary, so ``readings`` never claims
 
 from __future__ import annotations
 
-import logging
-
 from coptwin.config import Config, ConfigError
 from coptwin.storage import split_s3_uri
-
-log = logging.getLogger(__name__)
 
 
 def table_prefixes(config: Config) -> dict[str, str]:

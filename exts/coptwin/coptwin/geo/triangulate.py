@@ -9,15 +9,12 @@ through. The common cases (3, 4) are vectorised; ear clipping is per face.
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from coptwin.geo.raycast import cross_rows
-
-log = logging.getLogger(__name__)
 
 _EPS = 1e-12
 #: Polygons with up to this many corners are ear clipped in batches (B x n x n tests).

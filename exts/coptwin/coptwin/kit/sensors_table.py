@@ -12,14 +12,11 @@ re-announced only when rows come, go or move.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import omni.ui as ui
 
 from ..ui.sensors import COLUMNS, HEADERS, SensorItem, SensorsTableVM, TableView
-
-log = logging.getLogger(__name__)
 
 
 class SensorTreeItem(ui.AbstractItem):

@@ -8,8 +8,7 @@ agree.  Nothing here imports omni, so the numbers are testable without Kit.
 from __future__ import annotations
 
 from ..config import STATUSES
-
-RGB = tuple[float, float, float]
+from ..model.palette import RGB
 
 #: Layout sizes in pixels.
 WINDOW_WIDTH = 480

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from coptwin.config import Config, ConfigError
 from coptwin.maintenance.runner import MaintenanceOptions, TableReport, maintain_table
 from coptwin.storage import apply_ca_bundle, config_store, delta_storage_options
-
-log = logging.getLogger(__name__)
 
 TABLES: tuple[str, ...] = ("readings", "sensors", "annotations")
 

@@ -14,15 +14,11 @@ are :func:`coptwin.casting.convert`, which the Delta reader applies too.
 
 from __future__ import annotations
 
-import logging
-
 import polars as pl
 
 from coptwin.casting import TS_DTYPE, cast_ts, convert
 from coptwin.config import CANONICAL_COLUMNS, TableConfig
 from coptwin.problem import Problem
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "DTYPES",

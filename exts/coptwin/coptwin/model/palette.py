@@ -15,15 +15,12 @@ make markers look washed out.  UI toolkits that expect sRGB (omni.ui) use
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from coptwin.config import STATUSES
-
-log = logging.getLogger(__name__)
 
 RGB = tuple[float, float, float]
 

@@ -32,7 +32,6 @@ numbers travel as :data:`DETAIL_COLUMNS`, never as text made every tick).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -44,8 +43,6 @@ from coptwin.config import Config
 from coptwin.model import rules
 from coptwin.model.registry import THRESHOLD_COLUMNS, SensorRegistry
 from coptwin.model.state import NO_TS, LatestState
-
-log = logging.getLogger(__name__)
 
 __all__ = ["DETAIL_COLUMNS", "QUALITY_KEYS", "REASONS", "apply", "reason", "rule_frame"]
 

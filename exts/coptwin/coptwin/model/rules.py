@@ -23,7 +23,6 @@ Order of precedence for a sensor:
 from __future__ import annotations
 
 import functools
-import logging
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -36,7 +35,6 @@ from coptwin.config import STATUSES, Config
 from coptwin.model.registry import THRESHOLD_COLUMNS, SensorRegistry
 from coptwin.model.state import NO_TS, as_utc
 
-log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 

@@ -8,15 +8,12 @@ overlay puts them: :class:`coptwin.scene.pins.TargetResolver` resolves each note
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from coptwin.config import STATUSES, Config
 from coptwin.engine.snapshot import EngineSnapshot, SensorRow
-
-log = logging.getLogger(__name__)
 
 XYZ = tuple[float, float, float]
 _RANK = {s: i for i, s in enumerate(STATUSES)}

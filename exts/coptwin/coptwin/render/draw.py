@@ -13,7 +13,6 @@ on Windows and macOS it uses the platform's off-screen context.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -21,8 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from coptwin.render.camera import Camera
-
-log = logging.getLogger(__name__)
 
 BACKGROUND = (27, 31, 39)
 OUTLINE = (20, 22, 28)

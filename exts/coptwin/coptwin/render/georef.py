@@ -8,7 +8,6 @@ then the picture says so instead of drawing a north arrow it cannot know.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,8 +18,6 @@ from coptwin.config import SceneConfig
 from coptwin.geo.errors import SceneError
 from coptwin.geo.frame import SceneFrame, georeference_from_config, georeference_from_stage
 from coptwin.geo.sidecar import find_sidecar
-
-log = logging.getLogger(__name__)
 
 Source = Literal["config", "sidecar", "cesium", "omni", "none"]
 

@@ -9,7 +9,6 @@ the rest are warnings. Reads with the same code the pictures and placement use.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -20,8 +19,6 @@ import numpy as np
 
 from coptwin.config import SceneConfig
 from coptwin.geo.frame import axis_matrix
-
-log = logging.getLogger(__name__)
 
 Severity = Literal["error", "warning"]
 EXAMPLES = 5

@@ -10,7 +10,6 @@ scale bar; :func:`render_bare` draws a scene with no config. Both return a
 from __future__ import annotations
 
 import io
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,6 @@ from coptwin.render.decor import Layout, Legend, compose
 from coptwin.render.draw import Frame, Layer, draw
 from coptwin.render.georef import Found, north_local
 from coptwin.render.scene_mesh import RenderScene
-
-log = logging.getLogger(__name__)
 
 BUILDING = np.array([206, 202, 193], dtype=np.float64)
 TERRAIN = np.array([108, 118, 104], dtype=np.float64)

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 from collections.abc import Container
 from datetime import datetime, timezone
 
 from pxr import Tf
-
-log = logging.getLogger(__name__)
 
 #: Longer ids are cut (plus hash) so paths stay readable in Kit's stage window.
 MAX_NAME_LENGTH = 64

@@ -15,7 +15,6 @@ The rings read only what :class:`coptwin.scene.pins.PinHost` names of the overla
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -24,8 +23,6 @@ import numpy as np
 
 from coptwin.model.palette import color
 from coptwin.scene.pins import PinHost, _set_attr, _up_index
-
-log = logging.getLogger(__name__)
 
 SCOPE_NAME = "Alarms"
 RETURNED_RGB = (1.0, 1.0, 1.0)

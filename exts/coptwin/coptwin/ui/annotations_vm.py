@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from coptwin.annotations.fold import AnnotationBook
-from coptwin.annotations.model import (
+from coptwin.annotations import (
     STATUS_OPEN,
     STATUS_RESOLVED,
     Annotation,
+    AnnotationBook,
     AnnotationError,
     AnnotationEvent,
     Target,

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 
 from ..config import STATUSES
 from ..engine.snapshot import LayerRow
+from ..model.palette import RGB
 
 log = logging.getLogger(__name__)
-
-RGB = tuple[float, float, float]
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,7 @@ summarised, not dumped, so a 100k-vertex building cannot stall the panel.
 
 from __future__ import annotations
 
-import logging
-
 from pxr import Sdf, Usd
-
-log = logging.getLogger(__name__)
 
 #: Attributes that are geometry, not information.
 _GEOMETRY = {

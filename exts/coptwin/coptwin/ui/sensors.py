@@ -8,7 +8,6 @@ latest snapshot so tests pin them down without Kit.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,10 +18,7 @@ from ..config import STATUSES
 from ..engine.snapshot import SensorRow
 from .format import age_seconds, format_age_coarse, format_value
 
-log = logging.getLogger(__name__)
-
 #: Column ids in display order, and their headers.
-COLUMNS: tuple[str, ...] = ("name", "kind", "value", "status", "age")
 HEADERS: dict[str, str] = {
     "name": "Name",
     "kind": "Kind",
@@ -30,10 +26,15 @@ HEADERS: dict[str, str] = {
     "status": "Status",
     "age": "Age",
 }
+COLUMNS: tuple[str, ...] = tuple(HEADERS)
 #: Keys a filter term may name, e.g. ``status:alarm``.
 FILTER_KEYS: tuple[str, ...] = ("name", "id", "kind", "layer", "status", "unit", "quantity")
 
 _SEVERITY = {status: i for i, status in enumerate(STATUSES)}
+
+
+def _unknown_column(column: str) -> KeyError:
+    return KeyError(f"unknown column {column!r}; expected one of {', '.join(COLUMNS)}")
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class SensorItem:
             return self.row.name or self.row.sensor_id
         if column in ("kind", "status"):
             return getattr(self.row, column)
-        raise KeyError(f"unknown column {column!r}; expected one of {', '.join(COLUMNS)}")
+        raise _unknown_column(column)
 
 
 def _fields(row: SensorRow) -> dict[str, str]:
@@ -128,7 +129,7 @@ def sort_key(item: SensorItem, column: str, ascending: bool) -> tuple[Any, ...]:
     if column in ("name", "kind"):
         text = item.cell(column).casefold()
         return (text, *tie)  # direction for text columns is applied by reversing
-    raise KeyError(f"unknown column {column!r}; expected one of {', '.join(COLUMNS)}")
+    raise _unknown_column(column)
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ class SensorsTableVM:
 
     def __init__(self, sort_column: str = "status", ascending: bool = True) -> None:
         if sort_column not in COLUMNS:
-            raise KeyError(f"unknown column {sort_column!r}; expected one of {', '.join(COLUMNS)}")
+            raise _unknown_column(sort_column)
         self.sort_column = sort_column
         self.ascending = ascending
         self.filter_text = ""
@@ -273,7 +274,7 @@ class SensorsTableVM:
         """Sort by ``column``; ``None`` flips the direction when it is already the
         sort column (a header click), else sorts ascending."""
         if column not in COLUMNS:
-            raise KeyError(f"unknown column {column!r}; expected one of {', '.join(COLUMNS)}")
+            raise _unknown_column(column)
         if ascending is None:
             ascending = not self.ascending if column == self.sort_column else True
         self.sort_column = column

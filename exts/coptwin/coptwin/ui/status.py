@@ -8,7 +8,6 @@ tests pin them down and the omni.ui panel only paints them.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -17,8 +16,6 @@ from ..engine.alarms import AlarmsView
 from ..engine.health import quarantine_note, reload_note, uncast_note
 from ..engine.snapshot import EngineStatus
 from .format import age_seconds, format_age, format_duration, format_time
-
-log = logging.getLogger(__name__)
 
 Level = Literal["ok", "warn", "error", "info"]
 

@@ -13,12 +13,9 @@ engine is then asked to read the alarms table at once.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from coptwin.web.notes import NotesError, check_bearer, refusals, token_from_env
-
-log = logging.getLogger(__name__)
 
 ACTIONS = ("ack", "shelve", "unshelve")
 

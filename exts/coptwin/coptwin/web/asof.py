@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
@@ -23,8 +22,6 @@ import numpy as np
 from coptwin.engine.snapshot import EngineSnapshot, SensorRow, SensorTable
 from coptwin.engine.time_travel import AsOfError, parse_as_of
 from coptwin.ui.status import as_of_text, banner_text
-
-log = logging.getLogger(__name__)
 
 AsOf = int | datetime
 

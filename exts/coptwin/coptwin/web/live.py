@@ -199,17 +199,6 @@ class Subscriber:
         self.queue.put_nowait(b"")
 
 
-@dataclass
-class FeedStats:
-    """What the push cost (for ``coptwin bench --suite web``)."""
-
-    updates: int = 0
-    changed: int = 0
-    update_bytes: int = 0
-    snapshots: int = 0
-    snapshot_s: float = 0.0
-
-
 class LiveFeed:
     """Follows one engine and fans its changes out to subscribers."""
 
@@ -218,7 +207,6 @@ class LiveFeed:
         self.geo = geo
         self.min_interval_s = min_interval_s
         self.seq = 0
-        self.stats = FeedStats()
         self.snapshot: EngineSnapshot | None = None
         #: the sensors (a registry's columns) and the engine revision last sent
         self._columns: Any = None
@@ -282,11 +270,8 @@ class LiveFeed:
             sub.queue.put_nowait(None)
 
     async def _refresh(self) -> None:
-        t0 = time.perf_counter()
         self._commit_at, self._poked_at = self._poked_at, None
         snap = await asyncio.to_thread(self.engine.snapshot)
-        self.stats.snapshots += 1
-        self.stats.snapshot_s += time.perf_counter() - t0
         self._apply(snap)
 
     # ------------------------------------------------------------------ diffing
@@ -308,11 +293,7 @@ class LiveFeed:
             if changed.size or moved.size:
                 self.seq += 1
                 self._state = None
-                msg = sse("update", self._update(table, changed, moved))
-                self.stats.updates += 1
-                self.stats.changed += int(changed.size)
-                self.stats.update_bytes += len(msg)
-                self._broadcast(msg)
+                self._broadcast(sse("update", self._update(table, changed, moved)))
         status = status_line(snap)
         key = (status["state"], status["level"], status["versions"], status["badge"])
         if key != self._status or time.monotonic() - self._status_at >= STATUS_EVERY_S:
