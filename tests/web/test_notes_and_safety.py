@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from coptwin.cli import main
+from tests.support.wait import wait_until
 
 from .conftest import SECRETS, TOKEN_ENV, Server
 
@@ -52,8 +53,17 @@ def test_add_reply_resolve_through_the_cli_validation(server, demo, capsys):
     assert status == 200
     status, _ = post(server, f"/api/notes/{nid}/resolve", {"author": "bo"})
     assert status == 200
-    got = {n["annotation_id"]: n for n in notes(server)["notes"]}
-    assert got[nid]["status"] == "resolved" and got[nid]["target"] == f"sensor:{sid}"
+    # The routes write the table and ask the engine to read it again: the page's list
+    # follows at the engine's next tick.
+    got: dict = {}
+
+    def resolved() -> bool:
+        got.clear()
+        got.update({n["annotation_id"]: n for n in notes(server)["notes"]})
+        return nid in got and got[nid]["status"] == "resolved"
+
+    wait_until(resolved, what="the resolved note in the page's list")
+    assert got[nid]["target"] == f"sensor:{sid}"
     assert any(n["parent_id"] == nid and n["text"] == "fixed" for n in got.values())
     assert got[nid]["lon"] is not None and got[nid]["alt"] is not None
     # Resolving twice is refused with the store's own words, as the CLI refuses it.
