@@ -115,7 +115,14 @@ def test_notes_on_a_building_and_on_a_picked_point(server, demo):
         server, "/api/notes", {"lon": lon, "lat": lat, "alt": 2.0, "text": "puddle", "author": "cy"}
     )
     assert status == 201
-    got = {n["annotation_id"]: n for n in notes(server)["notes"]}
+    got: dict = {}
+
+    def listed() -> bool:  # the engine reads the notes table again at its next tick
+        got.clear()
+        got.update({n["annotation_id"]: n for n in notes(server)["notes"]})
+        return made["annotation_id"] in got and any(n["target"] == prim for n in got.values())
+
+    wait_until(listed, what="both notes in the page's list")
     point = got[made["annotation_id"]]
     assert point["target"].startswith("point:")
     assert abs(point["lon"] - lon) < 1e-6 and abs(point["lat"] - lat) < 1e-6
