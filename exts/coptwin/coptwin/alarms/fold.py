@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Hashable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
@@ -92,6 +92,10 @@ def fold_scope(events: Iterable[AlarmEvent]) -> ServiceScope | None:
     return scope
 
 
+#: AlarmEvent's fields in their order (the table's columns, in another order).
+_EVENT_FIELDS = tuple(f.name for f in fields(AlarmEvent))
+
+
 def _rank(state: str) -> int:
     return STATES.index(state)
 
@@ -149,6 +153,8 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
             else:
                 out.discard(key[2])
             return
+        if old is not None and new is not None and not old.closed and not new.closed:
+            return  # open before and after: the same alarm of the same sensor
         for alarm, add in ((old, False), (new, True)):
             if alarm is None or alarm.closed:
                 continue
@@ -159,6 +165,18 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
                 ids.discard(alarm.alarm_id)
                 if not ids:
                     del self._open[alarm.sensor_id]
+
+    def apply_transitions(self, frame: pl.DataFrame) -> ApplyResult:
+        """Fold the evaluator's own transitions (its canonical frame of valid rows).
+
+        The bulk path of the engine's tick: events straight from the columns, without
+        the row dicts and row checks of :meth:`apply` (the path of table reads, where
+        rows may be bad); the book comes out the same as :meth:`apply` makes it.
+        """
+        columns = [frame[c].to_list() for c in _EVENT_FIELDS]
+        events = [AlarmEvent(*row) for row in zip(*columns, strict=True)]
+        changed, applied, duplicates = self._apply_events(events, False)
+        return ApplyResult(changed, frame.height, applied, duplicates)
 
     def _apply_events(self, events: list[AlarmEvent], full_reload: bool) -> tuple[list, int, int]:
         out = super()._apply_events(events, full_reload)

@@ -246,9 +246,9 @@ class Alarm:
     def evolve(self, **change: object) -> Alarm:
         """A copy with ``change`` applied: :func:`dataclasses.replace` without re-running
         ``__init__`` for all 24 fields (the fold does one per event; several times cheaper)."""
-        unknown = change.keys() - self.__dict__.keys()
-        if unknown:
-            raise TypeError(f"Alarm has no field(s) {sorted(unknown)}")
+        if not change.keys() <= self.__dict__.keys():
+            unknown = sorted(change.keys() - self.__dict__.keys())
+            raise TypeError(f"Alarm has no field(s) {unknown}")
         new = object.__new__(Alarm)
         object.__setattr__(new, "__dict__", {**self.__dict__, **change})
         return new

@@ -261,7 +261,7 @@ class EngineAlarms:
             with self._queue_lock:
                 self._queue.append(events)
             # the evaluator's own transitions: it knows what they did (no sync needed)
-            changed = self._folded(self.live.apply(events), now, sync=False)
+            changed = self._folded(self.live.apply_transitions(events), now, sync=False)
         elif self.notices is not None:
             self._notify([], now)
         self._refresh_rings(now, changed)
