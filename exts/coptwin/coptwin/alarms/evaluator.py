@@ -208,13 +208,13 @@ class AlarmEvaluator:
     def _ingest(self, changes: pl.DataFrame, now_us: int) -> None:
         if changes["idx"].n_unique() < changes.height:
             changes = changes.sort("ts").unique("idx", keep="last", maintain_order=True)
-        idx = changes["idx"].cast(pl.Int64).to_numpy()
-        codes = (
-            changes["status"]
-            .replace_strict(_CODES, default=_OTHER, return_dtype=pl.Int64)
-            .to_numpy()
+        cols = changes.select(  # one pass of polars, then numpy
+            idx=pl.col("idx").cast(pl.Int64),
+            code=pl.col("status").replace_strict(_CODES, default=_OTHER, return_dtype=pl.Int64),
+            ts=pl.col("ts").dt.epoch("us").fill_null(now_us),
+            value=pl.col("value").cast(pl.Float64).fill_null(np.nan),
         )
-        ts = changes["ts"].dt.epoch("us").fill_null(now_us).to_numpy()
+        idx, codes, ts = (cols[c].to_numpy() for c in ("idx", "code", "ts"))
         bits = self._raise_bits[idx]
         cond = ((bits >> codes) & 1).astype(bool)
         normal = ((_NORMAL_BITS >> codes) & 1).astype(bool) & ~cond
@@ -226,8 +226,7 @@ class AlarmEvaluator:
         self._phase[at] = phase[entered]
         self._since[at] = ts[entered]
         self._since_status[at] = codes[entered]
-        values = changes["value"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        self._since_value[at] = values[entered]
+        self._since_value[at] = cols["value"].to_numpy()[entered]
 
     def _due(self, now_us: int, book: AlarmBook | None, describe: Describe | None) -> pl.DataFrame:
         phase, raised, since = self._phase, self._raised, self._since

@@ -122,6 +122,8 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
         #: Newest event time folded (not after the wall clock): the retention's "now".
         self._newest: datetime | None = None
         self._open: dict[str, set[str]] = {}
+        #: Closed alarms' ids -> when they closed (what the retention may forget).
+        self._closed: dict[str, datetime] = {}
         self._out_sensors: set[str] = set()
         self._out_layers: set[str] = set()
         super().__init__()
@@ -153,6 +155,10 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
             else:
                 out.discard(key[2])
             return
+        if new is not None and new.closed:
+            self._closed[key] = new.closed_at
+        else:
+            self._closed.pop(key, None)
         if old is not None and new is not None and not old.closed and not new.closed:
             return  # open before and after: the same alarm of the same sensor
         for alarm, add in ((old, False), (new, True)):
@@ -189,29 +195,25 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
     def _forget(self, horizon: datetime) -> None:
         """Drop alarms closed before ``horizon``, and events of alarms the book no longer
         holds (a copy of a dropped alarm's events) that are older than it."""
-        gone = [
+        gone = [key for key, closed_at in self._closed.items() if closed_at < horizon]
+        gone += [
             key
-            for key, ids in self._by_entity.items()
-            if isinstance(key, str)
-            and (
-                (alarm := self._states.get(key)) is None
-                and all(self._events[i].ts < horizon for i in ids)
-                or alarm is not None
-                and alarm.closed
-                and alarm.closed_at < horizon
-            )
+            for key in self._by_entity.keys() - self._states.keys()
+            if isinstance(key, str) and all(self._events[i].ts < horizon for i in self._by_entity[key])
         ]
         for key in gone:
             for i in self._by_entity.pop(key):
                 del self._events[i]
             self._states.pop(key, None)
             self._last.pop(key, None)
+            self._closed.pop(key, None)
         if gone:
             self.revision += 1
             log.debug("alarms: %d closed alarms older than %s left memory", len(gone), horizon)
 
     def _cleared(self) -> None:
         self._open.clear()
+        self._closed.clear()
         self._out_sensors.clear()
         self._out_layers.clear()
 
@@ -237,7 +239,12 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
 
     def open_for(self, sensor_id: str) -> Alarm | None:
         """The sensor's newest alarm that is not closed (None: no open alarm)."""
-        alarms = [self._states[i] for i in self._open.get(sensor_id, ())]
+        ids = self._open.get(sensor_id)
+        if not ids:
+            return None
+        if len(ids) == 1:  # the usual case
+            return self._states[next(iter(ids))]
+        alarms = [self._states[i] for i in ids]
         return max(alarms, key=lambda a: (a.raised_at, a.alarm_id), default=None)
 
     def open_alarms(self) -> list[Alarm]:

@@ -409,12 +409,12 @@ class EngineAlarms:
             if not changed:
                 return
             for alarm_id in changed:
-                ring = self._ring(book, book.get(alarm_id), at)
+                alarm = book.get(alarm_id)
+                ring = self._ring(book, alarm, at)
                 if ring is None:
                     self._ring_map.pop(alarm_id, None)
                 else:
                     self._ring_map[alarm_id] = ring
-                alarm = book.get(alarm_id)
                 if (
                     alarm is not None
                     and alarm.shelved_until is not None
