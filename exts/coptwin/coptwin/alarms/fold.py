@@ -175,31 +175,63 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
     def apply_transitions(self, frame: pl.DataFrame) -> ApplyResult:
         """Fold the evaluator's own transitions (its canonical frame of valid rows).
 
-        The bulk path of the engine's tick: events straight from the columns, without
-        the row dicts and row checks of :meth:`apply` (the path of table reads, where
-        rows may be bad); the book comes out the same as :meth:`apply` makes it.
+        The bulk path of the engine's tick; the book comes out as :meth:`apply` (the
+        path of table reads, where rows may be bad) makes it of the same rows.  Events
+        come straight from the columns, without row dicts and row checks, and the usual
+        transition, the next event of an alarm the book holds (new, sorting after that
+        alarm's events so far), is applied to the alarm as it is: what the general fold
+        does for it, without its bookkeeping.  Anything else (a raise, a copy of a known
+        event, an event sorting earlier) takes the general fold.
         """
         columns = [frame[c].to_list() for c in _EVENT_FIELDS]
         events = [AlarmEvent(*row) for row in zip(*columns, strict=True)]
-        changed, applied, duplicates = self._apply_events(events, False)
-        return ApplyResult(changed, frame.height, applied, duplicates)
+        states, last, known = self._states, self._last, self._events
+        rest: list[AlarmEvent] = []
+        changed: set[Hashable] = set()
+        for e in events:
+            key = e.alarm_id
+            alarm, newest = states.get(key), last.get(key)
+            order = e.sort_key()
+            if alarm is None or newest is None or e.event_id in known or not order > newest:
+                rest.append(e)
+                continue
+            known[e.event_id] = e
+            self._by_entity[key].add(e.event_id)
+            last[key] = order
+            states[key] = new = advance_alarm(alarm, (e,))
+            if new != alarm:
+                changed.add(key)
+                self._state_changed(key, alarm, new)
+        if changed:
+            self.revision += 1
+        more, applied, duplicates = super()._apply_events(rest, False)
+        self._retain(events)
+        changed.update(more)
+        applied += len(events) - len(rest)
+        return ApplyResult(sorted(changed), frame.height, applied, duplicates)
 
     def _apply_events(self, events: list[AlarmEvent], full_reload: bool) -> tuple[list, int, int]:
         out = super()._apply_events(events, full_reload)
+        self._retain(events)
+        return out
+
+    def _retain(self, events: list[AlarmEvent]) -> None:
+        """Forget alarms closed longer than ``keep_closed`` before the newest event."""
         if self.keep_closed is not None and events:
             newest = min(max(e.ts for e in events), datetime.now(timezone.utc))
             self._newest = newest if self._newest is None else max(self._newest, newest)
             self._forget(self._newest - self.keep_closed)
-        return out
 
     def _forget(self, horizon: datetime) -> None:
         """Drop alarms closed before ``horizon``, and events of alarms the book no longer
         holds (a copy of a dropped alarm's events) that are older than it."""
         gone = [key for key, closed_at in self._closed.items() if closed_at < horizon]
+        orphans = self._by_entity.keys() - self._states.keys()  # events of no alarm (yet)
         gone += [
             key
-            for key in self._by_entity.keys() - self._states.keys()
-            if isinstance(key, str) and all(self._events[i].ts < horizon for i in self._by_entity[key])
+            for key in orphans
+            if isinstance(key, str)
+            and all(self._events[i].ts < horizon for i in self._by_entity[key])
         ]
         for key in gone:
             for i in self._by_entity.pop(key):

@@ -243,6 +243,13 @@ class Alarm:
     def closed(self) -> bool:
         return self.closed_at is not None
 
+    def __eq__(self, other: object) -> bool:
+        """Field by field like the dataclass' own (the fields are the ``__dict__``), in
+        one step: the fold compares every state it makes with the one before."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
     def evolve(self, **change: object) -> Alarm:
         """A copy with ``change`` applied: :func:`dataclasses.replace` without re-running
         ``__init__`` for all 24 fields (the fold does one per event; several times cheaper)."""
