@@ -146,6 +146,7 @@ class AlarmEvaluator:
             self._raise_bits[at] = rule.raise_bits
             self._delay[at] = rule.delay_us
             self._clear[at] = rule.clear_us
+        self._delays = bool(self._delay.any() or self._clear.any())
 
     def index_of(self, sensor_id: str) -> int | None:
         return self._slot.get(sensor_id)
@@ -300,6 +301,8 @@ class AlarmEvaluator:
 
     def next_due(self) -> datetime | None:
         """The earliest time a pending delay fires with no new reading (None: none waits)."""
+        if not self._delays:  # no rule delays anything
+            return None
         phase, raised = self._phase, self._raised
         waiting_up = (phase == COND) & ~raised & ~self._suppressed & (self._delay > 0)
         waiting_down = (phase == NORMAL) & raised & (self._clear > 0)

@@ -124,6 +124,8 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
         self._open: dict[str, set[str]] = {}
         #: Closed alarms' ids -> when they closed (what the retention may forget).
         self._closed: dict[str, datetime] = {}
+        #: Open alarms' ids -> the end of their shelving (past ones too).
+        self._shelved: dict[str, datetime] = {}
         self._out_sensors: set[str] = set()
         self._out_layers: set[str] = set()
         super().__init__()
@@ -159,6 +161,10 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
             self._closed[key] = new.closed_at
         else:
             self._closed.pop(key, None)
+        if new is not None and not new.closed and new.shelved_until is not None:
+            self._shelved[key] = new.shelved_until
+        else:
+            self._shelved.pop(key, None)
         if old is not None and new is not None and not old.closed and not new.closed:
             return  # open before and after: the same alarm of the same sensor
         for alarm, add in ((old, False), (new, True)):
@@ -246,6 +252,7 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
     def _cleared(self) -> None:
         self._open.clear()
         self._closed.clear()
+        self._shelved.clear()
         self._out_sensors.clear()
         self._out_layers.clear()
 
@@ -278,6 +285,10 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
             return self._states[next(iter(ids))]
         alarms = [self._states[i] for i in ids]
         return max(alarms, key=lambda a: (a.raised_at, a.alarm_id), default=None)
+
+    def shelving_ends(self) -> list[datetime]:
+        """When the shelvings of open alarms end (past ones too), without a look at the rest."""
+        return list(self._shelved.values())
 
     def open_alarms(self) -> list[Alarm]:
         return [a for ids in self._open.values() for a in (self._states[i] for i in ids)]

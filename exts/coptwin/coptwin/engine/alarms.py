@@ -370,12 +370,10 @@ class EngineAlarms:
         """The next moment something changes with no new reading: a delay, the end of a
         shelving, an escalation."""
         times = [self.evaluator.next_due()]
+        times += [t for t in self.live.shelving_ends() if t > now]
         escalate = self.notices.escalate_after if self.notices is not None else None
-        for a in self.live.open_alarms():
-            if a.shelved_until is not None and a.shelved_until > now:
-                times.append(a.shelved_until)
-            if escalate is not None and not a.acked:
-                times.append(a.raised_at + escalate)
+        if escalate is not None:
+            times += [a.raised_at + escalate for a in self.live.open_alarms() if not a.acked]
         future = [t for t in times if t is not None]
         return min(future) if future else None
 
