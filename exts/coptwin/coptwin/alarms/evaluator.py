@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 #: Status -> small integer; statuses not listed are "other".
 _CODES: dict[str, int] = {s: i for i, s in enumerate(STATUSES)}
 _OTHER = len(STATUSES)
+#: Status text -> its code (the enum's physical value); others become null, then _OTHER.
+_STATUS_ENUM = pl.Enum(STATUSES)
 _NORMAL_BITS = (1 << _CODES["ok"]) | (1 << _CODES["warn"])
 
 HOLD, COND, NORMAL = np.int8(0), np.int8(1), np.int8(2)
@@ -211,7 +213,11 @@ class AlarmEvaluator:
             changes = changes.sort("ts").unique("idx", keep="last", maintain_order=True)
         cols = changes.select(  # one pass of polars, then numpy
             idx=pl.col("idx").cast(pl.Int64),
-            code=pl.col("status").replace_strict(_CODES, default=_OTHER, return_dtype=pl.Int64),
+            code=pl.col("status")
+            .cast(_STATUS_ENUM, strict=False)
+            .to_physical()
+            .cast(pl.Int64)
+            .fill_null(_OTHER),
             ts=pl.col("ts").dt.epoch("us").fill_null(now_us),
             value=pl.col("value").cast(pl.Float64).fill_null(np.nan),
         )
@@ -254,7 +260,7 @@ class AlarmEvaluator:
             return EVENT_SCHEMA.empty()
         at, is_up, has, ids = at[keep], is_up[keep], has[keep], ids[keep]
         opened = [a for a, k in zip(opened, keep.tolist(), strict=True) if k]
-        event = np.where(is_up, np.where(has, REPEATED, RAISED), RETURNED)
+        event = np.where(is_up, np.where(has, REPEATED, RAISED), RETURNED).tolist()
         codes = np.where(is_up, self._since_status[at], _OTHER)
         # Why it was raised, in words; a repeat keeps its alarm's reason (a chattering
         # sensor costs no formatting) and a return needs none: it is back to normal.
@@ -262,31 +268,26 @@ class AlarmEvaluator:
         raising = is_up & ~has
         if describe is not None and raising.any():
             reasons[raising] = list(describe(at[raising]))
-        stamp = pl.col("sensor_id") + "@" + pl.col("ts").dt.strftime(_ISO)
-        rows = pl.DataFrame(
+        ts = pl.Series(since[at], dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+        # <sensor>@<reading time>: the new alarm's id, and the event's before /<event>
+        stamps = [f"{s}@{t}" for s, t in zip(ids.tolist(), ts.dt.strftime(_ISO), strict=True)]
+        return pl.DataFrame(
             {
-                "sensor_id": pl.Series(ids, dtype=pl.String),
-                "alarm_id": pl.Series([a.alarm_id if a else None for a in opened], dtype=pl.String),
+                "event_id": [f"{s}/{e}" for s, e in zip(stamps, event, strict=True)],
+                "alarm_id": [
+                    s if a is None else a.alarm_id for a, s in zip(opened, stamps, strict=True)
+                ],
                 "event": event,
-                "ts": pl.Series(since[at], dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
-                "layer": pl.Series(self._layer[at], dtype=pl.String),
-                "status": pl.Series(_STATUS_TEXT[codes], dtype=pl.String),
-                "value": self._since_value[at],
-                "reason": pl.Series(reasons.tolist(), dtype=pl.String),
-            }
-        )
-        return rows.select(
-            event_id=stamp + "/" + pl.col("event"),
-            alarm_id=pl.coalesce(pl.col("alarm_id"), stamp),
-            event=pl.col("event"),
-            ts=pl.col("ts"),
-            author=pl.lit(self.author),
-            sensor_id=pl.col("sensor_id"),
-            layer=pl.col("layer"),
-            status=pl.col("status"),
-            value=pl.col("value").fill_nan(None),
-            reason=pl.col("reason"),
-            until=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
+                "ts": ts,
+                "author": [self.author] * at.size,
+                "sensor_id": ids.tolist(),
+                "layer": self._layer[at].tolist(),
+                "status": _STATUS_TEXT[codes].tolist(),
+                "value": pl.Series(self._since_value[at], nan_to_null=True),
+                "reason": reasons.tolist(),
+                "until": [None] * at.size,
+            },
+            schema=EVENT_SCHEMA.types,
         )
 
     # ---- introspection ----------------------------------------------------------
