@@ -251,8 +251,8 @@ class AlarmEvaluator:
         ids = self._ids[at]
         # The book decides raise vs repeat: one lookup per transition, not per sensor.
         opened = [book.open_for(s) for s in ids] if book is not None else [None] * at.size
-        has = np.fromiter((a is not None for a in opened), bool, at.size)
-        active = np.fromiter((a is not None and a.active for a in opened), bool, at.size)
+        has = np.array([a is not None for a in opened], dtype=bool)
+        active = np.array([a is not None and a.active for a in opened], dtype=bool)
         # Up: nothing when the sensor's open alarm is already active (another engine
         # raised it); down: only an open, active alarm returns.
         keep = np.where(is_up, ~active, active)

@@ -157,15 +157,17 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
             else:
                 out.discard(key[2])
             return
-        if new is not None and new.closed:
+        was_open = old is not None and not old.closed
+        is_open = new is not None and not new.closed
+        if new is not None and not is_open:
             self._closed[key] = new.closed_at
         else:
             self._closed.pop(key, None)
-        if new is not None and not new.closed and new.shelved_until is not None:
+        if is_open and new.shelved_until is not None:
             self._shelved[key] = new.shelved_until
         else:
             self._shelved.pop(key, None)
-        if old is not None and new is not None and not old.closed and not new.closed:
+        if was_open and is_open:
             return  # open before and after: the same alarm of the same sensor
         for alarm, add in ((old, False), (new, True)):
             if alarm is None or alarm.closed:
