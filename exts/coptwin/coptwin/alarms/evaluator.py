@@ -61,6 +61,7 @@ _NORMAL_BITS = (1 << _CODES["ok"]) | (1 << _CODES["warn"])
 
 HOLD, COND, NORMAL = np.int8(0), np.int8(1), np.int8(2)
 _ISO = "%Y-%m-%dT%H:%M:%S%.fZ"
+_TS = pl.Datetime("us", "UTC")
 #: Status code -> text (the "other" code, and returns, carry no status).
 _STATUS_TEXT = np.array([*STATUSES, None], dtype=object)
 _NONE = np.iinfo(np.int64).min
@@ -258,8 +259,9 @@ class AlarmEvaluator:
         keep = np.where(is_up, ~active, active)
         if not keep.any():
             return EVENT_SCHEMA.empty()
-        at, is_up, has, ids = at[keep], is_up[keep], has[keep], ids[keep]
-        opened = [a for a, k in zip(opened, keep.tolist(), strict=True) if k]
+        if not keep.all():
+            at, is_up, has, ids = at[keep], is_up[keep], has[keep], ids[keep]
+            opened = [a for a, k in zip(opened, keep.tolist(), strict=True) if k]
         event = np.where(is_up, np.where(has, REPEATED, RAISED), RETURNED).tolist()
         codes = np.where(is_up, self._since_status[at], _OTHER)
         # Why it was raised, in words; a repeat keeps its alarm's reason (a chattering
@@ -268,26 +270,27 @@ class AlarmEvaluator:
         raising = is_up & ~has
         if describe is not None and raising.any():
             reasons[raising] = list(describe(at[raising]))
-        ts = pl.Series(since[at], dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+        ts = pl.Series("ts", since[at], dtype=pl.Int64).cast(_TS)
         # <sensor>@<reading time>: the new alarm's id, and the event's before /<event>
         stamps = [f"{s}@{t}" for s, t in zip(ids.tolist(), ts.dt.strftime(_ISO), strict=True)]
+        n = at.size
         return pl.DataFrame(
-            {
-                "event_id": [f"{s}/{e}" for s, e in zip(stamps, event, strict=True)],
-                "alarm_id": [
-                    s if a is None else a.alarm_id for a, s in zip(opened, stamps, strict=True)
-                ],
-                "event": event,
-                "ts": ts,
-                "author": [self.author] * at.size,
-                "sensor_id": ids.tolist(),
-                "layer": self._layer[at].tolist(),
-                "status": _STATUS_TEXT[codes].tolist(),
-                "value": pl.Series(self._since_value[at], nan_to_null=True),
-                "reason": reasons.tolist(),
-                "until": [None] * at.size,
-            },
-            schema=EVENT_SCHEMA.types,
+            [
+                pl.Series("event_id", [f"{s}/{e}" for s, e in zip(stamps, event, strict=True)]),
+                pl.Series(
+                    "alarm_id",
+                    [s if a is None else a.alarm_id for a, s in zip(opened, stamps, strict=True)],
+                ),
+                pl.Series("event", event),
+                ts,
+                pl.Series("author", [self.author] * n),
+                pl.Series("sensor_id", ids.tolist(), pl.String),
+                pl.Series("layer", self._layer[at].tolist(), pl.String),
+                pl.Series("status", _STATUS_TEXT[codes].tolist(), pl.String),
+                pl.Series("value", self._since_value[at], nan_to_null=True),
+                pl.Series("reason", reasons.tolist(), pl.String),
+                pl.Series("until", [None] * n, _TS),
+            ]
         )
 
     # ---- introspection ----------------------------------------------------------

@@ -252,9 +252,8 @@ class EngineAlarms:
         tick, due delays still fire) -> transitions, folded and queued for the table.
         Call with the engine's lock held."""
         t0 = time.perf_counter()
-        changes = rows.select("idx", "status", "value", "ts") if rows is not None else None
-        events = self.evaluator.evaluate(
-            changes, now, self.live, lambda idx: [reason(int(i)) for i in idx]
+        events = self.evaluator.evaluate(  # it reads the columns it needs
+            rows, now, self.live, lambda idx: [reason(int(i)) for i in idx]
         )
         changed: list = []
         if events.height:
