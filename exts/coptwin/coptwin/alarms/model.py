@@ -253,11 +253,11 @@ class Alarm:
     def evolve(self, **change: object) -> Alarm:
         """A copy with ``change`` applied: :func:`dataclasses.replace` without re-running
         ``__init__`` for all 24 fields (the fold does one per event; several times cheaper)."""
-        if not change.keys() <= self.__dict__.keys():
-            unknown = sorted(change.keys() - self.__dict__.keys())
-            raise TypeError(f"Alarm has no field(s) {unknown}")
+        fields = {**self.__dict__, **change}
+        if len(fields) != len(self.__dict__):  # a name that is no field was added
+            raise TypeError(f"Alarm has no field(s) {sorted(fields.keys() - self.__dict__.keys())}")
         new = object.__new__(Alarm)
-        object.__setattr__(new, "__dict__", {**self.__dict__, **change})
+        object.__setattr__(new, "__dict__", fields)
         return new
 
     def shelved(self, now: datetime) -> bool:
