@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import polars as pl
 import pytest
 
-from coptwin.alarms.evaluator import AlarmEvaluator
+from coptwin.alarms.evaluator import AlarmEvaluator, _iso_z
 from coptwin.alarms.fold import AlarmBook
-from coptwin.alarms.model import alarm_id_for, system_event_id
+from coptwin.alarms.model import alarm_id_for, iso_z, system_event_id
 from coptwin.alarms.schema import EVENT_SCHEMA
 from coptwin.config import RuleConfig
 
@@ -78,7 +78,7 @@ def test_raise_has_deterministic_ids_and_the_readings_content():
         assert eng.tick(t, (f"S{i}", "alarm", 12.5, t)) == [("raised", f"S{i}")]
         row = eng.written[-1]
         ts = T0 + timedelta(seconds=t)
-        assert row["alarm_id"] == alarm_id_for(f"S{i}", ts)  # polars and Python agree
+        assert row["alarm_id"] == alarm_id_for(f"S{i}", ts)  # vectorised and scalar agree
         assert row["event_id"] == system_event_id(f"S{i}", "raised", ts)
         assert (row["status"], row["value"], row["layer"], row["author"]) == (
             "alarm",
@@ -88,6 +88,19 @@ def test_raise_has_deterministic_ids_and_the_readings_content():
         )
         assert row["reason"] == f"S{i} is alarm" and row["ts"] == ts
     assert row["alarm_id"] == "S2@2025-03-01T12:00:20.123456Z"
+
+
+def test_the_evaluators_time_text_is_iso_z():
+    rng = np.random.default_rng(2)
+    us = rng.integers(-(10**15), 4 * 10**15, 300)
+    us[:100] -= us[:100] % 1_000_000  # whole seconds
+    us[100:200] -= us[100:200] % 1000  # milliseconds
+    expected = [
+        iso_z(datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=int(u)))
+        for u in us
+    ]
+    assert _iso_z(us) == expected
+    assert {len(t) for t in expected} == {20, 24, 27}
 
 
 def test_wavering_within_the_alarm_delay_raises_nothing_then_a_held_condition_raises_once():

@@ -60,7 +60,6 @@ _STATUS_ENUM = pl.Enum(STATUSES)
 _NORMAL_BITS = (1 << _CODES["ok"]) | (1 << _CODES["warn"])
 
 HOLD, COND, NORMAL = np.int8(0), np.int8(1), np.int8(2)
-_ISO = "%Y-%m-%dT%H:%M:%S%.fZ"
 _TS = pl.Datetime("us", "UTC")
 #: Status code -> text (the "other" code, and returns, carry no status).
 _STATUS_TEXT = np.array([*STATUSES, None], dtype=object)
@@ -82,6 +81,16 @@ def _kind_rule(rule: RuleConfig) -> _KindRule:
     for status in rule.raise_on:
         bits |= 1 << _CODES.get(status, _OTHER)
     return _KindRule(bits, int(rule.alarm_delay_s * 1e6), int(rule.clear_delay_s * 1e6))
+
+
+def _iso_z(us: np.ndarray) -> list[str]:
+    """:func:`coptwin.alarms.model.iso_z` of many times (microseconds since the epoch)."""
+    seconds, micro = np.divmod(us, 1_000_000)
+    text = np.datetime_as_string(seconds.astype("datetime64[s]")).tolist()
+    return [
+        f"{t}Z" if m == 0 else f"{t}.{m // 1000:03d}Z" if m % 1000 == 0 else f"{t}.{m:06d}Z"
+        for t, m in zip(text, micro.tolist(), strict=True)
+    ]
 
 
 def _us(when: datetime) -> int:
@@ -251,9 +260,9 @@ class AlarmEvaluator:
         is_up = np.arange(at.size) < up.size
         ids = self._ids[at]
         # The book decides raise vs repeat: one lookup per transition, not per sensor.
-        opened = [book.open_for(s) for s in ids] if book is not None else [None] * at.size
-        has = np.array([a is not None for a in opened], dtype=bool)
-        active = np.array([a is not None and a.active for a in opened], dtype=bool)
+        opened = [book.open_for(s) for s in ids.tolist()] if book is not None else [None] * at.size
+        found = np.array([0 if a is None else 2 if a.active else 1 for a in opened], np.int8)
+        has, active = found > 0, found == 2
         # Up: nothing when the sensor's open alarm is already active (another engine
         # raised it); down: only an open, active alarm returns.
         keep = np.where(is_up, ~active, active)
@@ -272,7 +281,7 @@ class AlarmEvaluator:
             reasons[raising] = list(describe(at[raising]))
         ts = pl.Series("ts", since[at], dtype=pl.Int64).cast(_TS)
         # <sensor>@<reading time>: the new alarm's id, and the event's before /<event>
-        stamps = [f"{s}@{t}" for s, t in zip(ids.tolist(), ts.dt.strftime(_ISO), strict=True)]
+        stamps = [f"{s}@{t}" for s, t in zip(ids.tolist(), _iso_z(since[at]), strict=True)]
         n = at.size
         return pl.DataFrame(
             [

@@ -13,8 +13,8 @@ that detect the same transition write duplicates the fold ignores:
 - system event id: ``<sensor_id>@<reading time>/<event>``.
 
 Times are ISO-8601 UTC with only as many fraction digits as needed (0, 3 or
-6), the same text polars writes with ``%.f`` so the evaluator builds them
-vectorised.  Operators' events (acknowledge, shelve, ...) get random ids.
+6; :func:`iso_z`, and the evaluator's vectorised copy of it, the text polars
+writes with ``%.f``).  Operators' events (acknowledge, shelve, ...) get random ids.
 """
 
 from __future__ import annotations
