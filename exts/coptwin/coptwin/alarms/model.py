@@ -253,11 +253,11 @@ class Alarm:
     def evolve(self, **change: object) -> Alarm:
         """A copy with ``change`` applied: :func:`dataclasses.replace` without re-running
         ``__init__`` for all 24 fields (the fold does one per event; several times cheaper)."""
-        fields = {**self.__dict__, **change}
-        if len(fields) != len(self.__dict__):  # a name that is no field was added
-            raise TypeError(f"Alarm has no field(s) {sorted(fields.keys() - self.__dict__.keys())}")
+        values = {**self.__dict__, **change}
+        if len(values) != len(self.__dict__):  # a name that is no field was added
+            raise TypeError(f"Alarm has no field(s) {sorted(values.keys() - self.__dict__.keys())}")
         new = object.__new__(Alarm)
-        object.__setattr__(new, "__dict__", fields)
+        object.__setattr__(new, "__dict__", values)
         return new
 
     def shelved(self, now: datetime) -> bool:

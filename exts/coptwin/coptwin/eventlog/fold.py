@@ -199,22 +199,18 @@ class FoldedBook(Generic[E, S]):
         for key in fresh.keys() | replayed:
             old_state = self._states.get(key)
             state = None
-            new = fresh.get(key, [])
-            keys = [e.sort_key() for e in new]  # each event's key once (a tuple of its fields)
-            if len(new) > 1:
-                order = sorted(range(len(new)), key=keys.__getitem__)
-                new, keys = [new[i] for i in order], [keys[i] for i in order]
+            new = sorted(fresh.get(key, ()), key=lambda e: e.sort_key())
             last = self._last.get(key)
             if (
                 old_state is not None
                 and last is not None
                 and key not in replayed
                 and new
-                and keys[0] > last
+                and new[0].sort_key() > last
             ):
                 state = self._advance(key, old_state, new)
                 if state is not None:
-                    self._last[key] = keys[-1]
+                    self._last[key] = new[-1].sort_key()
             if state is None:
                 history = self.events_of(key)
                 state = self._fold(key, history)
