@@ -30,8 +30,9 @@ when this engine sees the sensor normal.
 
 The hot path is numpy over the per-sensor arrays; Python loops run per rule kind
 and per emitted transition, never per sensor.  The caller folds the returned
-events into the book (``book.apply``, then :meth:`AlarmEvaluator.sync`) before the
-next tick, then appends them to the table
+events into the book (``book.apply``, then :meth:`AlarmEvaluator.sync`; the engine
+takes the bulk path, ``book.apply_transitions``, and needs no sync) before the next
+tick, then appends them to the table
 (:meth:`coptwin.alarms.store.AlarmStore.append_frame`).
 """
 
