@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import polars as pl
 import pytest
 
-from coptwin.alarms.evaluator import AlarmEvaluator
+from coptwin.alarms.evaluator import AlarmEvaluator, _iso_z
 from coptwin.alarms.fold import AlarmBook
-from coptwin.alarms.model import alarm_id_for, system_event_id
+from coptwin.alarms.model import alarm_id_for, iso_z, system_event_id
+from coptwin.alarms.schema import EVENT_SCHEMA
 from coptwin.config import RuleConfig
 
 from .conftest import T0, at, operator
@@ -77,7 +78,7 @@ def test_raise_has_deterministic_ids_and_the_readings_content():
         assert eng.tick(t, (f"S{i}", "alarm", 12.5, t)) == [("raised", f"S{i}")]
         row = eng.written[-1]
         ts = T0 + timedelta(seconds=t)
-        assert row["alarm_id"] == alarm_id_for(f"S{i}", ts)  # polars and Python agree
+        assert row["alarm_id"] == alarm_id_for(f"S{i}", ts)  # vectorised and scalar agree
         assert row["event_id"] == system_event_id(f"S{i}", "raised", ts)
         assert (row["status"], row["value"], row["layer"], row["author"]) == (
             "alarm",
@@ -87,6 +88,19 @@ def test_raise_has_deterministic_ids_and_the_readings_content():
         )
         assert row["reason"] == f"S{i} is alarm" and row["ts"] == ts
     assert row["alarm_id"] == "S2@2025-03-01T12:00:20.123456Z"
+
+
+def test_the_evaluators_time_text_is_iso_z():
+    rng = np.random.default_rng(2)
+    us = rng.integers(-(10**15), 4 * 10**15, 300)
+    us[:100] -= us[:100] % 1_000_000  # whole seconds
+    us[100:200] -= us[100:200] % 1000  # milliseconds
+    expected = [
+        iso_z(datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=int(u)))
+        for u in us
+    ]
+    assert _iso_z(us) == expected
+    assert {len(t) for t in expected} == {20, 24, 27}
 
 
 def test_wavering_within_the_alarm_delay_raises_nothing_then_a_held_condition_raises_once():
@@ -280,3 +294,74 @@ def test_next_due_names_the_earliest_pending_delay():
     assert eng.evaluator.next_due() == at(40)
     eng.tick(40, ("A", "ok", 1.0))
     assert eng.evaluator.next_due() == at(100)
+
+
+def _insides(book: AlarmBook) -> tuple:
+    """Everything a book holds: states, events per alarm, replay marks and indexes."""
+    return (
+        book._states,
+        book._events,
+        {k: sorted(v) for k, v in book._by_entity.items()},
+        book._last,
+        book._open,
+        book._closed,
+        book.out_of_service_sensors,
+        dict(book.skipped),
+    )
+
+
+def test_the_bulk_fold_of_own_transitions_makes_the_general_folds_book():
+    """AlarmBook.apply_transitions (the engine's tick) and apply (table reads) fold the
+    same events to the same book, step by step: raises, repeats, returns, acks that
+    close, an ack stamped after the next transition (replayed), shelving, out of
+    service, copies already folded from another engine, copies again, and retention."""
+    eng = Engine(book=AlarmBook(timedelta(seconds=8)))
+    steps: list[tuple[str, pl.DataFrame]] = []
+
+    def operate(*events):
+        frame = EVENT_SCHEMA.frame(events)
+        eng.book.apply(frame)
+        eng.evaluator.sync(eng.book)
+        steps.append(("table", frame))
+
+    rng = np.random.default_rng(5)
+    sensors = ["W1", "W2", "W3", "W4"]
+    for k in range(40):
+        statuses = [
+            "alarm" if (k // 3) % 2 == 0 else "ok",  # W1: three ticks on, three off
+            "alarm" if k % 2 == 0 else "ok",  # W2 flips every tick
+            *("alarm" if rng.random() < 0.5 else "ok" for _ in sensors[2:]),
+        ]
+        rows = [(s, status, float(k)) for s, status in zip(sensors, statuses, strict=True)]
+        before = len(eng.written)
+        eng.tick(k, *rows)
+        if len(eng.written) > before:
+            own = EVENT_SCHEMA.frame(eng.written[before:])
+            if k in (6, 18):  # another engine wrote them first: the table's copy comes first
+                steps.append(("table", own))
+            steps.append(("own", own))
+            if k in (7, 19):  # and a copy again
+                steps.append(("own", own))
+        open_alarm = {s: eng.book.open_for(s) for s in sensors}
+        if k in (7, 19, 31):  # acknowledged while active: its return closes it
+            operate(operator("acknowledged", open_alarm["W1"].alarm_id, k, author="ann"))
+        if k == 10:  # a clock ahead: sorts after W2's next transition (its return at 11)
+            operate(operator("acknowledged", open_alarm["W2"].alarm_id, k + 1.5, author="bob"))
+        if k == 12 and open_alarm["W3"] is not None:
+            operate(operator("shelved", open_alarm["W3"].alarm_id, k, reason="work", until=k + 9))
+        if k == 20:
+            operate(operator("out_of_service", None, k, sensor="W4", reason="swap"))
+        if k == 30:
+            operate(operator("in_service", None, k, sensor="W4"))
+    assert {kind for kind, _ in steps} == {"own", "table"} and len(steps) > 30
+
+    general, bulk = AlarmBook(timedelta(seconds=8)), AlarmBook(timedelta(seconds=8))
+    for kind, frame in steps:
+        expected = general.apply(frame)
+        got = bulk.apply_transitions(frame) if kind == "own" else bulk.apply(frame)
+        assert got.changed == expected.changed
+        assert (got.rows_applied, got.duplicates) == (expected.rows_applied, expected.duplicates)
+        assert _insides(bulk) == _insides(general)
+    assert _insides(bulk) == _insides(eng.book)
+    raised = sum(e["event"] == "raised" for e in eng.written)
+    assert len(general) < raised  # alarms closed, and retention forgot them

@@ -30,8 +30,9 @@ when this engine sees the sensor normal.
 
 The hot path is numpy over the per-sensor arrays; Python loops run per rule kind
 and per emitted transition, never per sensor.  The caller folds the returned
-events into the book (``book.apply``, then :meth:`AlarmEvaluator.sync`) before the
-next tick, then appends them to the table
+events into the book (``book.apply``, then :meth:`AlarmEvaluator.sync`; the engine
+takes the bulk path, ``book.apply_transitions``, and needs no sync) before the next
+tick, then appends them to the table
 (:meth:`coptwin.alarms.store.AlarmStore.append_frame`).
 """
 
@@ -55,10 +56,12 @@ log = logging.getLogger(__name__)
 #: Status -> small integer; statuses not listed are "other".
 _CODES: dict[str, int] = {s: i for i, s in enumerate(STATUSES)}
 _OTHER = len(STATUSES)
+#: Status text -> its code (the enum's physical value); others become null, then _OTHER.
+_STATUS_ENUM = pl.Enum(STATUSES)
 _NORMAL_BITS = (1 << _CODES["ok"]) | (1 << _CODES["warn"])
 
 HOLD, COND, NORMAL = np.int8(0), np.int8(1), np.int8(2)
-_ISO = "%Y-%m-%dT%H:%M:%S%.fZ"
+_TS = pl.Datetime("us", "UTC")
 #: Status code -> text (the "other" code, and returns, carry no status).
 _STATUS_TEXT = np.array([*STATUSES, None], dtype=object)
 _NONE = np.iinfo(np.int64).min
@@ -79,6 +82,16 @@ def _kind_rule(rule: RuleConfig) -> _KindRule:
     for status in rule.raise_on:
         bits |= 1 << _CODES.get(status, _OTHER)
     return _KindRule(bits, int(rule.alarm_delay_s * 1e6), int(rule.clear_delay_s * 1e6))
+
+
+def _iso_z(us: np.ndarray) -> list[str]:
+    """:func:`coptwin.alarms.model.iso_z` of many times (microseconds since the epoch)."""
+    seconds, micro = np.divmod(us, 1_000_000)
+    text = np.datetime_as_string(seconds.astype("datetime64[s]")).tolist()
+    return [
+        f"{t}Z" if m == 0 else f"{t}.{m // 1000:03d}Z" if m % 1000 == 0 else f"{t}.{m:06d}Z"
+        for t, m in zip(text, micro.tolist(), strict=True)
+    ]
 
 
 def _us(when: datetime) -> int:
@@ -146,6 +159,7 @@ class AlarmEvaluator:
             self._raise_bits[at] = rule.raise_bits
             self._delay[at] = rule.delay_us
             self._clear[at] = rule.clear_us
+        self._delays = bool(self._delay.any() or self._clear.any())
 
     def index_of(self, sensor_id: str) -> int | None:
         return self._slot.get(sensor_id)
@@ -208,13 +222,17 @@ class AlarmEvaluator:
     def _ingest(self, changes: pl.DataFrame, now_us: int) -> None:
         if changes["idx"].n_unique() < changes.height:
             changes = changes.sort("ts").unique("idx", keep="last", maintain_order=True)
-        idx = changes["idx"].cast(pl.Int64).to_numpy()
-        codes = (
-            changes["status"]
-            .replace_strict(_CODES, default=_OTHER, return_dtype=pl.Int64)
-            .to_numpy()
+        cols = changes.select(  # one pass of polars, then numpy
+            idx=pl.col("idx").cast(pl.Int64),
+            code=pl.col("status")
+            .cast(_STATUS_ENUM, strict=False)
+            .to_physical()
+            .cast(pl.Int64)
+            .fill_null(_OTHER),
+            ts=pl.col("ts").dt.epoch("us").fill_null(now_us),
+            value=pl.col("value").cast(pl.Float64).fill_null(np.nan),
         )
-        ts = changes["ts"].dt.epoch("us").fill_null(now_us).to_numpy()
+        idx, codes, ts = (cols[c].to_numpy() for c in ("idx", "code", "ts"))
         bits = self._raise_bits[idx]
         cond = ((bits >> codes) & 1).astype(bool)
         normal = ((_NORMAL_BITS >> codes) & 1).astype(bool) & ~cond
@@ -226,8 +244,7 @@ class AlarmEvaluator:
         self._phase[at] = phase[entered]
         self._since[at] = ts[entered]
         self._since_status[at] = codes[entered]
-        values = changes["value"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        self._since_value[at] = values[entered]
+        self._since_value[at] = cols["value"].to_numpy()[entered]
 
     def _due(self, now_us: int, book: AlarmBook | None, describe: Describe | None) -> pl.DataFrame:
         phase, raised, since = self._phase, self._raised, self._since
@@ -244,17 +261,18 @@ class AlarmEvaluator:
         is_up = np.arange(at.size) < up.size
         ids = self._ids[at]
         # The book decides raise vs repeat: one lookup per transition, not per sensor.
-        opened = [book.open_for(s) for s in ids] if book is not None else [None] * at.size
-        has = np.fromiter((a is not None for a in opened), bool, at.size)
-        active = np.fromiter((a is not None and a.active for a in opened), bool, at.size)
+        opened = [book.open_for(s) for s in ids.tolist()] if book is not None else [None] * at.size
+        found = np.array([0 if a is None else 2 if a.active else 1 for a in opened], np.int8)
+        has, active = found > 0, found == 2
         # Up: nothing when the sensor's open alarm is already active (another engine
         # raised it); down: only an open, active alarm returns.
         keep = np.where(is_up, ~active, active)
         if not keep.any():
             return EVENT_SCHEMA.empty()
-        at, is_up, has, ids = at[keep], is_up[keep], has[keep], ids[keep]
-        opened = [a for a, k in zip(opened, keep.tolist(), strict=True) if k]
-        event = np.where(is_up, np.where(has, REPEATED, RAISED), RETURNED)
+        if not keep.all():
+            at, is_up, has, ids = at[keep], is_up[keep], has[keep], ids[keep]
+            opened = [a for a, k in zip(opened, keep.tolist(), strict=True) if k]
+        event = np.where(is_up, np.where(has, REPEATED, RAISED), RETURNED).tolist()
         codes = np.where(is_up, self._since_status[at], _OTHER)
         # Why it was raised, in words; a repeat keeps its alarm's reason (a chattering
         # sensor costs no formatting) and a return needs none: it is back to normal.
@@ -262,31 +280,27 @@ class AlarmEvaluator:
         raising = is_up & ~has
         if describe is not None and raising.any():
             reasons[raising] = list(describe(at[raising]))
-        stamp = pl.col("sensor_id") + "@" + pl.col("ts").dt.strftime(_ISO)
-        rows = pl.DataFrame(
-            {
-                "sensor_id": pl.Series(ids, dtype=pl.String),
-                "alarm_id": pl.Series([a.alarm_id if a else None for a in opened], dtype=pl.String),
-                "event": event,
-                "ts": pl.Series(since[at], dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
-                "layer": pl.Series(self._layer[at], dtype=pl.String),
-                "status": pl.Series(_STATUS_TEXT[codes], dtype=pl.String),
-                "value": self._since_value[at],
-                "reason": pl.Series(reasons.tolist(), dtype=pl.String),
-            }
-        )
-        return rows.select(
-            event_id=stamp + "/" + pl.col("event"),
-            alarm_id=pl.coalesce(pl.col("alarm_id"), stamp),
-            event=pl.col("event"),
-            ts=pl.col("ts"),
-            author=pl.lit(self.author),
-            sensor_id=pl.col("sensor_id"),
-            layer=pl.col("layer"),
-            status=pl.col("status"),
-            value=pl.col("value").fill_nan(None),
-            reason=pl.col("reason"),
-            until=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
+        ts = pl.Series("ts", since[at], dtype=pl.Int64).cast(_TS)
+        # <sensor>@<reading time>: the new alarm's id, and the event's before /<event>
+        stamps = [f"{s}@{t}" for s, t in zip(ids.tolist(), _iso_z(since[at]), strict=True)]
+        n = at.size
+        return pl.DataFrame(
+            [
+                pl.Series("event_id", [f"{s}/{e}" for s, e in zip(stamps, event, strict=True)]),
+                pl.Series(
+                    "alarm_id",
+                    [s if a is None else a.alarm_id for a, s in zip(opened, stamps, strict=True)],
+                ),
+                pl.Series("event", event),
+                ts,
+                pl.Series("author", [self.author] * n),
+                pl.Series("sensor_id", ids.tolist(), pl.String),
+                pl.Series("layer", self._layer[at].tolist(), pl.String),
+                pl.Series("status", _STATUS_TEXT[codes].tolist(), pl.String),
+                pl.Series("value", self._since_value[at], nan_to_null=True),
+                pl.Series("reason", reasons.tolist(), pl.String),
+                pl.Series("until", [None] * n, _TS),
+            ]
         )
 
     # ---- introspection ----------------------------------------------------------
@@ -301,6 +315,8 @@ class AlarmEvaluator:
 
     def next_due(self) -> datetime | None:
         """The earliest time a pending delay fires with no new reading (None: none waits)."""
+        if not self._delays:  # no rule delays anything
+            return None
         phase, raised = self._phase, self._raised
         waiting_up = (phase == COND) & ~raised & ~self._suppressed & (self._delay > 0)
         waiting_down = (phase == NORMAL) & raised & (self._clear > 0)

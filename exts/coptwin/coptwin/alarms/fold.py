@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Hashable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
@@ -92,6 +92,10 @@ def fold_scope(events: Iterable[AlarmEvent]) -> ServiceScope | None:
     return scope
 
 
+#: AlarmEvent's fields in their order (the table's columns, in another order).
+_EVENT_FIELDS = tuple(f.name for f in fields(AlarmEvent))
+
+
 def _rank(state: str) -> int:
     return STATES.index(state)
 
@@ -118,6 +122,10 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
         #: Newest event time folded (not after the wall clock): the retention's "now".
         self._newest: datetime | None = None
         self._open: dict[str, set[str]] = {}
+        #: Closed alarms' ids -> when they closed (what the retention may forget).
+        self._closed: dict[str, datetime] = {}
+        #: Open alarms' ids -> the end of their shelving (past ones too).
+        self._shelved: dict[str, datetime] = {}
         self._out_sensors: set[str] = set()
         self._out_layers: set[str] = set()
         super().__init__()
@@ -149,6 +157,18 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
             else:
                 out.discard(key[2])
             return
+        was_open = old is not None and not old.closed
+        is_open = new is not None and not new.closed
+        if new is not None and not is_open:
+            self._closed[key] = new.closed_at
+        else:
+            self._closed.pop(key, None)
+        if is_open and new.shelved_until is not None:
+            self._shelved[key] = new.shelved_until
+        else:
+            self._shelved.pop(key, None)
+        if was_open and is_open:
+            return  # open before and after: the same alarm of the same sensor
         for alarm, add in ((old, False), (new, True)):
             if alarm is None or alarm.closed:
                 continue
@@ -160,40 +180,81 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
                 if not ids:
                     del self._open[alarm.sensor_id]
 
+    def apply_transitions(self, frame: pl.DataFrame) -> ApplyResult:
+        """Fold the evaluator's own transitions (its canonical frame of valid rows).
+
+        The bulk path of the engine's tick; the book comes out as :meth:`apply` (the
+        path of table reads, where rows may be bad) makes it of the same rows.  Events
+        come straight from the columns, without row dicts and row checks, and the usual
+        transition, the next event of an alarm the book holds (new, sorting after that
+        alarm's events so far), is applied to the alarm as it is: what the general fold
+        does for it, without its bookkeeping.  Anything else (a raise, a copy of a known
+        event, an event sorting earlier) takes the general fold.
+        """
+        columns = [frame[c].to_list() for c in _EVENT_FIELDS]
+        events = [AlarmEvent(*row) for row in zip(*columns, strict=True)]
+        states, last, known = self._states, self._last, self._events
+        rest: list[AlarmEvent] = []
+        changed: set[Hashable] = set()
+        for e in events:
+            key = e.alarm_id
+            alarm, newest = states.get(key), last.get(key)
+            order = e.sort_key()
+            if alarm is None or newest is None or e.event_id in known or not order > newest:
+                rest.append(e)
+                continue
+            known[e.event_id] = e
+            self._by_entity[key].add(e.event_id)
+            last[key] = order
+            states[key] = new = advance_alarm(alarm, (e,))
+            if new != alarm:
+                changed.add(key)
+                self._state_changed(key, alarm, new)
+        if changed:
+            self.revision += 1
+        more, applied, duplicates = super()._apply_events(rest, False)
+        self._retain(events)
+        changed.update(more)
+        applied += len(events) - len(rest)
+        return ApplyResult(sorted(changed), frame.height, applied, duplicates)
+
     def _apply_events(self, events: list[AlarmEvent], full_reload: bool) -> tuple[list, int, int]:
         out = super()._apply_events(events, full_reload)
+        self._retain(events)
+        return out
+
+    def _retain(self, events: list[AlarmEvent]) -> None:
+        """Forget alarms closed longer than ``keep_closed`` before the newest event."""
         if self.keep_closed is not None and events:
             newest = min(max(e.ts for e in events), datetime.now(timezone.utc))
             self._newest = newest if self._newest is None else max(self._newest, newest)
             self._forget(self._newest - self.keep_closed)
-        return out
 
     def _forget(self, horizon: datetime) -> None:
         """Drop alarms closed before ``horizon``, and events of alarms the book no longer
         holds (a copy of a dropped alarm's events) that are older than it."""
-        gone = [
+        gone = [key for key, closed_at in self._closed.items() if closed_at < horizon]
+        orphans = self._by_entity.keys() - self._states.keys()  # events of no alarm (yet)
+        gone += [
             key
-            for key, ids in self._by_entity.items()
+            for key in orphans
             if isinstance(key, str)
-            and (
-                (alarm := self._states.get(key)) is None
-                and all(self._events[i].ts < horizon for i in ids)
-                or alarm is not None
-                and alarm.closed
-                and alarm.closed_at < horizon
-            )
+            and all(self._events[i].ts < horizon for i in self._by_entity[key])
         ]
         for key in gone:
             for i in self._by_entity.pop(key):
                 del self._events[i]
             self._states.pop(key, None)
             self._last.pop(key, None)
+            self._closed.pop(key, None)
         if gone:
             self.revision += 1
             log.debug("alarms: %d closed alarms older than %s left memory", len(gone), horizon)
 
     def _cleared(self) -> None:
         self._open.clear()
+        self._closed.clear()
+        self._shelved.clear()
         self._out_sensors.clear()
         self._out_layers.clear()
 
@@ -219,8 +280,17 @@ class AlarmBook(FoldedBook[AlarmEvent, "Alarm | ServiceScope"]):
 
     def open_for(self, sensor_id: str) -> Alarm | None:
         """The sensor's newest alarm that is not closed (None: no open alarm)."""
-        alarms = [self._states[i] for i in self._open.get(sensor_id, ())]
+        ids = self._open.get(sensor_id)
+        if not ids:
+            return None
+        if len(ids) == 1:  # the usual case
+            return self._states[next(iter(ids))]
+        alarms = [self._states[i] for i in ids]
         return max(alarms, key=lambda a: (a.raised_at, a.alarm_id), default=None)
+
+    def shelving_ends(self) -> list[datetime]:
+        """When the shelvings of open alarms end (past ones too), without a look at the rest."""
+        return list(self._shelved.values())
 
     def open_alarms(self) -> list[Alarm]:
         return [a for ids in self._open.values() for a in (self._states[i] for i in ids)]

@@ -13,8 +13,8 @@ that detect the same transition write duplicates the fold ignores:
 - system event id: ``<sensor_id>@<reading time>/<event>``.
 
 Times are ISO-8601 UTC with only as many fraction digits as needed (0, 3 or
-6), the same text polars writes with ``%.f`` so the evaluator builds them
-vectorised.  Operators' events (acknowledge, shelve, ...) get random ids.
+6; :func:`iso_z`, and the evaluator's vectorised copy of it, the text polars
+writes with ``%.f``).  Operators' events (acknowledge, shelve, ...) get random ids.
 """
 
 from __future__ import annotations
@@ -243,14 +243,21 @@ class Alarm:
     def closed(self) -> bool:
         return self.closed_at is not None
 
+    def __eq__(self, other: object) -> bool:
+        """Field by field like the dataclass' own (the fields are the ``__dict__``), in
+        one step: the fold compares every state it makes with the one before."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
     def evolve(self, **change: object) -> Alarm:
         """A copy with ``change`` applied: :func:`dataclasses.replace` without re-running
         ``__init__`` for all 24 fields (the fold does one per event; several times cheaper)."""
-        unknown = change.keys() - self.__dict__.keys()
-        if unknown:
-            raise TypeError(f"Alarm has no field(s) {sorted(unknown)}")
+        values = {**self.__dict__, **change}
+        if len(values) != len(self.__dict__):  # a name that is no field was added
+            raise TypeError(f"Alarm has no field(s) {sorted(values.keys() - self.__dict__.keys())}")
         new = object.__new__(Alarm)
-        object.__setattr__(new, "__dict__", {**self.__dict__, **change})
+        object.__setattr__(new, "__dict__", values)
         return new
 
     def shelved(self, now: datetime) -> bool:

@@ -252,16 +252,15 @@ class EngineAlarms:
         tick, due delays still fire) -> transitions, folded and queued for the table.
         Call with the engine's lock held."""
         t0 = time.perf_counter()
-        changes = rows.select("idx", "status", "value", "ts") if rows is not None else None
-        events = self.evaluator.evaluate(
-            changes, now, self.live, lambda idx: [reason(int(i)) for i in idx]
+        events = self.evaluator.evaluate(  # it reads the columns it needs
+            rows, now, self.live, lambda idx: [reason(int(i)) for i in idx]
         )
         changed: list = []
         if events.height:
             with self._queue_lock:
                 self._queue.append(events)
             # the evaluator's own transitions: it knows what they did (no sync needed)
-            changed = self._folded(self.live.apply(events), now, sync=False)
+            changed = self._folded(self.live.apply_transitions(events), now, sync=False)
         elif self.notices is not None:
             self._notify([], now)
         self._refresh_rings(now, changed)
@@ -370,12 +369,10 @@ class EngineAlarms:
         """The next moment something changes with no new reading: a delay, the end of a
         shelving, an escalation."""
         times = [self.evaluator.next_due()]
+        times += [t for t in self.live.shelving_ends() if t > now]
         escalate = self.notices.escalate_after if self.notices is not None else None
-        for a in self.live.open_alarms():
-            if a.shelved_until is not None and a.shelved_until > now:
-                times.append(a.shelved_until)
-            if escalate is not None and not a.acked:
-                times.append(a.raised_at + escalate)
+        if escalate is not None:
+            times += [a.raised_at + escalate for a in self.live.open_alarms() if not a.acked]
         future = [t for t in times if t is not None]
         return min(future) if future else None
 
@@ -409,12 +406,12 @@ class EngineAlarms:
             if not changed:
                 return
             for alarm_id in changed:
-                ring = self._ring(book, book.get(alarm_id), at)
+                alarm = book.get(alarm_id)
+                ring = self._ring(book, alarm, at)
                 if ring is None:
                     self._ring_map.pop(alarm_id, None)
                 else:
                     self._ring_map[alarm_id] = ring
-                alarm = book.get(alarm_id)
                 if (
                     alarm is not None
                     and alarm.shelved_until is not None
