@@ -66,7 +66,7 @@ export class CopMap {
       container,
       style: { version: 8, sources: {}, layers: [{ id: "ground", type: "background", paint: { "background-color": "#ece9e2" } }] },
       bounds: scene.bounds,
-      fitBoundsOptions: { padding: 20 },
+      fitBoundsOptions: { padding: 20, pitch: 55, bearing: -20 },
       pitch: 55,
       bearing: -20,
       maxPitch: 80,
