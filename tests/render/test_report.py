@@ -12,6 +12,7 @@ from coptwin.cli import main
 from coptwin.config import STATUSES
 from coptwin.engine.engine import Engine
 from coptwin.model.palette import LABELS
+from coptwin.ui.format import format_value
 
 
 class Tables(HTMLParser):
@@ -91,9 +92,10 @@ def test_tables_match_the_engine_snapshot_for_the_same_as_of(cop, tmp_path):
     assert [r[1] for r in rows] == [s.sensor_id for s in want]
     assert [r[0] for r in rows] == [LABELS[s.status] for s in want]
     for r, s in zip(rows, want, strict=True):
-        assert r[6] == (f"{s.value:g} {s.unit}".strip() if s.value is not None else "")
+        assert r[6] == format_value(s.value, s.unit)  # in the panel's and the page's words
         assert r[7] == s.ts.strftime("%Y-%m-%d %H:%M:%S UTC")
-        assert r[8] == s.bound_prim
+        assert r[8] == s.reason and s.reason  # why it has its status
+        assert r[9] == s.bound_prim
     assert {s.status for s in want} == {"alarm", "warn", "offline"}
     # The Delta versions shown.
     versions = {r[0]: int(r[1]) for r in page.tables["versions"][1:]}

@@ -16,6 +16,7 @@ from coptwin import __version__
 from coptwin.config import STATUSES
 from coptwin.model.palette import HEX, LABELS
 from coptwin.render.cop import CopState, fmt_time
+from coptwin.ui.format import format_value
 
 #: Statuses listed sensor by sensor (the others are only counted).
 ATTENTION: tuple[str, ...] = ("alarm", "warn", "offline", "suspect")
@@ -29,6 +30,7 @@ img{max-width:100%;height:auto;border:1px solid #c9ced6}
 table{border-collapse:collapse;margin:4px 0}
 th,td{border:1px solid #d5d9e0;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f1f3f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+#attention td{white-space:nowrap}#attention td.w{white-space:normal;overflow-wrap:anywhere;min-width:12em}
 .sw{display:inline-block;width:11px;height:11px;border-radius:50%;
 border:1px solid #333;margin-right:6px;vertical-align:-1px}
 .none{color:#5b6472}footer{margin-top:32px;color:#5b6472;font-size:12px}
@@ -88,12 +90,6 @@ def _counts(state: CopState) -> str:
     )
 
 
-def _value(value: float | None, unit: str) -> str:
-    if value is None:
-        return ""
-    return f"{value:g} {unit}".strip()
-
-
 def _attention(state: CopState) -> str:
     rank = {s: i for i, s in enumerate(STATUSES)}
     rows = sorted(
@@ -111,15 +107,16 @@ def _attention(state: CopState) -> str:
         "<tr>"
         f"<td>{_status(s.status)}</td><td>{escape(s.sensor_id)}</td><td>{escape(s.name)}</td>"
         f"<td>{escape(s.kind)}</td><td>{escape(s.layer)}</td><td>{escape(s.quantity)}</td>"
-        f'<td class="n">{escape(_value(s.value, s.unit))}</td><td>{escape(fmt_time(s.ts))}</td>'
-        f"<td>{escape(s.bound_prim)}</td>"
+        f'<td class="n">{escape(format_value(s.value, s.unit))}</td>'
+        f'<td>{escape(fmt_time(s.ts))}</td><td class="w">{escape(s.reason)}</td>'
+        f'<td class="w">{escape(s.bound_prim)}</td>'
         "</tr>"
         for s in rows
     )
     return (
         header + '<table id="attention"><tr><th>Status</th><th>Sensor</th><th>Name</th>'
         "<th>Kind</th><th>Layer</th><th>Quantity</th><th>Last value</th><th>Last reading</th>"
-        "<th>Building</th></tr>" + body + "</table>"
+        "<th>Why</th><th>Building</th></tr>" + body + "</table>"
     )
 
 
