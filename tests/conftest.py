@@ -132,6 +132,24 @@ class S3Server:
         name = f"{prefix.lower().replace('_', '-')[:40]}-{os.getpid()}-{next(self._names)}"
         return self.create_bucket(name)
 
+    def bucket_config(self, monkeypatch: pytest.MonkeyPatch, prefix: str, tables: list[str]):
+        """A fresh bucket and a coptwin ``Config`` on it (tables named as their paths), with
+        the credentials exported as environment variables, the way users give them."""
+        from coptwin.config import config_from_dict
+
+        for key, value in self.env().items():
+            monkeypatch.setenv(key, value)
+        bucket = self.new_bucket(prefix)
+        storage = {
+            "uri": f"s3://{bucket}/cop",
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "allow_http": True,
+        }
+        return config_from_dict(
+            {"storage": storage, "tables": {name: {"path": name} for name in tables}}
+        )
+
     def stop(self) -> None:
         self._sw.stop()
 

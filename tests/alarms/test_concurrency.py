@@ -19,7 +19,6 @@ import pytest
 
 from coptwin.alarms.model import AlarmEvent, alarm_id_for, system_event_id, utc_now
 from coptwin.alarms.store import AlarmStore
-from coptwin.config import config_from_dict
 from coptwin.storage import delta_storage_options
 
 WORKER = Path(__file__).with_name("ack_worker.py")
@@ -115,24 +114,7 @@ def test_four_processes_acknowledge_locally(tmp_path):
 
 @pytest.mark.s3
 def test_four_processes_acknowledge_on_seaweedfs(tmp_path, s3_server, monkeypatch):
-    bucket = s3_server.new_bucket("alarms")
-    for key, value in s3_server.env().items():
-        monkeypatch.setenv(key, value)
-    cfg = config_from_dict(
-        {
-            "storage": {
-                "uri": f"s3://{bucket}/cop",
-                "endpoint": s3_server.endpoint,
-                "region": s3_server.region,
-                "allow_http": True,
-            },
-            "tables": {
-                "readings": {"path": "readings"},
-                "sensors": {"path": "sensors"},
-                "alarms": {"path": "alarms"},
-            },
-        }
-    )
+    cfg = s3_server.bucket_config(monkeypatch, "alarms", ["readings", "sensors", "alarms"])
     options = delta_storage_options(cfg.storage)
     assert options.get("AWS_CONDITIONAL_PUT") == "etag"
     store = AlarmStore.from_config(cfg)

@@ -152,23 +152,8 @@ def test_concurrent_writers_lose_nothing_locally(tmp_path):
 
 @pytest.mark.s3
 def test_concurrent_writers_lose_nothing_on_seaweedfs(s3_server, monkeypatch):
-    bucket = s3_server.new_bucket("annotations")
-    for key, value in s3_server.env().items():
-        monkeypatch.setenv(key, value)
-    cfg = config_from_dict(
-        {
-            "storage": {
-                "uri": f"s3://{bucket}/cop",
-                "endpoint": s3_server.endpoint,
-                "region": s3_server.region,
-                "allow_http": True,
-            },
-            "tables": {
-                "readings": {"path": "readings"},
-                "sensors": {"path": "sensors"},
-                "annotations": {"path": "annotations"},
-            },
-        }
+    cfg = s3_server.bucket_config(
+        monkeypatch, "annotations", ["readings", "sensors", "annotations"]
     )
     assert delta_storage_options(cfg.storage).get("AWS_CONDITIONAL_PUT") == "etag"
     written = _write_concurrently(lambda: AnnotationStore.from_config(cfg), writers=4, notes=25)
