@@ -49,20 +49,24 @@ def system(
     status: str = "alarm",
     value: float | None = 12.0,
     layer: str | None = "water",
+    reason: str | None = None,
+    base: datetime = T0,
 ) -> AlarmEvent:
-    """A system transition as an engine writes it (deterministic ids)."""
-    raised_at = at(raised if raised is not None else seconds)
+    """A system transition as an engine writes it (deterministic ids), ``seconds`` after
+    ``base``."""
+    ts = base + timedelta(seconds=seconds)
+    raised_at = base + timedelta(seconds=raised if raised is not None else seconds)
     return AlarmEvent(
-        event_id=system_event_id(sensor, event, at(seconds)),
+        event_id=system_event_id(sensor, event, ts),
         event=event,
-        ts=at(seconds),
+        ts=ts,
         author="coptwin",
         alarm_id=alarm_id_for(sensor, raised_at),
         sensor_id=sensor,
         layer=layer,
         status=status if event != "returned" else None,
         value=value,
-        reason=f"{event} by rule",
+        reason=reason if reason is not None else f"{event} by rule",
     )
 
 

@@ -9,11 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from coptwin.alarms.model import AlarmEvent, alarm_id_for, system_event_id, utc_now
+from coptwin.alarms.model import utc_now
 from coptwin.alarms.store import AlarmStore
 from coptwin.cli import main
 from coptwin.commands.alarms import parse_duration
 from coptwin.config import load_config
+
+from .conftest import system
 
 
 @pytest.fixture()
@@ -43,19 +45,7 @@ def _store(cfg_path) -> AlarmStore:
 
 
 def _raise(cfg_path, sensor: str, seconds_ago: float, *, reason="=HYPERLINK(evil)") -> str:
-    ts = utc_now() - timedelta(seconds=seconds_ago)
-    event = AlarmEvent(
-        event_id=system_event_id(sensor, "raised", ts),
-        event="raised",
-        ts=ts,
-        author="coptwin",
-        alarm_id=alarm_id_for(sensor, ts),
-        sensor_id=sensor,
-        layer="water",
-        status="alarm",
-        value=4.2,
-        reason=reason,
-    )
+    event = system("raised", sensor, -seconds_ago, value=4.2, reason=reason, base=utc_now())
     _store(cfg_path).append([event])
     return event.alarm_id
 

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from coptwin.alarms.model import AlarmEvent, alarm_id_for, system_event_id, utc_now
+from coptwin.alarms.model import utc_now
 from coptwin.alarms.store import AlarmStore
 from coptwin.storage import delta_storage_options
+
+from .conftest import system
 
 WORKER = Path(__file__).with_name("ack_worker.py")
 WRITERS, ACKS = 4, 25
@@ -27,21 +29,7 @@ WRITERS, ACKS = 4, 25
 
 def _raise_all(store: AlarmStore) -> list[str]:
     t0 = utc_now() - timedelta(minutes=5)
-    events = []
-    for i in range(WRITERS * ACKS):
-        ts = t0 + timedelta(milliseconds=i)
-        sensor = f"S-{i:03d}"
-        events.append(
-            AlarmEvent(
-                event_id=system_event_id(sensor, "raised", ts),
-                event="raised",
-                ts=ts,
-                author="coptwin",
-                alarm_id=alarm_id_for(sensor, ts),
-                sensor_id=sensor,
-                status="alarm",
-            )
-        )
+    events = [system("raised", f"S-{i:03d}", i / 1000, base=t0) for i in range(WRITERS * ACKS)]
     store.append(events)
     return [e.alarm_id for e in events]
 
