@@ -6,7 +6,8 @@ import polars as pl
 import pytest
 
 from coptwin.config import STATUSES
-from coptwin.model.rules import REASON_COLUMNS, evaluate, reason, rule_frame
+from coptwin.model.reasons import reason
+from coptwin.model.rules import REASON_COLUMNS, evaluate, rule_frame
 from coptwin.model.state import LatestState
 
 RULES = {

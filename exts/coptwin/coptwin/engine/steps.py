@@ -34,7 +34,7 @@ from coptwin.engine.aging import AgingSchedule
 from coptwin.geo.placement import Placer
 from coptwin.model import quality
 from coptwin.model.palette import color_array
-from coptwin.model.quality import reason
+from coptwin.model.reasons import reason
 from coptwin.model.registry import SensorRegistry
 from coptwin.model.rules import REASON_COLUMNS, evaluate_at, rule_quantities
 from coptwin.model.state import ApplyResult, LatestState, Readings

@@ -26,15 +26,13 @@ statuses shown so far (registry order) and the state's recent readings
 (:meth:`coptwin.model.state.LatestState.recent`), vectorised with numpy; a config
 without these keys costs one check, and with them the rows written follow the rows
 revised.  :func:`rule_frame` is the rules' frame with the keys added, and
-:func:`reason` puts the new rules in words when someone reads them (the measured
-numbers travel as :data:`DETAIL_COLUMNS`, never as text made every tick).
+:func:`coptwin.model.reasons.reason` puts the new rules in words when someone reads them
+(the measured numbers travel as :data:`DETAIL_COLUMNS`, never as text made every tick).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -44,7 +42,7 @@ from coptwin.model import rules
 from coptwin.model.registry import THRESHOLD_COLUMNS, SensorRegistry
 from coptwin.model.state import NO_TS, LatestState
 
-__all__ = ["DETAIL_COLUMNS", "QUALITY_KEYS", "REASONS", "apply", "reason", "rule_frame"]
+__all__ = ["DETAIL_COLUMNS", "QUALITY_KEYS", "apply", "rule_frame"]
 
 #: The rule keys this module reads, in the order of the frame's columns.
 QUALITY_KEYS: tuple[str, ...] = (
@@ -61,18 +59,6 @@ SUSPECT = "suspect"
 #: the change and the seconds it took, or the readings in the flat run and its span.
 DETAIL_COLUMNS: tuple[str, str] = ("measured", "over_s")
 
-#: Why a sensor has its status, for the rules added here ({change}, {count}, {over_s}:
-#: the :data:`DETAIL_COLUMNS`).
-REASONS: dict[str, str] = {
-    "below_valid_min": "{value} below valid_min {valid_min} (bad data)",
-    "above_valid_max": "{value} above valid_max {valid_max} (bad data)",
-    "rate": "{value} changed by {change} in {over_s} s (max_rate_per_s {max_rate_per_s})",
-    "flat_line": "{value} unchanged for {count} readings over {over_s} s",
-    "deadband_alarm_high": "{value} within deadband {deadband} of alarm_high {alarm_high}",
-    "deadband_alarm_low": "{value} within deadband {deadband} of alarm_low {alarm_low}",
-    "deadband_warn_high": "{value} within deadband {deadband} of warn_high {warn_high}",
-    "deadband_warn_low": "{value} within deadband {deadband} of warn_low {warn_low}",
-}
 #: Verdicts of the thresholds on a numeric reading: what the checks here may revise.
 _JUDGED = ("alarm_high", "alarm_low", "warn_high", "warn_low", "within_limits", "reporting")
 
@@ -223,36 +209,3 @@ def _deadband(
                     now[hold] = status[e[hold]] = level
                     rule[e[hold]] = f"deadband_{level}_{side}"
                     can &= ~hold
-
-
-def _num(value: float | None, signed: bool = False) -> str:
-    """Six significant digits, as reasons show numbers ("30", "31.25", "+12.5")."""
-    if value is None or not np.isfinite(value):
-        return "?"
-    return f"{value:+g}" if signed else f"{value:g}"
-
-
-def reason(
-    rule: str,
-    value: float | None = None,
-    unit: str | None = None,
-    ts: datetime | None = None,
-    state: str | None = None,
-    measured: float | None = None,
-    over_s: float | None = None,
-    limits: Mapping[str, Any] | None = None,
-) -> str:
-    """:func:`coptwin.model.rules.reason`, knowing the rules added here too
-    (``measured``, ``over_s``: the :data:`DETAIL_COLUMNS` of a rate or flat-line hit)."""
-    template = REASONS.get(rule)
-    if template is None:
-        return rules.reason(rule, value, unit, ts, state, limits)
-    limits = limits or {}
-    numbers = {k: _num(limits.get(k)) for k in (*QUALITY_KEYS, *THRESHOLD_COLUMNS)}
-    return template.format(
-        value=f"value {_num(value)}" + (f" {unit}" if unit else ""),
-        change=_num(measured, signed=True),
-        count="?" if measured is None else str(int(measured)),
-        over_s=_num(over_s),
-        **numbers,
-    )

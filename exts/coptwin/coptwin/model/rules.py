@@ -4,8 +4,9 @@ One rule per sensor kind (``config.rules``), with numeric thresholds
 overridable per sensor from the sensors table.  Evaluation is one lazy polars
 query over all sensors (or only the given ids), so a sweep over 100k sensors
 for ageing (stale/offline) costs milliseconds, not a Python loop.  Every status
-comes with the rule that decided it and that rule's numbers, which :func:`reason`
-puts in words (``value 31.2 °C above alarm_high 30``) for the panel's detail view.
+comes with the rule that decided it and that rule's numbers, which
+:func:`coptwin.model.reasons.reason` puts in words (``value 31.2 °C above alarm_high 30``)
+for the panel's detail view.
 
 Order of precedence for a sensor:
 
@@ -23,8 +24,7 @@ Order of precedence for a sensor:
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -39,12 +39,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 
 __all__ = [
-    "REASONS",
     "REASON_COLUMNS",
     "STATUSES",
     "evaluate",
     "evaluate_at",
-    "reason",
     "rule_frame",
     "rule_quantities",
 ]
@@ -244,35 +242,10 @@ def _candidates(latest: pl.DataFrame, by_quantity: pl.DataFrame | None) -> pl.La
     return pl.concat(frames, how="vertical")
 
 
-#: Why a sensor has its status, per rule that decided it (see _decisions()).
-REASONS: dict[str, str] = {
-    "no_reading": "no reading{quantity} yet",
-    "offline": "no reading since {ts} (offline after {limit} s)",
-    "stale": "no reading since {ts} (stale after {limit} s)",
-    "active": "event at {ts} (active for {limit} s)",
-    "idle": "no event since {ts} (active for {limit} s)",
-    "state": "state {state}",
-    "no_value": "reading without a value",
-    "alarm_high": "{value} {side} alarm_high {limit}",
-    "alarm_low": "{value} {side} alarm_low {limit}",
-    "warn_high": "{value} {side} warn_high {limit}",
-    "warn_low": "{value} {side} warn_low {limit}",
-    "unexpected_state": "unexpected state {state}",
-    "within_limits": "{value} within limits",
-    "reporting": "reporting",
-}
 #: What :func:`evaluate` returns besides the status so a reason can be put in words
 #: later: the deciding rule, the driving reading (value, unit, ts) and the value as a
 #: state; the rule's limits come from the sensor's :func:`rule_frame` row.
 REASON_COLUMNS = ("rule", "value", "unit", "ts", "state")
-#: The column each rule compares with (the {limit} of its reason).
-_LIMITS = {
-    "offline": "offline_after_s",
-    "stale": "stale_after_s",
-    "active": "active_for_s",
-    "idle": "active_for_s",
-    **{c: c for c in THRESHOLD_COLUMNS},
-}
 
 
 def _decisions() -> list[tuple[pl.Expr, str | pl.Expr, str]]:
@@ -335,43 +308,4 @@ def _verdict() -> tuple[pl.Expr, ...]:
         ),
         pl.col("ts"),
         pl.col("_text").alias("state"),
-    )
-
-
-def _number(value: float | None) -> str:
-    """30.0 -> "30", 31.25 -> "31.25": six significant digits, the way the panel writes
-    a value (``coptwin.ui.format.format_number``), so a reason and its row agree."""
-    if value is None or not math.isfinite(value):
-        return str(value)
-    return f"{value:.6g}"
-
-
-def reason(
-    rule: str,
-    value: float | None = None,
-    unit: str | None = None,
-    ts: datetime | None = None,
-    state: str | None = None,
-    limits: Mapping[str, Any] | None = None,
-) -> str:
-    """Why a sensor has its status, in words, from :func:`evaluate`'s reason columns
-    and the sensor's :func:`rule_frame` row (``limits``), e.g.
-    "value 31.2 °C above alarm_high 30"."""
-    template = REASONS.get(rule)
-    if template is None:
-        return ""
-    limits = limits or {}
-    limit = limits.get(_LIMITS[rule]) if rule in _LIMITS else None
-    if value is not None and limit is not None and value == limit:
-        side = "at"
-    else:
-        side = "above" if rule.endswith("_high") else "below"
-    quantity = limits.get("r_quantity")
-    return template.format(
-        value=f"value {_number(value)}" + (f" {unit}" if unit else ""),
-        side=side,
-        limit=_number(limit),
-        ts=as_utc(ts).strftime("%Y-%m-%d %H:%M:%S UTC") if ts is not None else "?",
-        state=state if state is not None else "(none)",
-        quantity=f" of {quantity}" if quantity else "",
     )
