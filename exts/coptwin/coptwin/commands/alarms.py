@@ -20,14 +20,8 @@ import json
 import sys
 from datetime import datetime, timedelta
 
-from coptwin.commands._common import (
-    add_as_of_arg,
-    add_author_arg,
-    add_export_args,
-    add_verbs,
-    terminal_safe,
-    write_export,
-)
+from coptwin.commands import _common
+from coptwin.commands._common import terminal_safe
 from coptwin.config import Config
 
 _STATE_CHOICES = (
@@ -66,20 +60,20 @@ HELP = "list, acknowledge, shelve and export operators' alarms"
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    verb = add_verbs(p, _VERBS)
+    verb = _common.add_verbs(p, _VERBS)
 
     ls = verb("list", "list alarms (open ones by default)")
     ls.add_argument("--state", choices=_STATE_CHOICES, default="open")
     ls.add_argument("--sensor", help="only this sensor's alarms")
     ls.add_argument("--layer", help="only this layer's alarms")
-    add_as_of_arg(ls)
+    _common.add_as_of_arg(ls)
     ls.add_argument("--json", action="store_true", help="print JSON lines")
 
     ack = verb("ack", "acknowledge alarms: 'I have seen it, I am on it'")
     ack.add_argument("alarm_ids", nargs="*", metavar="ALARM_ID")
     ack.add_argument("--sensor", action="append", default=[], help="the sensor's open alarm")
     ack.add_argument("--note", help="optional note (kept in the history)")
-    add_author_arg(ack)
+    _common.add_author_arg(ack)
 
     sh = verb("shelve", "mute alarms until a time, with a reason")
     sh.add_argument("alarm_ids", nargs="*", metavar="ALARM_ID")
@@ -88,13 +82,13 @@ def register(p: argparse.ArgumentParser) -> None:
     until.add_argument("--until", type=_time, help="ISO-8601 time (UTC if no zone)")
     until.add_argument("--for", dest="duration", type=parse_duration, help="e.g. 8h, 30m, 1h30m")
     sh.add_argument("--reason", required=True, help="why (required)")
-    add_author_arg(sh)
+    _common.add_author_arg(sh)
 
     un = verb("unshelve", "end a shelving before its time")
     un.add_argument("alarm_ids", nargs="*", metavar="ALARM_ID")
     un.add_argument("--sensor", action="append", default=[], help="the sensor's open alarm")
     un.add_argument("--reason", help="optional")
-    add_author_arg(un)
+    _common.add_author_arg(un)
 
     for name, help_ in (
         ("out-of-service", "take a sensor or a layer out of service (maintenance): no alarms"),
@@ -105,18 +99,18 @@ def register(p: argparse.ArgumentParser) -> None:
         which.add_argument("--sensor")
         which.add_argument("--layer")
         v.add_argument("--reason", required=name == "out-of-service", help="why")
-        add_author_arg(v)
+        _common.add_author_arg(v)
 
     hist = verb("history", "one alarm's transitions: who, when, why")
     hist.add_argument("alarm_id")
-    add_as_of_arg(hist)
+    _common.add_as_of_arg(hist)
     hist.add_argument("--json", action="store_true", help="print JSON lines")
 
     ex = verb("export", "export alarms or every transition as CSV or JSON lines")
     ex.add_argument("--what", choices=("alarms", "events"), default="alarms")
     ex.add_argument("--state", choices=_STATE_CHOICES, default="all")
-    add_as_of_arg(ex)
-    add_export_args(ex, ("csv", "json"))
+    _common.add_as_of_arg(ex)
+    _common.add_export_args(ex, ("csv", "json"))
 
 
 def _store(cfg: Config):
@@ -286,7 +280,7 @@ def _export(cfg: Config, args: argparse.Namespace) -> int:
     book, now = _book(_store(cfg), args.as_of)
     frame = events_frame(book) if args.what == "events" else book.frame(now, _states(args.state))
     text = to_csv(frame, safe=not args.raw_csv) if args.format == "csv" else to_json_lines(frame)
-    write_export(args.output, text, f"{frame.height} {args.what}")
+    _common.write_export(args.output, text, f"{frame.height} {args.what}")
     return 0
 
 

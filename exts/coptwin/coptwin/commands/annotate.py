@@ -19,14 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from coptwin.commands._common import (
-    add_as_of_arg,
-    add_author_arg,
-    add_export_args,
-    add_verbs,
-    terminal_safe,
-    write_export,
-)
+from coptwin.commands import _common
+from coptwin.commands._common import terminal_safe
 from coptwin.config import Config
 
 log = logging.getLogger(__name__)
@@ -36,8 +30,8 @@ HELP = "add, list, resolve and export reviewers' notes"
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    verb = add_verbs(p, _VERBS)
-    author = add_author_arg
+    verb = _common.add_verbs(p, _VERBS)
+    author = _common.add_author_arg
 
     add = verb("add", "add a note to a sensor, a prim or a point")
     where = add.add_mutually_exclusive_group(required=True)
@@ -67,13 +61,13 @@ def register(p: argparse.ArgumentParser) -> None:
     ls = verb("list", "list notes")
     ls.add_argument("--status", choices=("open", "resolved", "all"), default="open")
     ls.add_argument("--target", help="only notes on this encoded target")
-    add_as_of_arg(ls)
+    _common.add_as_of_arg(ls)
     ls.add_argument("--json", action="store_true", help="print JSON lines")
 
     ex = verb("export", "export notes as GeoJSON or CSV")
     ex.add_argument("--status", choices=("open", "resolved", "all"), default="all")
-    add_as_of_arg(ex)
-    add_export_args(ex, ("geojson", "csv"))
+    _common.add_as_of_arg(ex)
+    _common.add_export_args(ex, ("geojson", "csv"))
 
 
 # ---- context: store, sensors, scene ---------------------------------------------------
@@ -249,7 +243,7 @@ def _export(cfg: Config, args: argparse.Namespace) -> int:
         text = csv_text(book, locate, status, spreadsheet_safe=not args.raw_csv)
     if args.output is None and not text.endswith("\n"):
         text += "\n"  # a terminal prompt starts on its own line
-    write_export(args.output, text, args.format)
+    _common.write_export(args.output, text, args.format)
     return 0
 
 
