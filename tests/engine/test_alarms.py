@@ -159,7 +159,7 @@ def test_time_travel_shows_the_alarms_as_they_were(acop):
     raised_version = engine.watchers["readings"].applied_version
     store = AlarmStore(acop.config.table_uri("alarms"))
     [alarm] = store.book()
-    store.acknowledge(alarm.alarm_id, "ann", book=store.book())  # now, i.e. after T0 + 5 s
+    store.acknowledge(alarm.alarm_id, "ann")  # now, i.e. after T0 + 5 s
     clock.t = T0 + timedelta(minutes=5)
     acop.append([{"sensor_id": hot, "ts": T0 + timedelta(minutes=4), "value": 20.0}])
     engine.tick()

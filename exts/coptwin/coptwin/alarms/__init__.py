@@ -19,7 +19,7 @@ from __future__ import annotations
 from coptwin.alarms.fold import AlarmBook
 from coptwin.alarms.lifecycle import InvalidTransition
 from coptwin.alarms.model import Alarm, AlarmError, AlarmEvent, ServiceScope
-from coptwin.alarms.store import AlarmStore, AlarmStoreError
+from coptwin.alarms.store import AlarmStore
 
 __all__ = [
     "Alarm",
@@ -27,7 +27,6 @@ __all__ = [
     "AlarmError",
     "AlarmEvent",
     "AlarmStore",
-    "AlarmStoreError",
     "InvalidTransition",
     "ServiceScope",
 ]

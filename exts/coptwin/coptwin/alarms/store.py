@@ -34,69 +34,28 @@ from coptwin.alarms.model import (
     check_reason,
     iso_z,
 )
-from coptwin.eventlog.store import EventLogError, EventStore
+from coptwin.eventlog.store import EventStore
 
-
-class AlarmStoreError(EventLogError):
-    """The alarms table could not be read or written (message is redacted)."""
+#: One alarm id or several.
+Ids = str | Iterable[str]
 
 
 class AlarmStore(EventStore[AlarmBook]):
-    """Read the alarms table and append validated transitions; cheap per writer.
-
-    Reading, following and time travel are :class:`coptwin.eventlog.EventStore`'s.
-    """
+    """Operators' validated transitions on top of :class:`~coptwin.eventlog.EventStore`
+    (which reads, follows and time-travels the table); one per writer is cheap."""
 
     book_type = AlarmBook
-    error = AlarmStoreError
-    invalid = AlarmError
-    description = "coptwin operators' alarms (append-only event log)"
-    limits = ("max_reason_length", "max_shelve_s")
+    limits = {"max_reason_length": 500, "max_shelve_s": 7 * 86400.0}
+    max_reason_length: int
+    max_shelve_s: float
 
-    def __init__(
-        self,
-        uri: str,
-        *,
-        max_reason_length: int = 500,
-        max_shelve_s: float = 7 * 86400.0,
-        **kwargs,
-    ) -> None:
-        super().__init__(uri, **kwargs)
-        self.max_reason_length = max_reason_length
-        self.max_shelve_s = max_shelve_s
-        self._last_stamp: datetime | None = None
-
-    def _stamp(self) -> datetime:
-        """The time of a new event: the clock, but strictly after this writer's last event,
-        so one operator's quick succession (shelve, then unshelve) keeps its order."""
-        now = self._clock()
-        if self._last_stamp is not None and now <= self._last_stamp:
-            now = self._last_stamp + timedelta(microseconds=1)
-        self._last_stamp = now
-        return now
-
-    # ---- operators' transitions ---------------------------------------------
-    def acknowledge(
-        self,
-        alarm_ids: str | Iterable[str],
-        author: str,
-        note: str | None = None,
-        *,
-        book: AlarmBook | None = None,
-    ) -> list[AlarmEvent]:
+    # ---- operators' transitions (validated against the table as it is now) -------
+    def acknowledge(self, alarm_ids: Ids, author: str, note: str | None = None) -> list[AlarmEvent]:
         """ "I have seen it": acknowledge open alarms (one commit for all)."""
         note = check_reason(note, self.max_reason_length, required=False, what="acknowledge")
-        return self._alarm_events(ACKNOWLEDGED, alarm_ids, author, note, None, book)
+        return self._alarm_events(ACKNOWLEDGED, alarm_ids, author, note)
 
-    def shelve(
-        self,
-        alarm_ids: str | Iterable[str],
-        author: str,
-        reason: str,
-        until: datetime,
-        *,
-        book: AlarmBook | None = None,
-    ) -> list[AlarmEvent]:
+    def shelve(self, alarm_ids: Ids, author: str, reason: str, until: datetime) -> list[AlarmEvent]:
         """Mute alarms until a time, with a reason (e.g. a known-bad sensor for the night)."""
         reason = check_reason(reason, self.max_reason_length, required=True, what="shelve")
         now = self._stamp()
@@ -111,32 +70,19 @@ class AlarmStore(EventStore[AlarmBook]):
                 f"shelve: at most {self.max_shelve_s / 3600:g} h ahead (alarms.max_shelve_s); "
                 f"{iso_z(until)} is further"
             )
-        return self._alarm_events(SHELVED, alarm_ids, author, reason, until, book, now)
+        return self._alarm_events(SHELVED, alarm_ids, author, reason, until, now)
 
-    def unshelve(
-        self,
-        alarm_ids: str | Iterable[str],
-        author: str,
-        reason: str | None = None,
-        *,
-        book: AlarmBook | None = None,
-    ) -> list[AlarmEvent]:
+    def unshelve(self, alarm_ids: Ids, author: str, reason: str | None = None) -> list[AlarmEvent]:
         """End a shelving before its time."""
         reason = check_reason(reason, self.max_reason_length, required=False, what="unshelve")
-        return self._alarm_events(UNSHELVED, alarm_ids, author, reason, None, book)
+        return self._alarm_events(UNSHELVED, alarm_ids, author, reason)
 
     def remove_from_service(
-        self,
-        author: str,
-        reason: str,
-        *,
-        sensor_id: str | None = None,
-        layer: str | None = None,
-        book: AlarmBook | None = None,
+        self, author: str, reason: str, *, sensor_id: str | None = None, layer: str | None = None
     ) -> AlarmEvent:
         """Take a sensor or a whole layer out of service (maintenance): its alarms are muted."""
         reason = check_reason(reason, self.max_reason_length, required=True, what="out of service")
-        return self._service_event(OUT_OF_SERVICE, author, reason, sensor_id, layer, book)
+        return self._service_event(OUT_OF_SERVICE, author, reason, sensor_id, layer)
 
     def return_to_service(
         self,
@@ -145,34 +91,29 @@ class AlarmStore(EventStore[AlarmBook]):
         *,
         sensor_id: str | None = None,
         layer: str | None = None,
-        book: AlarmBook | None = None,
     ) -> AlarmEvent:
         """Put a sensor or layer back in service."""
         reason = check_reason(reason, self.max_reason_length, required=False, what="in service")
-        return self._service_event(IN_SERVICE, author, reason, sensor_id, layer, book)
+        return self._service_event(IN_SERVICE, author, reason, sensor_id, layer)
 
     # ---- helpers --------------------------------------------------------------
     def _alarm_events(
         self,
         event: str,
-        alarm_ids: str | Iterable[str],
+        alarm_ids: Ids,
         author: str,
         reason: str | None,
-        until: datetime | None,
-        book: AlarmBook | None,
+        until: datetime | None = None,
         now: datetime | None = None,
     ) -> list[AlarmEvent]:
         author = check_author(author)
         ids = [alarm_ids] if isinstance(alarm_ids, str) else list(alarm_ids)
         if not ids or not all(isinstance(i, str) and i.strip() for i in ids):
             raise AlarmError("missing alarm id")
-        known = book if book is not None else self.book()
+        known = self.book()
         now = now if now is not None else self._stamp()
-        events, seen = [], set()
-        for alarm_id in (i.strip() for i in ids):
-            if alarm_id in seen:
-                continue
-            seen.add(alarm_id)
+        events: list[AlarmEvent] = []
+        for alarm_id in dict.fromkeys(i.strip() for i in ids):
             alarm = known.get(alarm_id)
             if alarm is None:
                 raise AlarmError(f"unknown alarm {alarm_id!r}")
@@ -193,21 +134,14 @@ class AlarmStore(EventStore[AlarmBook]):
         return events
 
     def _service_event(
-        self,
-        event: str,
-        author: str,
-        reason: str | None,
-        sensor_id: str | None,
-        layer: str | None,
-        book: AlarmBook | None,
+        self, event: str, author: str, reason: str | None, sensor_id: str | None, layer: str | None
     ) -> AlarmEvent:
         author = check_author(author)
         sensor_id = (sensor_id or "").strip() or None
         layer = (layer or "").strip() or None
         if (sensor_id is None) == (layer is None):
             raise AlarmError("name either a sensor or a layer")
-        known = book if book is not None else self.book()
-        scope: ServiceScope | None = known.scope(
+        scope: ServiceScope | None = self.book().scope(
             *(("sensor", sensor_id) if sensor_id else ("layer", layer))
         )
         e = AlarmEvent(

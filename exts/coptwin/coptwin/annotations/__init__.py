@@ -11,10 +11,8 @@
 
 from __future__ import annotations
 
-from coptwin.annotations.fold import AnnotationBook, ApplyResult
+from coptwin.annotations.fold import AnnotationBook
 from coptwin.annotations.model import (
-    ANNOTATION_STATUSES,
-    EVENTS,
     STATUS_OPEN,
     STATUS_RESOLVED,
     Annotation,
@@ -22,12 +20,10 @@ from coptwin.annotations.model import (
     AnnotationEvent,
     Target,
 )
-from coptwin.annotations.store import AnnotationStore, AnnotationStoreError
+from coptwin.annotations.store import AnnotationStore
 from coptwin.annotations.targets import TargetCheck
 
 __all__ = [
-    "ANNOTATION_STATUSES",
-    "EVENTS",
     "STATUS_OPEN",
     "STATUS_RESOLVED",
     "Annotation",
@@ -35,8 +31,6 @@ __all__ = [
     "AnnotationError",
     "AnnotationEvent",
     "AnnotationStore",
-    "AnnotationStoreError",
-    "ApplyResult",
     "Target",
     "TargetCheck",
 ]

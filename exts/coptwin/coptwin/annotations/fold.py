@@ -20,6 +20,7 @@ from coptwin.annotations.model import (
     STATUS_OPEN,
     STATUS_RESOLVED,
     Annotation,
+    AnnotationError,
     AnnotationEvent,
 )
 from coptwin.annotations.schema import EVENT_SCHEMA
@@ -125,6 +126,15 @@ class AnnotationBook(FoldedBook[AnnotationEvent, Annotation]):
 
     def get(self, annotation_id: str) -> Annotation | None:
         return self._states.get(annotation_id)
+
+    def existing(self, annotation_id: object) -> Annotation:
+        """The note with this id, or an :class:`AnnotationError` saying what is wrong."""
+        if not isinstance(annotation_id, str) or not annotation_id.strip():
+            raise AnnotationError("missing annotation id")
+        note = self._states.get(annotation_id.strip())
+        if note is None:
+            raise AnnotationError(f"unknown annotation {annotation_id!r}")
+        return note
 
     def root_of(self, annotation_id: str) -> str:
         """The thread root a note belongs to (itself for a root)."""

@@ -18,8 +18,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
-from typing import ClassVar, Generic, Self, TypeVar
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
@@ -29,7 +29,7 @@ from coptwin.config import Config, TableConfig
 from coptwin.delta import DeltaWatchError
 from coptwin.eventlog.feed import EventFeed
 from coptwin.eventlog.fold import FoldedBook
-from coptwin.eventlog.model import EventError, utc_now
+from coptwin.eventlog.model import utc_now
 from coptwin.eventlog.schema import EventSchema
 from coptwin.storage import Credentials, delta_storage_options, redact
 
@@ -67,16 +67,13 @@ class EventLog:
         *,
         storage_options: dict[str, str] | None = None,
         table: TableConfig | None = None,
-        description: str = "",
         max_attempts: int = 10,
         backoff_s: float = 0.05,
         commit_retries: int = 25,
-        error: type[EventLogError] = EventLogError,
     ) -> None:
         self.uri = uri
         self.schema = schema
         self.table = table
-        self.description = description or f"coptwin {schema.name} (append-only event log)"
         self.max_attempts = max(1, max_attempts)
         self.backoff_s = backoff_s
         #: delta-rs' own retries of a commit whose version was taken meanwhile.
@@ -84,12 +81,11 @@ class EventLog:
         #: Commits that had to be retried (for stats and tests).
         self.retries = 0
         self._opts = dict(storage_options or {})
-        self._error = error
         self._dt: DeltaTable | None = None
         self._lock = threading.RLock()
 
     def _fail(self, what: str, exc: BaseException) -> EventLogError:
-        return self._error(f"cannot {what} {self.uri}: {safe_message(exc, self._opts)}")
+        return EventLogError(f"cannot {what} {self.uri}: {safe_message(exc, self._opts)}")
 
     # ---- reading ---------------------------------------------------------
     def exists(self) -> bool:
@@ -123,7 +119,7 @@ class EventLog:
         """All events (canonical columns), optionally as of a version or a time."""
         if not self.exists():
             if version is not None or as_of is not None:
-                raise self._error(f"no {self.schema.name} table at {self.uri} to time-travel")
+                raise EventLogError(f"no {self.schema.name} table at {self.uri} to time-travel")
             return self.schema.empty()
         when: int | datetime | None = version if version is not None else as_of
         try:
@@ -141,14 +137,14 @@ class EventLog:
         try:
             feed.poll()
         except DeltaWatchError as exc:  # messages carry the URI, never credentials
-            raise self._error(f"cannot read {self.schema.name}: {exc}") from None
+            raise EventLogError(f"cannot read {self.schema.name}: {exc}") from None
         return feed.book
 
     def commit_time(self, version: int) -> datetime:
         """When ``version`` was committed (UTC), for "as it was then" views."""
         handle = self._handle()
         if handle is None:
-            raise self._error(f"no {self.schema.name} table at {self.uri}")
+            raise EventLogError(f"no {self.schema.name} table at {self.uri}")
         try:
             history = handle.history()
         except (DeltaError, OSError) as exc:
@@ -156,7 +152,7 @@ class EventLog:
         for commit in history:
             if commit.get("version") == version and commit.get("timestamp") is not None:
                 return datetime.fromtimestamp(commit["timestamp"] / 1000.0, timezone.utc)
-        raise self._error(f"{self.schema.name}: version {version} is not in the table's history")
+        raise EventLogError(f"{self.schema.name}: version {version} is not in the table's history")
 
     # ---- writing ---------------------------------------------------------
     def ensure_table(self) -> None:
@@ -169,7 +165,7 @@ class EventLog:
                 self.schema.delta_schema(self.table),
                 mode="ignore",
                 name=self.schema.name,
-                description=self.description,
+                description=f"coptwin {self.schema.name} (append-only event log)",
                 configuration={"delta.appendOnly": "true"},
                 storage_options=self._opts or None,
             )
@@ -225,7 +221,7 @@ class EventLog:
             )
             time.sleep(delay)
         detail = safe_message(last, self._opts) if last else "unknown error"
-        raise self._error(f"cannot write {self.uri} after {self.max_attempts} attempts: {detail}")
+        raise EventLogError(f"cannot write {self.uri} after {self.max_attempts} attempts: {detail}")
 
 
 class EventStore(Generic[B]):
@@ -236,38 +232,21 @@ class EventStore(Generic[B]):
     #: The package's book class (its ``schema`` names the table's columns and
     #: ``tables.<name>`` of the config).
     book_type: ClassVar[type[FoldedBook]]
-    #: The package's error for a table that cannot be read or written.
-    error: ClassVar[type[EventLogError]] = EventLogError
-    #: The package's error for bad input (raised before anything is written).
-    invalid: ClassVar[type[EventError]] = EventError
-    description: ClassVar[str] = ""
-    #: Keyword arguments of the subclass that :meth:`from_config` takes from the config
-    #: section named like the table (``[alarms]``, ``[annotations]``).
-    limits: ClassVar[tuple[str, ...]] = ()
+    #: The package's limits on what a writer may append, with their defaults: keyword
+    #: arguments of the constructor, attributes of the store, and what :meth:`from_config`
+    #: takes from the config section named like the table (``[alarms]``, ``[annotations]``).
+    limits: ClassVar[dict[str, float]] = {}
 
     def __init__(
-        self,
-        uri: str,
-        *,
-        storage_options: dict[str, str] | None = None,
-        table: TableConfig | None = None,
-        max_attempts: int = 10,
-        backoff_s: float = 0.05,
-        commit_retries: int = 25,
-        clock: Callable[[], datetime] = utc_now,
+        self, uri: str, *, clock: Callable[[], datetime] = utc_now, **options: Any
     ) -> None:
-        self.eventlog = EventLog(
-            uri,
-            self.book_type.schema,
-            storage_options=storage_options,
-            table=table,
-            description=self.description,
-            max_attempts=max_attempts,
-            backoff_s=backoff_s,
-            commit_retries=commit_retries,
-            error=self.error,
-        )
+        """``options``: the :attr:`limits`, then :class:`EventLog`'s keyword arguments
+        (``storage_options``, ``table``, retries)."""
+        for name, default in self.limits.items():
+            setattr(self, name, options.pop(name, default))
+        self.eventlog = EventLog(uri, self.book_type.schema, **options)
         self._clock = clock
+        self._last_stamp: datetime | None = None
         self._feed = self.eventlog.follow(self.book_type())
 
     @classmethod
@@ -295,6 +274,15 @@ class EventStore(Generic[B]):
 
     def now(self) -> datetime:
         return self._clock()
+
+    def _stamp(self) -> datetime:
+        """The time of a new event: the clock, but strictly after this writer's last event,
+        so one person's quick succession (shelve, then unshelve) keeps its order."""
+        now = self._clock()
+        if self._last_stamp is not None and now <= self._last_stamp:
+            now = self._last_stamp + timedelta(microseconds=1)
+        self._last_stamp = now
+        return now
 
     def exists(self) -> bool:
         return self.eventlog.exists()
@@ -339,6 +327,4 @@ class EventStore(Generic[B]):
 
     def append_frame(self, frame: pl.DataFrame) -> int:
         """Append canonical rows in one commit; returns the new version."""
-        if frame.is_empty():
-            raise self.invalid("nothing to append")
         return self.eventlog.append(frame)

@@ -30,7 +30,8 @@ img{max-width:100%;height:auto;border:1px solid #c9ced6}
 table{border-collapse:collapse;margin:4px 0}
 th,td{border:1px solid #d5d9e0;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f1f3f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
-#attention td{white-space:nowrap}#attention td.w{white-space:normal;overflow-wrap:anywhere;min-width:12em}
+#attention td{white-space:nowrap}
+#attention td.w{white-space:normal;overflow-wrap:anywhere;min-width:12em}
 .sw{display:inline-block;width:11px;height:11px;border-radius:50%;
 border:1px solid #333;margin-right:6px;vertical-align:-1px}
 .none{color:#5b6472}footer{margin-top:32px;color:#5b6472;font-size:12px}

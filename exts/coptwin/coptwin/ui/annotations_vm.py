@@ -48,10 +48,10 @@ class NoteWriter(Protocol):
     """What the view-model needs of :class:`coptwin.annotations.store.AnnotationStore`."""
 
     def add(self, target: str, text: str, author: str, *, check=None) -> AnnotationEvent: ...
-    def reply(self, parent_id: str, text: str, author: str, *, book=None) -> AnnotationEvent: ...
-    def edit(self, annotation_id: str, text: str, author: str, *, book=None) -> AnnotationEvent: ...
-    def resolve(self, annotation_id: str, author: str, *, book=None) -> AnnotationEvent: ...
-    def reopen(self, annotation_id: str, author: str, *, book=None) -> AnnotationEvent: ...
+    def reply(self, parent_id: str, text: str, author: str) -> AnnotationEvent: ...
+    def edit(self, annotation_id: str, text: str, author: str) -> AnnotationEvent: ...
+    def resolve(self, annotation_id: str, author: str) -> AnnotationEvent: ...
+    def reopen(self, annotation_id: str, author: str) -> AnnotationEvent: ...
 
 
 @dataclass(frozen=True)
@@ -356,20 +356,20 @@ class AnnotationsVM:
 
     def reply(self, annotation_id: str, text: str) -> bool:
         return self._run(
-            lambda: self._writer.reply(annotation_id, text, self.author, book=self.book)  # type: ignore[union-attr]
+            lambda: self._writer.reply(annotation_id, text, self.author)  # type: ignore[union-attr]
         )
 
     def edit(self, annotation_id: str, text: str) -> bool:
         return self._run(
-            lambda: self._writer.edit(annotation_id, text, self.author, book=self.book)  # type: ignore[union-attr]
+            lambda: self._writer.edit(annotation_id, text, self.author)  # type: ignore[union-attr]
         )
 
     def resolve(self, annotation_id: str) -> bool:
         return self._run(
-            lambda: self._writer.resolve(annotation_id, self.author, book=self.book)  # type: ignore[union-attr]
+            lambda: self._writer.resolve(annotation_id, self.author)  # type: ignore[union-attr]
         )
 
     def reopen(self, annotation_id: str) -> bool:
         return self._run(
-            lambda: self._writer.reopen(annotation_id, self.author, book=self.book)  # type: ignore[union-attr]
+            lambda: self._writer.reopen(annotation_id, self.author)  # type: ignore[union-attr]
         )
