@@ -51,18 +51,8 @@ def transition(alarm: Alarm | None, e: AlarmEvent) -> Alarm:
     if e.event == RAISED:
         if alarm is not None:
             raise InvalidTransition(f"alarm {e.alarm_id} was already raised")
-        return Alarm(
-            alarm_id=e.alarm_id or "",
-            sensor_id=e.sensor_id or "",
-            layer=e.layer,
-            status=e.status,
-            raised_at=e.ts,
-            reason=e.reason,
-            value=e.value,
-            active_at=e.ts,
-            updated_at=e.ts,
-            updated_by=e.author,
-        )
+        raised = Alarm(e.alarm_id or "", e.sensor_id or "", e.layer, e.status, e.ts, e.reason)
+        return raised.evolve(value=e.value, active_at=e.ts, updated_at=e.ts, updated_by=e.author)
     if alarm is None:
         raise InvalidTransition(f"unknown alarm {e.alarm_id!r}")
     if alarm.closed:

@@ -153,8 +153,10 @@ def check_reason(reason: object, max_length: int, *, required: bool, what: str) 
 
 
 @dataclass(frozen=True)
-class AlarmEvent:
+class AlarmEvent(_events.Event):
     """One row of the alarms table (canonical column names)."""
+
+    time_field = "ts"
 
     event_id: str
     event: str
@@ -178,24 +180,6 @@ class AlarmEvent:
     def __post_init__(self) -> None:
         if self.value is not None and not math.isfinite(self.value):
             object.__setattr__(self, "value", None)
-
-    def sort_key(self) -> tuple:
-        """Total order used by the fold: time, then event id, then content."""
-        return (
-            self.ts,
-            self.event_id,
-            self.event,
-            self.alarm_id or "",
-            self.author,
-            self.sensor_id or "",
-            self.layer or "",
-            self.status or "",
-            self.value is None,
-            self.value or 0.0,
-            self.reason or "",
-            self.until is None,
-            self.until or self.ts,
-        )
 
     @property
     def is_service(self) -> bool:

@@ -282,22 +282,19 @@ def destinations_from_config(
 # ---- per-destination bookkeeping ---------------------------------------------------------------
 @dataclass(frozen=True)
 class DestinationStatus:
-    """What the status line and ``coptwin doctor`` show of one destination."""
+    """What the status line shows of one destination (``coptwin doctor`` reads the
+    state file the sender keeps)."""
 
     name: str
-    kind: str
-    target: str
     healthy: bool
     pending: int
     failed: int
     #: Delivered event ids remembered (this and earlier runs), and sent by this run.
     delivered: int
     sent: int
+    #: Why it cannot send (configuration), or its latest error.
     problem: str | None
     last_error: str | None
-    last_error_at: datetime | None
-    last_ok_at: datetime | None
-    next_attempt_at: datetime | None
 
 
 @dataclass
@@ -387,8 +384,6 @@ class Notifier:
             return [
                 DestinationStatus(
                     name=name,
-                    kind=d.kind,
-                    target=d.describe(),
                     healthy=d.problem is None and q.streak == 0,
                     pending=len(q.pending),
                     failed=len(q.failed),
@@ -396,9 +391,6 @@ class Notifier:
                     sent=q.sent,
                     problem=d.problem,
                     last_error=q.last_error,
-                    last_error_at=q.last_error_at,
-                    last_ok_at=q.last_ok_at,
-                    next_attempt_at=q.next_attempt_at,
                 )
                 for name, d in self.destinations.items()
                 for q in (self._queues[name],)

@@ -158,8 +158,10 @@ def check_author(author: object) -> str:
 
 
 @dataclass(frozen=True)
-class AnnotationEvent:
+class AnnotationEvent(_events.Event):
     """One row of the annotations table (canonical column names)."""
+
+    time_field = "created_at"
 
     annotation_id: str
     event_id: str
@@ -170,20 +172,6 @@ class AnnotationEvent:
     text: str | None = None
     status: str | None = None
     parent_id: str | None = None
-
-    def sort_key(self) -> tuple:
-        """Total order used by the fold: time, then event id, then content."""
-        return (
-            self.created_at,
-            self.event_id,
-            self.event,
-            self.annotation_id,
-            self.author,
-            self.target or "",
-            self.text or "",
-            self.status or "",
-            self.parent_id or "",
-        )
 
 
 @dataclass(frozen=True)

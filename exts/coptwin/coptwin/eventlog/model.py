@@ -6,8 +6,13 @@ Plain Python (no polars, no Delta), so the packages' value types can use it chea
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
+from collections.abc import Callable
+from dataclasses import fields
 from datetime import datetime, timezone
+from typing import Any, ClassVar
 
 #: Longest author name accepted (authors are shown in one line of the panel).
 MAX_AUTHOR_LENGTH = 200
@@ -26,6 +31,25 @@ class EventError(ValueError):
 
     Each package raises its own subclass (``AnnotationError``, ``AlarmError``).
     """
+
+
+class Event:
+    """Base of the packages' event rows (frozen dataclasses with an ``event_id``): their
+    total order for the fold."""
+
+    #: The field holding the event's time.
+    time_field: ClassVar[str]
+
+    def sort_key(self) -> tuple:
+        """Total order used by the fold: time, then event id, then every field (so equal
+        keys mean equal events); a missing value sorts before any value."""
+        return tuple(x for v in _key_fields(type(self))(self) for x in (v is not None, v))
+
+
+@functools.cache
+def _key_fields(cls: type) -> Callable[[Any], tuple]:
+    names = [f.name for f in fields(cls)]
+    return operator.attrgetter(cls.time_field, "event_id", *names)
 
 
 def utc_now() -> datetime:
