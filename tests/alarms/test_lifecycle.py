@@ -113,14 +113,14 @@ def test_unshelve_resumes_the_state_beneath(store, clock):
 def test_out_of_service_by_sensor_or_layer_and_back(store, clock, scope):
     _raise(store)
     target = {"sensor_id": S} if scope == "sensor" else {"layer": "water"}
-    store.remove_from_service("tech", "replacing the gauge", **target)
+    store.set_service(True, "tech", "replacing the gauge", **target)
     assert _state(store) == "out-of-service"
     book = store.book()
     assert book.is_out_of_service(S, "water")
     assert [(s.kind, s.reason) for s in book.scopes()] == [(scope, "replacing the gauge")]
     assert not book.is_out_of_service("other", "air")
     clock.advance(60)
-    store.return_to_service("tech", **target)
+    store.set_service(False, "tech", **target)
     assert _state(store) == "unacknowledged-active" and store.book().scopes() == []
 
 
@@ -138,7 +138,7 @@ def test_refused_transitions_write_nothing(store, clock):
     clock.advance(10)
     store.acknowledge(closed, "ann")
     store.acknowledge(A, "ann")
-    store.remove_from_service("tech", "maintenance", layer="air")
+    store.set_service(True, "tech", "maintenance", layer="air")
     refused = [
         (lambda: store.acknowledge(closed, "bob"), "is closed"),
         (lambda: store.acknowledge(A, "bob"), "already acknowledged by ann"),
@@ -154,11 +154,11 @@ def test_refused_transitions_write_nothing(store, clock):
         (lambda: store.shelve(closed, "bob", "why", until=at(600)), "is closed"),
         (lambda: store.shelve(A, "bob", "x" * 501, until=at(600)), "too long"),
         (lambda: store.shelve(A, "bob", "bell\x07", until=at(600)), "control characters"),
-        (lambda: store.remove_from_service("tech", "", sensor_id=S), "needs a reason"),
-        (lambda: store.remove_from_service("tech", "again", layer="air"), "already out of"),
-        (lambda: store.remove_from_service("tech", "x", sensor_id=S, layer="a"), "either"),
-        (lambda: store.remove_from_service("tech", "x"), "either"),
-        (lambda: store.return_to_service("tech", sensor_id=S), "not out of service"),
+        (lambda: store.set_service(True, "tech", "", sensor_id=S), "needs a reason"),
+        (lambda: store.set_service(True, "tech", "again", layer="air"), "already out of"),
+        (lambda: store.set_service(True, "tech", "x", sensor_id=S, layer="a"), "either"),
+        (lambda: store.set_service(True, "tech", "x"), "either"),
+        (lambda: store.set_service(False, "tech", sensor_id=S), "not out of service"),
     ]
     for call, match in refused:
         _refused(store, call, match)

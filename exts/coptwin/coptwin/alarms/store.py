@@ -77,24 +77,39 @@ class AlarmStore(EventStore[AlarmBook]):
         reason = check_reason(reason, self.max_reason_length, required=False, what="unshelve")
         return self._alarm_events(UNSHELVED, alarm_ids, author, reason)
 
-    def remove_from_service(
-        self, author: str, reason: str, *, sensor_id: str | None = None, layer: str | None = None
-    ) -> AlarmEvent:
-        """Take a sensor or a whole layer out of service (maintenance): its alarms are muted."""
-        reason = check_reason(reason, self.max_reason_length, required=True, what="out of service")
-        return self._service_event(OUT_OF_SERVICE, author, reason, sensor_id, layer)
-
-    def return_to_service(
+    def set_service(
         self,
+        out: bool,
         author: str,
         reason: str | None = None,
         *,
         sensor_id: str | None = None,
         layer: str | None = None,
     ) -> AlarmEvent:
-        """Put a sensor or layer back in service."""
-        reason = check_reason(reason, self.max_reason_length, required=False, what="in service")
-        return self._service_event(IN_SERVICE, author, reason, sensor_id, layer)
+        """Take a sensor or a whole layer (name one) out of service for maintenance
+        (``out``, with a reason: its alarms are muted), or put it back in service."""
+        what = "out of service" if out else "in service"
+        reason = check_reason(reason, self.max_reason_length, required=out, what=what)
+        author = check_author(author)
+        sensor_id = (sensor_id or "").strip() or None
+        layer = (layer or "").strip() or None
+        if (sensor_id is None) == (layer is None):
+            raise AlarmError("name either a sensor or a layer")
+        scope: ServiceScope | None = self.book().scope(
+            *(("sensor", sensor_id) if sensor_id else ("layer", layer))
+        )
+        e = AlarmEvent(
+            event_id=str(uuid.uuid4()),
+            event=OUT_OF_SERVICE if out else IN_SERVICE,
+            ts=self._stamp(),
+            author=author,
+            sensor_id=sensor_id,
+            layer=layer,
+            reason=reason,
+        )
+        service_transition(scope, e)  # raises InvalidTransition (an AlarmError)
+        self.append([e])
+        return e
 
     # ---- helpers --------------------------------------------------------------
     def _alarm_events(
@@ -132,27 +147,3 @@ class AlarmStore(EventStore[AlarmBook]):
             events.append(e)
         self.append(events)
         return events
-
-    def _service_event(
-        self, event: str, author: str, reason: str | None, sensor_id: str | None, layer: str | None
-    ) -> AlarmEvent:
-        author = check_author(author)
-        sensor_id = (sensor_id or "").strip() or None
-        layer = (layer or "").strip() or None
-        if (sensor_id is None) == (layer is None):
-            raise AlarmError("name either a sensor or a layer")
-        scope: ServiceScope | None = self.book().scope(
-            *(("sensor", sensor_id) if sensor_id else ("layer", layer))
-        )
-        e = AlarmEvent(
-            event_id=str(uuid.uuid4()),
-            event=event,
-            ts=self._stamp(),
-            author=author,
-            sensor_id=sensor_id,
-            layer=layer,
-            reason=reason,
-        )
-        service_transition(scope, e)  # raises InvalidTransition (an AlarmError)
-        self.append([e])
-        return e

@@ -239,10 +239,10 @@ def _act(cfg: Config, args: argparse.Namespace) -> int:
 
 def _service(cfg: Config, args: argparse.Namespace) -> int:
     store = _store(cfg)
-    call = store.remove_from_service if args.verb == "out-of-service" else store.return_to_service
-    call(args.author, args.reason, sensor_id=args.sensor, layer=args.layer)
+    out = args.verb == "out-of-service"
+    store.set_service(out, args.author, args.reason, sensor_id=args.sensor, layer=args.layer)
     what = f"sensor {args.sensor}" if args.sensor else f"layer {args.layer}"
-    state = "out of service" if args.verb == "out-of-service" else "back in service"
+    state = "out of service" if out else "back in service"
     print(f"{terminal_safe(what)} {state}", file=sys.stderr)
     return 0
 
