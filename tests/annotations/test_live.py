@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from pxr import Sdf
 
-from coptwin.annotations.live import AnnotationFeed
+from coptwin.annotations.fold import AnnotationBook
 from coptwin.annotations.store import AnnotationStore
 from coptwin.scene import pins
 
@@ -25,7 +25,7 @@ class Session:
 
     def __init__(self, uri: str, options: dict[str, str] | None, name: str) -> None:
         self.store = AnnotationStore(uri, storage_options=options)
-        self.feed = AnnotationFeed(uri, options)
+        self.feed = self.store.eventlog.follow(AnnotationBook())
         self.host = Host(Sdf.Layer.CreateAnonymous(f"{name}.usda"))
         self.resolve = pins.TargetResolver(sensor_positions={"s1": (5.0, 1.0, 5.0)})
 

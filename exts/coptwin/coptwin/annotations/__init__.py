@@ -5,7 +5,6 @@
 - :mod:`.fold` :class:`AnnotationBook`, current state as a fold of events;
 - :mod:`.store` :class:`AnnotationStore`, validated appends with retry;
 - :mod:`.targets` :class:`TargetCheck`, "does this target exist";
-- :mod:`.live` :class:`AnnotationFeed` / :func:`apply_batch`, watcher batches into a book;
 - :mod:`.export` GeoJSON / CSV export.
 """
 

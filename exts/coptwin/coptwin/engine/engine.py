@@ -31,7 +31,6 @@ import polars as pl
 from pxr import Usd
 
 from coptwin.annotations.fold import AnnotationBook
-from coptwin.annotations.live import apply_batch
 from coptwin.config import Config, ConfigError
 from coptwin.delta import DeltaBatch, DeltaWatchError, TableNotFoundError, TableWatcher
 from coptwin.engine import loop, steps
@@ -473,7 +472,7 @@ class Engine:
         if batch is None:
             return []
         with self.lock:
-            result = apply_batch(self.book, batch, self.config.tables.annotations)
+            result = self.book.apply_batch(batch, self.config.tables.annotations)
         return None if batch.full_reload else list(result.changed)
 
     def _poll_optional(self, watcher: TableWatcher, name: str) -> DeltaBatch | None:

@@ -23,14 +23,8 @@ B = TypeVar("B", bound=FoldedBook)
 class EventFeed(Generic[B]):
     """A watcher on one event table feeding one book."""
 
-    def __init__(
-        self,
-        uri: str,
-        book: B,
-        storage_options: dict[str, str] | None = None,
-        table: TableConfig | None = None,
-    ) -> None:
-        self.watcher = TableWatcher(uri, storage_options)
+    def __init__(self, watcher: TableWatcher, book: B, table: TableConfig | None) -> None:
+        self.watcher = watcher
         self.table = table
         self.book = book
 

@@ -26,7 +26,7 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from coptwin.config import Config, TableConfig
-from coptwin.delta import DeltaWatchError
+from coptwin.delta import DeltaWatchError, TableWatcher
 from coptwin.eventlog.feed import EventFeed
 from coptwin.eventlog.fold import FoldedBook
 from coptwin.eventlog.model import utc_now
@@ -130,7 +130,7 @@ class EventLog:
 
     def follow(self, book: B) -> EventFeed[B]:
         """A feed keeping ``book`` up to date with this table (reads only new commits)."""
-        return EventFeed(self.uri, book, self._opts, self.table)
+        return EventFeed(TableWatcher(self.uri, self._opts), book, self.table)
 
     def catch_up(self, feed: EventFeed[B]) -> B:
         """Fold what is new into ``feed``'s book and return it (errors as ``error``)."""
