@@ -307,41 +307,30 @@ def _variant_polars(cfg_path: Path, n_sensors: int, ticks: int) -> dict[str, Any
 VARIANTS = {"engine": _variant_engine, "baseline": _variant_baseline, "polars": _variant_polars}
 
 
-def bench_tick(
-    workdir: Path,
-    *,
-    n_sensors: int = 10_000,
-    n_rows: int = 5_000_000,
-    commits: int = 50,
-    ticks: int = 5,
-    baseline_ticks: int = 2,
-    variants: tuple[str, ...] = ("engine", "baseline", "polars"),
-) -> dict[str, Any]:
+#: Ticks of the two slow alternatives (seconds each at full size).
+BASELINE_TICKS = 2
+
+
+#: (sensors, table rows, commits, engine ticks): the full run, and ``--quick``'s.
+SIZES = {"full": (10_000, 5_000_000, 50, 5), "quick": (500, 50_000, 5, 3)}
+
+
+def bench_tick(workdir: Path, size: str = "full") -> dict[str, Any]:
     """Build the fixture, run every variant in its own process, report with ratios."""
+    sensors, rows, commits, ticks = SIZES[size]
     t = time.perf_counter()
-    cfg_path = build_fixture(workdir, n_sensors, n_rows, commits)
+    cfg_path = build_fixture(workdir, sensors, rows, commits)
     setup_s = time.perf_counter() - t
     out: dict[str, Any] = {
         "what": "apply one new Delta version touching every sensor",
-        "sensors": n_sensors,
-        "table_rows": n_rows,
+        "sensors": sensors,
+        "table_rows": rows,
         "fixture_build_s": round(setup_s, 1),
     }
-    for name in variants:
-        n = ticks if name == "engine" else baseline_ticks
-        out[name] = run_child(
-            "coptwin.bench.tick",
-            [
-                "--variant",
-                name,
-                "--config",
-                str(cfg_path),
-                "--sensors",
-                str(n_sensors),
-                "--ticks",
-                str(n),
-            ],
-        )
+    for name in VARIANTS:
+        n = ticks if name == "engine" else BASELINE_TICKS
+        args = ["--variant", name, "--config", str(cfg_path), "--sensors", str(sensors)]
+        out[name] = run_child("coptwin.bench.tick", [*args, "--ticks", str(n)])
     eng = out.get("engine", {})
     for name in ("baseline", "polars"):
         if name in out and eng:

@@ -57,9 +57,7 @@ def _suite(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if name == "tick":
         from coptwin.bench.tick import bench_tick
 
-        if args.quick:
-            return bench_tick(work / "tick", n_sensors=500, n_rows=50_000, commits=5, ticks=3)
-        return bench_tick(work / "tick")
+        return bench_tick(work / "tick", "quick" if args.quick else "full")
     if name == "placement":
         mod = importlib.import_module("coptwin.bench.placement")
         if args.quick:
