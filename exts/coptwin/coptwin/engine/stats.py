@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -62,32 +62,30 @@ class RunningStats:
     ticks: int = 0
     rows_read: int = 0
     rows_applied: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
     versions_applied: int = 0
     recent_ms: deque[float] = field(default_factory=lambda: deque(maxlen=2048))
     #: Of the readings as now applied: quarantined files and their rows, values that
     #: did not cast (per column); a full reload starts them again.
     quarantined: set[str] = field(default_factory=set)
     quarantined_rows: int = 0
-    uncast: dict[str, int] = field(default_factory=dict)
+    uncast: Counter[str] = field(default_factory=Counter)
     #: The last full reload that was not the first load, and why (a notice).
     last_reload: str = ""
 
     def add(self, tick: TickStats, versions_advanced: int) -> None:
         self.ticks += 1
         if tick.full_reload:
-            self.quarantined, self.quarantined_rows, self.uncast = set(), 0, {}
+            self.quarantined, self.quarantined_rows, self.uncast = set(), 0, Counter()
             if tick.reload_reason not in ("", "first load", "time travel"):
                 self.last_reload = tick.reload_reason
         self.quarantined.update(tick.quarantined)
         self.quarantined_rows += tick.quarantined_rows
-        for column, n in tick.uncast.items():
-            self.uncast[column] = self.uncast.get(column, 0) + n
+        self.uncast.update(tick.uncast)
         self.rows_read += tick.rows_read
         self.rows_applied += tick.rows_applied
         self.versions_applied += versions_advanced
-        for reason, n in tick.skipped.items():
-            self.skipped[reason] = self.skipped.get(reason, 0) + n
+        self.skipped.update(tick.skipped)
         if not tick.idle:
             self.recent_ms.append(tick.total_ms)
 
