@@ -65,6 +65,8 @@ STATES: tuple[str, ...] = (
 )
 #: States that still need an operator (everything but closed).
 OPEN_STATES: tuple[str, ...] = STATES[:-1]
+#: States awaiting acknowledgement (the marker's ring, the badge).
+UNACKNOWLEDGED: tuple[str, ...] = (UNACK_ACTIVE, UNACK_RETURNED)
 
 
 class AlarmError(EventError):

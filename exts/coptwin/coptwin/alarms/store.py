@@ -98,14 +98,9 @@ class AlarmStore(EventStore[AlarmBook]):
         scope: ServiceScope | None = self.book().scope(
             *(("sensor", sensor_id) if sensor_id else ("layer", layer))
         )
+        kind, now = (OUT_OF_SERVICE if out else IN_SERVICE), self._stamp()
         e = AlarmEvent(
-            event_id=str(uuid.uuid4()),
-            event=OUT_OF_SERVICE if out else IN_SERVICE,
-            ts=self._stamp(),
-            author=author,
-            sensor_id=sensor_id,
-            layer=layer,
-            reason=reason,
+            str(uuid.uuid4()), kind, now, author, sensor_id=sensor_id, layer=layer, reason=reason
         )
         service_transition(scope, e)  # raises InvalidTransition (an AlarmError)
         self.append([e])
@@ -132,16 +127,9 @@ class AlarmStore(EventStore[AlarmBook]):
             alarm = known.get(alarm_id)
             if alarm is None:
                 raise AlarmError(f"unknown alarm {alarm_id!r}")
+            about = (alarm.alarm_id, alarm.sensor_id, alarm.layer)
             e = AlarmEvent(
-                event_id=str(uuid.uuid4()),
-                event=event,
-                ts=now,
-                author=author,
-                alarm_id=alarm.alarm_id,
-                sensor_id=alarm.sensor_id,
-                layer=alarm.layer,
-                reason=reason,
-                until=until,
+                str(uuid.uuid4()), event, now, author, *about, reason=reason, until=until
             )
             transition(alarm, e)  # raises InvalidTransition (an AlarmError)
             events.append(e)

@@ -43,7 +43,7 @@ from coptwin.alarms.model import (
     STATE_SHELVED,
     STATES,
     UNACK_ACTIVE,
-    UNACK_RETURNED,
+    UNACKNOWLEDGED,
     Alarm,
 )
 from coptwin.alarms.notices import NoticeSource
@@ -91,7 +91,7 @@ class AlarmRow:
 
     @property
     def unacknowledged(self) -> bool:
-        return self.state in (UNACK_ACTIVE, UNACK_RETURNED)
+        return self.state in UNACKNOWLEDGED
 
     @property
     def can_ack(self) -> bool:
@@ -388,7 +388,7 @@ class EngineAlarms:
         if alarm is None or alarm.closed:
             return None
         state = book.state_of(alarm, at)
-        if state not in (UNACK_ACTIVE, UNACK_RETURNED):
+        if state not in UNACKNOWLEDGED:
             return None
         return (alarm.sensor_id, alarm.status if state == UNACK_ACTIVE else None, alarm.layer or "")
 
