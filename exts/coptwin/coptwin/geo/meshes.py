@@ -39,6 +39,7 @@ import gc
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -498,14 +499,10 @@ class CityMesh:
     stats: MeshStats
 
 
-def read_city(
-    stage: object,
-    *,
-    object_id_attribute: str | None = None,
-    skip_root: str | None = None,
-    check_extents: bool = False,
-) -> CityMesh:
+def read_city(stage: object, *, object_id_attribute: str | None = None, **options: Any) -> CityMesh:
     """Read, identify buildings, triangulate each distinct mesh once, place every use.
+
+    ``options`` go to :func:`read_stage_meshes` (``skip_root``, ``check_extents``).
 
     Triangles touching NaN/inf points are dropped (their meshes are listed in the
     stats); a stage without geometry gives empty arrays (callers decide whether that
@@ -513,12 +510,7 @@ def read_city(
     """
     t0 = time.perf_counter()
     up_axis, mpu = read_axes(stage)
-    sm = read_stage_meshes(
-        stage,
-        tag_attribute=object_id_attribute or None,
-        skip_root=skip_root,
-        check_extents=check_extents,
-    )
+    sm = read_stage_meshes(stage, tag_attribute=object_id_attribute or None, **options)
     st = sm.stats
     t_read = time.perf_counter()
     buildings, use_owner = identify_buildings(stage, sm.use_path, sm.tagged)
