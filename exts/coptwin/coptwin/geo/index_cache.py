@@ -180,7 +180,8 @@ def store(key: tuple, city: CityMesh) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         log.warning("could not write the scene index cache %s: %s", path, exc)
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         return
     log.info("scene index cached in %s (%.2f s)", path, time.perf_counter() - t0)
     _prune(path.parent)
