@@ -357,7 +357,9 @@ def _build(stage: object, scene_cfg: SceneConfig, key: tuple | None) -> SceneInd
             skip_root=scene_cfg.overlay_root,
         )
         if key is not None and city.stats.distinct_meshes:
+            t_store = time.perf_counter()
             index_cache.store(key, city)
+            city.stats.phases["cache_store"] = round(time.perf_counter() - t_store, 4)
     stats = city.stats
     identifier = stage.GetRootLayer().identifier  # type: ignore[attr-defined]
     if stats.distinct_meshes == 0:
