@@ -44,11 +44,9 @@ log = logging.getLogger(__name__)
 #: Entries kept (by last use); one per scene root and settings.
 KEEP = 8
 ENV = "COPTWIN_CACHE_DIR"
-_FORMAT = 1
 #: The modules whose code decides what a scene reads as (hashed into every key).
 _CODE = ("meshes.py", "buildings.py", "triangulate.py", "frame.py", "index_cache.py")
 _code_stamp: str | None = None
-_lock = threading.Lock()
 
 
 def cache_dir() -> Path | None:
@@ -71,7 +69,7 @@ def _code() -> str:
     if _code_stamp is None:
         from pxr import Usd
 
-        digest = hashlib.sha256(repr((_FORMAT, Usd.GetVersion())).encode())
+        digest = hashlib.sha256(repr(Usd.GetVersion()).encode())
         here = Path(__file__).parent
         for name in _CODE:
             digest.update((here / name).read_bytes())
@@ -189,10 +187,9 @@ def store(key: tuple, city: CityMesh) -> None:
 
 def _prune(folder: Path) -> None:
     """Keep the :data:`KEEP` most recently used entries."""
-    with _lock:
-        try:
-            entries = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in entries[KEEP:]:
-                old.unlink(missing_ok=True)
-        except OSError as exc:  # another process pruned at the same time
-            log.debug("scene index cache prune: %s", exc)
+    try:
+        entries = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:  # another thread or process pruned at the same time
+        log.debug("scene index cache prune: %s", exc)
