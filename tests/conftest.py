@@ -207,3 +207,13 @@ def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMosqu
         yield broker
     finally:
         broker.cleanup()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scene_index_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The scene index's disk cache (coptwin.geo.index_cache) lives in the session's
+    temporary folder, never in the user's cache directory; child processes inherit it."""
+    folder = tmp_path_factory.mktemp("coptwin-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COPTWIN_CACHE_DIR", str(folder))
+        yield folder

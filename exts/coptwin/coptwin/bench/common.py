@@ -7,13 +7,17 @@ memory is its own; the parent collects one JSON document per child.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from coptwin.geo import index_cache
 
 
 def peak_rss_mb() -> float | None:
@@ -55,15 +59,25 @@ def summarise(samples_ms: Sequence[float]) -> dict[str, float]:
     }
 
 
-def run_child(module: str, args: Sequence[str], timeout: float = 1800) -> dict[str, Any]:
-    """Run ``python -m module args...`` and parse the JSON document it prints last."""
-    proc = subprocess.run(
-        [sys.executable, "-m", module, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+def run_child(
+    module: str, args: Sequence[str], timeout: float = 1800, cache_dir: Path | None = None
+) -> dict[str, Any]:
+    """Run ``python -m module args...`` and parse the JSON document it prints last.
+
+    The child's scene index cache (:mod:`coptwin.geo.index_cache`) is ``cache_dir``, or
+    an empty folder of its own: no figure is ever a cached start by accident (an earlier
+    run's, or the user's).
+    """
+    with tempfile.TemporaryDirectory(prefix="coptwin-bench-cache-") as empty:
+        env = {**os.environ, index_cache.ENV: str(cache_dir or empty)}
+        proc = subprocess.run(
+            [sys.executable, "-m", module, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=env,
+        )
     if proc.returncode != 0:
         raise RuntimeError(
             f"benchmark child {module} {' '.join(args)} failed ({proc.returncode}):\n"

@@ -1,7 +1,9 @@
 """Spatial index of a city stage: which meshes are buildings, which are terrain.
 
 Built once per scene and cached by the identity and file stamps of the layers it was
-built from, so the engine, the CLI and the Kit panel share one build. The triangles come
+built from, so the engine, the CLI and the Kit panel share one build; what it is built
+from is also kept on disk (:mod:`coptwin.geo.index_cache`), so a restart of an unchanged
+scene skips reading its meshes. The triangles come
 from :func:`coptwin.geo.meshes.read_city` (each distinct mesh read and triangulated once,
 every use placed with its world matrix in double precision) and the buildings from
 :func:`coptwin.geo.buildings.identify_buildings`, the same reading and the same rules
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from coptwin.config import SceneConfig
+from coptwin.geo import index_cache
 from coptwin.geo.buildings import TERRAIN, Building, normalize_object_id
 from coptwin.geo.errors import SceneError
 from coptwin.geo.meshes import MeshStats, read_city
@@ -119,7 +122,8 @@ class SceneIndex:
     # ------------------------------------------------------------------ construction
     @classmethod
     def build(cls, stage: object, scene_cfg: SceneConfig, *, use_cache: bool = True) -> SceneIndex:
-        """Index an open ``Usd.Stage`` (cached per root layer + layer file stamps)."""
+        """Index an open ``Usd.Stage`` (cached per root layer + layer file stamps, in
+        memory and on disk; ``use_cache=False`` uses neither, e.g. to time a build)."""
         key = _cache_key(stage, scene_cfg) if use_cache else None
         if key is not None:
             with _cache_lock:
@@ -128,7 +132,7 @@ class SceneIndex:
                     _cache.move_to_end(key)
                     log.debug("scene index cache hit for %s", key[0])
                     return hit
-        index = _build(stage, scene_cfg)
+        index = _build(stage, scene_cfg, key)
         if key is not None:
             with _cache_lock:
                 _cache[key] = index
@@ -341,11 +345,21 @@ def _cache_key(stage: object, scene_cfg: SceneConfig) -> tuple | None:
     return (root, tuple(sorted(stamps)), scene_cfg.object_id_attribute, scene_cfg.overlay_root)
 
 
-def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
+def _build(stage: object, scene_cfg: SceneConfig, key: tuple | None) -> SceneIndex:
     t0 = time.perf_counter()
-    city = read_city(
-        stage, object_id_attribute=scene_cfg.object_id_attribute, skip_root=scene_cfg.overlay_root
-    )
+    city = index_cache.load(key) if key is not None else None
+    if city is not None:
+        city.stats.phases = {"cache": round(time.perf_counter() - t0, 4)}
+    else:
+        city = read_city(
+            stage,
+            object_id_attribute=scene_cfg.object_id_attribute,
+            skip_root=scene_cfg.overlay_root,
+        )
+        if key is not None and city.stats.distinct_meshes:
+            t_store = time.perf_counter()
+            index_cache.store(key, city)
+            city.stats.phases["cache_store"] = round(time.perf_counter() - t_store, 4)
     stats = city.stats
     identifier = stage.GetRootLayer().identifier  # type: ignore[attr-defined]
     if stats.distinct_meshes == 0:
@@ -359,7 +373,7 @@ def _build(stage: object, scene_cfg: SceneConfig) -> SceneIndex:
     up_axis, mpu = city.up_axis, city.meters_per_unit
     del city
     t_grid = time.perf_counter()
-    stats.phases["instance"] = round(stats.phases["instance"] + t_grid - t_gather, 4)
+    stats.phases["instance"] = round(stats.phases.get("instance", 0.0) + t_grid - t_gather, 4)
     index = SceneIndex(tris, owner, buildings, up_axis, mpu, stats, identifier=identifier)
     if stats.triangles == 0:
         raise SceneError(f"{identifier}: the scene's meshes have no usable faces")
