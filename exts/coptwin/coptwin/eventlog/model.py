@@ -7,12 +7,10 @@ Plain Python (no polars, no Delta), so the packages' value types can use it chea
 from __future__ import annotations
 
 import functools
-import operator
 import re
-from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import ClassVar
 
 #: Longest author name accepted (authors are shown in one line of the panel).
 MAX_AUTHOR_LENGTH = 200
@@ -42,14 +40,28 @@ class Event:
 
     def sort_key(self) -> tuple:
         """Total order used by the fold: time, then event id, then every field (so equal
-        keys mean equal events); a missing value sorts before any value."""
-        return tuple(x for v in _key_fields(type(self))(self) for x in (v is not None, v))
+        keys mean equal events; the fields are compared only when time and id tie)."""
+        return (getattr(self, self.time_field), self.event_id, _Content(self))  # type: ignore[attr-defined]
 
 
-@functools.cache
-def _key_fields(cls: type) -> Callable[[Any], tuple]:
-    names = [f.name for f in fields(cls)]
-    return operator.attrgetter(cls.time_field, "event_id", *names)
+@functools.total_ordering
+class _Content:
+    """An event's fields in order, a missing value before any value."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+
+    def _values(self) -> tuple:
+        values = (getattr(self.event, f.name) for f in fields(self.event))  # type: ignore[arg-type]
+        return tuple(x for v in values for x in (v is not None, v))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Content) and self._values() == other._values()
+
+    def __lt__(self, other: _Content) -> bool:
+        return self._values() < other._values()
 
 
 def utc_now() -> datetime:
