@@ -54,11 +54,8 @@ def safe_message(exc: BaseException, storage_options: dict[str, str]) -> str:
 
 
 class EventLog:
-    """Read and append one event table; one instance per writer is cheap.
-
-    ``error`` is the exception type raised (a subclass of :class:`EventLogError`
-    lets each package keep its own name for it).
-    """
+    """Read and append one event table; one instance per writer is cheap. A table that
+    cannot be read or written raises :class:`EventLogError` (messages are redacted)."""
 
     def __init__(
         self,
@@ -133,7 +130,7 @@ class EventLog:
         return EventFeed(TableWatcher(self.uri, self._opts), book, self.table)
 
     def catch_up(self, feed: EventFeed[B]) -> B:
-        """Fold what is new into ``feed``'s book and return it (errors as ``error``)."""
+        """Fold what is new into ``feed``'s book and return it (EventLogError if unreadable)."""
         try:
             feed.poll()
         except DeltaWatchError as exc:  # messages carry the URI, never credentials
